@@ -1,0 +1,1 @@
+"""ReplyWindow's logic, packaged into every Lambda: domain, services, adapters, webhooks."""

@@ -1,0 +1,62 @@
+"""Due checks in DynamoDB: `DUE#<bucket>` / `<conv>#<turn>#<level>`, plus a `RANG` marker."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.dynamodb.codec import aws_errors, key, to_item
+from chalicelib.domain.timers import DueCheck
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_RANG = "~RANG"  # sorts after every check key; marks a bucket whose alarm has gone off
+
+
+class DynamoDueChecks:
+    def __init__(self, client: DynamoDBClient, table: str, ttl_seconds: int = 30 * 86400) -> None:
+        self.client, self.table, self.ttl_seconds = client, table, ttl_seconds
+
+    def add(self, bucket: int, check: DueCheck) -> bool:
+        pk = f"DUE#{bucket}"
+        item = to_item({
+            "PK": pk, "SK": check.key, "conversation": check.conversation, "turn": check.turn,
+            "level": check.level, "due_at": check.due_at.isoformat(),
+            "expires_at": bucket + self.ttl_seconds,
+        })
+        with aws_errors("add due check"):
+            try:
+                # The condition on the marker and the put commit together: a ring that marks the
+                # bucket first makes this fail, so the caller moves the check to a later bucket.
+                self.client.transact_write_items(TransactItems=[
+                    {"ConditionCheck": {"TableName": self.table, "Key": key(pk, _RANG),
+                                        "ConditionExpression": "attribute_not_exists(PK)"}},
+                    {"Put": {"TableName": self.table, "Item": item}},
+                ])
+            except self.client.exceptions.TransactionCanceledException as error:
+                reasons = error.response.get("CancellationReasons", [])
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    return False
+                raise
+        return True
+
+    def ring(self, bucket: int) -> list[DueCheck]:
+        pk = f"DUE#{bucket}"
+        with aws_errors("ring bucket"):
+            self.client.put_item(TableName=self.table, Item=to_item(
+                {"PK": pk, "SK": _RANG, "expires_at": bucket + self.ttl_seconds}))
+            checks: list[DueCheck] = []
+            paginator = self.client.get_paginator("query")
+            for page in paginator.paginate(
+                TableName=self.table, ConsistentRead=True,
+                KeyConditionExpression="PK = :pk AND SK < :rang",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":rang": {"S": _RANG}},
+            ):
+                checks.extend(_check(item) for item in page.get("Items", []))
+        return checks
+
+
+def _check(item: dict[str, Any]) -> DueCheck:
+    return DueCheck(conversation=item["conversation"]["S"], turn=int(item["turn"]["N"]),
+                    level=item["level"]["S"], due_at=datetime.fromisoformat(item["due_at"]["S"]))

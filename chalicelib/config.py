@@ -1,0 +1,55 @@
+"""The environment, read once per container. Nothing else in chalicelib reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+DEFAULT_POLICIES = Path(__file__).resolve().parent / "policies.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stage: str
+    table: str
+    inbound_queue: str
+    alerts_queue: str
+    alerts_topic: str
+    alarm_clock: str
+    secrets_name: str
+    policies_path: Path
+    public_url: str  # base of links in alerts (ack), e.g. the API Gateway stage URL
+    x_api_url: str
+    graph_api_url: str
+    retention_days: int
+    max_body_bytes: int
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"{name} is not set: check .chalice/config.json for this stage")
+    return value
+
+
+@cache
+def settings() -> Settings:
+    return Settings(
+        stage=os.environ.get("REPLYWINDOW_STAGE", "dev"),
+        table=_required("REPLYWINDOW_TABLE"),
+        inbound_queue=_required("REPLYWINDOW_INBOUND_QUEUE"),
+        alerts_queue=_required("REPLYWINDOW_ALERTS_QUEUE"),
+        alerts_topic=_required("REPLYWINDOW_ALERTS_TOPIC"),
+        alarm_clock=_required("REPLYWINDOW_ALARM_CLOCK"),
+        secrets_name=_required("REPLYWINDOW_SECRETS"),
+        policies_path=Path(os.environ.get("REPLYWINDOW_POLICIES") or DEFAULT_POLICIES),
+        public_url=os.environ.get("REPLYWINDOW_PUBLIC_URL", "").rstrip("/"),
+        x_api_url=os.environ.get("REPLYWINDOW_X_API_URL", "https://api.x.com").rstrip("/"),
+        graph_api_url=os.environ.get(
+            "REPLYWINDOW_GRAPH_API_URL", "https://graph.facebook.com/v23.0"
+        ).rstrip("/"),
+        retention_days=int(os.environ.get("REPLYWINDOW_RETENTION_DAYS", "400")),
+        max_body_bytes=int(os.environ.get("REPLYWINDOW_MAX_BODY_BYTES", str(1024 * 1024))),
+    )

@@ -1,0 +1,1 @@
+"""ReplyWindow's infrastructure: the resource declaration, packaging and the local runtime."""

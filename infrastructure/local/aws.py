@@ -1,0 +1,207 @@
+"""Embedded AWS: moto's server with Step Functions execution on, and every resource of
+infrastructure/resources.yaml built through the service APIs from that one declaration.
+
+moto's CloudFormation cannot be used here: it lacks AWS::SNS::Subscription, and a state machine it
+creates is invisible to the executing backend (DESIGN §7).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import requests
+from moto.server import ThreadedMotoServer
+
+from infrastructure.template import stateful_resources
+
+ACCOUNT = "123456789012"
+
+
+class EmbeddedAws:
+    def __init__(self, host: str, port: int, region: str) -> None:
+        self.host, self.port, self.region = host, port, region
+        self.endpoint = f"http://{host}:{port}"
+        self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
+
+    def start(self) -> None:
+        self._server.start()
+        # The executor's service calls go to localhost:$MOTO_PORT (the caller sets MOTO_PORT).
+        response = requests.post(
+            f"{self.endpoint}/moto-api/config",
+            json={"stepfunctions": {"execute_state_machine": True}},
+            timeout=10,
+        )
+        response.raise_for_status()
+
+    def stop(self) -> None:
+        self._server.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint,  # type: ignore[call-overload]
+                            region_name=self.region)
+
+
+@dataclass
+class Built:
+    """What was built: logical id -> physical id (Ref) and attributes (GetAtt)."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attrs: dict[str, dict[str, str]] = field(default_factory=dict)
+    types: dict[str, str] = field(default_factory=dict)
+
+
+class _Resolver:
+    def __init__(self, parameters: dict[str, str], built: Built, region: str) -> None:
+        self.parameters, self.built, self.region = parameters, built, region
+
+    def _pseudo(self, name: str) -> str:
+        pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT,
+                  "AWS::Partition": "aws", "AWS::StackName": "replywindow-local"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.built.refs:
+            return self.built.refs[name]
+        if "." in name:
+            logical, attr = name.split(".", 1)
+            return self.built.attrs[logical][attr]
+        raise KeyError(f"cannot resolve {name!r}: not built yet (order in resources.yaml)")
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            ((key, arg),) = value.items()
+            if key == "Ref":
+                return self._pseudo(arg)
+            if key == "Fn::GetAtt":
+                return self.built.attrs[arg[0]][arg[1]]
+            if key == "Fn::Sub":
+                text, extra = (arg, {}) if isinstance(arg, str) else (arg[0], self(arg[1]))
+                return re.sub(
+                    r"\$\{([^}]+)\}",
+                    lambda m: str(extra[m.group(1)] if m.group(1) in extra
+                                  else self._pseudo(m.group(1))),
+                    text,
+                )
+            if key == "Fn::Join":
+                return arg[0].join(str(v) for v in self(arg[1]))
+        return {k: self(v) for k, v in value.items()}
+
+
+Builder = Callable[["EmbeddedAws", str, dict[str, Any], Built], None]
+
+
+def _table(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+    ddb = aws.client("dynamodb")
+    wanted = ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode",
+              "GlobalSecondaryIndexes")
+    kwargs: dict[str, Any] = {k: props[k] for k in wanted if k in props}
+    if "SSESpecification" in props:
+        kwargs["SSESpecification"] = {"Enabled": props["SSESpecification"]["SSEEnabled"]}
+    table = ddb.create_table(**kwargs)["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        ddb.update_time_to_live(TableName=props["TableName"], TimeToLiveSpecification=ttl)
+    pitr = props.get("PointInTimeRecoverySpecification")
+    if pitr:
+        ddb.update_continuous_backups(TableName=props["TableName"],
+                                      PointInTimeRecoverySpecification=pitr)
+    built.refs[logical] = props["TableName"]
+    built.attrs[logical] = {"Arn": table["TableArn"]}
+
+
+_QUEUE_ATTRIBUTES = ("FifoQueue", "VisibilityTimeout", "MessageRetentionPeriod",
+                     "SqsManagedSseEnabled", "DeduplicationScope", "FifoThroughputLimit",
+                     "ContentBasedDeduplication", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
+
+
+def _queue(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+    sqs = aws.client("sqs")
+    attributes = {k: str(props[k]).lower() if isinstance(props[k], bool) else str(props[k])
+                  for k in _QUEUE_ATTRIBUTES if k in props}
+    if "RedrivePolicy" in props:
+        attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+    url = sqs.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]
+    built.refs[logical] = url
+    built.attrs[logical] = {"Arn": arn["QueueArn"], "QueueName": props["QueueName"],
+                            "QueueUrl": url}
+
+
+def _topic(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+    attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if "KmsMasterKeyId" in props else {}
+    arn = aws.client("sns").create_topic(Name=props["TopicName"], Attributes=attributes)
+    built.refs[logical] = arn["TopicArn"]
+    built.attrs[logical] = {"TopicName": props["TopicName"], "TopicArn": arn["TopicArn"]}
+
+
+def _secret(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+    # The secret is created empty of real values; the runtime seeds them (DESIGN §6).
+    generate = props.get("GenerateSecretString", {})
+    value = json.loads(generate.get("SecretStringTemplate", "{}"))
+    if "GenerateStringKey" in generate:
+        value[generate["GenerateStringKey"]] = ""
+    arn = aws.client("secretsmanager").create_secret(Name=props["Name"],
+                                                     SecretString=json.dumps(value))["ARN"]
+    built.refs[logical] = arn
+    built.attrs[logical] = {"Id": arn}
+
+
+def _role(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+    iam = aws.client("iam")
+    name = props.get("RoleName", f"replywindow-{logical}")
+    role = iam.create_role(RoleName=name,
+                           AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"]))
+    for policy in props.get("Policies", []):
+        iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
+                            PolicyDocument=json.dumps(policy["PolicyDocument"]))
+    built.refs[logical] = name
+    built.attrs[logical] = {"Arn": role["Role"]["Arn"]}
+
+
+def _state_machine(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+    definition: str = props["DefinitionString"]
+    for key, value in props.get("DefinitionSubstitutions", {}).items():
+        definition = definition.replace("${" + key + "}", str(value))
+    arn = aws.client("stepfunctions").create_state_machine(
+        name=props["StateMachineName"], definition=definition, roleArn=props["RoleArn"],
+        type=props.get("StateMachineType", "STANDARD"),
+    )["stateMachineArn"]
+    built.refs[logical] = arn
+    built.attrs[logical] = {"Arn": arn, "Name": props["StateMachineName"]}
+
+
+BUILDERS: dict[str, Builder] = {
+    "AWS::DynamoDB::Table": _table,
+    "AWS::SQS::Queue": _queue,
+    "AWS::SNS::Topic": _topic,
+    "AWS::SecretsManager::Secret": _secret,
+    "AWS::IAM::Role": _role,
+    "AWS::StepFunctions::StateMachine": _state_machine,
+}
+
+
+def build_resources(aws: EmbeddedAws, template: dict[str, Any], stage: str) -> Built:
+    """Create every stateful resource of the template, in declaration order."""
+    built = Built()
+    parameters = {name: str(spec.get("Default", "")) for name, spec in
+                  template.get("Parameters", {}).items()}
+    parameters["Stage"] = stage
+    resolve = _Resolver(parameters, built, aws.region)
+    for logical, resource in stateful_resources(template).items():
+        builder = BUILDERS.get(resource["Type"])
+        if builder is None:
+            raise NotImplementedError(
+                f"{logical}: the local runtime cannot build {resource['Type']} yet")
+        builder(aws, logical, resolve(resource.get("Properties", {})), built)
+        built.types[logical] = resource["Type"]
+    return built

@@ -1,0 +1,15 @@
+"""Shared test setup: fake AWS credentials so nothing can ever reach a real account."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_SESSION_TOKEN="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    POWERTOOLS_SERVICE_NAME="replywindow",
+    POWERTOOLS_METRICS_NAMESPACE="ReplyWindow",
+    POWERTOOLS_TRACE_DISABLED="true",
+)
