@@ -5,16 +5,110 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice
+from chalice.app import Chalice, Response
 
 from chalicelib import bootstrap, handlers
+from chalicelib.domain.errors import Forbidden
+from chalicelib.http import current, json_body, query, raw_body, respond, text
+from chalicelib.pages import page
+from chalicelib.services import acknowledge, oncall_admin, webhooks
+from chalicelib.services.auth import authenticate, require
 
 app = Chalice(app_name="replywindow")
+
+# Platforms sign the raw bytes: accept what they send and never let Chalice reject the type.
+_WEBHOOK_TYPES = ["application/json", "text/plain", "application/octet-stream"]
 
 
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, Any]:
     return bootstrap.health()
+
+
+# --- Platform webhooks -------------------------------------------------------------------
+
+@app.route("/webhooks/x", methods=["GET"])
+def x_crc() -> Response:
+    params = query(current(app))
+    return respond(lambda: webhooks.x_crc(params.get("crc_token"), bootstrap.webhook_deps()))
+
+
+@app.route("/webhooks/x", methods=["POST"], content_types=_WEBHOOK_TYPES)
+def x_webhook() -> Response:
+    request = current(app)
+    return respond(lambda: webhooks.receive_x(
+        raw_body(request), request.headers.get("x-twitter-webhooks-signature"),
+        bootstrap.webhook_deps()).as_dict())
+
+
+@app.route("/webhooks/meta", methods=["GET"])
+def meta_verify() -> Response:
+    params = query(current(app))
+    return respond(lambda: text(webhooks.meta_verify(
+        params.get("hub.mode"), params.get("hub.verify_token"), params.get("hub.challenge"),
+        bootstrap.webhook_deps())))
+
+
+@app.route("/webhooks/meta", methods=["POST"], content_types=_WEBHOOK_TYPES)
+def meta_webhook() -> Response:
+    request = current(app)
+    return respond(lambda: webhooks.receive_meta(
+        raw_body(request), request.headers.get("x-hub-signature-256"),
+        bootstrap.webhook_deps()).as_dict())
+
+
+# --- Alerts: acknowledge from the phone ----------------------------------------------------
+
+@app.route("/ack/{token}", methods=["GET"])
+def ack(token: str) -> Response:
+    try:
+        done = acknowledge.acknowledge(token, bootstrap.ack_deps())
+    except Forbidden as refused:
+        return page("Link not valid", f"{refused} Open the inbox to pick it up.", 403)
+    return respond(lambda: page(
+        "Acknowledged" if not done.already else "Already handled",
+        f"{done.conversation.id}: escalation stopped; it is yours, {done.agent}."
+        if not done.already else f"{done.conversation.id} was already acknowledged or "
+                                 "answered. Nothing else to do."))
+
+
+# --- On-call administration (admin token) --------------------------------------------------
+
+def _admin() -> None:
+    require(authenticate(current(app).headers.get("authorization"), bootstrap.auth_deps()),
+            "admin")
+
+
+@app.route("/api/agents", methods=["POST"])
+def create_agent() -> Response:
+    return respond(lambda: oncall_admin.create_agent(
+        json_body(current(app)), bootstrap.admin_deps()), guard=_admin, status=201)
+
+
+@app.route("/api/teams/{team}/rota", methods=["PUT"])
+def put_rota(team: str) -> Response:
+    return respond(lambda: oncall_admin.put_rota(
+        team, json_body(current(app)), bootstrap.admin_deps()), guard=_admin)
+
+
+@app.route("/api/teams/{team}/overrides", methods=["POST"])
+def add_override(team: str) -> Response:
+    return respond(lambda: oncall_admin.add_override(
+        team, json_body(current(app)), bootstrap.admin_deps()), guard=_admin, status=201)
+
+
+@app.route("/api/teams/{team}/oncall", methods=["GET"])
+def on_call(team: str) -> Response:
+    return respond(lambda: oncall_admin.who_is_on_call(
+        team, bootstrap.admin_deps()), guard=_admin)
+
+
+# --- Queue workers ---------------------------------------------------------------------------
+
+@app.on_sqs_message(queue="inbound.fifo", batch_size=10)
+def triage(event: Any) -> dict[str, Any]:
+    """A message was stored: triage a new turn and set its timers."""
+    return handlers.inbound_batch(event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue="alerts", batch_size=10)

@@ -6,6 +6,7 @@ in fakes by calling `reset()` after changing the environment.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +18,24 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+    from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
+    from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
+    from chalicelib.adapters.dynamodb.conversations import DynamoConversations
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
+    from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
+    from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
+    from chalicelib.adapters.secrets import PlatformSecrets
+    from chalicelib.adapters.sns_alerts import SnsNotifier
+    from chalicelib.adapters.sqs_queue import SqsInboundQueue
     from chalicelib.adapters.stepfunctions_clock import StepFunctionsAlarmClock
+    from chalicelib.domain.policies import Policies
+    from chalicelib.services.acknowledge import AckDeps
     from chalicelib.services.alerting import AlertingDeps
+    from chalicelib.services.auth import AuthDeps
+    from chalicelib.services.ingest import IngestDeps
+    from chalicelib.services.oncall_admin import AdminDeps
+    from chalicelib.services.turns import TurnDeps
+    from chalicelib.services.webhooks import WebhookDeps
 
 
 def _client(service: str) -> Any:
@@ -87,10 +103,125 @@ def alarm_clock() -> StepFunctionsAlarmClock:
     return StepFunctionsAlarmClock(stepfunctions(), alarm_clock_arn())
 
 
+@cache
+def conversations() -> DynamoConversations:
+    from chalicelib.adapters.dynamodb.conversations import DynamoConversations
+
+    return DynamoConversations(dynamodb(), settings().table,
+                               timedelta(days=settings().retention_days), now)
+
+
+@cache
+def oncall() -> DynamoOnCall:
+    from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
+
+    return DynamoOnCall(dynamodb(), settings().table)
+
+
+@cache
+def notifier() -> SnsNotifier:
+    from chalicelib.adapters.sns_alerts import SnsNotifier
+
+    return SnsNotifier(sns(), alerts_topic_arn())
+
+
+@cache
+def alert_log() -> DynamoAlertLog:
+    from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
+
+    return DynamoAlertLog(dynamodb(), settings().table)
+
+
+@cache
+def ack_links() -> DynamoAckLinks:
+    from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
+
+    return DynamoAckLinks(dynamodb(), settings().table, lambda: secrets().ack_signing_key)
+
+
+@cache
+def policies() -> Policies:
+    from chalicelib.domain.policies import load_policies
+
+    return load_policies(settings().policies_path)
+
+
+def record_turn(conversation_id: str, turn: int, fields: dict[str, Any]) -> None:
+    conversations().update_turn(conversation_id, turn, fields)
+
+
+def turn_deps() -> TurnDeps:
+    from chalicelib.services.turns import TurnDeps
+
+    return TurnDeps(conversations=conversations(), due_checks=due_checks(),
+                    clock=alarm_clock(), policies=policies, now=now, on_turn=record_turn)
+
+
 def alerting_deps() -> AlertingDeps:
     from chalicelib.services.alerting import AlertingDeps
 
-    return AlertingDeps(due_checks=due_checks())
+    return AlertingDeps(due_checks=due_checks(), conversations=conversations(),
+                        rotas=oncall(), alert_log=alert_log(), notifier=notifier(),
+                        ack_links=ack_links(), public_url=settings().public_url, now=now,
+                        default_team=policies().default_team, on_turn=record_turn)
+
+
+def auth_deps() -> AuthDeps:
+    from chalicelib.services.auth import AuthDeps
+
+    return AuthDeps(admin_token=lambda: secrets().admin_token, find_token=oncall().by_token)
+
+
+def admin_deps() -> AdminDeps:
+    from chalicelib.services.oncall_admin import AdminDeps
+
+    return AdminDeps(store=oncall(), subscriptions=notifier(), now=now)
+
+
+def ack_deps() -> AckDeps:
+    from chalicelib.services.acknowledge import AckDeps
+
+    return AckDeps(links=ack_links(), conversations=conversations(), now=now,
+                   on_turn=record_turn)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def secrets() -> PlatformSecrets:
+    from chalicelib.adapters.secrets import load_secrets
+
+    return load_secrets(settings().secrets_name)  # cached by powertools for CACHE_SECONDS
+
+
+@cache
+def ingest_store() -> DynamoIngestStore:
+    from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
+
+    return DynamoIngestStore(dynamodb(), settings().table,
+                             timedelta(days=settings().retention_days), now)
+
+
+@cache
+def inbound_queue() -> SqsInboundQueue:
+    from chalicelib.adapters.sqs_queue import SqsInboundQueue
+
+    return SqsInboundQueue(sqs(), settings().inbound_queue)
+
+
+def ingest_deps() -> IngestDeps:
+    from chalicelib.services.ingest import IngestDeps
+
+    return IngestDeps(store=ingest_store(), queue=inbound_queue(), now=now)
+
+
+@cache
+def webhook_deps() -> WebhookDeps:
+    from chalicelib.services.webhooks import WebhookDeps
+
+    return WebhookDeps(ingest=ingest_deps, secrets=secrets,
+                       max_body_bytes=settings().max_body_bytes, now=now)
 
 
 def health() -> dict[str, Any]:
@@ -108,5 +239,10 @@ def health() -> dict[str, Any]:
 def reset() -> None:
     """Forget every cached client and setting (tests change the environment between runs)."""
     for getter in (settings, dynamodb, sqs, sns, stepfunctions, account_id, alarm_clock_arn,
-                   alerts_topic_arn, due_checks, alarm_clock):
+                   alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
+                   webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
+                   policies):
         getter.cache_clear()
+    from aws_lambda_powertools.utilities import parameters
+
+    parameters.clear_caches()  # type: ignore[no-untyped-call]

@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import bootstrap
-from chalicelib.services import alerting
+from chalicelib.services import alerting, turns
 
 _alerts_processor = BatchProcessor(event_type=EventType.SQS)
 # FIFO: after a failure, the rest of that group's batch is failed too, so order is kept.
@@ -27,6 +27,15 @@ def _ring_record(record: SQSRecord) -> None:
     alerting.ring_bucket(bucket, bootstrap.alerting_deps())
 
 
+def _inbound_record(record: SQSRecord) -> None:
+    turns.handle(json.loads(record.body), bootstrap.turn_deps())
+
+
 def ring_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return dict(process_partial_response(event=event, record_handler=_ring_record,
                                          processor=_alerts_processor, context=context))
+
+
+def inbound_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=_inbound_record,
+                                         processor=_inbound_processor, context=context))

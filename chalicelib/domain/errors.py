@@ -11,9 +11,29 @@ class QueueUnavailable(StoreUnavailable):
     """The queue could not take the message; the delivery must be retried."""
 
 
-class ConversationNotFound(LookupError):
+class NotFound(LookupError):
+    """What was asked for does not exist: answered 404."""
+
+
+class ConversationNotFound(NotFound):
     pass
 
 
 class ReplyRefused(Exception):
     """A platform rule forbids this reply (answered 409 with the reason)."""
+
+
+class Unauthorized(Exception):
+    """The request is not signed (or authenticated) as it must be: answered 401."""
+
+
+class Forbidden(Exception):
+    """Authenticated, but not allowed to do this: answered 403."""
+
+
+class PayloadTooLarge(Exception):
+    """The body is over the size limit: answered 413, nothing read or written."""
+
+
+class BadRequest(ValueError):
+    """The request is not of the expected shape: answered 400 with this reason."""

@@ -39,12 +39,13 @@ class DueChecks(Protocol):
     """Where due checks wait for their bucket (port)."""
 
     def add(self, bucket: int, check: DueCheck) -> bool:
-        """Store the check in the bucket; False (and nothing stored) if that bucket already rang."""
+        """Store the check in the bucket; False if that bucket may already have rung without
+        it (the caller then files it in a later bucket as well)."""
         ...
 
     def ring(self, bucket: int) -> list[DueCheck]:
         """Mark the bucket rung, then return every check in it: a check added before the mark
-        is returned here, one added after is refused by `add` (so none is lost to the race)."""
+        is returned here, one added after is reported by `add` (so none is lost to the race)."""
         ...
 
 

@@ -1,19 +1,121 @@
-"""Ringing a bucket: every due check in it becomes an alert to whoever is on call now."""
+"""Ringing a bucket: every due check in it becomes an alert to whoever is on call now.
+
+A check is skipped when its turn was answered (or a later turn opened), and an escalation is
+skipped once an agent acknowledged the turn; a breach is still recorded for the report. One
+alert per (conversation, turn, level) whatever the queue redelivers: the alert log's claim
+decides, and a claim whose publish failed is sent again by the retry.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
-from chalicelib.domain.timers import DueChecks
+from aws_lambda_powertools import Logger
+
+from chalicelib.domain import alerts
+from chalicelib.domain.conversations import Conversation, Status
+from chalicelib.domain.oncall import Agent, Rota, on_call, recipients
+from chalicelib.domain.ports import AckGrant, AckLinks, AlertLog, ConversationStore, Notifier
+from chalicelib.domain.timers import DueCheck, DueChecks
 from chalicelib.services import alarm
+
+logger = Logger(child=True)
+
+ACK_LINK_LIFETIME = timedelta(hours=24)
+
+
+class RotaSource(Protocol):
+    """Rotas and agents by id (port, implemented in adapters/dynamodb/oncall.py)."""
+
+    def rota(self, team: str) -> Rota | None: ...
+
+    def agent(self, agent_id: str) -> Agent | None: ...
 
 
 @dataclass(frozen=True)
 class AlertingDeps:
     due_checks: DueChecks
+    conversations: ConversationStore
+    rotas: RotaSource
+    alert_log: AlertLog
+    notifier: Notifier
+    ack_links: AckLinks
+    public_url: str
+    now: Callable[[], datetime]
+    default_team: str = "support"
+    digest_after: int = 5  # alerts a minute an agent gets one by one; beyond, one digest
+    on_turn: Callable[[str, int, dict[str, Any]], None] | None = None  # report facts
 
 
-def ring_bucket(bucket: int, deps: AlertingDeps) -> int:
-    """Returns how many checks the bucket held."""
+@dataclass
+class RingReport:
+    checks: int = 0
+    sent: int = 0
+    skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    digested: int = 0
+
+
+def ring_bucket(bucket: int, deps: AlertingDeps) -> RingReport:
+    report = RingReport()
     checks = alarm.ring(bucket, store=deps.due_checks)
-    return len(checks)
+    report.checks = len(checks)
+    digests: dict[tuple[str, str], int] = defaultdict(int)
+    for check in sorted(checks, key=lambda c: c.due_at):
+        _handle(check, deps, report, digests)
+    for (agent, team), count in digests.items():
+        alert = alerts.digest(count, team, f"{deps.public_url}/api/conversations?team={team}")
+        deps.notifier.notify(agent=agent, team=team, level="digest", conversation=None,
+                             subject=alert.subject, sms=alert.sms, email=alert.email)
+    logger.info("bucket rang", extra={"bucket": bucket, "checks": report.checks,
+                                      "sent": report.sent, "digested": report.digested,
+                                      "skipped": dict(report.skipped)})
+    return report
+
+
+def _skip_reason(check: DueCheck, c: Conversation | None) -> str | None:
+    if c is None:
+        return "conversation gone"  # erased on request: nobody to alert about
+    if c.turn != check.turn or c.status is not Status.AWAITING_AGENT:
+        return "answered"
+    if check.level == "escalation" and c.acked_turn == check.turn:
+        return "acknowledged"
+    return None
+
+
+def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
+            digests: dict[tuple[str, str], int]) -> None:
+    c = deps.conversations.get(check.conversation)
+    reason = _skip_reason(check, c)
+    if reason is not None or c is None:
+        report.skipped[reason or "?"] += 1
+        return
+    now = deps.now()
+    if check.level == "breach" and deps.on_turn is not None:
+        deps.on_turn(c.id, c.turn, {"breached": True})
+    team = c.team or deps.default_team
+    rota = deps.rotas.rota(team) or deps.rotas.rota(deps.default_team)
+    if rota is None:
+        logger.error("no rota: nobody to alert", extra={"team": team, "level": check.level})
+        raise LookupError(f"team {team} has no on-call rota")  # retried, then the DLQ
+    who = recipients(on_call(rota, now), check.level)
+    if not deps.alert_log.claim(check.key, who, now):
+        report.skipped["already alerted"] += 1
+        return
+    for agent_id in who:
+        if deps.alert_log.count_recent(agent_id, now) > deps.digest_after:
+            digests[(agent_id, team)] += 1
+            report.digested += 1
+            continue
+        token = deps.ack_links.issue(AckGrant(conversation=c.id, turn=c.turn, agent=agent_id,
+                                              expires_at=now + ACK_LINK_LIFETIME))
+        alert = alerts.compose(check.level, c, now, f"{deps.public_url}/ack/{token}",
+                               deps.conversations.recent(c.id, 3))
+        deps.notifier.notify(agent=agent_id, team=team, level=check.level,
+                             conversation=c.id, subject=alert.subject, sms=alert.sms,
+                             email=alert.email)
+        report.sent += 1
+    deps.alert_log.sent(check.key, now)

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import boto3
 import requests
@@ -97,10 +97,28 @@ class _Resolver:
         return {k: self(v) for k, v in value.items()}
 
 
-Builder = Callable[["EmbeddedAws", str, dict[str, Any], Built], None]
+class Clients(Protocol):
+    """Where resources are built: the embedded server, or moto in-process (`mock_aws`)."""
+
+    region: str
+
+    def client(self, service: str) -> Any: ...
 
 
-def _table(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+class InProcessAws:
+    """boto3's default endpoint, for tests running under moto's `mock_aws`."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)  # type: ignore[call-overload]
+
+
+Builder = Callable[[Clients, str, dict[str, Any], Built], None]
+
+
+def _table(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
     ddb = aws.client("dynamodb")
     wanted = ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode",
               "GlobalSecondaryIndexes")
@@ -124,7 +142,7 @@ _QUEUE_ATTRIBUTES = ("FifoQueue", "VisibilityTimeout", "MessageRetentionPeriod",
                      "ContentBasedDeduplication", "DelaySeconds", "ReceiveMessageWaitTimeSeconds")
 
 
-def _queue(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+def _queue(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
     sqs = aws.client("sqs")
     attributes = {k: str(props[k]).lower() if isinstance(props[k], bool) else str(props[k])
                   for k in _QUEUE_ATTRIBUTES if k in props}
@@ -137,14 +155,14 @@ def _queue(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) 
                             "QueueUrl": url}
 
 
-def _topic(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+def _topic(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
     attributes = {"KmsMasterKeyId": props["KmsMasterKeyId"]} if "KmsMasterKeyId" in props else {}
     arn = aws.client("sns").create_topic(Name=props["TopicName"], Attributes=attributes)
     built.refs[logical] = arn["TopicArn"]
     built.attrs[logical] = {"TopicName": props["TopicName"], "TopicArn": arn["TopicArn"]}
 
 
-def _secret(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+def _secret(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
     # The secret is created empty of real values; the runtime seeds them (DESIGN §6).
     generate = props.get("GenerateSecretString", {})
     value = json.loads(generate.get("SecretStringTemplate", "{}"))
@@ -156,7 +174,7 @@ def _secret(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built)
     built.attrs[logical] = {"Id": arn}
 
 
-def _role(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+def _role(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
     iam = aws.client("iam")
     name = props.get("RoleName", f"replywindow-{logical}")
     role = iam.create_role(RoleName=name,
@@ -168,7 +186,7 @@ def _role(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -
     built.attrs[logical] = {"Arn": role["Role"]["Arn"]}
 
 
-def _state_machine(aws: EmbeddedAws, logical: str, props: dict[str, Any], built: Built) -> None:
+def _state_machine(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
     definition: str = props["DefinitionString"]
     for key, value in props.get("DefinitionSubstitutions", {}).items():
         definition = definition.replace("${" + key + "}", str(value))
@@ -190,7 +208,7 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
-def build_resources(aws: EmbeddedAws, template: dict[str, Any], stage: str) -> Built:
+def build_resources(aws: Clients, template: dict[str, Any], stage: str) -> Built:
     """Create every stateful resource of the template, in declaration order."""
     built = Built()
     parameters = {name: str(spec.get("Default", "")) for name, spec in

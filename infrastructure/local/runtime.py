@@ -36,6 +36,14 @@ SEEDED_SECRETS = {
 }
 
 
+DEMO_AGENTS = (
+    {"id": "alice", "name": "Alice", "phone": "+15550100001", "email": "alice@example.com"},
+    {"id": "bob", "name": "Bob", "phone": "+15550100002", "email": "bob@example.com"},
+    {"id": "dana", "name": "Dana (team lead)", "phone": "+15550100003",
+     "email": "dana@example.com"},
+)
+
+
 @dataclass
 class LocalSettings:
     host: str = "127.0.0.1"
@@ -157,7 +165,28 @@ class LocalRuntime:
         self.outbox.unlink(missing_ok=True)
         outbox.install(self.outbox, echo=self._echo_delivery)
         application = self._start_api()
+        self._seed_demo_team()
         self._start_pollers(application, template)
+
+    def _seed_demo_team(self) -> None:
+        """Two agents on call in turns and a team lead, for every team in the policies, through
+        the same service the admin API uses (their SNS subscriptions included)."""
+        from chalicelib import bootstrap
+        from chalicelib.services import oncall_admin
+
+        deps = bootstrap.admin_deps()
+        for agent in DEMO_AGENTS:
+            oncall_admin.create_agent(agent, deps)
+        policies = bootstrap.policies()
+        teams = [policies.default_team, *(t for t in policies.teams if
+                                          t != policies.default_team)]
+        today = bootstrap.now().date().isoformat()
+        for team in teams:
+            oncall_admin.put_rota(team, {
+                "members": ["alice", "bob"], "shift": 86400, "handoff": "09:00",
+                "timezone": "UTC", "starts_on": today, "lead": "dana"}, deps)
+        self.say(f"  demo on-call: alice (primary), bob (secondary), dana (lead) "
+                 f"for {', '.join(teams)}")
 
     def _echo_delivery(self, delivery: dict[str, Any]) -> None:
         shown = delivery["text"] if delivery["protocol"] == "sms" else delivery["subject"]

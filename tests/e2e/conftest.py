@@ -3,20 +3,26 @@ subprocess on free ports, driven over HTTP like a platform or an agent would."""
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import pytest
 import requests
 
+from chalicelib.webhooks.signatures import meta_signature, x_signature
+
 ROOT = Path(__file__).resolve().parents[2]
+SECRETS = {"x_consumer_secret": "e2e-x-secret", "meta_app_secret": "e2e-meta-secret",
+           "meta_verify_token": "e2e-verify", "admin_token": "e2e-admin"}
 
 
 def _free_port() -> int:
@@ -40,13 +46,53 @@ class LocalStack:
     def outbox(self) -> Path:
         return self.state_dir / "outbox.jsonl"
 
+    def deliveries(self) -> list[dict[str, Any]]:
+        if not self.outbox.exists():
+            return []
+        return [json.loads(line) for line in self.outbox.read_text().splitlines() if line]
+
+    def post_x(self, payload: dict[str, Any]) -> requests.Response:
+        body = json.dumps(payload).encode()
+        return requests.post(f"{self.api}/webhooks/x", data=body, timeout=10, headers={
+            "Content-Type": "application/json",
+            "x-twitter-webhooks-signature": x_signature(SECRETS["x_consumer_secret"], body)})
+
+    def post_meta(self, payload: dict[str, Any]) -> requests.Response:
+        body = json.dumps(payload).encode()
+        return requests.post(f"{self.api}/webhooks/meta", data=body, timeout=10, headers={
+            "Content-Type": "application/json",
+            "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body)})
+
+    def admin(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return requests.request(method, f"{self.api}{path}", timeout=10, headers={
+            "Authorization": f"Bearer {SECRETS['admin_token']}"}, **kwargs)
+
+    def item(self, pk: str, sk: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = self.client("dynamodb").get_item(
+            TableName="replywindow-dev", Key={"PK": {"S": pk}, "SK": {"S": sk}},
+            ConsistentRead=True).get("Item")
+        return found
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition"
+             ) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not met within {timeout}s")
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     state_dir = tmp_path_factory.mktemp("replywindow")
     api_port, aws_port = _free_port(), _free_port()
     env = {**os.environ, "REPLYWINDOW_PORT": str(api_port), "REPLYWINDOW_AWS_PORT":
-           str(aws_port), "REPLYWINDOW_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1"}
+           str(aws_port), "REPLYWINDOW_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1",
+           "REPLYWINDOW_POLICIES": str(ROOT / "tests" / "fixtures" / "policies" / "seconds.yaml"),
+           **{f"REPLYWINDOW_{k.upper()}": v for k, v in SECRETS.items()}}
     log = (state_dir / "stack.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "infrastructure.local"], cwd=ROOT, env=env, stdout=log,

@@ -8,17 +8,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from tests.e2e.conftest import LocalStack
-
-
-def _wait(predicate, timeout: float = 20.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = predicate()
-        if result:
-            return result
-        time.sleep(0.25)
-    raise AssertionError("condition not met in time")
+from tests.e2e.conftest import LocalStack, wait_for
 
 
 def test_health_names_the_resources_in_use(stack: LocalStack) -> None:
@@ -45,10 +35,10 @@ def test_alarm_clock_definition_executes_and_rings_the_bucket(stack: LocalStack)
     started = time.monotonic()
     execution = sfn.start_execution(stateMachineArn=machine, name=f"test-{bucket}",
                                     input=json.dumps({"bucket": bucket, "at": at}))
-    _wait(lambda: sfn.describe_execution(executionArn=execution["executionArn"])["status"]
+    wait_for(lambda: sfn.describe_execution(executionArn=execution["executionArn"])["status"]
           == "SUCCEEDED")
     assert time.monotonic() - started >= 1.0  # the Wait state was honoured, not skipped
-    rang = _wait(lambda: ddb.get_item(TableName="replywindow-dev",
+    rang = wait_for(lambda: ddb.get_item(TableName="replywindow-dev",
                                       Key={"PK": {"S": f"DUE#{bucket}"}, "SK": {"S": "~RANG"}})
                  .get("Item"))
     assert rang["PK"]["S"] == f"DUE#{bucket}"

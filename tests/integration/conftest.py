@@ -27,3 +27,42 @@ def embedded_aws() -> Iterator[tuple[EmbeddedAws, Built]]:
     built = build_resources(aws, load_resources(), "dev")
     yield aws, built
     aws.stop()
+
+
+SECRETS = {
+    "x_consumer_key": "ck", "x_consumer_secret": "x-consumer-secret",
+    "x_access_token": "at", "x_access_token_secret": "ats",
+    "meta_app_secret": "meta-app-secret", "meta_verify_token": "verify-me",
+    "meta_page_token": "page-token", "whatsapp_token": "wa-token",
+    "admin_token": "admin-token", "ack_signing_key": "ack-key",
+}
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Built]:
+    """moto in-process, every resource of resources.yaml built from the template, the app's
+    environment taken from .chalice/config.json (dev), secrets seeded."""
+    import json
+
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+    from moto.core.config import default_user_config
+
+    from chalicelib import bootstrap
+    from infrastructure.local.aws import InProcessAws
+    from infrastructure.local.runtime import _chalice_stage_environment
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for name, value in _chalice_stage_environment("dev").items():
+        monkeypatch.setenv(name, value)
+    with mock_aws(config={**default_user_config,
+                          "stepfunctions": {"execute_state_machine": True}}):
+        clients = InProcessAws()
+        built = build_resources(clients, load_resources(), "dev")
+        clients.client("secretsmanager").put_secret_value(
+            SecretId=os.environ["REPLYWINDOW_SECRETS"], SecretString=json.dumps(SECRETS))
+        parameters.clear_caches()
+        bootstrap.reset()
+        yield built
+        parameters.clear_caches()
+        bootstrap.reset()

@@ -1,0 +1,85 @@
+"""Conversations for the SLA engine and the agent API: read, and save with optimistic locking."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
+from chalicelib.adapters.dynamodb.records import (
+    conversation_from,
+    conversation_item,
+    conversation_pk,
+    turn_sk,
+)
+from chalicelib.domain.conversations import Conversation, split_conversation_id
+from chalicelib.domain.ports import VersionConflict
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class DynamoConversations:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.client, self.table, self.retention, self.now = client, table, retention, now
+
+    def _pk(self, conversation_id: str) -> str:
+        platform, thread = split_conversation_id(conversation_id)
+        return conversation_pk(platform, thread)
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        try:
+            pk = self._pk(conversation_id)
+        except ValueError:
+            return None
+        with aws_errors("read conversation"):
+            item = self.client.get_item(TableName=self.table, Key=key(pk, "META"),
+                                        ConsistentRead=True).get("Item")
+        return conversation_from(from_item(item)) if item else None
+
+    def message_text(self, conversation_id: str, message_sk: str) -> str | None:
+        with aws_errors("read message"):
+            item = self.client.get_item(TableName=self.table,
+                                        Key=key(self._pk(conversation_id), message_sk),
+                                        ProjectionExpression="#t",
+                                        ExpressionAttributeNames={"#t": "text"}).get("Item")
+        return str(from_item(item).get("text", "")) if item else None
+
+    def save(self, conversation: Conversation) -> None:
+        c = conversation
+        expires_at = int((self.now() + self.retention).timestamp())
+        item = conversation_item(c, expires_at) | {"version": c.version + 1}
+        with aws_errors("save conversation"):
+            try:
+                self.client.put_item(TableName=self.table, Item=to_item(item),
+                                     ConditionExpression="version = :v",
+                                     ExpressionAttributeValues={":v": value(c.version)})
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                raise VersionConflict(c.id) from error
+
+    def update_turn(self, conversation_id: str, turn: int, fields: dict[str, Any]) -> None:
+        """Facts about a turn for the SLA report (priority, team, deadlines, breach, answer)."""
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":v{i}": value(v) for i, v in enumerate(fields.values())}
+        with aws_errors("update turn"):
+            self.client.update_item(
+                TableName=self.table, Key=key(self._pk(conversation_id), turn_sk(turn)),
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
+                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+
+    def recent(self, conversation_id: str, limit: int) -> list[tuple[str, str]]:
+        with aws_errors("read messages"):
+            items = self.client.query(
+                TableName=self.table, ScanIndexForward=False, Limit=limit,
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :msg)",
+                ExpressionAttributeValues={":pk": value(self._pk(conversation_id)),
+                                           ":msg": value("MSG#")})["Items"]
+        out = []
+        for item in reversed([from_item(i) for i in items]):
+            author = item.get("author", {})
+            who = "brand" if item.get("direction") == "out" else (
+                "@" + author["handle"] if author.get("handle") else "customer")
+            out.append((who, "(withdrawn)" if item.get("deleted") else str(item.get("text", ""))))
+        return out

@@ -1,0 +1,71 @@
+"""Teams' rotas and agents in DynamoDB (`TEAM#<team>`/`ROTA`, `AGENT#<id>`/`PROFILE`)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item
+from chalicelib.domain.oncall import (
+    Agent,
+    Rota,
+    agent_from_dict,
+    agent_to_dict,
+    rota_from_dict,
+    rota_to_dict,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+def token_hash(token: str) -> str:
+    """Bearer tokens are stored hashed: a leaked table does not leak working tokens."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class DynamoOnCall:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client, self.table = client, table
+
+    def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
+        with aws_errors("read on-call"):
+            item = self.client.get_item(TableName=self.table, Key=key(pk, sk),
+                                        ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def rota(self, team: str) -> Rota | None:
+        item = self._get(f"TEAM#{team}", "ROTA")
+        return rota_from_dict(item["rota"]) if item else None
+
+    def put_rota(self, rota: Rota) -> None:
+        with aws_errors("save rota"):
+            self.client.put_item(TableName=self.table, Item=to_item(
+                {"PK": f"TEAM#{rota.team}", "SK": "ROTA", "rota": rota_to_dict(rota)}))
+
+    def agent(self, agent_id: str) -> Agent | None:
+        item = self._get(f"AGENT#{agent_id}", "PROFILE")
+        return agent_from_dict(item["agent"]) if item else None
+
+    def agent_record(self, agent_id: str) -> dict[str, Any] | None:
+        return self._get(f"AGENT#{agent_id}", "PROFILE")
+
+    def put_agent(self, agent: Agent, *, role: str, token: str | None,
+                  subscriptions: list[str]) -> None:
+        item: dict[str, Any] = {"PK": f"AGENT#{agent.id}", "SK": "PROFILE",
+                                "agent": agent_to_dict(agent), "role": role,
+                                "subscriptions": subscriptions}
+        if token:
+            item["GSI1PK"] = "TOKEN"
+            item["GSI1SK"] = token_hash(token)
+        with aws_errors("save agent"):
+            self.client.put_item(TableName=self.table, Item=to_item(item))
+
+    def by_token(self, token: str) -> dict[str, Any] | None:
+        with aws_errors("find token"):
+            items = self.client.query(
+                TableName=self.table, IndexName="GSI1",
+                KeyConditionExpression="GSI1PK = :t AND GSI1SK = :h",
+                ExpressionAttributeValues={":t": {"S": "TOKEN"},
+                                           ":h": {"S": token_hash(token)}})["Items"]
+        return from_item(items[0]) if items else None

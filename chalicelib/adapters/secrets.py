@@ -1,0 +1,40 @@
+"""Platform secrets from Secrets Manager through powertools Parameters, cached per container so
+a warm Lambda does not fetch them on every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from chalicelib.domain.errors import StoreUnavailable
+
+CACHE_SECONDS = 300  # a rotated secret is picked up within five minutes
+
+
+@dataclass(frozen=True)
+class PlatformSecrets:
+    x_consumer_key: str = ""
+    x_consumer_secret: str = ""
+    x_access_token: str = ""
+    x_access_token_secret: str = ""
+    meta_app_secret: str = ""
+    meta_verify_token: str = ""
+    meta_page_token: str = ""
+    whatsapp_token: str = ""
+    admin_token: str = ""
+    ack_signing_key: str = ""
+
+    def __repr__(self) -> str:  # never print a secret, even by accident in a traceback
+        return "PlatformSecrets(<redacted>)"
+
+
+def load_secrets(name: str, *, force_fetch: bool = False) -> PlatformSecrets:
+    try:
+        raw: Any = parameters.get_secret(name, transform="json", max_age=CACHE_SECONDS,
+                                         force_fetch=force_fetch)
+    except parameters.exceptions.GetParameterError as error:
+        raise StoreUnavailable(f"read secret {name}: {type(error.__cause__).__name__}") from error
+    known = PlatformSecrets.__dataclass_fields__
+    return PlatformSecrets(**{k: str(v) for k, v in dict(raw).items() if k in known})

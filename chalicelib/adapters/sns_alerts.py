@@ -1,0 +1,57 @@
+"""Alerts through the SNS topic: every agent's SMS and email subscriptions filter on `agent`,
+so one publish per agent reaches exactly that agent's phone and inbox."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.domain.errors import StoreUnavailable
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns import SNSClient
+
+
+class SnsNotifier:
+    def __init__(self, client: SNSClient, topic_arn: str) -> None:
+        self.client, self.topic_arn = client, topic_arn
+
+    def notify(self, *, agent: str, team: str, level: str, conversation: str | None,
+               subject: str, sms: str, email: str) -> None:
+        attributes = {"agent": agent, "team": team, "level": level}
+        if conversation:
+            attributes["conversation"] = conversation
+        try:
+            self.client.publish(
+                TopicArn=self.topic_arn, Subject=subject[:100], MessageStructure="json",
+                Message=json.dumps({"default": sms, "sms": sms, "email": email}),
+                MessageAttributes={k: {"DataType": "String", "StringValue": v}
+                                   for k, v in attributes.items()})
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"publish alert: {type(error).__name__}") from error
+
+    def subscribe(self, agent: str, *, phone: str | None, email: str | None) -> list[str]:
+        """SMS and email subscriptions for one agent, each filtered to that agent's alerts."""
+        arns = []
+        policy = json.dumps({"agent": [agent]})
+        for protocol, endpoint in (("sms", phone), ("email", email)):
+            if not endpoint:
+                continue
+            try:
+                arns.append(self.client.subscribe(
+                    TopicArn=self.topic_arn, Protocol=protocol, Endpoint=endpoint,
+                    Attributes={"FilterPolicy": policy}, ReturnSubscriptionArn=True,
+                )["SubscriptionArn"])
+            except (ClientError, BotoCoreError) as error:
+                raise StoreUnavailable(f"subscribe {protocol}: {type(error).__name__}") from error
+        return arns
+
+    def unsubscribe(self, arns: list[str]) -> None:
+        for arn in arns:
+            try:
+                self.client.unsubscribe(SubscriptionArn=arn)
+            except ClientError as error:
+                if error.response.get("Error", {}).get("Code") != "NotFound":
+                    raise StoreUnavailable("unsubscribe") from error

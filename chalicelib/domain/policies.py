@@ -1,0 +1,217 @@
+"""SLA policies (DESIGN §4, the file format is a contract): windows per priority, the warning
+point, escalation, business hours, and per-team overrides. Unknown keys are errors that name
+their path, never silently ignored. Every conversation gets a timer: priority shortens a
+window, it never removes one."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chalicelib.domain.calendar import BusinessCalendar, CalendarError
+from chalicelib.domain.timers import DueCheck
+
+PRIORITIES = ("urgent", "high", "normal", "low")
+PLATFORMS = ("x", "messenger", "facebook", "instagram", "whatsapp")
+CHANNELS = ("public", "private")
+_WINDOW_KEYS = ("first_response", "next_response", "escalate_after")
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+
+class PolicyError(ValueError):
+    """The policy file is wrong; the message names the key path."""
+
+
+def parse_duration(value: Any, path: str) -> timedelta:
+    """`90s`, `15m`, `2h`, `1d`, or combinations such as `1h30m`."""
+    text = str(value).strip().lower()
+    match = _DURATION.match(text)
+    if not text or not match or not any(match.groups()):
+        raise PolicyError(f"{path}: {value!r} is not a duration like 90s, 15m, 2h or 1d")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    result = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if result <= timedelta(0):
+        raise PolicyError(f"{path}: must be longer than zero (every conversation gets a timer)")
+    return result
+
+
+@dataclass(frozen=True)
+class Windows:
+    first_response: timedelta
+    next_response: timedelta
+    escalate_after: timedelta
+
+
+@dataclass(frozen=True)
+class TurnPlan:
+    warn_at: datetime
+    due_at: datetime
+    escalate_at: datetime
+
+    def checks(self, conversation: str, turn: int) -> list[DueCheck]:
+        return [DueCheck(conversation, turn, "warning", self.warn_at),
+                DueCheck(conversation, turn, "breach", self.due_at),
+                DueCheck(conversation, turn, "escalation", self.escalate_at)]
+
+
+@dataclass(frozen=True)
+class TeamPolicy:
+    name: str
+    warn_at: float
+    calendar: BusinessCalendar
+    windows: Mapping[str, Windows]
+
+    def plan(self, opened_at: datetime, priority: str, *, first: bool) -> TurnPlan:
+        windows = self.windows.get(priority) or self.windows["normal"]
+        window = windows.first_response if first else windows.next_response
+        due_at = self.calendar.add(opened_at, window)
+        warn_at = self.calendar.add(opened_at, window * self.warn_at)
+        escalate_at = self.calendar.add(due_at, windows.escalate_after)
+        return TurnPlan(warn_at=warn_at, due_at=due_at, escalate_at=escalate_at)
+
+    def remaining(self, due_at: datetime, now: datetime) -> timedelta:
+        """Business time left before the deadline; negative (elapsed business time) once
+        overdue, so 'how late' reads the same way as 'how long left'."""
+        if now <= due_at:
+            return self.calendar.elapsed(now, due_at)
+        return -self.calendar.elapsed(due_at, now)
+
+
+@dataclass(frozen=True)
+class TeamRule:
+    name: str
+    platforms: tuple[str, ...]
+    channels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policies:
+    warn_at: float
+    timer_resolution: timedelta
+    default_team: str
+    teams_policy: Mapping[str, TeamPolicy]
+    rules: tuple[TeamRule, ...] = field(default_factory=tuple)
+
+    @property
+    def teams(self) -> tuple[str, ...]:
+        return tuple(self.teams_policy)
+
+    def team_for(self, platform: str, channel: str) -> str:
+        for rule in self.rules:
+            if (not rule.platforms or platform in rule.platforms) and (
+                    not rule.channels or channel in rule.channels):
+                return rule.name
+        return self.default_team
+
+    def for_team(self, team: str) -> TeamPolicy:
+        return self.teams_policy.get(team) or self.teams_policy[self.default_team]
+
+
+def _mapping(value: Any, path: str, allowed: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PolicyError(f"{path or 'policy'}: expected a mapping")
+    for key in value:
+        if key not in allowed:
+            raise PolicyError(f"{path + '.' if path else ''}{key}: unknown key "
+                              f"(expected one of {', '.join(allowed)})")
+    return value
+
+
+def _calendar(value: Any, path: str) -> BusinessCalendar:
+    spec = _mapping(value, path, ("timezone", "hours", "holidays"))
+    holidays = spec.get("holidays") or []
+    if not isinstance(holidays, list):
+        raise PolicyError(f"{path}.holidays: expected a list of dates")
+    try:
+        return BusinessCalendar.parse(
+            timezone=str(spec.get("timezone", "UTC")), hours=spec.get("hours", "24x7"),
+            holidays=[d if isinstance(d, date) else date.fromisoformat(str(d))
+                      for d in holidays])
+    except (CalendarError, ValueError) as error:
+        raise PolicyError(f"{path}: {error}") from error
+
+
+def _windows(value: Any, path: str, base: Mapping[str, Windows] | None) -> dict[str, Windows]:
+    spec = _mapping(value, path, PRIORITIES)
+    result: dict[str, Windows] = {}
+    for priority in PRIORITIES:
+        entry = spec.get(priority)
+        inherited = base.get(priority) if base else None
+        if entry is None:
+            if inherited is None:
+                raise PolicyError(f"{path}.{priority}: missing (every priority needs windows)")
+            result[priority] = inherited
+            continue
+        fields = _mapping(entry, f"{path}.{priority}", _WINDOW_KEYS)
+        values: dict[str, timedelta] = {}
+        for key in _WINDOW_KEYS:
+            if key in fields:
+                values[key] = parse_duration(fields[key], f"{path}.{priority}.{key}")
+            elif inherited is not None:
+                values[key] = getattr(inherited, key)
+            else:
+                raise PolicyError(f"{path}.{priority}.{key}: missing")
+        result[priority] = Windows(**values)
+    return result
+
+
+def _warn_at(value: Any, path: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 1:
+        raise PolicyError(f"{path}: a fraction between 0 and 1 (e.g. 0.75)")
+    return float(value)
+
+
+def _names(value: Any, path: str, allowed: tuple[str, ...]) -> tuple[str, ...]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or any(v not in allowed for v in items):
+        raise PolicyError(f"{path}: a list of {', '.join(allowed)}")
+    return tuple(items)
+
+
+def parse_policies(text: str) -> Policies:
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise PolicyError(f"policy file is not valid YAML: {error}") from error
+    spec = _mapping(raw, "", ("warn_at", "timer_resolution", "calendar", "priorities",
+                              "teams", "default_team"))
+    if "priorities" not in spec:
+        raise PolicyError("priorities: missing")
+    warn_at = _warn_at(spec.get("warn_at", 0.75), "warn_at")
+    resolution = parse_duration(spec.get("timer_resolution", "10s"), "timer_resolution")
+    calendar = _calendar(spec.get("calendar", {}), "calendar")
+    windows = _windows(spec["priorities"], "priorities", None)
+    default_team = str(spec.get("default_team", "support"))
+    teams: dict[str, TeamPolicy] = {
+        default_team: TeamPolicy(default_team, warn_at, calendar, windows)}
+    rules: list[TeamRule] = []
+    for name, team_spec in _mapping(spec.get("teams") or {}, "teams",
+                                    tuple(spec.get("teams") or {})).items():
+        path = f"teams.{name}"
+        team = _mapping(team_spec or {}, path, ("platforms", "channels", "calendar",
+                                                "priorities", "warn_at"))
+        teams[str(name)] = TeamPolicy(
+            str(name), _warn_at(team.get("warn_at", warn_at), f"{path}.warn_at"),
+            _calendar(team["calendar"], f"{path}.calendar") if "calendar" in team
+            else calendar,
+            _windows(team.get("priorities") or {}, f"{path}.priorities", windows))
+        if "platforms" in team or "channels" in team:
+            rules.append(TeamRule(
+                str(name), _names(team.get("platforms", []), f"{path}.platforms", PLATFORMS),
+                _names(team.get("channels", []), f"{path}.channels", CHANNELS)))
+    return Policies(warn_at=warn_at, timer_resolution=resolution, default_team=default_team,
+                    teams_policy=teams, rules=tuple(rules))
+
+
+def load_policies(path: Path) -> Policies:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise PolicyError(f"{path}: cannot read the policy file ({error.strerror})") from error
+    return parse_policies(text)

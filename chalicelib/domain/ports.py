@@ -1,0 +1,145 @@
+"""Ports of the ingest path: what the services need from storage and the queue.
+
+Adapters in chalicelib/adapters implement them against DynamoDB and SQS; tests use the in-memory
+fakes in tests/fakes.py, which satisfy the same protocols.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.conversations import Conversation, Outcome
+from chalicelib.domain.events import MessageEvent, Platform
+
+
+class AlreadyStored(Exception):
+    """This platform message id was stored before: a redelivery, not a new message."""
+
+
+class VersionConflict(Exception):
+    """Another writer changed the conversation since it was read: reload and try again."""
+
+
+@dataclass(frozen=True)
+class SeenMessage:
+    """The dedupe record of a stored message: where it is and what still has to be queued."""
+
+    conversation: str
+    message_sk: str
+    queue_body: Mapping[str, Any] | None
+    queued: bool
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    platform: Platform
+    user_id: str
+    handle: str | None
+    followers: int | None
+    complaints: int  # turns this customer opened, across conversations
+    first_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """Everything one accepted message writes, committed together or not at all."""
+
+    event: MessageEvent
+    conversation: Conversation  # the state after this message
+    expected_version: int | None  # None: the conversation must not exist yet
+    outcome: Outcome
+    received_at: datetime
+    queue_body: Mapping[str, Any]
+    response_seconds: float | None = None
+
+    @property
+    def message_sk(self) -> str:
+        return message_sk(self.event)
+
+
+def message_sk(event: MessageEvent) -> str:
+    """Messages sort by the platform's time within their conversation."""
+    return f"MSG#{event.created_at.isoformat()}#{event.message_id}"
+
+
+class IngestStore(Protocol):
+    def seen(self, platform: Platform, message_id: str) -> SeenMessage | None: ...
+
+    def thread_of_tweet(self, tweet_id: str) -> str | None: ...
+
+    def load(self, platform: Platform, thread: str) -> Conversation | None: ...
+
+    def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None: ...
+
+    def record(self, message: NewMessage) -> None:
+        """Commit atomically; AlreadyStored or VersionConflict leave nothing written."""
+        ...
+
+    def mark_queued(self, platform: Platform, message_id: str) -> None: ...
+
+    def edit(self, platform: Platform, message_id: str, text: str) -> bool: ...
+
+    def erase(self, platform: Platform, message_id: str, deleted_at: datetime) -> bool:
+        """Remove the text of a withdrawn message, keep that it existed. False if unknown."""
+        ...
+
+
+class InboundQueue(Protocol):
+    def send(self, body: Mapping[str, Any], *, group: str, dedupe_id: str) -> None: ...
+
+
+class ConversationStore(Protocol):
+    """Conversations as the SLA engine and the agent API see them."""
+
+    def get(self, conversation_id: str) -> Conversation | None: ...
+
+    def message_text(self, conversation_id: str, message_sk: str) -> str | None: ...
+
+    def save(self, conversation: Conversation) -> None:
+        """Write `conversation` if nobody changed it since it was read (its `version`);
+        VersionConflict otherwise."""
+        ...
+
+    def recent(self, conversation_id: str, limit: int) -> list[tuple[str, str]]:
+        """The last `limit` messages as (who, text), oldest first."""
+        ...
+
+
+@dataclass(frozen=True)
+class AckGrant:
+    """What an acknowledge link lets its agent do: acknowledge this turn, until it expires."""
+
+    conversation: str
+    turn: int
+    agent: str
+    expires_at: datetime
+
+
+class AckLinks(Protocol):
+    def issue(self, grant: AckGrant) -> str:
+        """A short, signed token for the link `/ack/<token>`."""
+        ...
+
+    def redeem(self, token: str, now: datetime) -> AckGrant | None:
+        """The grant, or None for a forged, unknown or expired token."""
+        ...
+
+
+class AlertLog(Protocol):
+    def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime) -> bool:
+        """True if this alert still has to be sent (new, or claimed but never sent)."""
+        ...
+
+    def sent(self, alert_key: str, at: datetime) -> None: ...
+
+    def count_recent(self, agent: str, at: datetime) -> int:
+        """Count one more alert for `agent` in the minute of `at`; the count so far."""
+        ...
+
+
+class Notifier(Protocol):
+    def notify(self, *, agent: str, team: str, level: str, conversation: str | None,
+               subject: str, sms: str, email: str) -> None: ...

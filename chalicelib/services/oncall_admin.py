@@ -1,0 +1,129 @@
+"""On-call administration: agents (with their SMS/email subscriptions), rotas and overrides,
+and who is on call now. Admin only; the routes check the role."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.oncall import (
+    Agent,
+    OnCall,
+    Override,
+    Rota,
+    agent_to_dict,
+    on_call,
+    rota_from_dict,
+    rota_to_dict,
+)
+
+ROLES = ("agent", "admin")
+
+
+class OnCallStore(Protocol):
+    def rota(self, team: str) -> Rota | None: ...
+
+    def put_rota(self, rota: Rota) -> None: ...
+
+    def agent(self, agent_id: str) -> Agent | None: ...
+
+    def agent_record(self, agent_id: str) -> dict[str, Any] | None: ...
+
+    def put_agent(self, agent: Agent, *, role: str, token: str | None,
+                  subscriptions: list[str]) -> None: ...
+
+
+class Subscriptions(Protocol):
+    def subscribe(self, agent: str, *, phone: str | None, email: str | None) -> list[str]: ...
+
+    def unsubscribe(self, arns: list[str]) -> None: ...
+
+
+@dataclass(frozen=True)
+class AdminDeps:
+    store: OnCallStore
+    subscriptions: Subscriptions
+    now: Callable[[], datetime]
+
+
+def _text(body: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
+    value = body.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 200:
+        raise BadRequest(f"{name}: a non-empty string of at most 200 characters is required")
+    return value.strip()
+
+
+def create_agent(body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
+    """Creates (or replaces) an agent; returns a new API token, shown this once."""
+    if not isinstance(body, Mapping):
+        raise BadRequest("body must be a JSON object")
+    agent_id = _text(body, "id")
+    assert agent_id is not None
+    if not agent_id.replace("-", "").replace("_", "").isalnum():
+        raise BadRequest("id: letters, digits, '-' and '_' only")
+    role = body.get("role", "agent")
+    if role not in ROLES:
+        raise BadRequest(f"role: one of {', '.join(ROLES)}")
+    phone, email = _text(body, "phone", required=False), _text(body, "email", required=False)
+    if phone and not (phone.startswith("+") and phone[1:].isdigit() and 8 <= len(phone) <= 16):
+        raise BadRequest("phone: E.164 format, e.g. +447700900123")
+    if email and ("@" not in email or " " in email):
+        raise BadRequest("email: not an email address")
+    if not phone and not email:
+        raise BadRequest("an agent needs a phone or an email to be alerted")
+    agent = Agent(id=agent_id, name=_text(body, "name") or agent_id, phone=phone, email=email)
+    previous = deps.store.agent_record(agent_id)
+    if previous:
+        deps.subscriptions.unsubscribe(list(previous.get("subscriptions", [])))
+    arns = deps.subscriptions.subscribe(agent_id, phone=phone, email=email)
+    token = "rw_" + secrets.token_urlsafe(24)
+    deps.store.put_agent(agent, role=role, token=token, subscriptions=arns)
+    return {"agent": agent_to_dict(agent), "role": role, "token": token}
+
+
+def put_rota(team: str, body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
+    if not isinstance(body, Mapping):
+        raise BadRequest("body must be a JSON object")
+    try:
+        rota = rota_from_dict({**body, "team": team})
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadRequest(f"rota: {error}") from error
+    for member in (*rota.members, *([rota.lead] if rota.lead else [])):
+        if deps.store.agent(member) is None:
+            raise BadRequest(f"unknown agent {member!r}: create it first")
+    deps.store.put_rota(rota)
+    return rota_to_dict(rota)
+
+
+def add_override(team: str, body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
+    rota = deps.store.rota(team)
+    if rota is None:
+        raise NotFound(f"team {team} has no rota")
+    try:
+        override = Override(start=datetime.fromisoformat(str(body["start"])),
+                            end=datetime.fromisoformat(str(body["end"])),
+                            agent_id=str(body["agent"]))
+        updated = replace(rota, overrides=(*rota.overrides, override))
+        rota_from_dict(rota_to_dict(updated))  # validates
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadRequest(f"override: {error}") from error
+    if deps.store.agent(override.agent_id) is None:
+        raise BadRequest(f"unknown agent {override.agent_id!r}")
+    deps.store.put_rota(updated)
+    return rota_to_dict(updated)
+
+
+def who_is_on_call(team: str, deps: AdminDeps) -> dict[str, Any]:
+    rota = deps.store.rota(team)
+    if rota is None:
+        raise NotFound(f"team {team} has no rota")
+    now = deps.now()
+    current: OnCall = on_call(rota, now)
+    return {"team": team, "at": now.isoformat(), "primary": current.primary,
+            "secondary": current.secondary, "lead": current.lead}

@@ -1,0 +1,94 @@
+"""The triage worker: a queued turn gets its priority, team and deadlines, and its due checks
+go into the alarm clock's buckets. Redelivery is harmless: triage is deterministic, due checks
+are keyed by (conversation, turn, level) and a bucket's alarm is set idempotently."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.domain.conversations import Conversation, Status
+from chalicelib.domain.policies import Policies
+from chalicelib.domain.ports import ConversationStore, VersionConflict
+from chalicelib.domain.timers import AlarmClock, DueChecks
+from chalicelib.domain.triage import CustomerSnapshot, Triage, triage
+from chalicelib.services import alarm
+
+logger = Logger(child=True)
+
+_RANK = {"low": 0, "normal": 1, "high": 2, "urgent": 3}
+
+
+@dataclass(frozen=True)
+class TurnDeps:
+    conversations: ConversationStore
+    due_checks: DueChecks
+    clock: AlarmClock
+    policies: Callable[[], Policies]
+    now: Callable[[], datetime]
+    on_turn: Callable[[str, int, dict[str, Any]], None]  # facts for the SLA report
+
+
+def handle(body: Mapping[str, Any], deps: TurnDeps) -> str:
+    outcome = body.get("outcome")
+    if outcome == "turn_opened":
+        return _plan(body, deps, follow_up=False)
+    if outcome == "follow_up":
+        return _plan(body, deps, follow_up=True)
+    # An answer needs no work here: ringing skips the checks of an answered turn.
+    return "nothing to do"
+
+
+def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
+    for _ in range(8):
+        c = deps.conversations.get(str(body["conversation"]))
+        if c is None:
+            return "conversation gone"
+        if c.turn != int(body["turn"]) or c.turn_opened_at is None:
+            return "superseded"  # a later turn has its own message in the queue
+        text = deps.conversations.message_text(c.id, str(body["message_sk"])) or ""
+        result = triage(text, CustomerSnapshot(
+            followers=body.get("followers", c.customer.followers),
+            complaints_before=int(body.get("complaints_before", 0))),
+            channel=c.channel.value, first_turn=c.first_turn)
+        if follow_up and c.due_at is not None and (
+                _RANK[result.priority] <= _RANK.get(c.priority or "low", 0)):
+            return "unchanged"  # a calmer follow-up never relaxes a deadline already set
+        planned = _apply(c, result, deps.policies())
+        if planned == c:
+            break  # a redelivery: already saved, but make sure the alarms are set below
+        try:
+            deps.conversations.save(planned)
+        except VersionConflict:
+            continue
+        c = planned
+        break
+    else:
+        raise VersionConflict(str(body["conversation"]))
+    policy = deps.policies()
+    if c.team is None or c.priority is None or c.turn_opened_at is None:
+        raise VersionConflict(c.id)  # not planned after all: let the queue retry
+    plan = policy.for_team(c.team).plan(c.turn_opened_at, c.priority, first=c.first_turn)
+    deps.on_turn(c.id, c.turn, {"team": c.team, "priority": c.priority,
+                                "due_at": plan.due_at.isoformat(),
+                                "warn_at": plan.warn_at.isoformat()})
+    if c.status is not Status.AWAITING_AGENT:
+        return "answered before triage"
+    alarm.schedule(plan.checks(c.id, c.turn), store=deps.due_checks, clock=deps.clock,
+                   resolution=policy.timer_resolution, now=deps.now)
+    logger.info("turn planned", extra={"conversation": c.id, "turn": c.turn,
+                                       "priority": c.priority, "team": c.team,
+                                       "due_at": plan.due_at.isoformat()})
+    return "planned"
+
+
+def _apply(c: Conversation, result: Triage, policies: Policies) -> Conversation:
+    team = c.team or policies.team_for(c.platform.value, c.channel.value)
+    assert c.turn_opened_at is not None
+    plan = policies.for_team(team).plan(c.turn_opened_at, result.priority, first=c.first_turn)
+    return replace(c, team=team, priority=result.priority, reasons=result.reasons,
+                   warn_at=plan.warn_at, due_at=plan.due_at, escalate_at=plan.escalate_at)

@@ -1,0 +1,134 @@
+"""The SLA engine on the running local stack, with windows of seconds
+(tests/fixtures/policies/seconds.yaml): a complaint is warned about, breached and escalated on
+time; an answer or an acknowledgement stops what it should."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import requests
+
+from tests.e2e.conftest import LocalStack, wait_for
+
+pytestmark = pytest.mark.e2e
+
+PAGE_ID = "1000000001"
+
+
+def messenger(psid: str, text: str, *, echo: bool = False) -> dict:
+    mid = f"m_{uuid.uuid4().hex}"
+    sender, recipient = (PAGE_ID, psid) if echo else (psid, PAGE_ID)
+    message: dict = {"mid": mid, "text": text}
+    if echo:
+        message["is_echo"] = True
+    return {"object": "page", "entry": [{"id": PAGE_ID, "time": int(time.time() * 1000),
+                                         "messaging": [{
+                                             "sender": {"id": sender},
+                                             "recipient": {"id": recipient},
+                                             "timestamp": int(time.time() * 1000),
+                                             "message": message}]}]}
+
+
+def conversation(stack: LocalStack, psid: str) -> dict:
+    item = wait_for(lambda: (i := stack.item(f"CONV#messenger#dm-{PAGE_ID}-{psid}", "META"))
+                    and "due_at" in i and i, what="triaged conversation")
+    return {k: next(iter(v.values())) for k, v in item.items()}
+
+
+def alerts_for(stack: LocalStack, psid: str) -> list[dict]:
+    conv_id = f"messenger.dm-{PAGE_ID}-{psid}"
+    return [d for d in stack.deliveries() if d["conversation"] == conv_id]
+
+
+def sms(deliveries: list[dict], level: str) -> list[dict]:
+    return [d for d in deliveries if d["level"] == level and d["protocol"] == "sms"]
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def test_an_unanswered_complaint_is_warned_breached_then_escalated_on_time(
+        stack: LocalStack) -> None:
+    psid = "7001"
+    assert stack.post_meta(messenger(psid, "My refund never arrived, this is awful")).ok
+    conv = conversation(stack, psid)
+    warn_at, due_at = _at(conv["warn_at"]), _at(conv["due_at"])
+    resolution = 1.0  # timer_resolution in seconds.yaml
+
+    warning = wait_for(lambda: sms(alerts_for(stack, psid), "warning"), timeout=30,
+                       what="warning SMS")
+    seen_at = datetime.now(UTC)
+    assert (seen_at - warn_at).total_seconds() <= resolution + 2 + 0.5  # polling slack
+    assert [d["to"] for d in warning] == ["+15550100001"]  # the primary only
+    assert len(warning[0]["text"]) <= 160 and "/ack/" in warning[0]["text"]
+
+    breach = wait_for(lambda: sms(alerts_for(stack, psid), "breach"), timeout=30,
+                      what="breach SMS")
+    assert sorted(d["to"] for d in breach) == ["+15550100001", "+15550100002"]
+    assert datetime.now(UTC) >= due_at
+    escalation = wait_for(lambda: sms(alerts_for(stack, psid), "escalation"), timeout=30,
+                          what="escalation SMS")
+    assert [d["to"] for d in escalation] == ["+15550100003"]  # the lead
+    # Email goes to the same people with the conversation's latest messages.
+    emails = [d for d in alerts_for(stack, psid) if d["protocol"] == "email"]
+    assert {d["to"] for d in emails} == {"alice@example.com", "bob@example.com",
+                                         "dana@example.com"}
+
+
+def test_an_echo_reply_before_the_warning_means_no_alert_at_all(stack: LocalStack) -> None:
+    psid = "7002"
+    assert stack.post_meta(messenger(psid, "Where is my parcel? Not happy")).ok
+    conv = conversation(stack, psid)
+    assert stack.post_meta(messenger(psid, "Sorry! It ships today.", echo=True)).ok
+    item = wait_for(lambda: (i := stack.item(f"CONV#messenger#dm-{PAGE_ID}-{psid}", "META"))
+                    and i["status"]["S"] == "awaiting_customer", what="answered")
+    assert item
+    # Wait past the escalation point: nothing may have been sent about this conversation.
+    escalate_at = _at(conv["escalate_at"])
+    time.sleep(max(0.0, (escalate_at - datetime.now(UTC)).total_seconds()) + 3)
+    assert alerts_for(stack, psid) == []
+
+
+def test_an_acknowledgement_stops_escalation_but_not_the_breach(stack: LocalStack) -> None:
+    psid = "7003"
+    assert stack.post_meta(messenger(psid, "Your app is down and I can't log in")).ok
+    conv = conversation(stack, psid)
+    warning = wait_for(lambda: sms(alerts_for(stack, psid), "warning"), timeout=30,
+                       what="warning SMS")
+    link = re.search(r"https?://\S+/ack/\S+", warning[0]["text"])
+    assert link is not None
+    page = requests.get(link.group(0), timeout=10)
+    assert page.status_code == 200 and "Acknowledged" in page.text
+    wait_for(lambda: sms(alerts_for(stack, psid), "breach"), timeout=30, what="breach SMS")
+    escalate_at = _at(conv["escalate_at"])
+    time.sleep(max(0.0, (escalate_at - datetime.now(UTC)).total_seconds()) + 3)
+    assert sms(alerts_for(stack, psid), "escalation") == []
+    item = stack.item(f"CONV#messenger#dm-{PAGE_ID}-{psid}", "META")
+    assert item is not None and item["acked_by"]["S"] == "alice"
+
+
+def test_a_forged_ack_link_gets_a_clear_403_page(stack: LocalStack) -> None:
+    page = requests.get(f"{stack.api}/ack/AAAAAAAA.BBBBBBBBBBBB", timeout=10)
+    assert page.status_code == 403
+    assert "invalid or has expired" in page.text
+
+
+def test_a_redelivered_bucket_sends_no_second_alert(stack: LocalStack) -> None:
+    psid = "7004"
+    assert stack.post_meta(messenger(psid, "Charged twice!! refund please")).ok
+    wait_for(lambda: sms(alerts_for(stack, psid), "warning"), timeout=30, what="warning SMS")
+    conv = conversation(stack, psid)
+    warn_bucket = -(-int(_at(conv["warn_at"]).timestamp()) // 1)
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName="replywindow-dev-alerts")["QueueUrl"]
+    for bucket in range(warn_bucket - 1, warn_bucket + 2):  # the bucket rings again
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"bucket": bucket}))
+    time.sleep(3)
+    warnings = sms(alerts_for(stack, psid), "warning")
+    assert len(warnings) == 1

@@ -1,0 +1,157 @@
+"""Ingest: each customer message stored once with its conversation, then queued; echoes in the
+same conversation answer the turn, brand messages elsewhere answer nobody."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chalicelib.domain.conversations import Status
+from chalicelib.domain.errors import QueueUnavailable
+from chalicelib.domain.events import (
+    Channel,
+    Direction,
+    Ignored,
+    MessageDeleted,
+    MessageEvent,
+    Person,
+    Platform,
+)
+from chalicelib.services.ingest import IngestDeps, ingest
+from tests.fakes import FakeIngestStore, FakeQueue
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+BRAND = Person(id="999", handle="AcmeHelp", name="Acme")
+ANN = Person(id="42", handle="ann", name="Ann", followers=1200)
+
+
+def tweet(mid: str, *, author: Person = ANN, reply_to: str | None = None,
+          at: datetime = NOW - timedelta(minutes=5), text: str = "my order never came",
+          summoned: bool = True) -> MessageEvent:
+    direction = Direction.OUT if author is BRAND else Direction.IN
+    return MessageEvent(platform=Platform.X, thread=f"t-{mid}", message_id=mid,
+                        direction=direction, channel=Channel.PUBLIC, brand_id=BRAND.id,
+                        customer=ANN, author=author, text=text, created_at=at,
+                        reply_to=reply_to, summoned=summoned and direction is Direction.IN)
+
+
+def dm(mid: str, *, author: Person = ANN, at: datetime = NOW - timedelta(minutes=1)
+       ) -> MessageEvent:
+    direction = Direction.OUT if author is BRAND else Direction.IN
+    return MessageEvent(platform=Platform.MESSENGER, thread="dm-999-42", message_id=mid,
+                        direction=direction, channel=Channel.PRIVATE, brand_id=BRAND.id,
+                        customer=ANN, author=author, text="hello", created_at=at)
+
+
+@pytest.fixture
+def deps() -> IngestDeps:
+    return IngestDeps(store=FakeIngestStore(), queue=FakeQueue(), now=lambda: NOW)
+
+
+def store(deps: IngestDeps) -> FakeIngestStore:
+    assert isinstance(deps.store, FakeIngestStore)
+    return deps.store
+
+
+def queue(deps: IngestDeps) -> FakeQueue:
+    assert isinstance(deps.queue, FakeQueue)
+    return deps.queue
+
+
+def test_given_a_first_mention_then_a_conversation_opens_turn_1_and_is_queued(deps) -> None:
+    report = ingest([tweet("100")], deps)
+    assert report.counts == {"turn_opened": 1}
+    conv = store(deps).load(Platform.X, "t-100")
+    assert conv is not None
+    assert (conv.status, conv.turn) == (Status.AWAITING_AGENT, 1)
+    # The clock starts at the platform's timestamp, not when we received it.
+    assert conv.turn_opened_at == NOW - timedelta(minutes=5)
+    group, dedupe_id, body = queue(deps).sent[0]
+    assert (group, dedupe_id) == ("x.t-100", "x:100")
+    assert body["outcome"] == "turn_opened"
+    assert body["complaints_before"] == 0
+    assert store(deps).customers[(Platform.X, "42")].complaints == 1
+
+
+def test_a_timestamp_from_the_future_never_starts_the_clock_late(deps) -> None:
+    ingest([tweet("100", at=NOW + timedelta(hours=1))], deps)
+    conv = store(deps).load(Platform.X, "t-100")
+    assert conv is not None and conv.turn_opened_at == NOW
+
+
+def test_a_follow_up_reply_joins_the_same_conversation_through_the_tweet_index(deps) -> None:
+    ingest([tweet("100"), tweet("101", reply_to="100", summoned=False)], deps)
+    conv = store(deps).load(Platform.X, "t-100")
+    assert conv is not None and conv.turn == 1  # a follow-up does not restart the clock
+    assert store(deps).load(Platform.X, "t-101") is None
+    assert [b["outcome"] for _, _, b in queue(deps).sent] == ["turn_opened", "follow_up"]
+    assert conv.summoned  # the first tweet summoned the brand: a public reply is allowed
+
+
+def test_a_brand_reply_in_the_thread_answers_the_turn_and_records_response_time(deps) -> None:
+    ingest([tweet("100", at=NOW - timedelta(minutes=30))], deps)
+    ingest([tweet("200", author=BRAND, reply_to="100", at=NOW - timedelta(minutes=10))], deps)
+    conv = store(deps).load(Platform.X, "t-100")
+    assert conv is not None and conv.status is Status.AWAITING_CUSTOMER
+    assert conv.last_response_seconds == 20 * 60
+    assert queue(deps).sent[-1][2]["outcome"] == "turn_answered"
+    assert store(deps).turns[("x.t-100", 1)]["response_seconds"] == 1200
+
+
+def test_a_brand_post_elsewhere_answers_nobody(deps) -> None:
+    ingest([tweet("100")], deps)
+    report = ingest([tweet("300", author=BRAND, reply_to=None)], deps)
+    assert report.counts == {"brand_elsewhere": 1}
+    conv = store(deps).load(Platform.X, "t-100")
+    assert conv is not None and conv.status is Status.AWAITING_AGENT
+    assert len(queue(deps).sent) == 1
+
+
+def test_a_customer_writing_after_an_answer_opens_the_next_turn(deps) -> None:
+    ingest([dm("m1"), dm("m2", author=BRAND), dm("m3")], deps)
+    conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
+    assert conv is not None and (conv.turn, conv.status) == (2, Status.AWAITING_AGENT)
+    assert [b["outcome"] for _, _, b in queue(deps).sent] == [
+        "turn_opened", "turn_answered", "turn_opened"]
+    assert queue(deps).sent[-1][2]["complaints_before"] == 1
+
+
+def test_a_redelivered_message_is_stored_and_queued_once(deps) -> None:
+    ingest([dm("m1")], deps)
+    report = ingest([dm("m1")], deps)
+    assert report.counts == {"duplicate": 1}
+    assert len(queue(deps).sent) == 1
+    conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
+    assert conv is not None and conv.turn == 1
+
+
+def test_a_failed_send_is_finished_by_the_platforms_retry(deps) -> None:
+    queue(deps).fail_next = 1
+    with pytest.raises(QueueUnavailable):
+        ingest([dm("m1")], deps)
+    assert store(deps).seen(Platform.MESSENGER, "m1") is not None  # stored, not yet queued
+    assert queue(deps).sent == []
+    report = ingest([dm("m1")], deps)
+    assert report.counts == {"requeued": 1}
+    assert len(queue(deps).sent) == 1
+    seen = store(deps).seen(Platform.MESSENGER, "m1")
+    assert seen is not None and seen.queued
+    assert ingest([dm("m1")], deps).counts == {"duplicate": 1}
+
+
+def test_a_withdrawn_message_loses_its_text_but_not_its_place(deps) -> None:
+    ingest([tweet("100", text="my card number is 4242")], deps)
+    report = ingest([MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)], deps)
+    assert report.counts == {"erased": 1}
+    message = store(deps).messages[(Platform.X, "100")]
+    assert message["text"] == "" and message["deleted"]
+    conv = store(deps).load(Platform.X, "t-100")
+    assert conv is not None and conv.turn == 1
+
+
+def test_ignored_events_write_nothing(deps) -> None:
+    report = ingest([Ignored(platform=Platform.X, event_type="favorite_events",
+                             reason="a like is not a message")], deps)
+    assert report.counts == {"ignored": 1}
+    assert store(deps).conversations == {} and queue(deps).sent == []
