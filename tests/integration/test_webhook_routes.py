@@ -1,0 +1,196 @@
+"""The webhook routes through Chalice's test client against moto: the answers of DESIGN §6,
+and what each leaves behind in DynamoDB and SQS."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from chalice.test import Client
+
+from chalicelib import bootstrap
+from chalicelib.webhooks.signatures import meta_signature, x_crc_response, x_signature
+from infrastructure.local.aws import Built
+from tests.integration.conftest import SECRETS
+from tests.unit.webhooks.conftest import fixture
+
+X_SECRET, META_SECRET = SECRETS["x_consumer_secret"], SECRETS["meta_app_secret"]
+
+
+@pytest.fixture
+def client(aws: Built) -> Iterator[Client]:
+    import app
+
+    with Client(app.app) as test_client:
+        yield test_client
+
+
+def post_x(client: Client, body: bytes, signature: str | None = "sign") -> Any:
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        headers["x-twitter-webhooks-signature"] = x_signature(X_SECRET, body)
+    elif signature is not None:
+        headers["x-twitter-webhooks-signature"] = signature
+    return client.http.post("/webhooks/x", headers=headers, body=body)
+
+
+def post_meta(client: Client, body: bytes, signature: str | None = "sign") -> Any:
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        headers["X-Hub-Signature-256"] = meta_signature(META_SECRET, body)
+    elif signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    return client.http.post("/webhooks/meta", headers=headers, body=body)
+
+
+def items() -> list[dict]:
+    return bootstrap.dynamodb().scan(TableName=bootstrap.settings().table)["Items"]
+
+
+def queued() -> list[dict]:
+    sqs = bootstrap.sqs()
+    url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
+    out = []
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        out.extend(json.loads(m["Body"]) for m in batch)
+    return out
+
+
+def body(name: str) -> bytes:
+    return json.dumps(fixture(name)).encode()
+
+
+def test_x_crc_handshake(client: Client) -> None:
+    response = client.http.get("/webhooks/x?crc_token=abc123")
+    assert response.status_code == 200
+    assert json.loads(response.body) == {"response_token": x_crc_response(X_SECRET, "abc123")}
+    assert client.http.get("/webhooks/x").status_code == 400
+
+
+def test_meta_verification_handshake(client: Client) -> None:
+    ok = client.http.get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=verify-me"
+                         "&hub.challenge=1158201444")
+    assert (ok.status_code, ok.body) == (200, b"1158201444")
+    wrong = client.http.get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=nope"
+                            "&hub.challenge=1")
+    assert wrong.status_code == 403
+
+
+def test_a_signed_x_dm_is_stored_and_queued(client: Client) -> None:
+    response = post_x(client, body("twitter/aaa_docs_direct_message_events.json"))
+    assert response.status_code == 200
+    assert json.loads(response.body)["events"] == {"turn_opened": 1}
+    assert any(i["PK"]["S"] == "CONV#x#dm-4337869213-3001969357" for i in items())
+    assert [q["message_id"] for q in queued()] == ["954491830116155396"]
+
+
+def test_a_redelivered_payload_makes_one_message_and_one_queue_entry(client: Client) -> None:
+    payload = body("whatsapp/pywa_text.json")
+    assert post_meta(client, payload).status_code == 200
+    snapshot = items()
+    again = post_meta(client, payload)
+    assert again.status_code == 200
+    assert json.loads(again.body)["events"] == {"duplicate": 1}
+    assert items() == snapshot
+    assert len(queued()) == 1
+
+
+@pytest.mark.parametrize("signature", [None, "", "sha256=00", "sha1=abc"])
+def test_forged_or_missing_signatures_get_401_and_write_nothing(client, signature) -> None:
+    response = post_meta(client, body("whatsapp/pywa_text.json"), signature=signature)
+    assert response.status_code == 401
+    assert "X-Hub-Signature-256" in json.loads(response.body)["error"]
+    response = post_x(client, body("twitter/aaa_docs_direct_message_events.json"),
+                      signature=signature)
+    assert response.status_code == 401
+    assert items() == []
+    assert queued() == []
+
+
+def test_an_x_signature_does_not_open_the_meta_door(client: Client) -> None:
+    payload = body("whatsapp/pywa_text.json")
+    assert post_meta(client, payload, signature=x_signature(META_SECRET, payload)
+                     ).status_code == 401
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"{not json", "not valid JSON"),
+    (b"\xff\xfe", "not valid UTF-8"),
+    (b"[1, 2]", "must be a JSON object"),
+    (json.dumps({"object": "newsletter", "entry": []}).encode(), "unsupported object"),
+    (json.dumps({"object": "page", "entry": "x"}).encode(), "entry must be a list"),
+    (b"[" * 200 + b"]" * 200, "nested too deeply"),
+    (json.dumps({"object": "page", "entry": [{"id": "1", "x": {"a": {"b": {"c": []}}}}]}
+                ).encode(), None),
+])
+def test_malformed_bodies_get_400_with_a_reason_and_write_nothing(client, raw, reason) -> None:
+    response = post_meta(client, raw)
+    if reason is None:  # well-formed, nothing to do: accepted
+        assert response.status_code == 200
+    else:
+        assert response.status_code == 400
+        assert reason in json.loads(response.body)["error"]
+    assert items() == []
+
+
+def test_a_body_over_1_mib_gets_413_before_anything_else(client: Client) -> None:
+    big = b'{"object": "page", "entry": [], "pad": "' + b"x" * (1024 * 1024) + b'"}'
+    response = post_meta(client, big, signature=None)
+    assert response.status_code == 413
+    assert items() == []
+
+
+def test_a_dynamodb_fault_gets_503_and_the_retry_completes(client, monkeypatch) -> None:
+    def throttled(**kwargs):
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "TransactWriteItems")
+
+    payload = body("whatsapp/restfb_text.json")
+    with monkeypatch.context() as patch:
+        patch.setattr(bootstrap.dynamodb(), "transact_write_items", throttled)
+        response = post_meta(client, payload)
+    assert response.status_code == 503
+    assert items() == []
+    assert post_meta(client, payload).status_code == 200
+    assert len([i for i in items() if i["SK"]["S"].startswith("MSG#")]) == 1
+    assert len(queued()) == 1
+
+
+def test_an_sqs_fault_gets_503_and_the_retry_queues_exactly_once(client, monkeypatch) -> None:
+    def down(**kwargs):
+        raise ClientError({"Error": {"Code": "ServiceUnavailable"}}, "SendMessage")
+
+    payload = body("whatsapp/restfb_text.json")
+    with monkeypatch.context() as patch:
+        patch.setattr(bootstrap.sqs(), "send_message", down)
+        assert post_meta(client, payload).status_code == 503
+    assert queued() == []
+    retry = post_meta(client, payload)
+    assert json.loads(retry.body)["events"] == {"requeued": 1}
+    assert len([i for i in items() if i["SK"]["S"].startswith("MSG#")]) == 1
+    assert len(queued()) == 1
+
+
+def test_many_entries_and_items_in_one_post_are_each_handled(client: Client) -> None:
+    text = fixture("whatsapp/pywa_text.json")
+    image = fixture("whatsapp/restfb_image.json")
+    status = fixture("whatsapp/pywa_status_read.json")
+    payload = {"object": "whatsapp_business_account",
+               "entry": text["entry"] + image["entry"] + status["entry"]}
+    response = post_meta(client, json.dumps(payload).encode())
+    assert json.loads(response.body)["events"] == {"turn_opened": 2, "signal:read": 1}
+
+
+def test_a_withdrawn_tweet_loses_its_text(client: Client) -> None:
+    mention = fixture("twitter/xaa_post_mention_create.json")
+    assert post_x(client, json.dumps(mention).encode()).status_code == 200
+    delete = {"for_user_id": "1111111111111111111", "tweet_delete_events": [
+        {"status": {"id": "2080765813578191303", "user_id": "2222222222222222222"},
+         "timestamp_ms": "1784928300000"}]}
+    response = post_x(client, json.dumps(delete).encode())
+    assert json.loads(response.body)["events"] == {"erased": 1}
+    [message] = [i for i in items() if i["SK"]["S"].startswith("MSG#")]
+    assert message["text"]["S"] == ""
+    assert message["deleted"]["BOOL"] is True
