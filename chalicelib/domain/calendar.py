@@ -121,7 +121,7 @@ class BusinessCalendar:
             return start + work
         left = work
         for begin, end in self._open_intervals(start):
-            if end <= start:
+            if end < start:
                 continue
             begin = max(begin, start)
             span = end - begin

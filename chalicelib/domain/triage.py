@@ -7,7 +7,8 @@ Deterministic and explainable, no network. Points add up; the priority follows t
 | VADER compound <= -0.5 (strongly negative)         | +2     |
 | VADER compound <= -0.05 (negative)                 | +1     |
 | keyword: legal / safety (lawyer, sue, GDPR, ...)   | +3     |
-| keyword: outage, money or churn                    | +1 each family (+1 more if negative) |
+| keyword: outage, money or churn (per family)       | +1.5   |
+|   ... with negative sentiment / each extra keyword | +0.5   |
 | reach >= 100k followers                            | +2     |
 | reach >= 10k followers                             | +1     |
 | first-time complainer with reach >= 10k            | urgent (*)   |
@@ -15,7 +16,7 @@ Deterministic and explainable, no network. Points add up; the priority follows t
 | positive (>= 0.5) and no keyword                   | low    |
 
 (*) "Fear the complainer who has never complained before but is active on social media."
-Total >= 4 urgent, >= 2.5 high, >= 0.5 normal, otherwise low; never below normal when there
+Total >= 4 urgent, >= 2 high, >= 0.5 normal, otherwise low; never below normal when there
 is a keyword, never above urgent. Reasons are short (SMS-sized), most important first.
 """
 
@@ -84,14 +85,17 @@ def triage(text: str, customer: CustomerSnapshot, *, channel: str,
     elif compound <= -0.05:
         score += 1
         reasons.append((1, "negative sentiment"))
-    families = [f for f, pattern in _PATTERNS.items() if pattern.search(text)]
-    for family in families:
-        match = _PATTERNS[family].search(text)
-        assert match is not None
-        word = match.group(1).lower()
-        weight = 3.0 if family == "legal" else (2.0 if compound <= -0.05 else 1.0)
+    families: list[str] = []
+    for family, pattern in _PATTERNS.items():
+        words = list(dict.fromkeys(m.group(1).lower() for m in pattern.finditer(text)))
+        if not words:
+            continue
+        families.append(family)
+        weight = (3.0 if family == "legal" else 1.5) + (0.5 if compound <= -0.05 else 0)
+        weight += 0.5 * (len(words) - 1)  # "down" and "can't log in": more evidence
         score += weight
-        reasons.append((weight + 0.1, f"keyword: {word}"[:24]))
+        for word in words[:2]:
+            reasons.append((weight + 0.1, f"keyword: {word}"[:24]))
     followers = customer.followers or 0
     if followers >= 100_000:
         score += 2
@@ -111,7 +115,7 @@ def triage(text: str, customer: CustomerSnapshot, *, channel: str,
         priority = "low"
     elif score >= 4:
         priority = "urgent"
-    elif score >= 2.5:
+    elif score >= 2:
         priority = "high"
     elif score >= 0.5 or families:
         priority = "normal"
