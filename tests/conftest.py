@@ -13,3 +13,8 @@ os.environ.update(
     POWERTOOLS_METRICS_NAMESPACE="ReplyWindow",
     POWERTOOLS_TRACE_DISABLED="true",
 )
+
+# The emulator's transactions must not undo concurrent writes (see moto_fixes).
+from infrastructure.local import moto_fixes
+
+moto_fixes.apply()

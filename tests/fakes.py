@@ -104,3 +104,99 @@ class FakeQueue:
             return
         self._dedupe.add(dedupe_id)
         self.sent.append((group, dedupe_id, dict(body)))
+
+
+class FakeConversations:
+    def __init__(self) -> None:
+        self.items: dict[str, Conversation] = {}
+        self.texts: dict[tuple[str, str], str] = {}
+
+    def get(self, conversation_id: str) -> Conversation | None:
+        return self.items.get(conversation_id)
+
+    def message_text(self, conversation_id: str, message_sk: str) -> str | None:
+        return self.texts.get((conversation_id, message_sk))
+
+    def save(self, conversation: Conversation) -> None:
+        current = self.items.get(conversation.id)
+        if current is not None and current.version != conversation.version:
+            raise VersionConflict(conversation.id)
+        self.items[conversation.id] = replace(conversation, version=conversation.version + 1)
+
+    def recent(self, conversation_id: str, limit: int) -> list[tuple[str, str]]:
+        return [("@ann", "where is my refund")][:limit]
+
+
+class FakeDueChecks:
+    def __init__(self) -> None:
+        self.buckets: dict[int, list[Any]] = {}
+        self.rang: set[int] = set()
+
+    def add(self, bucket: int, check: Any) -> bool:
+        self.buckets.setdefault(bucket, []).append(check)
+        return bucket not in self.rang
+
+    def ring(self, bucket: int) -> list[Any]:
+        self.rang.add(bucket)
+        return list(self.buckets.get(bucket, []))
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.set_buckets: list[int] = []
+
+    def set(self, bucket: int) -> None:
+        if bucket not in self.set_buckets:
+            self.set_buckets.append(bucket)
+
+
+class FakeAlertLog:
+    def __init__(self) -> None:
+        self.status: dict[str, str] = {}
+        self.counts: dict[str, int] = {}
+
+    def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime) -> bool:
+        if self.status.get(alert_key) == "sent":
+            return False
+        self.status[alert_key] = "pending"
+        return True
+
+    def sent(self, alert_key: str, at: datetime) -> None:
+        self.status[alert_key] = "sent"
+
+    def count_recent(self, agent: str, at: datetime) -> int:
+        self.counts[agent] = self.counts.get(agent, 0) + 1
+        return self.counts[agent]
+
+
+class FakeNotifier:
+    def __init__(self) -> None:
+        self.sent: list[dict[str, Any]] = []
+
+    def notify(self, **alert: Any) -> None:
+        self.sent.append(alert)
+
+
+class FakeAckLinks:
+    def __init__(self) -> None:
+        self.grants: dict[str, Any] = {}
+
+    def issue(self, grant: Any) -> str:
+        token = f"t{len(self.grants)}.sig"
+        self.grants[token] = grant
+        return token
+
+    def redeem(self, token: str, now: datetime) -> Any:
+        grant = self.grants.get(token)
+        return grant if grant is not None and now < grant.expires_at else None
+
+
+class FakeRotas:
+    def __init__(self, rota: Any) -> None:
+        self._rota = rota
+
+    def rota(self, team: str) -> Any:
+        return self._rota if team == self._rota.team else None
+
+    def agent(self, agent_id: str) -> Any:
+        return None

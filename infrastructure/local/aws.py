@@ -17,6 +17,7 @@ import boto3
 import requests
 from moto.server import ThreadedMotoServer
 
+from infrastructure.local import moto_fixes
 from infrastructure.template import stateful_resources
 
 ACCOUNT = "123456789012"
@@ -29,6 +30,7 @@ class EmbeddedAws:
         self._server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
 
     def start(self) -> None:
+        moto_fixes.apply()
         self._server.start()
         # The executor's service calls go to localhost:$MOTO_PORT (the caller sets MOTO_PORT).
         response = requests.post(

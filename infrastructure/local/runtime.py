@@ -164,8 +164,8 @@ class LocalRuntime:
         self._seed_secrets()
         self.outbox.unlink(missing_ok=True)
         outbox.install(self.outbox, echo=self._echo_delivery)
+        self._seed_demo_team()  # before the API answers: a ready stack has its rota
         application = self._start_api()
-        self._seed_demo_team()
         self._start_pollers(application, template)
 
     def _seed_demo_team(self) -> None:

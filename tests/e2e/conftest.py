@@ -103,7 +103,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
         if process.poll() is not None:
             raise RuntimeError((state_dir / "stack.log").read_text())
         try:
-            if requests.get(f"{api}/health", timeout=2).ok:
+            started = "ReplyWindow is running" in (state_dir / "stack.log").read_text()
+            if started and requests.get(f"{api}/health", timeout=2).ok:
                 break
         except requests.ConnectionError:
             pass

@@ -132,3 +132,52 @@ def test_a_redelivered_bucket_sends_no_second_alert(stack: LocalStack) -> None:
     time.sleep(3)
     warnings = sms(alerts_for(stack, psid), "warning")
     assert len(warnings) == 1
+
+
+def mention(post_id: str, text: str) -> dict:
+    return {"data": {"event_uuid": post_id, "filter": {"user_id": "1111111111111111111"},
+                     "event_type": "post.mention.create", "payload": {
+                         "id": post_id, "author_id": f"9{post_id[-6:]}", "text": text,
+                         "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                         "entities": {"mentions": [{"id": "1111111111111111111"}]}}}}
+
+
+def test_a_rota_hand_off_routes_the_next_alert_to_the_next_agent(stack: LocalStack) -> None:
+    today = datetime.now(UTC).date().isoformat()
+    rota = stack.admin("PUT", "/api/teams/social/rota", json={
+        "members": ["bob", "alice"], "shift": 10, "handoff": "00:00", "timezone": "UTC",
+        "starts_on": today, "lead": "dana"})
+    assert rota.status_code == 200, rota.text
+    phones = {"alice": "+15550100001", "bob": "+15550100002"}
+    expected = []
+    for n in range(2):
+        # Start one second into a 10-second shift: the warning (~3-4 s later) is mid-shift.
+        while int(time.time()) % 10 != 1:
+            time.sleep(0.05)
+        shift = int(time.time()) // 10 - int(datetime.fromisoformat(today + "T00:00:00+00:00")
+                                             .timestamp()) // 10
+        expected.append(phones[("bob", "alice")[shift % 2]])
+        post = f"{int(time.time())}{n}000042"
+        assert stack.post_x(mention(post, "@ExampleUser my order is late")).ok
+        time.sleep(2)
+    got = wait_for(lambda: (w := {c: [d["to"] for d in stack.deliveries()
+                                      if d["conversation"] == c and d["level"] == "warning"
+                                      and d["protocol"] == "sms"]
+                                  for c in sorted({d["conversation"] or "" for d in
+                                                   stack.deliveries()})
+                                  if c.endswith("000042")})
+                   and len(w) == 2 and all(w.values()) and w, timeout=30,
+                   what="two warnings")
+    assert [v[0] for v in got.values()] == expected
+    assert expected[0] != expected[1]
+
+
+def test_admin_routes_need_the_admin_token(stack: LocalStack) -> None:
+    anonymous = requests.put(f"{stack.api}/api/teams/support/rota", json={}, timeout=5)
+    assert anonymous.status_code == 401
+    wrong = requests.get(f"{stack.api}/api/teams/support/oncall", timeout=5,
+                         headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    now = stack.admin("GET", "/api/teams/support/oncall")
+    assert now.status_code == 200
+    assert now.json()["lead"] == "dana"

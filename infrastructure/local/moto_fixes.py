@@ -1,0 +1,57 @@
+"""Fixes to the emulator, not to ReplyWindow: applied by the local runtime and the tests.
+
+1. moto 5.2's Wait state truncates the seconds left until a timestamp (`int()`), so a Wait
+   ends up to a second early; Step Functions never wakes before the timestamp. Round up.
+2. moto 5.2's TransactWriteItems snapshots the whole table and, when a condition fails, restores
+that snapshot: any write another thread made in between is silently undone. Real DynamoDB
+transactions are item-level, so ReplyWindow relies on them under concurrency. Serialising
+moto's DynamoDB writes behind one lock makes the emulator honour that contract.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import math
+import threading
+from typing import Any
+
+from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+    FailureEventException,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp
+
+_LOCK = threading.RLock()
+_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items",
+           "batch_write_item")
+_applied = False
+
+
+def apply() -> None:
+    global _applied
+    if _applied:
+        return
+    for name in _WRITES:
+        original = getattr(DynamoDBBackend, name, None)
+        if original is None:
+            continue
+
+        @functools.wraps(original)
+        def locked(self: Any, *args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _LOCK:
+                return __original(self, *args, **kwargs)
+
+        setattr(DynamoDBBackend, name, locked)
+    timestamp.Timestamp._get_wait_seconds = _wait_seconds_rounded_up  # type: ignore[method-assign]
+    _applied = True
+
+
+def _wait_seconds_rounded_up(self: Any, env: Any) -> int:
+    self.string.eval(env=env)
+    timestamp_str: str = env.stack.pop()
+    at = self._from_timestamp_string(timestamp=timestamp_str)
+    if at is None:
+        raise FailureEventException(self._create_failure_event(env, timestamp_str))
+    seconds: float = (at - datetime.datetime.now()).total_seconds()
+    return max(0, math.ceil(seconds))

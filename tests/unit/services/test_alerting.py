@@ -1,0 +1,115 @@
+"""Ringing a bucket: who gets told what, and what is skipped (in-memory fakes)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+
+from chalicelib.domain.conversations import Conversation, Status
+from chalicelib.domain.events import Channel, Person, Platform
+from chalicelib.domain.oncall import Rota
+from chalicelib.domain.timers import DueCheck
+from chalicelib.services.acknowledge import AckDeps, acknowledge
+from chalicelib.services.alerting import AlertingDeps, ring_bucket
+from tests.fakes import (
+    FakeAckLinks,
+    FakeAlertLog,
+    FakeConversations,
+    FakeDueChecks,
+    FakeNotifier,
+    FakeRotas,
+)
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+ROTA = Rota(team="support", members=("alice", "bob"), shift=timedelta(days=1),
+            handoff=time(9, 0), timezone="UTC", starts_on=date(2026, 11, 24), lead="dana")
+CONV = Conversation(platform=Platform.X, thread="t-1", channel=Channel.PUBLIC, brand_id="9",
+                    customer=Person(id="42", handle="ann"), created_at=NOW, turn=1,
+                    turn_opened_at=NOW - timedelta(minutes=10), team="support",
+                    priority="high", reasons=("keyword: refund",),
+                    due_at=NOW + timedelta(minutes=5))
+
+
+@pytest.fixture
+def deps() -> AlertingDeps:
+    conversations = FakeConversations()
+    conversations.items[CONV.id] = CONV
+    return AlertingDeps(due_checks=FakeDueChecks(), conversations=conversations,
+                        rotas=FakeRotas(ROTA), alert_log=FakeAlertLog(),
+                        notifier=FakeNotifier(), ack_links=FakeAckLinks(),
+                        public_url="https://rw.example", now=lambda: NOW, digest_after=3)
+
+
+def due(deps: AlertingDeps, level: str, bucket: int = 100, conv: str = CONV.id) -> None:
+    deps.due_checks.add(bucket, DueCheck(conv, 1, level, NOW))
+
+
+def sent(deps: AlertingDeps) -> list[tuple[str, str]]:
+    assert isinstance(deps.notifier, FakeNotifier)
+    return [(a["agent"], a["level"]) for a in deps.notifier.sent]
+
+
+def test_levels_go_to_primary_then_both_then_the_lead(deps) -> None:
+    for level in ("warning", "breach", "escalation"):
+        due(deps, level)
+    ring_bucket(100, deps)
+    assert sent(deps) == [("alice", "warning"), ("alice", "breach"), ("bob", "breach"),
+                          ("dana", "escalation")]
+    sms = deps.notifier.sent[0]["sms"]
+    assert sms.startswith("WARN X @ann 5m left (high): keyword: refund.")
+    assert "https://rw.example/ack/t0.sig" in sms
+
+
+def test_an_answered_turn_is_skipped(deps) -> None:
+    deps.conversations.items[CONV.id] = replace(CONV, status=Status.AWAITING_CUSTOMER)
+    due(deps, "warning")
+    report = ring_bucket(100, deps)
+    assert sent(deps) == []
+    assert report.skipped == {"answered": 1}
+
+
+def test_a_later_turn_makes_the_old_checks_moot(deps) -> None:
+    deps.conversations.items[CONV.id] = replace(CONV, turn=2)
+    due(deps, "breach")
+    ring_bucket(100, deps)
+    assert sent(deps) == []
+
+
+def test_the_same_check_rung_twice_alerts_once(deps) -> None:
+    due(deps, "warning")
+    ring_bucket(100, deps)
+    ring_bucket(100, deps)
+    assert sent(deps) == [("alice", "warning")]
+
+
+def test_acknowledging_stops_escalation_but_not_the_breach(deps) -> None:
+    due(deps, "warning", 100)
+    ring_bucket(100, deps)
+    ack = AckDeps(links=deps.ack_links, conversations=deps.conversations, now=lambda: NOW)
+    done = acknowledge("t0.sig", ack)
+    assert (done.agent, done.already) == ("alice", False)
+    due(deps, "breach", 200)
+    due(deps, "escalation", 200)
+    ring_bucket(200, deps)
+    assert sent(deps) == [("alice", "warning"), ("alice", "breach"), ("bob", "breach")]
+    assert acknowledge("t0.sig", ack).already
+
+
+def test_a_flood_becomes_one_digest_per_agent(deps) -> None:
+    for n in range(6):
+        conv = replace(CONV, thread=f"t-{n + 10}")
+        deps.conversations.items[conv.id] = conv
+        due(deps, "warning", conv=conv.id)
+    report = ring_bucket(100, deps)
+    assert sent(deps) == [("alice", "warning")] * 3 + [("alice", "digest")]
+    assert report.digested == 3
+    assert deps.notifier.sent[-1]["sms"].startswith("3 conversations for support need")
+
+
+def test_no_rota_means_the_ring_fails_and_is_retried(deps) -> None:
+    deps.conversations.items[CONV.id] = replace(CONV, team="nobody")
+    due(deps, "warning")
+    with pytest.raises(LookupError, match="no on-call rota"):
+        ring_bucket(100, replace(deps, rotas=FakeRotas(replace(ROTA, team="elsewhere"))))
