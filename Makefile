@@ -30,7 +30,7 @@ package: $(STAMP)
 	$(BIN)/python -m infrastructure.package build
 
 demo: $(STAMP)
-	$(BIN)/python -m bench.demo
+	$(BIN)/python -m infrastructure.local.demo
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
