@@ -11,8 +11,8 @@ from chalicelib import bootstrap, handlers
 from chalicelib.domain.errors import Forbidden
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.pages import page
-from chalicelib.services import acknowledge, oncall_admin, webhooks
-from chalicelib.services.auth import authenticate, require
+from chalicelib.services import acknowledge, agent_api, oncall_admin, webhooks
+from chalicelib.services.auth import Principal, authenticate, require
 
 app = Chalice(app_name="replywindow")
 
@@ -70,6 +70,52 @@ def ack(token: str) -> Response:
         f"{done.conversation.id}: escalation stopped; it is yours, {done.agent}."
         if not done.already else f"{done.conversation.id} was already acknowledged or "
                                  "answered. Nothing else to do."))
+
+
+# --- Agent API (agent or admin token) ------------------------------------------------------
+
+def _agent() -> Principal:
+    return require(authenticate(current(app).headers.get("authorization"),
+                                bootstrap.auth_deps()), "agent", "admin")
+
+
+@app.route("/api/conversations", methods=["GET"])
+def inbox() -> Response:
+    return respond(lambda: agent_api.list_inbox(query(current(app)), bootstrap.agent_deps()),
+                   guard=_agent)
+
+
+@app.route("/api/conversations/{conversation_id}", methods=["GET"])
+def conversation(conversation_id: str) -> Response:
+    return respond(lambda: agent_api.show(conversation_id, bootstrap.agent_deps()),
+                   guard=_agent)
+
+
+@app.route("/api/conversations/{conversation_id}/replies", methods=["POST"])
+def reply(conversation_id: str) -> Response:
+    request = current(app)
+    bootstrap.lambda_context(app.lambda_context)
+    return respond(lambda: agent_api.reply(
+        conversation_id, json_body(request), _agent(), request.headers.get("idempotency-key"),
+        bootstrap.agent_deps()), status=201)
+
+
+@app.route("/api/conversations/{conversation_id}/assign", methods=["POST"])
+def assign(conversation_id: str) -> Response:
+    return respond(lambda: agent_api.assign(conversation_id, json_body(current(app)),
+                                            bootstrap.agent_deps()), guard=_agent)
+
+
+@app.route("/api/conversations/{conversation_id}/resolve", methods=["POST"])
+def resolve(conversation_id: str) -> Response:
+    return respond(lambda: agent_api.resolve(conversation_id, bootstrap.agent_deps()),
+                   guard=_agent)
+
+
+@app.route("/api/conversations/{conversation_id}/reopen", methods=["POST"])
+def reopen(conversation_id: str) -> Response:
+    return respond(lambda: agent_api.reopen(conversation_id, bootstrap.agent_deps()),
+                   guard=_agent)
 
 
 # --- On-call administration (admin token) --------------------------------------------------

@@ -6,11 +6,13 @@ in fakes by calling `reset()` after changing the environment.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import settings
+from chalicelib.domain.events import Platform
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -29,7 +31,9 @@ if TYPE_CHECKING:
     from chalicelib.adapters.sqs_queue import SqsInboundQueue
     from chalicelib.adapters.stepfunctions_clock import StepFunctionsAlarmClock
     from chalicelib.domain.policies import Policies
+    from chalicelib.domain.replies import ReplyRoute
     from chalicelib.services.acknowledge import AckDeps
+    from chalicelib.services.agent_api import AgentDeps
     from chalicelib.services.alerting import AlertingDeps
     from chalicelib.services.auth import AuthDeps
     from chalicelib.services.ingest import IngestDeps
@@ -166,6 +170,68 @@ def alerting_deps() -> AlertingDeps:
                         default_team=policies().default_team, on_turn=record_turn)
 
 
+@cache
+def idempotency_config() -> Any:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=86400)
+
+
+def lambda_context(context: Any) -> None:
+    """Idempotency needs the time left in this invocation to expire an in-progress record."""
+    if context is not None:
+        idempotency_config().register_lambda_context(context)
+
+
+@cache
+def reply_sender() -> Callable[[ReplyRoute, str, str], str]:
+    """Platform senders behind powertools Idempotency: a retried request sends once."""
+    from aws_lambda_powertools.utilities.idempotency import (
+        DynamoDBPersistenceLayer,
+        idempotent_function,
+    )
+    from aws_lambda_powertools.utilities.idempotency.exceptions import (
+        IdempotencyAlreadyInProgressError,
+    )
+
+    from chalicelib.adapters.platforms.senders import PlatformSenders
+    from chalicelib.domain.errors import ReplyRefused
+    from chalicelib.domain.replies import ReplyRoute
+
+    senders = PlatformSenders(secrets, settings().x_api_url, settings().graph_api_url)
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().table, key_attr="PK", sort_key_attr="SK",
+        expiry_attr="expires_at", boto3_client=dynamodb())
+    config = idempotency_config()
+
+    @idempotent_function(  # type: ignore[untyped-decorator]
+        data_keyword_argument="request", persistence_store=persistence, config=config)
+    def send_reply(request: dict[str, Any]) -> dict[str, str]:
+        route = ReplyRoute(**{**request["route"], "platform": Platform(
+            request["route"]["platform"])})
+        return {"id": senders.send(route, request["text"])}
+
+    def send(route: ReplyRoute, text: str, key: str) -> str:
+        request = {"key": key, "text": text, "route": {
+            "platform": route.platform.value, "kind": route.kind,
+            "recipient": route.recipient, "brand_id": route.brand_id, "tag": route.tag}}
+        try:
+            return str(send_reply(request=request)["id"])
+        except IdempotencyAlreadyInProgressError as error:
+            raise ReplyRefused("this reply is already being sent") from error
+
+    return send
+
+
+def agent_deps() -> AgentDeps:
+    from chalicelib.services.agent_api import AgentDeps
+
+    return AgentDeps(conversations=conversations(), inbox=conversations(),
+                     store=ingest_store(), send=reply_sender(), now=now,
+                     default_team=policies().default_team, on_turn=record_turn,
+                     meta_human_agent=settings().meta_human_agent)
+
+
 def auth_deps() -> AuthDeps:
     from chalicelib.services.auth import AuthDeps
 
@@ -241,7 +307,7 @@ def reset() -> None:
     for getter in (settings, dynamodb, sqs, sns, stepfunctions, account_id, alarm_clock_arn,
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
-                   policies):
+                   policies, reply_sender, idempotency_config):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

@@ -25,6 +25,7 @@ class Settings:
     graph_api_url: str
     retention_days: int
     max_body_bytes: int
+    meta_human_agent: bool  # the Page may use the HUMAN_AGENT tag (7-day window)
 
 
 def _required(name: str) -> str:
@@ -52,4 +53,5 @@ def settings() -> Settings:
         ).rstrip("/"),
         retention_days=int(os.environ.get("REPLYWINDOW_RETENTION_DAYS", "400")),
         max_body_bytes=int(os.environ.get("REPLYWINDOW_MAX_BODY_BYTES", str(1024 * 1024))),
+        meta_human_agent=os.environ.get("REPLYWINDOW_META_HUMAN_AGENT", "") == "true",
     )

@@ -14,6 +14,7 @@ from chalicelib.domain.errors import (
     Forbidden,
     NotFound,
     PayloadTooLarge,
+    PlatformFailed,
     ReplyRefused,
     StoreUnavailable,
     Unauthorized,
@@ -28,6 +29,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (Forbidden, 403),
     (NotFound, 404),
     (ReplyRefused, 409),
+    (PlatformFailed, 502),
     (MalformedPayload, 400),
     (BadRequest, 400),
 )
@@ -39,7 +41,7 @@ def error(status: int, reason: str) -> Response:
 
 
 def respond(call: Callable[[], Any], status: int = 200,
-            guard: Callable[[], None] | None = None) -> Response:
+            guard: Callable[[], object] | None = None) -> Response:
     """Run `guard` (authentication) then `call`, and answer with the right status."""
     try:
         if guard is not None:

@@ -37,3 +37,15 @@ class PayloadTooLarge(Exception):
 
 class BadRequest(ValueError):
     """The request is not of the expected shape: answered 400 with this reason."""
+
+
+class PlatformFailed(Exception):
+    """The platform did not take the reply (after bounded retries): answered 502."""
+
+    def __init__(self, channel: str, detail: str) -> None:
+        super().__init__(f"{channel}: {detail}")
+        self.channel = channel
+
+
+class ChannelAuthFailed(PlatformFailed):
+    """The platform says our token is expired or revoked: the channel needs attention."""

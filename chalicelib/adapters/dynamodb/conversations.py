@@ -83,3 +83,52 @@ class DynamoConversations:
                 "@" + author["handle"] if author.get("handle") else "customer")
             out.append((who, "(withdrawn)" if item.get("deleted") else str(item.get("text", ""))))
         return out
+
+    def inbox(self, team: str, status: str, limit: int, cursor: str | None
+              ) -> tuple[list[Conversation], str | None]:
+        """A team's conversations in one status, earliest deadline first (GSI1)."""
+        kwargs: dict[str, Any] = {}
+        if cursor:
+            kwargs["ExclusiveStartKey"] = _decode_cursor(cursor)
+        with aws_errors("read inbox"):
+            page = self.client.query(
+                TableName=self.table, IndexName="GSI1", Limit=limit,
+                KeyConditionExpression="GSI1PK = :q",
+                ExpressionAttributeValues={":q": value(f"QUEUE#{team}#{status}")}, **kwargs)
+        found = [conversation_from(from_item(i)) for i in page.get("Items", [])]
+        last = page.get("LastEvaluatedKey")
+        return found, _encode_cursor(last) if last else None
+
+    def messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        with aws_errors("read messages"):
+            paginator = self.client.get_paginator("query")
+            for page in paginator.paginate(
+                    TableName=self.table, KeyConditionExpression="PK = :pk AND "
+                    "begins_with(SK, :msg)", ExpressionAttributeValues={
+                        ":pk": value(self._pk(conversation_id)), ":msg": value("MSG#")}):
+                out.extend(from_item(i) for i in page.get("Items", []))
+        return out
+
+
+def _encode_cursor(key_: dict[str, Any]) -> str:
+    import base64
+    import json
+
+    return base64.urlsafe_b64encode(json.dumps(from_item(key_)).encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> dict[str, Any]:
+    import base64
+    import binascii
+    import json
+
+    from chalicelib.domain.errors import BadRequest
+
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not isinstance(plain, dict) or set(plain) != {"PK", "SK", "GSI1PK", "GSI1SK"}:
+            raise ValueError(cursor)
+        return to_item(plain)
+    except (ValueError, binascii.Error, UnicodeDecodeError) as error:
+        raise BadRequest("cursor: not one this API returned") from error

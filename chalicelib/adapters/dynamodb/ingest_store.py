@@ -169,7 +169,9 @@ class DynamoIngestStore:
             "UpdateExpression": "SET answered_at = :at, response_seconds = :s, answered_by = :by",
             "ExpressionAttributeValues": {
                 ":at": value(c.answered_at.isoformat() if c.answered_at else None),
-                ":s": value(m.response_seconds), ":by": value("echo")},
+                ":s": value(m.response_seconds),
+                ":by": value("echo" if m.event.author.id == m.event.brand_id
+                             else m.event.author.id)},
         }}
 
     def mark_queued(self, platform: Platform, message_id: str) -> None:

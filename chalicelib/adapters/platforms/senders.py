@@ -1,0 +1,89 @@
+"""Sending a reply on the customer's platform: X (OAuth 1.0a user context through
+requests-oauthlib), Messenger and Instagram (Send API with the page token), Facebook and
+Instagram comment replies, and WhatsApp (Cloud API). Base URLs come from configuration so a
+test or an emulator can stand in for the platform."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import requests
+from requests_oauthlib import OAuth1Session
+
+from chalicelib.adapters.platforms.calls import call
+from chalicelib.adapters.secrets import PlatformSecrets
+from chalicelib.domain.errors import PlatformFailed
+from chalicelib.domain.events import Platform
+from chalicelib.domain.replies import ReplyRoute
+
+
+class PlatformSenders:
+    def __init__(self, secrets: Callable[[], PlatformSecrets], x_api_url: str,
+                 graph_api_url: str, sleep: Callable[[float], None] | None = None) -> None:
+        self.secrets, self.x_api, self.graph = secrets, x_api_url, graph_api_url
+        self._extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
+
+    def send(self, route: ReplyRoute, text: str) -> str:
+        """The platform's id of the sent message."""
+        if route.platform is Platform.X:
+            return self._x(route, text)
+        if route.platform is Platform.WHATSAPP:
+            return self._whatsapp(route, text)
+        return self._meta(route, text)
+
+    def _x(self, route: ReplyRoute, text: str) -> str:
+        s = self.secrets()
+        session = OAuth1Session(s.x_consumer_key, client_secret=s.x_consumer_secret,
+                                resource_owner_key=s.x_access_token,
+                                resource_owner_secret=s.x_access_token_secret)
+        if route.kind == "public_reply":
+            data = call(session, "POST", f"{self.x_api}/2/tweets", channel="x", json={
+                "text": text, "reply": {"in_reply_to_tweet_id": route.recipient}},
+                **self._extra)
+            return _id(data, "data", "id", channel="x")
+        data = call(session, "POST",
+                    f"{self.x_api}/2/dm_conversations/with/{route.recipient}/messages",
+                    channel="x", json={"text": text}, **self._extra)
+        return _id(data, "data", "dm_event_id", channel="x")
+
+    def _meta(self, route: ReplyRoute, text: str) -> str:
+        channel = route.platform.value
+        session = requests.Session()
+        params = {"access_token": self.secrets().meta_page_token}
+        if route.kind == "comment_reply":
+            edge = "replies" if route.platform is Platform.INSTAGRAM else "comments"
+            data = call(session, "POST", f"{self.graph}/{route.recipient}/{edge}",
+                        channel=channel, params=params, json={"message": text}, **self._extra)
+            return _id(data, "id", channel=channel)
+        recipient = ({"comment_id": route.recipient} if route.kind == "private_reply"
+                     else {"id": route.recipient})
+        body: dict[str, Any] = {"recipient": recipient, "message": {"text": text},
+                                "messaging_type": "MESSAGE_TAG" if route.tag else "RESPONSE"}
+        if route.tag:
+            body["tag"] = route.tag
+        sender = "me" if route.platform is not Platform.INSTAGRAM else route.brand_id
+        data = call(session, "POST", f"{self.graph}/{sender}/messages", channel=channel,
+                    params=params, json=body, **self._extra)
+        return _id(data, "message_id", channel=channel)
+
+    def _whatsapp(self, route: ReplyRoute, text: str) -> str:
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {self.secrets().whatsapp_token}"
+        data = call(session, "POST", f"{self.graph}/{route.brand_id}/messages",
+                    channel="whatsapp", json={"messaging_product": "whatsapp",
+                                              "to": route.recipient, "type": "text",
+                                              "text": {"body": text}}, **self._extra)
+        messages = data.get("messages")
+        if isinstance(messages, list) and messages and isinstance(messages[0], dict):
+            return str(messages[0].get("id"))
+        raise PlatformFailed("whatsapp", "accepted the reply but returned no message id")
+
+
+def _id(data: dict[str, Any], *path: str, channel: str) -> str:
+    value: Any = data
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if not value:
+        raise PlatformFailed(channel, "accepted the reply but returned no message id")
+    return str(value)

@@ -1,0 +1,169 @@
+"""What an agent does: read the inbox in deadline order, open a conversation, reply on the
+customer's platform, assign, resolve, reopen."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+from chalicelib.domain import conversations as turns
+from chalicelib.domain.conversations import Conversation, Outcome, Status
+from chalicelib.domain.errors import BadRequest, ConversationNotFound
+from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
+from chalicelib.domain.ports import (
+    AlreadyStored,
+    ConversationStore,
+    IngestStore,
+    NewMessage,
+    VersionConflict,
+)
+from chalicelib.domain.replies import ReplyRoute, route
+from chalicelib.services.auth import Principal
+
+PAGE_SIZE = 25
+STATUSES = tuple(s.value for s in Status)
+
+
+class Inbox(Protocol):
+    def inbox(self, team: str, status: str, limit: int, cursor: str | None
+              ) -> tuple[list[Conversation], str | None]: ...
+
+    def messages(self, conversation_id: str) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class AgentDeps:
+    conversations: ConversationStore
+    inbox: Inbox
+    store: IngestStore
+    send: Callable[[ReplyRoute, str, str], str]  # (route, text, idempotency key) -> id
+    now: Callable[[], datetime]
+    default_team: str
+    on_turn: Callable[[str, int, dict[str, Any]], None]
+    meta_human_agent: bool = False
+
+
+def summary(c: Conversation, now: datetime) -> dict[str, Any]:
+    left = (c.due_at - now).total_seconds() if c.due_at and (
+        c.status is Status.AWAITING_AGENT) else None
+    return {
+        "id": c.id, "platform": c.platform.value, "channel": c.channel.value,
+        "status": c.status.value, "priority": c.priority, "reasons": list(c.reasons),
+        "team": c.team, "turn": c.turn,
+        "due_at": c.due_at.isoformat() if c.due_at else None,
+        "seconds_left": round(left) if left is not None else None,
+        "customer": c.customer.model_dump(exclude_none=True),
+        "assignee": c.assignee, "acked_by": c.acked_by,
+        "last_response_seconds": c.last_response_seconds,
+    }
+
+
+def list_inbox(params: Mapping[str, str], deps: AgentDeps) -> dict[str, Any]:
+    status = params.get("status", Status.AWAITING_AGENT.value)
+    if status not in STATUSES:
+        raise BadRequest(f"status: one of {', '.join(STATUSES)}")
+    try:
+        limit = min(100, max(1, int(params.get("limit", PAGE_SIZE))))
+    except ValueError as error:
+        raise BadRequest("limit: a number from 1 to 100") from error
+    found, cursor = deps.inbox.inbox(params.get("team", deps.default_team), status, limit,
+                                     params.get("cursor"))
+    now = deps.now()
+    return {"conversations": [summary(c, now) for c in found], "next": cursor}
+
+
+def _get(conversation_id: str, deps: AgentDeps) -> Conversation:
+    c = deps.conversations.get(conversation_id)
+    if c is None:
+        raise ConversationNotFound(f"no conversation {conversation_id}")
+    return c
+
+
+def show(conversation_id: str, deps: AgentDeps) -> dict[str, Any]:
+    c = _get(conversation_id, deps)
+    messages = sorted(deps.inbox.messages(c.id), key=lambda m: str(m.get("created_at")))
+    return {**summary(c, deps.now()), "messages": [
+        {"id": m.get("message_id"), "direction": m.get("direction"),
+         "author": m.get("author"), "text": m.get("text", ""),
+         "created_at": m.get("created_at"), "deleted": bool(m.get("deleted", False)),
+         "attachments": m.get("attachments", [])} for m in messages]}
+
+
+def _update(conversation_id: str, deps: AgentDeps,
+            change: Callable[[Conversation], Conversation]) -> dict[str, Any]:
+    for _ in range(5):
+        c = _get(conversation_id, deps)
+        try:
+            deps.conversations.save(change(c))
+        except VersionConflict:
+            continue
+        return summary(_get(conversation_id, deps), deps.now())
+    raise VersionConflict(conversation_id)
+
+
+def assign(conversation_id: str, body: Any, deps: AgentDeps) -> dict[str, Any]:
+    agent = body.get("agent") if isinstance(body, Mapping) else None
+    if not isinstance(agent, str) or not agent:
+        raise BadRequest("agent: the id of the agent to assign")
+    return _update(conversation_id, deps, lambda c: replace(c, assignee=agent))
+
+
+def resolve(conversation_id: str, deps: AgentDeps) -> dict[str, Any]:
+    """Resolved: no timer runs; the customer writing again opens a new turn."""
+    return _update(conversation_id, deps, lambda c: replace(c, status=Status.RESOLVED))
+
+
+def reopen(conversation_id: str, deps: AgentDeps) -> dict[str, Any]:
+    return _update(conversation_id, deps, lambda c: replace(
+        c, status=Status.AWAITING_CUSTOMER if c.status is Status.RESOLVED else c.status))
+
+
+def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: str | None,
+          deps: AgentDeps) -> dict[str, Any]:
+    if not isinstance(body, Mapping) or not isinstance(body.get("text"), str):
+        raise BadRequest('body: {"text": "...", "private": false}')
+    text, private = body["text"], bool(body.get("private", False))
+    c = _get(conversation_id, deps)
+    now = deps.now()
+    chosen = route(c, text=text, private=private, now=now,
+                   human_agent=deps.meta_human_agent)
+    # The same request retried (same key, or same agent/turn/text) sends once.
+    key = idempotency_key or hashlib.sha256(
+        f"{c.id}|{c.turn}|{agent.id}|{text}|{private}".encode()).hexdigest()
+    message_id = deps.send(chosen, text, key)
+    sent = MessageEvent(
+        platform=c.platform, thread=c.thread, message_id=message_id, direction=Direction.OUT,
+        channel=Channel.PUBLIC if chosen.kind in ("public_reply", "comment_reply")
+        else Channel.PRIVATE, brand_id=c.brand_id, customer=c.customer,
+        author=Person(id=agent.id), text=text, created_at=now,
+        reply_to=chosen.recipient if chosen.kind != "dm" else None)
+    answered = _record(sent, c.id, now, deps)
+    return {"message": {"id": message_id, "platform": c.platform.value, "route": chosen.kind,
+                        "text": text, "created_at": now.isoformat(), "author": agent.id},
+            "conversation": summary(answered, now)}
+
+
+def _record(sent: MessageEvent, conversation_id: str, now: datetime,
+            deps: AgentDeps) -> Conversation:
+    """Store the reply in its conversation and close the turn (stopping its timers). The
+    platform's echo of this reply, arriving later, is then a duplicate."""
+    for _ in range(8):
+        c = _get(conversation_id, deps)
+        transition = turns.answer(c, now)
+        after = replace(transition.conversation, assignee=c.assignee or sent.author.id)
+        try:
+            deps.store.record(NewMessage(
+                event=sent, conversation=after, expected_version=c.version,
+                outcome=transition.outcome, received_at=now,
+                queue_body={"outcome": Outcome.BRAND_MESSAGE.value, "conversation": c.id},
+                response_seconds=transition.response_seconds))
+        except VersionConflict:
+            continue
+        except AlreadyStored:
+            return c  # the platform's echo got here first and already answered the turn
+        deps.store.mark_queued(sent.platform, sent.message_id)  # nothing to queue
+        return replace(after, version=c.version + 1)
+    raise VersionConflict(conversation_id)

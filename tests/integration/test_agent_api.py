@@ -1,0 +1,213 @@
+"""The agent API against moto and a fake X / Graph API server that checks signatures."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import bootstrap
+from chalicelib.webhooks.signatures import meta_signature, x_signature
+from infrastructure.local.aws import Built
+from tests.integration.conftest import SECRETS
+from tests.platform_fake import PAGE_TOKEN, WHATSAPP_TOKEN, X_KEYS, FakePlatforms, fake_platforms
+from tests.unit.webhooks.conftest import fixture
+
+ADMIN = {"Authorization": f"Bearer {SECRETS['admin_token']}", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def platforms(aws: Built, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatforms]:
+    with fake_platforms() as fake:
+        monkeypatch.setenv("REPLYWINDOW_X_API_URL", fake.url)
+        monkeypatch.setenv("REPLYWINDOW_GRAPH_API_URL", fake.url)
+        secrets = {**SECRETS, "x_consumer_key": X_KEYS["client_key"],
+                   "x_consumer_secret": X_KEYS["client_secret"],
+                   "x_access_token": X_KEYS["token"],
+                   "x_access_token_secret": X_KEYS["token_secret"],
+                   "meta_page_token": PAGE_TOKEN, "whatsapp_token": WHATSAPP_TOKEN}
+        bootstrap.reset()
+        bootstrap._client("secretsmanager").put_secret_value(
+            SecretId=bootstrap.settings().secrets_name, SecretString=json.dumps(secrets))
+        bootstrap.reset()
+        yield fake
+
+
+@pytest.fixture
+def client(platforms: FakePlatforms) -> Iterator[Client]:
+    import app
+
+    with Client(app.app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def agent(client: Client) -> dict[str, str]:
+    created = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+        {"id": "alice", "name": "Alice", "phone": "+15550100001"}))
+    assert created.status_code == 201
+    token = json.loads(created.body)["token"]
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+def post_x(client: Client, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    response = client.http.post("/webhooks/x", body=body, headers={
+        "x-twitter-webhooks-signature": x_signature(X_KEYS["client_secret"], body),
+        "Content-Type": "application/json"})
+    assert response.status_code == 200, response.body
+
+
+def post_meta(client: Client, payload: dict[str, Any]) -> None:
+    body = json.dumps(payload).encode()
+    response = client.http.post("/webhooks/meta", body=body, headers={
+        "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body),
+        "Content-Type": "application/json"})
+    assert response.status_code == 200, response.body
+
+
+def mention(post_id: str, *, minutes_ago: float = 1, text: str = "hey @ExampleUser") -> dict:
+    payload = copy.deepcopy(fixture("twitter/xaa_post_mention_create.json"))
+    payload["data"]["payload"].update(
+        id=post_id, text=text, created_at=(datetime.now(UTC) - timedelta(minutes=minutes_ago))
+        .isoformat())
+    return payload
+
+
+def messenger(psid: str, mid: str, at: datetime) -> dict:
+    return {"object": "page", "entry": [{"id": "PAGE1", "time": 1, "messaging": [{
+        "sender": {"id": psid}, "recipient": {"id": "PAGE1"},
+        "timestamp": int(at.timestamp() * 1000), "message": {"mid": mid, "text": "help"}}]}]}
+
+
+def reply(client: Client, conversation: str, headers: dict[str, str], text: str = "On it!",
+          **extra: Any) -> Any:
+    return client.http.post(f"/api/conversations/{conversation}/replies", headers=headers,
+                            body=json.dumps({"text": text, **extra}))
+
+
+def test_a_reply_to_an_x_mention_goes_out_signed_in_the_customers_thread(
+        client, agent, platforms) -> None:
+    post_x(client, mention("2080765813578191303"))
+    response = reply(client, "x.t-2080765813578191303", agent, "Sorry! DM us your order")
+    assert response.status_code == 201, response.body
+    [sent] = platforms.requests
+    assert sent["path"] == "/2/tweets"
+    assert sent["oauth_valid"] is True  # verified server-side by oauthlib
+    assert sent["headers"]["Authorization"].startswith("OAuth ")
+    assert sent["json"] == {"text": "Sorry! DM us your order",
+                            "reply": {"in_reply_to_tweet_id": "2080765813578191303"}}
+    body = json.loads(response.body)
+    assert body["conversation"]["status"] == "awaiting_customer"
+    assert body["conversation"]["last_response_seconds"] >= 60
+    # The platform's echo of our own reply is a duplicate, not a second message.
+    echo = copy.deepcopy(fixture("twitter/xaa_post_reply_create.json"))
+    echo["data"]["payload"].update(id=body["message"]["id"], author_id="1111111111111111111",
+                                   in_reply_to_tweet_id="2080765813578191303",
+                                   in_reply_to_user_id="2222222222222222222")
+    post_x(client, echo)
+    detail = json.loads(client.http.get("/api/conversations/x.t-2080765813578191303",
+                                        headers=agent).body)
+    assert [m["direction"] for m in detail["messages"]] == ["in", "out"]
+
+
+def test_a_public_reply_without_a_summons_is_refused_with_the_dm_route(client, agent,
+                                                                        platforms) -> None:
+    payload = copy.deepcopy(fixture("twitter/xaa_post_reply_create.json"))
+    payload["data"]["payload"]["entities"] = {}
+    payload["data"]["event_type"] = "post.reply.create"
+    post_x(client, payload)
+    refused = reply(client, "x.t-2090000000000000001", agent)
+    assert refused.status_code == 409
+    assert "DM instead" in json.loads(refused.body)["error"]
+    assert platforms.requests == []
+    dm = reply(client, "x.t-2090000000000000001", agent, private=True)
+    assert dm.status_code == 201
+    assert platforms.requests[0]["path"] == "/2/dm_conversations/with/2222222222222222222/messages"
+
+
+def test_a_messenger_reply_outside_24_hours_is_refused(client, agent, platforms) -> None:
+    post_meta(client, messenger("PSID1", "m_old", datetime.now(UTC) - timedelta(hours=30)))
+    refused = reply(client, "messenger.dm-PAGE1-PSID1", agent)
+    assert refused.status_code == 409
+    assert "24-hour" in json.loads(refused.body)["error"]
+    assert platforms.requests == []
+
+
+def test_a_messenger_reply_inside_24_hours_uses_the_page_token(client, agent,
+                                                               platforms) -> None:
+    post_meta(client, messenger("PSID2", "m_new", datetime.now(UTC) - timedelta(hours=1)))
+    assert reply(client, "messenger.dm-PAGE1-PSID2", agent).status_code == 201
+    [sent] = platforms.requests
+    assert sent["path"] == "/me/messages"
+    assert sent["query"]["access_token"] == PAGE_TOKEN
+    assert sent["json"]["recipient"] == {"id": "PSID2"}
+    assert sent["json"]["messaging_type"] == "RESPONSE"
+
+
+def test_a_429_is_retried_after_the_platforms_pause_then_succeeds(client, agent,
+                                                                  platforms) -> None:
+    post_x(client, mention("2080765813578191304"))
+    platforms.fail_next(429, **{"x-rate-limit-reset": str(int(time.time()))})
+    response = reply(client, "x.t-2080765813578191304", agent)
+    assert response.status_code == 201
+    assert len(platforms.requests) == 2
+
+
+def test_repeated_5xx_becomes_a_502_that_says_what_happened(client, agent, platforms) -> None:
+    post_x(client, mention("2080765813578191305"))
+    platforms.fail_next(503, times=3, **{"Retry-After": "0"})
+    response = reply(client, "x.t-2080765813578191305", agent)
+    assert response.status_code == 502
+    assert "answered 503 3 times" in json.loads(response.body)["error"]
+    conv = json.loads(client.http.get("/api/conversations/x.t-2080765813578191305",
+                                      headers=agent).body)
+    assert conv["status"] == "awaiting_agent"  # nothing was sent: the clock keeps running
+
+
+def test_the_same_reply_retried_is_sent_once(client, agent, platforms) -> None:
+    post_meta(client, messenger("PSID3", "m_3", datetime.now(UTC)))
+    headers = {**agent, "Idempotency-Key": "req-1"}
+    first = reply(client, "messenger.dm-PAGE1-PSID3", headers)
+    again = reply(client, "messenger.dm-PAGE1-PSID3", headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert len(platforms.requests) == 1
+    assert json.loads(first.body)["message"]["id"] == json.loads(again.body)["message"]["id"]
+
+
+def test_unauthenticated_and_wrong_role_calls_are_refused(client, agent) -> None:
+    assert client.http.get("/api/conversations").status_code == 401
+    bad = client.http.get("/api/conversations", headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401
+    forbidden = client.http.put("/api/teams/support/rota", headers=agent, body="{}")
+    assert forbidden.status_code == 403
+
+
+def test_the_inbox_lists_earliest_deadline_first_with_a_cursor(client, agent, monkeypatch,
+                                                               platforms) -> None:
+    from chalicelib.services import turns
+
+    for n, minutes in enumerate((5, 30, 15)):
+        post_x(client, mention(f"208076581357819000{n}", minutes_ago=minutes))
+    sqs = bootstrap.sqs()
+    url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for m in batch:
+            turns.handle(json.loads(m["Body"]), bootstrap.turn_deps())
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    first = json.loads(client.http.get("/api/conversations?limit=2", headers=agent).body)
+    assert [c["id"] for c in first["conversations"]] == [
+        "x.t-2080765813578190001", "x.t-2080765813578190002"]
+    assert first["conversations"][0]["seconds_left"] < first["conversations"][1][
+        "seconds_left"]
+    rest = json.loads(client.http.get(f"/api/conversations?limit=2&cursor={first['next']}",
+                                      headers=agent).body)
+    assert [c["id"] for c in rest["conversations"]] == ["x.t-2080765813578190000"]
+    bad = client.http.get("/api/conversations?cursor=garbage", headers=agent)
+    assert bad.status_code == 400
