@@ -118,6 +118,12 @@ def reopen(conversation_id: str) -> Response:
                    guard=_agent)
 
 
+@app.route("/api/reports/sla", methods=["GET"])
+def sla_report() -> Response:
+    return respond(lambda: agent_api.report(query(current(app)), bootstrap.conversations(),
+                                            bootstrap.now()), guard=_agent)
+
+
 # --- On-call administration (admin token) --------------------------------------------------
 
 def _admin() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain import conversations as turns
@@ -21,6 +21,7 @@ from chalicelib.domain.ports import (
     VersionConflict,
 )
 from chalicelib.domain.replies import ReplyRoute, route
+from chalicelib.domain.reports import sla_report
 from chalicelib.services.auth import Principal
 
 PAGE_SIZE = 25
@@ -167,3 +168,28 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
         deps.store.mark_queued(sent.platform, sent.message_id)  # nothing to queue
         return replace(after, version=c.version + 1)
     raise VersionConflict(conversation_id)
+
+
+class TurnLog(Protocol):
+    def turns(self, start: date, end: date) -> list[dict[str, Any]]: ...
+
+
+MAX_REPORT_DAYS = 92
+
+
+def report(params: Mapping[str, str], turn_log: TurnLog, now: datetime) -> dict[str, Any]:
+    """`GET /api/reports/sla?from=YYYY-MM-DD&to=YYYY-MM-DD&team=`: default the last 7 days."""
+    try:
+        end = date.fromisoformat(params["to"]) if "to" in params else now.date()
+        start = date.fromisoformat(params["from"]) if "from" in params else (
+            end - timedelta(days=6))
+    except ValueError as error:
+        raise BadRequest("from/to: dates like 2026-11-24") from error
+    if end < start or (end - start).days >= MAX_REPORT_DAYS:
+        raise BadRequest(f"from must not be after to, and at most {MAX_REPORT_DAYS} days")
+    rows = turn_log.turns(start, end)
+    team = params.get("team")
+    if team:
+        rows = [r for r in rows if r.get("team") == team]
+    return {"from": start.isoformat(), "to": end.isoformat(), "team": team,
+            **sla_report(rows, now)}

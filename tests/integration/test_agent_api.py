@@ -211,3 +211,31 @@ def test_the_inbox_lists_earliest_deadline_first_with_a_cursor(client, agent, mo
     assert [c["id"] for c in rest["conversations"]] == ["x.t-2080765813578190000"]
     bad = client.http.get("/api/conversations?cursor=garbage", headers=agent)
     assert bad.status_code == 400
+
+
+def test_the_sla_report_counts_what_really_happened(client, agent, platforms) -> None:
+    from chalicelib.services import turns
+
+    post_x(client, mention("2080765813578191400", minutes_ago=2))     # answered below: met
+    post_x(client, mention("2080765813578191401", minutes_ago=300))   # never answered
+    sqs = bootstrap.sqs()
+    url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
+    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for m in batch:
+            turns.handle(json.loads(m["Body"]), bootstrap.turn_deps())
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+    assert reply(client, "x.t-2080765813578191400", agent).status_code == 201
+    response = client.http.get("/api/reports/sla", headers=agent)
+    assert response.status_code == 200
+    report = json.loads(response.body)
+    overall = report["overall"]
+    assert (overall["turns"], overall["met"], overall["breached"]) == (2, 1, 1)
+    assert overall["attainment"] == 0.5
+    first = overall["first_response_seconds"]
+    assert first["count"] == 1
+    assert 120 <= first["p50"] < 130  # opened two minutes before the reply
+    assert report["by"]["agent"]["alice"]["met"] == 1
+    assert report["fairness"]["public_attainment"] == 0.5
+    assert report["fairness"]["private_attainment"] is None
+    assert client.http.get("/api/reports/sla?from=2026-13-01",
+                           headers=agent).status_code == 400

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
@@ -108,6 +108,22 @@ class DynamoConversations:
                     "begins_with(SK, :msg)", ExpressionAttributeValues={
                         ":pk": value(self._pk(conversation_id)), ":msg": value("MSG#")}):
                 out.extend(from_item(i) for i in page.get("Items", []))
+        return out
+
+
+    def turns(self, start: date, end: date) -> list[dict[str, Any]]:
+        """Turn records opened between two days (inclusive), from the GSI1 day partitions."""
+        out: list[dict[str, Any]] = []
+        day = start
+        with aws_errors("read turns"):
+            paginator = self.client.get_paginator("query")
+            while day <= end:
+                for page in paginator.paginate(
+                        TableName=self.table, IndexName="GSI1",
+                        KeyConditionExpression="GSI1PK = :d",
+                        ExpressionAttributeValues={":d": value(f"TURNS#{day.isoformat()}")}):
+                    out.extend(from_item(i) for i in page.get("Items", []))
+                day += timedelta(days=1)
         return out
 
 
