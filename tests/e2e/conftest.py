@@ -19,10 +19,14 @@ import pytest
 import requests
 
 from chalicelib.webhooks.signatures import meta_signature, x_signature
+from tests.platform_fake import PAGE_TOKEN, WHATSAPP_TOKEN, X_KEYS, FakePlatforms, fake_platforms
 
 ROOT = Path(__file__).resolve().parents[2]
-SECRETS = {"x_consumer_secret": "e2e-x-secret", "meta_app_secret": "e2e-meta-secret",
-           "meta_verify_token": "e2e-verify", "admin_token": "e2e-admin"}
+SECRETS = {"x_consumer_key": X_KEYS["client_key"], "x_consumer_secret": X_KEYS["client_secret"],
+           "x_access_token": X_KEYS["token"], "x_access_token_secret": X_KEYS["token_secret"],
+           "meta_app_secret": "e2e-meta-secret", "meta_verify_token": "e2e-verify",
+           "meta_page_token": PAGE_TOKEN, "whatsapp_token": WHATSAPP_TOKEN,
+           "admin_token": "e2e-admin"}
 
 
 def _free_port() -> int:
@@ -38,6 +42,7 @@ class LocalStack:
     state_dir: Path
     env: dict[str, str]
     process: subprocess.Popen[str]
+    platforms: FakePlatforms
 
     def client(self, service: str):  # type: ignore[no-untyped-def]
         return boto3.client(service, endpoint_url=self.aws, region_name="us-east-1")
@@ -86,12 +91,21 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "c
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+def platforms() -> Iterator[FakePlatforms]:
+    with fake_platforms() as fake:
+        yield fake
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory,
+          platforms: FakePlatforms) -> Iterator[LocalStack]:
     state_dir = tmp_path_factory.mktemp("replywindow")
     api_port, aws_port = _free_port(), _free_port()
     env = {**os.environ, "REPLYWINDOW_PORT": str(api_port), "REPLYWINDOW_AWS_PORT":
            str(aws_port), "REPLYWINDOW_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1",
            "REPLYWINDOW_POLICIES": str(ROOT / "tests" / "fixtures" / "policies" / "seconds.yaml"),
+           "REPLYWINDOW_X_API_URL": platforms.url,
+           "REPLYWINDOW_GRAPH_API_URL": platforms.url,
            **{f"REPLYWINDOW_{k.upper()}": v for k, v in SECRETS.items()}}
     log = (state_dir / "stack.log").open("w")
     process = subprocess.Popen(
@@ -113,7 +127,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
             raise RuntimeError("local stack did not start:\n"
                                + (state_dir / "stack.log").read_text())
         time.sleep(0.2)
-    yield LocalStack(api, f"http://127.0.0.1:{aws_port}", state_dir, env, process)
+    yield LocalStack(api, f"http://127.0.0.1:{aws_port}", state_dir, env, process, platforms)
     process.terminate()
     process.wait(timeout=20)
     log.close()

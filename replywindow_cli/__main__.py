@@ -1,0 +1,3 @@
+from replywindow_cli.main import main
+
+raise SystemExit(main())

@@ -1,0 +1,145 @@
+"""replywindow inbox | show ID | reply ID TEXT [--private] | ack URL-or-TOKEN | report | oncall
+
+Talks to the API of a running stack: `--api` (default $REPLYWINDOW_API or the local stack)
+with `--token` (default $REPLYWINDOW_TOKEN, else $REPLYWINDOW_ADMIN_TOKEN, else the local
+stack's dev default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import requests
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+class Api:
+    def __init__(self, base: str, token: str) -> None:
+        self.base, self.token = base.rstrip("/"), token
+
+    def __call__(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = requests.request(method, f"{self.base}{path}", timeout=30, headers={
+            "Authorization": f"Bearer {self.token}"}, **kwargs)
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"text": response.text}
+        if not response.ok:
+            raise SystemExit(f"{response.status_code}: {body.get('error', body)}")
+        return body
+
+
+def _left(seconds: Any) -> str:
+    if seconds is None:
+        return "-"
+    sign = "" if seconds >= 0 else "-"
+    minutes, secs = divmod(abs(int(seconds)), 60)
+    return f"{sign}{minutes}m{secs:02d}s"
+
+
+def inbox(api: Api, args: argparse.Namespace) -> None:
+    params = {"status": args.status, **({"team": args.team} if args.team else {})}
+    page = api("GET", "/api/conversations", params=params)
+    table = Table(title=f"Inbox ({args.status})")
+    for column in ("id", "customer", "priority", "time left", "reasons", "assignee"):
+        table.add_column(column)
+    for c in page["conversations"]:
+        table.add_row(c["id"], "@" + str(c["customer"].get("handle") or c["customer"]["id"]),
+                      str(c["priority"]), _left(c["seconds_left"]),
+                      ", ".join(c["reasons"]), str(c["assignee"] or "-"))
+    console.print(table)
+
+
+def show(api: Api, args: argparse.Namespace) -> None:
+    c = api("GET", f"/api/conversations/{args.id}")
+    console.print(f"[bold]{c['id']}[/bold] {c['status']} {c['priority']} "
+                  f"left {_left(c['seconds_left'])}")
+    for m in c["messages"]:
+        who = "brand" if m["direction"] == "out" else "customer"
+        console.print(f"  {m['created_at']} {who}: {m['text']}")
+
+
+def reply(api: Api, args: argparse.Namespace) -> None:
+    sent = api("POST", f"/api/conversations/{args.id}/replies",
+               json={"text": args.text, "private": args.private})
+    console.print(f"sent {sent['message']['id']} by {sent['message']['route']}; "
+                  f"conversation {sent['conversation']['status']}")
+
+
+def ack(api: Api, args: argparse.Namespace) -> None:
+    token = args.link.rstrip("/").rsplit("/", 1)[-1]
+    response = requests.get(f"{api.base}/ack/{token}", timeout=30)
+    console.print(f"{response.status_code}: "
+                  f"{'acknowledged' if response.ok else 'link not valid'}")
+
+
+def report(api: Api, args: argparse.Namespace) -> None:
+    params = {k: v for k, v in (("from", args.start), ("to", args.end), ("team", args.team))
+              if v}
+    r = api("GET", "/api/reports/sla", params=params)
+    table = Table(title=f"SLA {r['from']} .. {r['to']}")
+    for column in ("group", "turns", "met", "breached", "attainment", "first p50", "first p90"):
+        table.add_column(column)
+
+    def row(name: str, s: dict[str, Any]) -> None:
+        first = s["first_response_seconds"]
+        attainment = "-" if s["attainment"] is None else f"{s['attainment']:.0%}"
+        table.add_row(name, str(s["turns"]), str(s["met"]), str(s["breached"]), attainment,
+                      _left(first["p50"]), _left(first["p90"]))
+
+    row("overall", r["overall"])
+    for dimension, groups in r["by"].items():
+        for name, s in groups.items():
+            row(f"{dimension}: {name}", s)
+    console.print(table)
+    gap = r["fairness"]["gap"]
+    console.print(f"fairness gap (public - private attainment): "
+                  f"{'-' if gap is None else f'{gap:+.0%}'}")
+
+
+def oncall(api: Api, args: argparse.Namespace) -> None:
+    now = api("GET", f"/api/teams/{args.team or 'support'}/oncall")
+    console.print(f"{now['team']}: primary {now['primary']}, secondary {now['secondary']}, "
+                  f"lead {now['lead']}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="replywindow", description=__doc__.splitlines()[0])
+    parser.add_argument("--api", default=os.environ.get("REPLYWINDOW_API",
+                                                        "http://127.0.0.1:8000"))
+    parser.add_argument("--token", default=os.environ.get("REPLYWINDOW_TOKEN") or os.environ.get(
+        "REPLYWINDOW_ADMIN_TOKEN", "dev-admin-token"))
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("inbox", help="conversations in deadline order")
+    p.add_argument("--team")
+    p.add_argument("--status", default="awaiting_agent")
+    p = sub.add_parser("show", help="one conversation with its messages")
+    p.add_argument("id")
+    p = sub.add_parser("reply", help="reply on the customer's platform")
+    p.add_argument("id")
+    p.add_argument("text")
+    p.add_argument("--private", action="store_true", help="by DM")
+    p = sub.add_parser("ack", help="acknowledge from an alert link")
+    p.add_argument("link")
+    p = sub.add_parser("report", help="SLA report")
+    p.add_argument("--from", dest="start")
+    p.add_argument("--to", dest="end")
+    p.add_argument("--team")
+    p = sub.add_parser("oncall", help="who is on call now")
+    p.add_argument("--team")
+    args = parser.parse_args(argv)
+    commands = {"inbox": inbox, "show": show, "reply": reply, "ack": ack, "report": report,
+                "oncall": oncall}
+    commands[args.command](Api(args.api, args.token), args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
