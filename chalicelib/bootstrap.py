@@ -167,7 +167,8 @@ def alerting_deps() -> AlertingDeps:
     return AlertingDeps(due_checks=due_checks(), conversations=conversations(),
                         rotas=oncall(), alert_log=alert_log(), notifier=notifier(),
                         ack_links=ack_links(), public_url=settings().public_url, now=now,
-                        default_team=policies().default_team, on_turn=record_turn)
+                        default_team=policies().default_team, on_turn=record_turn,
+                        digest_after=settings().digest_after)
 
 
 @cache

@@ -26,6 +26,7 @@ class Settings:
     retention_days: int
     max_body_bytes: int
     meta_human_agent: bool  # the Page may use the HUMAN_AGENT tag (7-day window)
+    digest_after: int  # alerts a minute an agent gets one by one before a digest
 
 
 def _required(name: str) -> str:
@@ -54,4 +55,5 @@ def settings() -> Settings:
         retention_days=int(os.environ.get("REPLYWINDOW_RETENTION_DAYS", "400")),
         max_body_bytes=int(os.environ.get("REPLYWINDOW_MAX_BODY_BYTES", str(1024 * 1024))),
         meta_human_agent=os.environ.get("REPLYWINDOW_META_HUMAN_AGENT", "") == "true",
+        digest_after=int(os.environ.get("REPLYWINDOW_DIGEST_AFTER", "5")),
     )

@@ -104,6 +104,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
     env = {**os.environ, "REPLYWINDOW_PORT": str(api_port), "REPLYWINDOW_AWS_PORT":
            str(aws_port), "REPLYWINDOW_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1",
            "REPLYWINDOW_POLICIES": str(ROOT / "tests" / "fixtures" / "policies" / "seconds.yaml"),
+           # Every test here alerts the same demo agents: no flood digests between tests
+           # (the digest itself is covered by tests/unit/services/test_alerting.py).
+           "REPLYWINDOW_DIGEST_AFTER": "10000",
            "REPLYWINDOW_X_API_URL": platforms.url,
            "REPLYWINDOW_GRAPH_API_URL": platforms.url,
            **{f"REPLYWINDOW_{k.upper()}": v for k, v in SECRETS.items()}}
