@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice.app import Chalice, Response
 
-from chalicelib import bootstrap, handlers
+from chalicelib import bootstrap, handlers, observability
 from chalicelib.domain.errors import Forbidden
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.pages import page
@@ -15,6 +15,15 @@ from chalicelib.services import acknowledge, agent_api, oncall_admin, webhooks
 from chalicelib.services.auth import Principal, authenticate, require
 
 app = Chalice(app_name="replywindow")
+
+
+@app.middleware("http")
+def flush_metrics(event: Any, get_response: Any) -> Any:
+    """Metrics recorded while handling a request go out once, as EMF, when it is done."""
+    try:
+        return get_response(event)
+    finally:
+        observability.flush()
 
 # Platforms sign the raw bytes: accept what they send and never let Chalice reject the type.
 _WEBHOOK_TYPES = ["application/json", "text/plain", "application/octet-stream"]

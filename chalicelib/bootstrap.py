@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
     from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
     from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
+    from chalicelib.adapters.dynamodb.channels import DynamoChannels
     from chalicelib.adapters.dynamodb.conversations import DynamoConversations
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
     from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
@@ -230,7 +231,8 @@ def agent_deps() -> AgentDeps:
     return AgentDeps(conversations=conversations(), inbox=conversations(),
                      store=ingest_store(), send=reply_sender(), now=now,
                      default_team=policies().default_team, on_turn=record_turn,
-                     meta_human_agent=settings().meta_human_agent)
+                     meta_human_agent=settings().meta_human_agent,
+                     channel_problem=channel_problem)
 
 
 def auth_deps() -> AuthDeps:
@@ -280,7 +282,8 @@ def inbound_queue() -> SqsInboundQueue:
 def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
-    return IngestDeps(store=ingest_store(), queue=inbound_queue(), now=now)
+    return IngestDeps(store=ingest_store(), queue=inbound_queue(), now=now,
+                      channel_problem=channel_problem)
 
 
 @cache
@@ -289,6 +292,17 @@ def webhook_deps() -> WebhookDeps:
 
     return WebhookDeps(ingest=ingest_deps, secrets=secrets,
                        max_body_bytes=settings().max_body_bytes, now=now)
+
+
+@cache
+def channels() -> DynamoChannels:
+    from chalicelib.adapters.dynamodb.channels import DynamoChannels
+
+    return DynamoChannels(dynamodb(), settings().table)
+
+
+def channel_problem(platform: str, state: str, detail: str) -> None:
+    channels().record(platform, state, detail, now())
 
 
 def health() -> dict[str, Any]:
@@ -300,7 +314,17 @@ def health() -> dict[str, Any]:
         "queues": {"inbound": s.inbound_queue, "alerts": s.alerts_queue},
         "topic": s.alerts_topic,
         "state_machine": s.alarm_clock,
+        "channels": _channels_or_unknown(),
     }
+
+
+def _channels_or_unknown() -> dict[str, Any]:
+    from chalicelib.domain.errors import StoreUnavailable
+
+    try:
+        return channels().all()
+    except StoreUnavailable:
+        return {"error": "channel health unavailable"}
 
 
 def reset() -> None:
@@ -308,7 +332,7 @@ def reset() -> None:
     for getter in (settings, dynamodb, sqs, sns, stepfunctions, account_id, alarm_clock_arn,
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
-                   policies, reply_sender, idempotency_config):
+                   policies, reply_sender, idempotency_config, channels):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.batch import (
 )
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from chalicelib import bootstrap
+from chalicelib import bootstrap, observability
 from chalicelib.services import alerting, turns
 
 _alerts_processor = BatchProcessor(event_type=EventType.SQS)
@@ -32,8 +32,12 @@ def _inbound_record(record: SQSRecord) -> None:
 
 
 def ring_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return dict(process_partial_response(event=event, record_handler=_ring_record,
-                                         processor=_alerts_processor, context=context))
+    try:
+        return dict(process_partial_response(event=event, record_handler=_ring_record,
+                                             processor=_alerts_processor,
+                                             context=context))
+    finally:
+        observability.flush()
 
 
 def inbound_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -9,9 +9,10 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib import observability
 from chalicelib.domain import conversations as turns
 from chalicelib.domain.conversations import Conversation, Outcome, Status
-from chalicelib.domain.errors import BadRequest, ConversationNotFound
+from chalicelib.domain.errors import BadRequest, ChannelAuthFailed, ConversationNotFound
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
 from chalicelib.domain.ports import (
     AlreadyStored,
@@ -45,6 +46,7 @@ class AgentDeps:
     default_team: str
     on_turn: Callable[[str, int, dict[str, Any]], None]
     meta_human_agent: bool = False
+    channel_problem: Callable[[str, str, str], None] = lambda platform, state, detail: None
 
 
 def summary(c: Conversation, now: datetime) -> dict[str, Any]:
@@ -134,7 +136,13 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
     # The same request retried (same key, or same agent/turn/text) sends once.
     key = idempotency_key or hashlib.sha256(
         f"{c.id}|{c.turn}|{agent.id}|{text}|{private}".encode()).hexdigest()
-    message_id = deps.send(chosen, text, key)
+    try:
+        message_id = deps.send(chosen, text, key)
+    except ChannelAuthFailed as failure:
+        # The token is expired or revoked: every reply on this channel will fail until an
+        # admin reconnects it, so say so where it is seen (/health), not just to this agent.
+        deps.channel_problem(c.platform.value, "unhealthy", str(failure))
+        raise
     sent = MessageEvent(
         platform=c.platform, thread=c.thread, message_id=message_id, direction=Direction.OUT,
         channel=Channel.PUBLIC if chosen.kind in ("public_reply", "comment_reply")
@@ -166,6 +174,9 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
         except AlreadyStored:
             return c  # the platform's echo got here first and already answered the turn
         deps.store.mark_queued(sent.platform, sent.message_id)  # nothing to queue
+        if transition.response_seconds is not None:
+            observability.response_time(c.platform.value, transition.response_seconds,
+                                        first=c.first_turn)
         return replace(after, version=c.version + 1)
     raise VersionConflict(conversation_id)
 

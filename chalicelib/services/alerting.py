@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from chalicelib import observability
 from chalicelib.domain import alerts
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.oncall import Agent, Rota, on_call, recipients
@@ -118,4 +119,5 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
                              conversation=c.id, subject=alert.subject, sms=alert.sms,
                              email=alert.email)
         report.sent += 1
+    observability.alert_sent(c.platform.value, check.level)
     deps.alert_log.sent(check.key, now)

@@ -16,6 +16,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from chalicelib import observability
 from chalicelib.domain import conversations
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import (
@@ -48,6 +49,7 @@ class IngestDeps:
     store: IngestStore
     queue: InboundQueue
     now: Callable[[], datetime]
+    channel_problem: Callable[[str, str, str], None] | None = None
 
 
 @dataclass
@@ -75,6 +77,8 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
         elif isinstance(event, ChannelSignal):
             logger.info("channel signal", extra={"platform": event.platform,
                                                  "signal": event.signal})
+            if event.signal in ("revoked", "send_failed") and deps.channel_problem:
+                deps.channel_problem(event.platform.value, event.signal, event.detail)
             report.add(f"signal:{event.signal}")
         elif isinstance(event, Ignored):
             logger.info("event ignored", extra={"platform": event.platform,
@@ -115,6 +119,9 @@ def _message(event: MessageEvent, received_at: datetime, deps: IngestDeps) -> st
             seen = store.seen(event.platform, event.message_id)
             return _redelivered(event, seen, deps) if seen else "duplicate"
         _send(event, after.id, message.queue_body, deps)
+        if transition.response_seconds is not None:  # answered natively on the platform
+            observability.response_time(event.platform.value, transition.response_seconds,
+                                        first=after.first_turn)
         return transition.outcome.value
     raise VersionConflict(f"conversation {event.platform}:{event.thread} kept changing")
 

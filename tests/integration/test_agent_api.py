@@ -239,3 +239,36 @@ def test_the_sla_report_counts_what_really_happened(client, agent, platforms) ->
     assert report["fairness"]["private_attainment"] is None
     assert client.http.get("/api/reports/sla?from=2026-13-01",
                            headers=agent).status_code == 400
+
+
+def test_a_reply_emits_the_response_time_as_an_emf_metric(client, agent, platforms,
+                                                          capsys) -> None:
+    post_x(client, mention("2080765813578191500", minutes_ago=3))
+    capsys.readouterr()
+    assert reply(client, "x.t-2080765813578191500", agent).status_code == 201
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines()
+             if line.startswith("{") and "_aws" in line]
+    [emf] = [b for b in blobs if "FirstResponseTime" in b]
+    assert emf["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "ReplyWindow"
+    [value] = emf["FirstResponseTime"] if isinstance(emf["FirstResponseTime"], list) else [
+        emf["FirstResponseTime"]]
+    assert 180 <= value < 190
+    assert emf["platform"] == "x"
+
+
+def test_a_revoked_token_is_a_502_naming_the_channel_and_shows_in_health(
+        client, agent, platforms) -> None:
+    post_x(client, mention("2080765813578191600"))
+    platforms.fail_next(401)
+    response = reply(client, "x.t-2080765813578191600", agent)
+    assert response.status_code == 502
+    assert json.loads(response.body)["error"].startswith("x: token rejected (401)")
+    health = json.loads(client.http.get("/health").body)
+    assert health["channels"]["x"]["state"] == "unhealthy"
+    assert "reconnect the channel" in health["channels"]["x"]["detail"]
+
+
+def test_an_app_revoke_event_marks_the_channel(client, platforms) -> None:
+    post_x(client, fixture("twitter/aaa_docs_user_event.json"))
+    health = json.loads(client.http.get("/health").body)
+    assert health["channels"]["x"]["state"] == "revoked"
