@@ -272,3 +272,55 @@ def test_an_app_revoke_event_marks_the_channel(client, platforms) -> None:
     post_x(client, fixture("twitter/aaa_docs_user_event.json"))
     health = json.loads(client.http.get("/health").body)
     assert health["channels"]["x"]["state"] == "revoked"
+
+
+def whatsapp(number: str, mid: str, at: datetime) -> dict:
+    return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
+        "field": "messages", "value": {
+            "metadata": {"display_phone_number": "1555", "phone_number_id": "PHONE1"},
+            "contacts": [{"profile": {"name": "Priya"}, "wa_id": number}],
+            "messages": [{"from": number, "id": mid, "timestamp": str(int(at.timestamp())),
+                          "type": "text", "text": {"body": "where is my order"}}]}}]}]}
+
+
+def test_a_whatsapp_reply_inside_the_window_goes_through_the_cloud_api(client, agent,
+                                                                       platforms) -> None:
+    post_meta(client, whatsapp("447700900001", "wamid.1", datetime.now(UTC)))
+    assert reply(client, "whatsapp.wa-PHONE1-447700900001", agent).status_code == 201
+    [sent] = platforms.requests
+    assert sent["path"] == "/PHONE1/messages"
+    assert sent["headers"]["Authorization"] == f"Bearer {WHATSAPP_TOKEN}"
+    assert sent["json"] == {"messaging_product": "whatsapp", "to": "447700900001",
+                            "type": "text", "text": {"body": "On it!"}}
+
+
+def test_a_whatsapp_reply_outside_the_window_needs_a_template(client, agent,
+                                                              platforms) -> None:
+    post_meta(client, whatsapp("447700900002", "wamid.2",
+                               datetime.now(UTC) - timedelta(hours=25)))
+    refused = reply(client, "whatsapp.wa-PHONE1-447700900002", agent)
+    assert refused.status_code == 409
+    assert "template" in json.loads(refused.body)["error"]
+    assert platforms.requests == []
+
+
+def test_an_instagram_comment_gets_a_public_reply_under_it(client, agent, platforms) -> None:
+    post_meta(client, fixture("instagram/restfb_ig_comment_dashboard_sample.json"))
+    assert reply(client, "instagram.c-987654321", agent).status_code == 201
+    [sent] = platforms.requests
+    assert sent["path"] == "/123456789/replies"
+    assert sent["json"] == {"message": "On it!"}
+
+
+def test_assign_resolve_and_reopen(client, agent, platforms) -> None:
+    post_meta(client, messenger("PSID9", "m_9", datetime.now(UTC)))
+    conv = "/api/conversations/messenger.dm-PAGE1-PSID9"
+    assigned = client.http.post(f"{conv}/assign", headers=agent,
+                                body=json.dumps({"agent": "bob"}))
+    assert json.loads(assigned.body)["assignee"] == "bob"
+    resolved = json.loads(client.http.post(f"{conv}/resolve", headers=agent).body)
+    assert resolved["status"] == "resolved"
+    reopened = json.loads(client.http.post(f"{conv}/reopen", headers=agent).body)
+    assert reopened["status"] == "awaiting_customer"
+    assert client.http.post("/api/conversations/x.t-nope/resolve",
+                            headers=agent).status_code == 404
