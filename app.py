@@ -7,11 +7,10 @@ from typing import Any
 
 from chalice.app import Chalice, Response
 
-from chalicelib import bootstrap, handlers, observability
+from chalicelib import bootstrap, observability, services
 from chalicelib.domain.errors import Forbidden
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.pages import page
-from chalicelib.services import acknowledge, agent_api, oncall_admin, webhooks
 from chalicelib.services.auth import Principal, authenticate, require
 
 app = Chalice(app_name="replywindow")
@@ -39,13 +38,14 @@ def health() -> dict[str, Any]:
 @app.route("/webhooks/x", methods=["GET"])
 def x_crc() -> Response:
     params = query(current(app))
-    return respond(lambda: webhooks.x_crc(params.get("crc_token"), bootstrap.webhook_deps()))
+    return respond(lambda: services.webhooks.x_crc(params.get("crc_token"),
+                                                   bootstrap.webhook_deps()))
 
 
 @app.route("/webhooks/x", methods=["POST"], content_types=_WEBHOOK_TYPES)
 def x_webhook() -> Response:
     request = current(app)
-    return respond(lambda: webhooks.receive_x(
+    return respond(lambda: services.webhooks.receive_x(
         raw_body(request), request.headers.get("x-twitter-webhooks-signature"),
         bootstrap.webhook_deps()).as_dict())
 
@@ -53,7 +53,7 @@ def x_webhook() -> Response:
 @app.route("/webhooks/meta", methods=["GET"])
 def meta_verify() -> Response:
     params = query(current(app))
-    return respond(lambda: text(webhooks.meta_verify(
+    return respond(lambda: text(services.webhooks.meta_verify(
         params.get("hub.mode"), params.get("hub.verify_token"), params.get("hub.challenge"),
         bootstrap.webhook_deps())))
 
@@ -61,7 +61,7 @@ def meta_verify() -> Response:
 @app.route("/webhooks/meta", methods=["POST"], content_types=_WEBHOOK_TYPES)
 def meta_webhook() -> Response:
     request = current(app)
-    return respond(lambda: webhooks.receive_meta(
+    return respond(lambda: services.webhooks.receive_meta(
         raw_body(request), request.headers.get("x-hub-signature-256"),
         bootstrap.webhook_deps()).as_dict())
 
@@ -71,7 +71,7 @@ def meta_webhook() -> Response:
 @app.route("/ack/{token}", methods=["GET"])
 def ack(token: str) -> Response:
     try:
-        done = acknowledge.acknowledge(token, bootstrap.ack_deps())
+        done = services.acknowledge.acknowledge(token, bootstrap.ack_deps())
     except Forbidden as refused:
         return page("Link not valid", f"{refused} Open the inbox to pick it up.", 403)
     return respond(lambda: page(
@@ -90,13 +90,13 @@ def _agent() -> Principal:
 
 @app.route("/api/conversations", methods=["GET"])
 def inbox() -> Response:
-    return respond(lambda: agent_api.list_inbox(query(current(app)), bootstrap.agent_deps()),
-                   guard=_agent)
+    return respond(lambda: services.agent_api.list_inbox(query(current(app)),
+                                                         bootstrap.agent_deps()), guard=_agent)
 
 
 @app.route("/api/conversations/{conversation_id}", methods=["GET"])
 def conversation(conversation_id: str) -> Response:
-    return respond(lambda: agent_api.show(conversation_id, bootstrap.agent_deps()),
+    return respond(lambda: services.agent_api.show(conversation_id, bootstrap.agent_deps()),
                    guard=_agent)
 
 
@@ -104,32 +104,32 @@ def conversation(conversation_id: str) -> Response:
 def reply(conversation_id: str) -> Response:
     request = current(app)
     bootstrap.lambda_context(app.lambda_context)
-    return respond(lambda: agent_api.reply(
+    return respond(lambda: services.agent_api.reply(
         conversation_id, json_body(request), _agent(), request.headers.get("idempotency-key"),
         bootstrap.agent_deps()), status=201)
 
 
 @app.route("/api/conversations/{conversation_id}/assign", methods=["POST"])
 def assign(conversation_id: str) -> Response:
-    return respond(lambda: agent_api.assign(conversation_id, json_body(current(app)),
+    return respond(lambda: services.agent_api.assign(conversation_id, json_body(current(app)),
                                             bootstrap.agent_deps()), guard=_agent)
 
 
 @app.route("/api/conversations/{conversation_id}/resolve", methods=["POST"])
 def resolve(conversation_id: str) -> Response:
-    return respond(lambda: agent_api.resolve(conversation_id, bootstrap.agent_deps()),
+    return respond(lambda: services.agent_api.resolve(conversation_id, bootstrap.agent_deps()),
                    guard=_agent)
 
 
 @app.route("/api/conversations/{conversation_id}/reopen", methods=["POST"])
 def reopen(conversation_id: str) -> Response:
-    return respond(lambda: agent_api.reopen(conversation_id, bootstrap.agent_deps()),
+    return respond(lambda: services.agent_api.reopen(conversation_id, bootstrap.agent_deps()),
                    guard=_agent)
 
 
 @app.route("/api/reports/sla", methods=["GET"])
 def sla_report() -> Response:
-    return respond(lambda: agent_api.report(query(current(app)), bootstrap.conversations(),
+    return respond(lambda: services.agent_api.report(query(current(app)), bootstrap.conversations(),
                                             bootstrap.now()), guard=_agent)
 
 
@@ -142,25 +142,25 @@ def _admin() -> None:
 
 @app.route("/api/agents", methods=["POST"])
 def create_agent() -> Response:
-    return respond(lambda: oncall_admin.create_agent(
+    return respond(lambda: services.oncall_admin.create_agent(
         json_body(current(app)), bootstrap.admin_deps()), guard=_admin, status=201)
 
 
 @app.route("/api/teams/{team}/rota", methods=["PUT"])
 def put_rota(team: str) -> Response:
-    return respond(lambda: oncall_admin.put_rota(
+    return respond(lambda: services.oncall_admin.put_rota(
         team, json_body(current(app)), bootstrap.admin_deps()), guard=_admin)
 
 
 @app.route("/api/teams/{team}/overrides", methods=["POST"])
 def add_override(team: str) -> Response:
-    return respond(lambda: oncall_admin.add_override(
+    return respond(lambda: services.oncall_admin.add_override(
         team, json_body(current(app)), bootstrap.admin_deps()), guard=_admin, status=201)
 
 
 @app.route("/api/teams/{team}/oncall", methods=["GET"])
 def on_call(team: str) -> Response:
-    return respond(lambda: oncall_admin.who_is_on_call(
+    return respond(lambda: services.oncall_admin.who_is_on_call(
         team, bootstrap.admin_deps()), guard=_admin)
 
 
@@ -169,10 +169,14 @@ def on_call(team: str) -> Response:
 @app.on_sqs_message(queue="inbound.fifo", batch_size=10)
 def triage(event: Any) -> dict[str, Any]:
     """A message was stored: triage a new turn and set its timers."""
+    from chalicelib import handlers
+
     return handlers.inbound_batch(event.to_dict(), event.context)
 
 
 @app.on_sqs_message(queue="alerts", batch_size=10)
 def ring_alarm(event: Any) -> dict[str, Any]:
     """An alarm-clock bucket rang: alert whoever is on call about every check in it."""
+    from chalicelib import handlers
+
     return handlers.ring_batch(event.to_dict(), event.context)

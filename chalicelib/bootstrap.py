@@ -12,7 +12,6 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.config import settings
-from chalicelib.domain.events import Platform
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -198,6 +197,7 @@ def reply_sender() -> Callable[[ReplyRoute, str, str], str]:
 
     from chalicelib.adapters.platforms.senders import PlatformSenders
     from chalicelib.domain.errors import ReplyRefused
+    from chalicelib.domain.events import Platform
     from chalicelib.domain.replies import ReplyRoute
 
     senders = PlatformSenders(secrets, settings().x_api_url, settings().graph_api_url)

@@ -12,6 +12,7 @@ from chalice.app import Chalice, Request, Response
 from chalicelib.domain.errors import (
     BadRequest,
     Forbidden,
+    MalformedPayload,
     NotFound,
     PayloadTooLarge,
     PlatformFailed,
@@ -19,7 +20,6 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
     Unauthorized,
 )
-from chalicelib.domain.events import MalformedPayload
 
 logger = Logger(child=True)
 

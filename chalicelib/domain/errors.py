@@ -49,3 +49,7 @@ class PlatformFailed(Exception):
 
 class ChannelAuthFailed(PlatformFailed):
     """The platform says our token is expired or revoked: the channel needs attention."""
+
+
+class MalformedPayload(ValueError):
+    """The body is not of the platform's shape: answered 400 with this reason, nothing written."""

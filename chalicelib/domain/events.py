@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from chalicelib.domain.errors import MalformedPayload
+
 
 class Platform(StrEnum):
     X = "x"
@@ -124,10 +126,6 @@ class Ignored(_Frozen):
 WebhookEvent = Annotated[
     MessageEvent | MessageDeleted | ChannelSignal | Ignored, Field(discriminator="kind")
 ]
-
-
-class MalformedPayload(ValueError):
-    """The body is not of the platform's shape: answered 400 with this reason, nothing written."""
 
 
 __all__ = [

@@ -12,13 +12,21 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.secrets import PlatformSecrets
-from chalicelib.domain.errors import BadRequest, Forbidden, PayloadTooLarge, Unauthorized
-from chalicelib.domain.events import MalformedPayload, WebhookEvent
-from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
+from chalicelib.domain.errors import (
+    BadRequest,
+    Forbidden,
+    MalformedPayload,
+    PayloadTooLarge,
+    Unauthorized,
+)
 from chalicelib.webhooks import signatures
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.secrets import PlatformSecrets
+    from chalicelib.domain.events import WebhookEvent
+    from chalicelib.services.ingest import IngestDeps, IngestReport
 
 MAX_DEPTH = 64  # deeper JSON is not a platform's payload; refuse before walking it
 
@@ -84,6 +92,8 @@ def _ingest(body: bytes, deps: WebhookDeps, parse: Parser) -> IngestReport:
     except (TypeError, ValueError, KeyError, AttributeError) as error:
         # A parser tripping over a wrong type is still the body's fault, not ours.
         raise BadRequest(f"unexpected payload shape: {type(error).__name__}") from error
+    from chalicelib.services.ingest import ingest  # after the signature and the parse
+
     return ingest(events, deps.ingest())
 
 

@@ -1,0 +1,1 @@
+"""Measured figures: every number is a ratio or a count from one run (`make bench`)."""

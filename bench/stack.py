@@ -1,0 +1,37 @@
+"""A local stack for a benchmark: the same runtime as `make run`, on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from infrastructure.local.runtime import LocalRuntime, LocalSettings
+
+SECRETS = {"REPLYWINDOW_X_CONSUMER_SECRET": "bench-x", "REPLYWINDOW_META_APP_SECRET": "bench-m",
+           "REPLYWINDOW_ADMIN_TOKEN": "bench-admin"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
+    os.environ.update(SECRETS)
+    os.environ["REPLYWINDOW_DIGEST_AFTER"] = "1000000"
+    if policies:
+        os.environ["REPLYWINDOW_POLICIES"] = str(policies)
+    state = Path(tempfile.mkdtemp(prefix="replywindow-bench-"))
+    settings = LocalSettings(api_port=free_port(), aws_port=free_port(), state_dir=state)
+    runtime = LocalRuntime(settings, say=lambda _: None)
+    runtime.start()
+    try:
+        yield runtime
+    finally:
+        runtime.stop()
