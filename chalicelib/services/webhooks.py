@@ -80,7 +80,7 @@ def _check_size(body: bytes, deps: WebhookDeps) -> None:
         raise PayloadTooLarge(f"body is {len(body)} bytes; the limit is {deps.max_body_bytes}")
 
 
-Parser = Callable[[Any, datetime], list[WebhookEvent]]
+Parser = Callable[[Any, datetime], "list[WebhookEvent]"]
 
 
 def _ingest(body: bytes, deps: WebhookDeps, parse: Parser) -> IngestReport:
