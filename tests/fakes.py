@@ -53,7 +53,7 @@ class FakeIngestStore:
                 raise VersionConflict(c.id)
             self.dedupe[(event.platform, event.message_id)] = SeenMessage(
                 conversation=c.id, message_sk=message.message_sk,
-                queue_body=dict(message.queue_body), queued=False)
+                queue_body=dict(message.queue_body) or None)
             self.messages[(event.platform, event.message_id)] = {
                 "conversation": c.id, "direction": event.direction.value, "text": event.text,
                 "turn": c.turn}
@@ -70,10 +70,6 @@ class FakeIngestStore:
                 self.turns[(c.id, c.turn)] = {"opened_at": c.turn_opened_at}
             elif message.outcome is Outcome.TURN_ANSWERED:
                 self.turns[(c.id, c.turn)]["response_seconds"] = message.response_seconds
-
-    def mark_queued(self, platform: Platform, message_id: str) -> None:
-        seen = self.dedupe[(platform, message_id)]
-        self.dedupe[(platform, message_id)] = replace(seen, queued=True, queue_body=None)
 
     def edit(self, platform: Platform, message_id: str, text: str) -> bool:
         message = self.messages.get((platform, message_id))

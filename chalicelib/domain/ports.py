@@ -25,12 +25,11 @@ class VersionConflict(Exception):
 
 @dataclass(frozen=True)
 class SeenMessage:
-    """The dedupe record of a stored message: where it is and what still has to be queued."""
+    """The dedupe record of a stored message: where it is and what was queued for it."""
 
     conversation: str
     message_sk: str
     queue_body: Mapping[str, Any] | None
-    queued: bool
 
 
 @dataclass(frozen=True)
@@ -77,8 +76,6 @@ class IngestStore(Protocol):
     def record(self, message: NewMessage) -> None:
         """Commit atomically; AlreadyStored or VersionConflict leave nothing written."""
         ...
-
-    def mark_queued(self, platform: Platform, message_id: str) -> None: ...
 
     def edit(self, platform: Platform, message_id: str, text: str) -> bool: ...
 

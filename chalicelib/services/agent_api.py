@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from chalicelib import observability
 from chalicelib.domain import conversations as turns
-from chalicelib.domain.conversations import Conversation, Outcome, Status
+from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.errors import BadRequest, ChannelAuthFailed, ConversationNotFound
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
 from chalicelib.domain.ports import (
@@ -167,13 +167,12 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
             deps.store.record(NewMessage(
                 event=sent, conversation=after, expected_version=c.version,
                 outcome=transition.outcome, received_at=now,
-                queue_body={"outcome": Outcome.BRAND_MESSAGE.value, "conversation": c.id},
+                queue_body={},  # nothing to queue: the turn is closed right here
                 response_seconds=transition.response_seconds))
         except VersionConflict:
             continue
         except AlreadyStored:
             return c  # the platform's echo got here first and already answered the turn
-        deps.store.mark_queued(sent.platform, sent.message_id)  # nothing to queue
         if transition.response_seconds is not None:
             observability.response_time(c.platform.value, transition.response_seconds,
                                         first=c.first_turn)

@@ -109,7 +109,7 @@ def test_an_sqs_fault_is_finished_by_the_retry(aws: Built, monkeypatch) -> None:
     with pytest.raises(QueueUnavailable):
         ingest([dm("m1")], bootstrap.ingest_deps())
     assert queued() == []
-    assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"requeued": 1}
+    assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"duplicate": 1}
     assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"duplicate": 1}
     assert [m["message_id"] for m in queued()] == ["m1"]
     assert len(table_items("CONV#")) == 3  # META, MSG, TURN: exactly once

@@ -168,7 +168,7 @@ def test_an_sqs_fault_gets_503_and_the_retry_queues_exactly_once(client, monkeyp
         assert post_meta(client, payload).status_code == 503
     assert queued() == []
     retry = post_meta(client, payload)
-    assert json.loads(retry.body)["events"] == {"requeued": 1}
+    assert json.loads(retry.body)["events"] == {"duplicate": 1}
     assert len([i for i in items() if i["SK"]["S"].startswith("MSG#")]) == 1
     assert len(queued()) == 1
 

@@ -52,7 +52,7 @@ class DynamoIngestStore:
         if item is None:
             return None
         return SeenMessage(conversation=item["conversation"], message_sk=item["message_sk"],
-                           queue_body=item.get("queue_body"), queued=bool(item.get("queued")))
+                           queue_body=item.get("queue_body") or None)
 
     def thread_of_tweet(self, tweet_id: str) -> str | None:
         item = self._get(tweet_pk(tweet_id), "TWEET", "read tweet index")
@@ -93,8 +93,8 @@ class DynamoIngestStore:
         stored = conversation_item(c, expires_at) | {"version": c.version + 1}
         dedupe = {"PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
                   "conversation": c.id, "conversation_pk": conversation_pk(c.platform, c.thread),
-                  "message_sk": m.message_sk, "queue_body": dict(m.queue_body),
-                  "queued": False, "expires_at": expires_at}
+                  "message_sk": m.message_sk, "queue_body": dict(m.queue_body) or None,
+                  "expires_at": expires_at}
         if m.expected_version is None:
             conv_put: TransactWriteItemTypeDef = {"Put": {
                 "TableName": self.table, "Item": to_item(stored),
@@ -173,13 +173,6 @@ class DynamoIngestStore:
                 ":by": value("echo" if m.event.author.id == m.event.brand_id
                              else m.event.author.id)},
         }}
-
-    def mark_queued(self, platform: Platform, message_id: str) -> None:
-        with aws_errors("mark queued"):
-            self.client.update_item(TableName=self.table, Key=key(dedupe_pk(platform, message_id),
-                                                                  "MSGID"),
-                                    UpdateExpression="SET queued = :t REMOVE queue_body",
-                                    ExpressionAttributeValues={":t": {"BOOL": True}})
 
     def _message_key(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
         item = self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record")
