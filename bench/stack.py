@@ -25,6 +25,7 @@ def free_port() -> int:
 def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
     os.environ.update(SECRETS)
     os.environ["REPLYWINDOW_DIGEST_AFTER"] = "1000000"
+    os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # figures, not log lines
     if policies:
         os.environ["REPLYWINDOW_POLICIES"] = str(policies)
     state = Path(tempfile.mkdtemp(prefix="replywindow-bench-"))

@@ -5,6 +5,7 @@ subscription's publish and appends each delivery as one JSON line (DESIGN §6)."
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +39,7 @@ def _publish(self: Subscription, message: str, message_id: str, subject: str | N
     text = self._parse_message_structure(message, self.protocol) if (
         message_structure == "json") else message
     delivery = {
+        "at": datetime.now(UTC).isoformat(),  # when SNS delivered it (lateness is measured)
         "protocol": self.protocol,
         "to": self.endpoint,
         "subject": subject if self.protocol == "email" else None,
