@@ -5,9 +5,9 @@ subscription's publish and appends each delivery as one JSON line (DESIGN §6)."
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 

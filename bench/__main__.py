@@ -1,0 +1,48 @@
+"""`make bench`: run every benchmark once and write bench/results.md (date, machine, figures).
+
+Each runs in its own process so no benchmark's emulator or caches colour another's."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = [("coldstart", "Cold start: import of app.py vs import boto3"),
+           ("ingest", "Webhook cost against the floor"),
+           ("load", "Throughput with zero loss"),
+           ("lateness", "Alert lateness"),
+           ("cost", "AWS bill per million inbound messages")]
+
+
+def main() -> int:
+    lines = ["# Benchmark results\n", f"- date: {datetime.now(UTC).isoformat(timespec='seconds')}",
+             f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, Python "
+             f"{platform.python_version()}",
+             "- reproduce: `make bench` (each figure is a ratio or a count from one run)\n"]
+    for name, title in BENCHES:
+        started = time.monotonic()
+        result = subprocess.run([sys.executable, "-m", f"bench.{name}"], cwd=HERE.parent,
+                                capture_output=True, text=True, check=False,
+                                env={**os.environ, "PYTHONPATH": str(HERE.parent)})
+        figures = [line for line in result.stdout.splitlines()
+                   if ": " in line and not line.startswith("{")]
+        lines += [f"## {title} (`bench/{name}.py`, {time.monotonic() - started:.0f} s)\n",
+                  "| figure | value |", "| --- | --- |"]
+        lines += [f"| {k} | {v} |" for k, v in (f.split(": ", 1) for f in figures)]
+        if result.returncode:
+            lines.append(f"\nFAILED: {result.stderr.strip().splitlines()[-1:]}")
+        lines.append("")
+        print(f"{name}: done in {time.monotonic() - started:.0f} s", flush=True)
+    (HERE / "results.md").write_text("\n".join(lines) + "\n")
+    print((HERE / "results.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
