@@ -49,9 +49,8 @@ def _deliveries() -> list[tuple[str, Any]]:
 
 
 def measure() -> dict[str, Any]:
-    from bench.stack import free_port
     from infrastructure.local.aws import EmbeddedAws, build_resources
-    from infrastructure.local.runtime import _chalice_stage_environment
+    from infrastructure.local.runtime import _chalice_stage_environment, free_port
     from infrastructure.template import load_resources
 
     port = free_port()

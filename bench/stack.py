@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from infrastructure.local.runtime import LocalRuntime, LocalSettings
+from infrastructure.local.runtime import LocalRuntime, LocalSettings, free_port
 
 SECRETS = {"REPLYWINDOW_X_CONSUMER_SECRET": "bench-x", "REPLYWINDOW_META_APP_SECRET": "bench-m",
            "REPLYWINDOW_ADMIN_TOKEN": "bench-admin"}
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -62,6 +62,15 @@ class LocalSettings:
         )
 
 
+def free_port() -> int:
+    """A port nothing listens on now: for a second stack beside `make run` (tests, benches)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def _chalice_stage_environment(stage: str) -> dict[str, str]:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     env: dict[str, str] = dict(config.get("environment_variables", {}))

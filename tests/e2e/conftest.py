@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import pytest
 import requests
 
 from chalicelib.webhooks.signatures import meta_signature, x_signature
+from infrastructure.local.runtime import free_port
 from tests.platform_fake import PAGE_TOKEN, WHATSAPP_TOKEN, X_KEYS, FakePlatforms, fake_platforms
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,11 +28,6 @@ SECRETS = {"x_consumer_key": X_KEYS["client_key"], "x_consumer_secret": X_KEYS["
            "meta_page_token": PAGE_TOKEN, "whatsapp_token": WHATSAPP_TOKEN,
            "admin_token": "e2e-admin"}
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -100,7 +95,7 @@ def platforms() -> Iterator[FakePlatforms]:
 def stack(tmp_path_factory: pytest.TempPathFactory,
           platforms: FakePlatforms) -> Iterator[LocalStack]:
     state_dir = tmp_path_factory.mktemp("replywindow")
-    api_port, aws_port = _free_port(), _free_port()
+    api_port, aws_port = free_port(), free_port()
     env = {**os.environ, "REPLYWINDOW_PORT": str(api_port), "REPLYWINDOW_AWS_PORT":
            str(aws_port), "REPLYWINDOW_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1",
            "REPLYWINDOW_POLICIES": str(ROOT / "tests" / "fixtures" / "policies" / "seconds.yaml"),
@@ -132,5 +127,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
         time.sleep(0.2)
     yield LocalStack(api, f"http://127.0.0.1:{aws_port}", state_dir, env, process, platforms)
     process.terminate()
-    process.wait(timeout=20)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:  # a slow shutdown is not a test failure
+        process.kill()
+        process.wait(timeout=10)
     log.close()

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 
 import pytest
 
 from infrastructure.local.aws import Built, EmbeddedAws, build_resources
+from infrastructure.local.runtime import free_port
 from infrastructure.template import load_resources
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")
