@@ -8,7 +8,7 @@ from typing import Any
 from chalice.app import Chalice, Response
 
 from chalicelib import bootstrap, observability, services
-from chalicelib.domain.errors import Forbidden
+from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.pages import page
 from chalicelib.services.auth import Principal, authenticate, require
@@ -162,6 +162,24 @@ def add_override(team: str) -> Response:
 def on_call(team: str) -> Response:
     return respond(lambda: services.oncall_admin.who_is_on_call(
         team, bootstrap.admin_deps()), guard=_admin)
+
+
+@app.route("/api/dlq/{queue}", methods=["GET"])
+def dead_letters(queue: str) -> Response:
+    return respond(lambda: {"queue": queue, "messages": bootstrap.dead_letters().peek(
+        _known_queue(queue))}, guard=_admin)
+
+
+@app.route("/api/dlq/{queue}/redrive", methods=["POST"])
+def redrive(queue: str) -> Response:
+    return respond(lambda: {"queue": queue, "redriven": bootstrap.dead_letters().redrive(
+        _known_queue(queue))}, guard=_admin)
+
+
+def _known_queue(queue: str) -> str:
+    if queue not in ("inbound", "alerts"):
+        raise NotFound("queue: inbound or alerts")
+    return queue
 
 
 # --- Queue workers ---------------------------------------------------------------------------

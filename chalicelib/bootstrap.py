@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
+    from chalicelib.adapters.dead_letters import SqsDeadLetters
     from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
     from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
     from chalicelib.adapters.dynamodb.channels import DynamoChannels
@@ -235,6 +236,14 @@ def agent_deps() -> AgentDeps:
                      channel_problem=channel_problem)
 
 
+@cache
+def dead_letters() -> SqsDeadLetters:
+    from chalicelib.adapters.dead_letters import SqsDeadLetters
+
+    return SqsDeadLetters(sqs(), {"inbound": settings().inbound_queue,
+                                  "alerts": settings().alerts_queue})
+
+
 def auth_deps() -> AuthDeps:
     from chalicelib.services.auth import AuthDeps
 
@@ -332,7 +341,8 @@ def reset() -> None:
     for getter in (settings, dynamodb, sqs, sns, stepfunctions, account_id, alarm_clock_arn,
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
-                   policies, reply_sender, idempotency_config, channels):
+                   policies, reply_sender, idempotency_config, channels,
+                   dead_letters):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

@@ -110,6 +110,20 @@ def oncall(api: Api, args: argparse.Namespace) -> None:
                   f"lead {now['lead']}")
 
 
+def dlq(api: Api, args: argparse.Namespace) -> None:
+    if args.redrive:
+        done = api("POST", f"/api/dlq/{args.queue}/redrive")
+        console.print(f"redrove {done['redriven']} message(s) to {args.queue}")
+        return
+    found = api("GET", f"/api/dlq/{args.queue}")["messages"]
+    table = Table(title=f"Dead letters of {args.queue} ({len(found)})")
+    for column in ("id", "receives", "group", "body"):
+        table.add_column(column)
+    for m in found:
+        table.add_row(m["id"], str(m["received"]), str(m["group"] or "-"), m["body"][:80])
+    console.print(table)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="replywindow", description=__doc__.splitlines()[0])
     parser.add_argument("--api", default=os.environ.get("REPLYWINDOW_API",
@@ -134,9 +148,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--team")
     p = sub.add_parser("oncall", help="who is on call now")
     p.add_argument("--team")
+    p = sub.add_parser("dlq", help="list (or --redrive) a dead-letter queue")
+    p.add_argument("queue", choices=["inbound", "alerts"])
+    p.add_argument("--redrive", action="store_true")
     args = parser.parse_args(argv)
     commands = {"inbox": inbox, "show": show, "reply": reply, "ack": ack, "report": report,
-                "oncall": oncall}
+                "oncall": oncall, "dlq": dlq}
     commands[args.command](Api(args.api, args.token), args)
     return 0
 

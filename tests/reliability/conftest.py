@@ -1,3 +1,3 @@
 """The reliability suite reuses the integration fixtures (moto with every resource built)."""
 
-from tests.integration.conftest import aws  # noqa: F401
+from tests.integration.conftest import aws, embedded_aws  # noqa: F401
