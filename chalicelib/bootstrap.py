@@ -6,6 +6,7 @@ in fakes by calling `reset()` after changing the environment.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
@@ -41,6 +42,12 @@ if TYPE_CHECKING:
     from chalicelib.services.oncall_admin import AdminDeps
     from chalicelib.services.turns import TurnDeps
     from chalicelib.services.webhooks import WebhookDeps
+
+
+# The AWS SDK logs whole requests (message text, tokens) at DEBUG: never let a DEBUG root logger
+# (an operator chasing a bug) turn that on. Our own logs carry ids and counts only.
+for _chatty in ("botocore", "boto3", "urllib3", "s3transfer"):
+    logging.getLogger(_chatty).setLevel(logging.WARNING)
 
 
 def _client(service: str) -> Any:
