@@ -164,6 +164,19 @@ def on_call(team: str) -> Response:
         team, bootstrap.admin_deps()), guard=_admin)
 
 
+@app.route("/api/customers/{platform}/{user_id}", methods=["GET", "DELETE"])
+def customer_data(platform: str, user_id: str) -> Response:
+    """GDPR: GET exports everything held about the customer, DELETE erases it. Audited."""
+    request = current(app)
+    return respond(lambda: services.privacy.handle(
+        request.method, platform, user_id, _admin_principal(), bootstrap.customer_data(),
+        bootstrap.now()), guard=_admin)
+
+
+def _admin_principal() -> str:
+    return authenticate(current(app).headers.get("authorization"), bootstrap.auth_deps()).id
+
+
 @app.route("/api/dlq/{queue}", methods=["GET"])
 def dead_letters(queue: str) -> Response:
     return respond(lambda: {"queue": queue, "messages": bootstrap.dead_letters().peek(

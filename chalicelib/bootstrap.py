@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
     from chalicelib.adapters.dynamodb.channels import DynamoChannels
     from chalicelib.adapters.dynamodb.conversations import DynamoConversations
+    from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
     from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
@@ -251,6 +252,13 @@ def dead_letters() -> SqsDeadLetters:
                                   "alerts": settings().alerts_queue})
 
 
+@cache
+def customer_data() -> DynamoCustomerData:
+    from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
+
+    return DynamoCustomerData(dynamodb(), settings().table, policies().timer_resolution)
+
+
 def auth_deps() -> AuthDeps:
     from chalicelib.services.auth import AuthDeps
 
@@ -349,7 +357,7 @@ def reset() -> None:
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
                    policies, reply_sender, idempotency_config, channels,
-                   dead_letters):
+                   dead_letters, customer_data):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

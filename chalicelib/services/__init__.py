@@ -17,10 +17,13 @@ if TYPE_CHECKING:
         oncall_admin as oncall_admin,
     )
     from chalicelib.services import (
+        privacy as privacy,
+    )
+    from chalicelib.services import (
         webhooks as webhooks,
     )
 
-_LAZY = {"acknowledge", "agent_api", "oncall_admin", "webhooks"}
+_LAZY = {"acknowledge", "agent_api", "oncall_admin", "privacy", "webhooks"}
 
 
 def __getattr__(name: str) -> Any:

@@ -131,7 +131,8 @@ class DynamoIngestStore:
         sets = ["first_seen = if_not_exists(first_seen, :now)", "last_seen = :now",
                 "expires_at = :exp"]
         values: dict[str, Any] = {":now": value(now), ":one": value(1),
-                                  ":exp": value(expires_at)}
+                                  ":exp": value(expires_at),
+                                  ":conv": {"SS": [m.conversation.id]}}
         for placeholder, field_value in (("#h", person.handle), ("#n", person.name),
                                          ("#f", person.followers)):
             if field_value is not None:
@@ -142,7 +143,9 @@ class DynamoIngestStore:
         update: dict[str, Any] = {
             "TableName": self.table, "Key": key(customer_pk(m.event.platform, person.id),
                                                 "PROFILE"),
-            "UpdateExpression": "SET " + ", ".join(sets) + " ADD complaints :one",
+            # The profile lists the customer's conversations: erasure and export find them all.
+            "UpdateExpression": "SET " + ", ".join(sets) + " ADD complaints :one, "
+                                "conversations :conv",
             "ExpressionAttributeValues": values,
         }
         if used:

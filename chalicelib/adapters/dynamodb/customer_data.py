@@ -1,0 +1,108 @@
+"""Everything ReplyWindow holds about one customer: exported on request, erased on request
+(GDPR access and erasure). The customer's profile lists their conversations; each
+conversation's items, dedupe records, tweet-index entries and alert records go with it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
+from chalicelib.adapters.dynamodb.records import customer_pk, dedupe_pk, tweet_pk
+from chalicelib.domain.conversations import split_conversation_id
+from chalicelib.domain.timers import bucket_of
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+LEVELS = ("warning", "breach", "escalation")
+
+
+class DynamoCustomerData:
+    def __init__(self, client: DynamoDBClient, table: str, resolution: timedelta) -> None:
+        self.client, self.table, self.resolution = client, table, resolution
+
+    def _profile(self, platform: str, user_id: str) -> dict[str, Any] | None:
+        with aws_errors("read customer"):
+            item = self.client.get_item(TableName=self.table,
+                                        Key=key(customer_pk(platform, user_id), "PROFILE"),
+                                        ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def _conversation_items(self, conversation_id: str) -> list[dict[str, Any]]:
+        platform, thread = split_conversation_id(conversation_id)
+        items: list[dict[str, Any]] = []
+        with aws_errors("read conversation"):
+            for page in self.client.get_paginator("query").paginate(
+                    TableName=self.table, KeyConditionExpression="PK = :pk",
+                    ExpressionAttributeValues={":pk": value(
+                        f"CONV#{platform.value}#{thread}")}):
+                items.extend(from_item(i) for i in page.get("Items", []))
+        return items
+
+    def export(self, platform: str, user_id: str) -> dict[str, Any] | None:
+        profile = self._profile(platform, user_id)
+        if profile is None:
+            return None
+        conversations = {}
+        for conversation_id in sorted(profile.get("conversations", [])):
+            items = self._conversation_items(conversation_id)
+            conversations[conversation_id] = {
+                "messages": [{k: i.get(k) for k in ("message_id", "direction", "text",
+                                                    "created_at", "author", "attachments")}
+                             for i in items if str(i["SK"]).startswith("MSG#")],
+                "status": next((i.get("status") for i in items if i["SK"] == "META"), None)}
+        return {"customer": {k: v for k, v in profile.items()
+                             if k not in ("PK", "SK", "conversations", "expires_at")},
+                "conversations": conversations}
+
+    def erase(self, platform: str, user_id: str) -> dict[str, int] | None:
+        profile = self._profile(platform, user_id)
+        if profile is None:
+            return None
+        keys: list[dict[str, Any]] = [key(customer_pk(platform, user_id), "PROFILE")]
+        conversations = sorted(profile.get("conversations", []))
+        messages = 0
+        for conversation_id in conversations:
+            items = self._conversation_items(conversation_id)
+            turns = 0
+            for item in items:
+                keys.append(key(item["PK"], item["SK"]))
+                sk = str(item["SK"])
+                if sk.startswith("MSG#"):
+                    messages += 1
+                    keys.append(key(dedupe_pk(platform, item["message_id"]), "MSGID"))
+                    if platform == "x":
+                        keys.append(key(tweet_pk(item["message_id"]), "TWEET"))
+                elif sk.startswith("TURN#"):
+                    turns += 1
+                elif sk == "META":
+                    keys += self._due_checks(conversation_id, item)
+            keys += [key(f"ALERT#{conversation_id}#{turn}#{level}", "ALERT")
+                     for turn in range(1, turns + 1) for level in LEVELS]
+        with aws_errors("erase customer"):
+            for start in range(0, len(keys), 25):
+                self.client.batch_write_item(RequestItems={self.table: [
+                    {"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]})
+        return {"conversations": len(conversations), "messages": messages,
+                "items_deleted": len(keys)}
+
+    def _due_checks(self, conversation_id: str, meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """The open turn's due checks hold the conversation id (and so the customer's): they
+        go too. A check that was moved to a later bucket finds no conversation and is skipped."""
+        found = []
+        for level, field in (("warning", "warn_at"), ("breach", "due_at"),
+                             ("escalation", "escalate_at")):
+            if meta.get(field):
+                bucket = bucket_of(datetime.fromisoformat(meta[field]), self.resolution)
+                found.append(key(f"DUE#{bucket}", f"{conversation_id}#{meta['turn']}#{level}"))
+        return found
+
+    def audit(self, action: str, platform: str, user_id: str, by: str, at: datetime,
+              outcome: dict[str, Any]) -> None:
+        """Who asked for whose data, when, and what was done: kept, without the data."""
+        with aws_errors("audit"):
+            self.client.put_item(TableName=self.table, Item=to_item({
+                "PK": f"AUDIT#{at.date().isoformat()}", "SK": f"{at.isoformat()}#{action}",
+                "action": action, "platform": platform, "customer": user_id, "by": by,
+                "outcome": outcome}))
