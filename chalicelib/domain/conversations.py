@@ -8,7 +8,7 @@ turn. Pure: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -69,7 +69,6 @@ class Conversation:
     acked_by: str | None = None
     acked_turn: int | None = None
     version: int = 0  # optimistic lock: each write expects the version it read
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def id(self) -> str:

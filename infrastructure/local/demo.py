@@ -197,9 +197,10 @@ class Demo:
 
     def run(self, console: Console, settle: float = 30.0) -> dict[str, int]:
         steps = sorted(script(), key=lambda s: s.at)
+        ends = steps[-1].at + settle  # the last step, then time for its alerts
         start = time.monotonic()
         with Live(self.view(), console=console, refresh_per_second=2) as live:
-            while steps or time.monotonic() - start < steps_end(steps, start) + settle:
+            while time.monotonic() - start < ends:
                 elapsed = time.monotonic() - start
                 while steps and steps[0].at <= elapsed:
                     step = steps.pop(0)
@@ -210,8 +211,6 @@ class Demo:
                     self._maybe_acknowledge(alert, elapsed)
                 live.update(self.view())
                 time.sleep(0.5)
-                if not steps and time.monotonic() - start > 12 + settle:
-                    break
         return self.summary(console)
 
     def _maybe_acknowledge(self, alert: dict[str, Any], elapsed: float) -> None:
@@ -249,9 +248,6 @@ class Demo:
         console.print(table)
         return figures
 
-
-def steps_end(steps: list[Step], start: float) -> float:
-    return max((s.at for s in steps), default=0.0)
 
 
 def main(say: Callable[[str], None] = print) -> int:

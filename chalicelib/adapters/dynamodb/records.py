@@ -61,7 +61,7 @@ def conversation_item(c: Conversation, expires_at: int) -> dict[str, Any]:
         "team": c.team, "priority": c.priority, "reasons": list(c.reasons),
         "warn_at": _iso(c.warn_at), "due_at": _iso(c.due_at),
         "escalate_at": _iso(c.escalate_at), "assignee": c.assignee, "acked_by": c.acked_by,
-        "acked_turn": c.acked_turn, "version": c.version, "extra": c.extra or None,
+        "acked_turn": c.acked_turn, "version": c.version,
         "expires_at": expires_at,
     }
 
@@ -84,7 +84,7 @@ def conversation_from(item: dict[str, Any]) -> Conversation:
         warn_at=_dt(item.get("warn_at")), due_at=_dt(item.get("due_at")),
         escalate_at=_dt(item.get("escalate_at")), assignee=item.get("assignee"),
         acked_by=item.get("acked_by"), acked_turn=item.get("acked_turn"),
-        version=int(item.get("version", 0)), extra=dict(item.get("extra", {})),
+        version=int(item.get("version", 0)),
     )
 
 
