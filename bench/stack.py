@@ -14,9 +14,11 @@ SECRETS = {"REPLYWINDOW_X_CONSUMER_SECRET": "bench-x", "REPLYWINDOW_META_APP_SEC
            "REPLYWINDOW_ADMIN_TOKEN": "bench-admin"}
 
 
-
 @contextmanager
 def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
+    """The stack in this process (so its AWS calls can be counted or faulted); the environment
+    is put back afterwards, so a test session can run one between moto-backed tests."""
+    saved = dict(os.environ)
     os.environ.update(SECRETS)
     os.environ["REPLYWINDOW_DIGEST_AFTER"] = "1000000"
     os.environ["POWERTOOLS_LOG_LEVEL"] = "WARNING"  # figures, not log lines
@@ -30,3 +32,8 @@ def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
         yield runtime
     finally:
         runtime.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        from chalicelib import bootstrap
+
+        bootstrap.reset()

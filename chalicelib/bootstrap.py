@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
     from chalicelib.adapters.secrets import PlatformSecrets
     from chalicelib.adapters.sns_alerts import SnsNotifier
-    from chalicelib.adapters.sqs_queue import SqsInboundQueue
+    from chalicelib.adapters.sqs_queue import SqsInboundQueue, SqsRedelivery
     from chalicelib.adapters.stepfunctions_clock import StepFunctionsAlarmClock
     from chalicelib.domain.policies import Policies
     from chalicelib.domain.replies import ReplyRoute
@@ -143,6 +143,13 @@ def alert_log() -> DynamoAlertLog:
     from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
 
     return DynamoAlertLog(dynamodb(), settings().table)
+
+
+@cache
+def redelivery() -> SqsRedelivery:
+    from chalicelib.adapters.sqs_queue import SqsRedelivery
+
+    return SqsRedelivery(sqs())
 
 
 @cache

@@ -1,5 +1,10 @@
 """Per-record handlers for the SQS-triggered Lambdas, run by powertools' batch processors so a
-failed record is reported alone (`batchItemFailures`) and retried, never the whole batch."""
+failed record is reported alone (`batchItemFailures`) and retried, never the whole batch.
+
+A failed record comes back after a short, growing delay (2, 4, 8, 16 s by receive count) rather
+than the queue's 60 s visibility timeout: a throttled alert retried in seconds is still on
+time. Even a batch where every record failed is answered this way, not raised, for the same
+reason."""
 
 from __future__ import annotations
 
@@ -17,9 +22,11 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import bootstrap, observability
 from chalicelib.services import alerting, turns
 
-_alerts_processor = BatchProcessor(event_type=EventType.SQS)
+_alerts_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # FIFO: after a failure, the rest of that group's batch is failed too, so order is kept.
 _inbound_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+_inbound_processor.raise_on_entire_batch_failure = False  # not a constructor argument here
+_MAX_RETRY_SECONDS = 30
 
 
 def _ring_record(record: SQSRecord) -> None:
@@ -31,15 +38,26 @@ def _inbound_record(record: SQSRecord) -> None:
     turns.handle(json.loads(record.body), bootstrap.turn_deps())
 
 
+def _retry_soon(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+    for record in event.get("Records", []):
+        if record.get("messageId") in failed:
+            receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            bootstrap.redelivery().retry_in(record["eventSourceARN"], record["receiptHandle"],
+                                            min(_MAX_RETRY_SECONDS, 2 ** receives))
+    return response
+
+
 def ring_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        return dict(process_partial_response(event=event, record_handler=_ring_record,
-                                             processor=_alerts_processor,
-                                             context=context))
+        return _retry_soon(event, dict(process_partial_response(
+            event=event, record_handler=_ring_record, processor=_alerts_processor,
+            context=context)))
     finally:
         observability.flush()
 
 
 def inbound_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return dict(process_partial_response(event=event, record_handler=_inbound_record,
-                                         processor=_inbound_processor, context=context))
+    return _retry_soon(event, dict(process_partial_response(
+        event=event, record_handler=_inbound_record, processor=_inbound_processor,
+        context=context)))

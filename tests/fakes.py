@@ -150,12 +150,17 @@ class FakeAlertLog:
     def __init__(self) -> None:
         self.status: dict[str, str] = {}
         self.counts: dict[str, int] = {}
+        self.reached: dict[str, set[str]] = {}
 
-    def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime) -> bool:
+    def claim(self, alert_key: str, recipients: tuple[str, ...],
+              at: datetime) -> frozenset[str] | None:
         if self.status.get(alert_key) == "sent":
-            return False
+            return None
         self.status[alert_key] = "pending"
-        return True
+        return frozenset(self.reached.get(alert_key, set()))
+
+    def delivered(self, alert_key: str, agent: str) -> None:
+        self.reached.setdefault(alert_key, set()).add(agent)
 
     def sent(self, alert_key: str, at: datetime) -> None:
         self.status[alert_key] = "sent"

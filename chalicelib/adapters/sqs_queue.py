@@ -42,3 +42,27 @@ def _dedupe(value: str) -> str:
     import hashlib
 
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+class SqsRedelivery:
+    """Bring a failed record back soon instead of after the queue's visibility timeout (sized
+    for the function's timeout): an alert retried in seconds can still be on time."""
+
+    def __init__(self, client: SQSClient) -> None:
+        self.client = client
+        self._urls: dict[str, str] = {}
+
+    def _url(self, queue_arn: str) -> str:
+        if queue_arn not in self._urls:
+            name = queue_arn.rsplit(":", 1)[-1]
+            self._urls[queue_arn] = self.client.get_queue_url(QueueName=name)["QueueUrl"]
+        return self._urls[queue_arn]
+
+    def retry_in(self, queue_arn: str, receipt_handle: str, seconds: int) -> bool:
+        try:
+            self.client.change_message_visibility(
+                QueueUrl=self._url(queue_arn), ReceiptHandle=receipt_handle,
+                VisibilityTimeout=seconds)
+        except (ClientError, BotoCoreError):
+            return False  # the visibility timeout still brings it back, only later
+        return True

@@ -126,9 +126,13 @@ class AckLinks(Protocol):
 
 
 class AlertLog(Protocol):
-    def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime) -> bool:
-        """True if this alert still has to be sent (new, or claimed but never sent)."""
+    def claim(self, alert_key: str, recipients: tuple[str, ...],
+              at: datetime) -> frozenset[str] | None:
+        """None if this alert was sent already; else the recipients who have it already (a
+        retry after a failed publish sends only to the others)."""
         ...
+
+    def delivered(self, alert_key: str, agent: str) -> None: ...
 
     def sent(self, alert_key: str, at: datetime) -> None: ...
 

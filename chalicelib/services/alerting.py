@@ -103,10 +103,13 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
         logger.error("no rota: nobody to alert", extra={"team": team, "level": check.level})
         raise LookupError(f"team {team} has no on-call rota")  # retried, then the DLQ
     who = recipients(on_call(rota, now), check.level)
-    if not deps.alert_log.claim(check.key, who, now):
+    reached = deps.alert_log.claim(check.key, who, now)
+    if reached is None:
         report.skipped["already alerted"] += 1
         return
     for agent_id in who:
+        if agent_id in reached:
+            continue  # this retry follows a failed publish to someone else: not twice
         if deps.alert_log.count_recent(agent_id, now) > deps.digest_after:
             digests[(agent_id, team)] += 1
             report.digested += 1
@@ -118,6 +121,8 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
         deps.notifier.notify(agent=agent_id, team=team, level=check.level,
                              conversation=c.id, subject=alert.subject, sms=alert.sms,
                              email=alert.email)
+        if len(who) > 1:
+            deps.alert_log.delivered(check.key, agent_id)  # a lone recipient needs no marker
         report.sent += 1
     observability.alert_sent(c.platform.value, check.level)
     deps.alert_log.sent(check.key, now)

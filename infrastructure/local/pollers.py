@@ -99,12 +99,6 @@ class QueuePoller(threading.Thread):
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
                          for i, m in enumerate(done)],
             )
-        if failed:
-            # Lambda makes failed items visible again after the visibility timeout; locally a
-            # short one keeps retries quick while keeping the same order of events.
-            for m in messages:
-                if m["MessageId"] in failed:
-                    self.sqs.change_message_visibility(
-                        QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"],
-                        VisibilityTimeout=1)
+        # Like Lambda, failed items are left alone: they come back when their visibility
+        # expires (the handlers shorten it themselves, on AWS as here).
         return len(messages)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from chalicelib.adapters.dynamodb.codec import aws_errors, key, to_item, value
+from chalicelib.adapters.dynamodb.codec import aws_errors, key, value
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -17,21 +17,34 @@ class DynamoAlertLog:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client, self.table = client, table
 
-    def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime) -> bool:
-        item = to_item({"PK": f"ALERT#{alert_key}", "SK": "ALERT", "status": "pending",
-                        "recipients": list(recipients), "claimed_at": at.isoformat(),
-                        "expires_at": int(at.timestamp()) + _KEEP_SECONDS})
+    def claim(self, alert_key: str, recipients: tuple[str, ...],
+              at: datetime) -> frozenset[str] | None:
         with aws_errors("claim alert"):
             try:
-                # A claim left pending (the publish failed) may be taken again by the retry.
-                self.client.put_item(
-                    TableName=self.table, Item=item,
+                # A claim left pending (a publish failed) may be taken again by the retry,
+                # which learns who has the alert already.
+                attributes = self.client.update_item(
+                    TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                    UpdateExpression="SET #s = :pending, recipients = :r, "
+                                     "claimed_at = if_not_exists(claimed_at, :at), "
+                                     "expires_at = :exp",
                     ConditionExpression="attribute_not_exists(PK) OR #s = :pending",
                     ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":pending": value("pending")})
+                    ExpressionAttributeValues={
+                        ":pending": value("pending"), ":r": value(list(recipients)),
+                        ":at": value(at.isoformat()),
+                        ":exp": value(int(at.timestamp()) + _KEEP_SECONDS)},
+                    ReturnValues="ALL_NEW")["Attributes"]
             except self.client.exceptions.ConditionalCheckFailedException:
-                return False
-        return True
+                return None
+        return frozenset(attributes.get("delivered", {}).get("SS", []))
+
+    def delivered(self, alert_key: str, agent: str) -> None:
+        with aws_errors("mark alert delivered"):
+            self.client.update_item(
+                TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                UpdateExpression="ADD delivered :a",
+                ExpressionAttributeValues={":a": {"SS": [agent]}})
 
     def sent(self, alert_key: str, at: datetime) -> None:
         with aws_errors("mark alert sent"):

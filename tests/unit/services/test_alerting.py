@@ -84,6 +84,23 @@ def test_the_same_check_rung_twice_alerts_once(deps) -> None:
     assert sent(deps) == [("alice", "warning")]
 
 
+def test_a_retry_after_a_failed_publish_reaches_only_who_missed_it(deps) -> None:
+    class FailsForBobOnce(FakeNotifier):
+        def notify(self, **alert):  # type: ignore[no-untyped-def]
+            if alert["agent"] == "bob" and not getattr(self, "failed", False):
+                self.failed = True
+                raise ConnectionError("SNS throttled")
+            super().notify(**alert)
+
+    deps = replace(deps, notifier=FailsForBobOnce())
+    due(deps, "breach")
+    with pytest.raises(ConnectionError):
+        ring_bucket(100, deps)
+    ring_bucket(100, deps)  # the queue redelivers the bucket
+    ring_bucket(100, deps)  # and once more: nothing left to send
+    assert sent(deps) == [("alice", "breach"), ("bob", "breach")]
+
+
 def test_acknowledging_stops_escalation_but_not_the_breach(deps) -> None:
     due(deps, "warning", 100)
     ring_bucket(100, deps)
