@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, Response
+from chalice.app import Chalice, Rate, Response
 
 from chalicelib import bootstrap, observability, services
 from chalicelib.domain.errors import Forbidden, NotFound
@@ -211,3 +211,12 @@ def ring_alarm(event: Any) -> dict[str, Any]:
     from chalicelib import handlers
 
     return handlers.ring_batch(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def channel_watch(event: Any) -> dict[str, str]:
+    """Every few minutes: a channel gone quiet, failing signatures or without credentials is
+    told to the admins once, and again when it recovers."""
+    from chalicelib import handlers
+
+    return handlers.channel_watch()

@@ -66,13 +66,15 @@ def measure(n: int = N, c: int = C) -> dict[str, Any]:
                     return items
                 kwargs = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
 
-        deadline = time.monotonic() + 60
-        while True:  # wait for the triage worker to drain the queue
+        deadline, progress = time.monotonic() + 60, -1
+        while True:  # wait for the triage worker to drain the queue, while it makes progress
             items = [i for i in scan() if f"dm-{PAGE}-{run}" in i["PK"]["S"]]
             triaged = [i for i in items if i["SK"]["S"] == "META" and "priority" in i]
             if len(triaged) >= accepted or time.monotonic() > deadline:
                 break
-            time.sleep(1)
+            if len(triaged) > progress:
+                progress, deadline = len(triaged), time.monotonic() + 60
+            time.sleep(3)
         messages = [i for i in items if i["SK"]["S"].startswith("MSG#")]
         stored_ids = [i["message_id"]["S"] for i in messages]
 

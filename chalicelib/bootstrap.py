@@ -7,7 +7,7 @@ in fakes by calling `reset()` after changing the environment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from chalicelib.services.agent_api import AgentDeps
     from chalicelib.services.alerting import AlertingDeps
     from chalicelib.services.auth import AuthDeps
+    from chalicelib.services.channel_watch import ChannelDeps
     from chalicelib.services.ingest import IngestDeps
     from chalicelib.services.oncall_admin import AdminDeps
     from chalicelib.services.turns import TurnDeps
@@ -314,7 +315,7 @@ def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
     return IngestDeps(store=ingest_store(), queue=inbound_queue(), now=now,
-                      channel_problem=channel_problem)
+                      channel_problem=channel_problem, channel_seen=channel_seen)
 
 
 @cache
@@ -322,7 +323,8 @@ def webhook_deps() -> WebhookDeps:
     from chalicelib.services.webhooks import WebhookDeps
 
     return WebhookDeps(ingest=ingest_deps, secrets=secrets,
-                       max_body_bytes=settings().max_body_bytes, now=now)
+                       max_body_bytes=settings().max_body_bytes, now=now,
+                       signature_checked=signature_checked)
 
 
 @cache
@@ -334,6 +336,25 @@ def channels() -> DynamoChannels:
 
 def channel_problem(platform: str, state: str, detail: str) -> None:
     channels().record(platform, state, detail, now())
+
+
+def channel_deps() -> ChannelDeps:
+    from chalicelib.services.channel_watch import ChannelDeps
+
+    return ChannelDeps(store=channels(), notify_admins=notifier().notify_admins,
+                       policies=policies, public_url=settings().public_url, now=now)
+
+
+def channel_seen(platforms: Iterable[str]) -> None:
+    from chalicelib.services import channel_watch
+
+    channel_watch.seen(platforms, channel_deps())
+
+
+def signature_checked(channel: str, ok: bool) -> None:
+    from chalicelib.services import channel_watch
+
+    channel_watch.signature(channel, ok, channel_deps())
 
 
 def health() -> dict[str, Any]:
@@ -351,9 +372,10 @@ def health() -> dict[str, Any]:
 
 def _channels_or_unknown() -> dict[str, Any]:
     from chalicelib.domain.errors import StoreUnavailable
+    from chalicelib.services import channel_watch
 
     try:
-        return channels().all()
+        return channel_watch.overview(channel_deps())
     except StoreUnavailable:
         return {"error": "channel health unavailable"}
 

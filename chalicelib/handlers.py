@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import bootstrap, observability
 from chalicelib.services import alerting, turns
+from chalicelib.services import channel_watch as watch
 
 _alerts_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 # FIFO: after a failure, the rest of that group's batch is failed too, so order is kept.
@@ -61,3 +62,10 @@ def inbound_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _retry_soon(event, dict(process_partial_response(
         event=event, record_handler=_inbound_record, processor=_inbound_processor,
         context=context)))
+
+
+def channel_watch() -> dict[str, str]:
+    try:
+        return watch.check(bootstrap.channel_deps())
+    finally:
+        observability.flush()

@@ -124,6 +124,23 @@ def dlq(api: Api, args: argparse.Namespace) -> None:
     console.print(table)
 
 
+def channels(api: Api, args: argparse.Namespace) -> None:
+    found = api("GET", "/health")["channels"]
+    if "error" in found:
+        console.print(f"channel health unavailable: {found['error']}")
+        return
+    table = Table(title="Channels")
+    for column in ("channel", "state", "last event", "last send ok", "silence alert after",
+                   "incident since"):
+        table.add_column(column)
+    for name, c in sorted(found.items()):
+        after = c.get("silence_alert_after_s")
+        table.add_row(name, c["state"] + (f" ({c['detail']})" if c.get("detail") else ""),
+                      c.get("last_event_at") or "-", c.get("last_send_ok_at") or "-",
+                      _left(after) if after else "learning", c.get("incident_since") or "-")
+    console.print(table)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="replywindow", description=__doc__.splitlines()[0])
     parser.add_argument("--api", default=os.environ.get("REPLYWINDOW_API",
@@ -151,9 +168,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = sub.add_parser("dlq", help="list (or --redrive) a dead-letter queue")
     p.add_argument("queue", choices=["inbound", "alerts"])
     p.add_argument("--redrive", action="store_true")
+    sub.add_parser("channels", help="each channel's health: silent, failing, revoked?")
     args = parser.parse_args(argv)
     commands = {"inbox": inbox, "show": show, "reply": reply, "ack": ack, "report": report,
-                "oncall": oncall, "dlq": dlq}
+                "oncall": oncall, "dlq": dlq, "channels": channels}
     commands[args.command](Api(args.api, args.token), args)
     return 0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.conversations import Conversation, Outcome
@@ -201,3 +201,59 @@ class FakeRotas:
 
     def agent(self, agent_id: str) -> Any:
         return None
+
+
+class FakeChannelStore:
+    """In-memory ChannelStore (services/channel_watch.py), without the adapter's throttle."""
+
+    def __init__(self) -> None:
+        from chalicelib.domain.channel_health import ChannelState
+
+        self.states: dict[str, ChannelState] = {}
+        self._empty = ChannelState
+
+    def _get(self, channel: str) -> Any:
+        return self.states.get(channel) or self._empty(channel=channel)
+
+    def seen(self, channel: str, at: datetime) -> tuple[datetime, timedelta | None] | None:
+        s = self._get(channel)
+        self.states[channel] = replace(s, last_event_at=at, events=s.events + 1)
+        return (s.last_event_at, s.longest_gap) if s.last_event_at else None
+
+    def learn_gap(self, channel: str, gap: timedelta) -> None:
+        s = self._get(channel)
+        if s.longest_gap is None or gap > s.longest_gap:
+            self.states[channel] = replace(s, longest_gap=gap)
+
+    def signature(self, channel: str, ok: bool, at: datetime) -> None:
+        if not ok:
+            self.record(channel, "signature_failures", "bad signatures", at)
+        else:
+            self.states[channel] = replace(self._get(channel), last_verified_at=at)
+
+    def record(self, channel: str, state: str, detail: str, at: datetime) -> None:
+        s = self._get(channel)
+        self.states[channel] = (replace(s, last_send_ok_at=at) if state == "healthy" else
+                                replace(s, problem=state, problem_at=at, problem_detail=detail))
+
+    def all(self) -> list[Any]:
+        return sorted(self.states.values(), key=lambda s: s.channel)
+
+    def open_incident(self, channel: str, kind: str, at: datetime) -> bool:
+        s = self._get(channel)
+        if s.incident is not None:
+            return False
+        self.states[channel] = replace(s, incident=kind, incident_since=at,
+                                       incident_alerted=False)
+        return True
+
+    def incident_alerted(self, channel: str) -> None:
+        self.states[channel] = replace(self._get(channel), incident_alerted=True)
+
+    def close_incident(self, channel: str, kind: str) -> bool:
+        s = self._get(channel)
+        if s.incident != kind:
+            return False
+        self.states[channel] = replace(s, incident=None, incident_since=None,
+                                       incident_alerted=False)
+        return True

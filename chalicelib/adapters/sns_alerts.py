@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 
+ADMINS = "admins"  # the `agent` attribute of alerts meant for every admin
+
+
 class SnsNotifier:
     def __init__(self, client: SNSClient, topic_arn: str) -> None:
         self.client, self.topic_arn = client, topic_arn
@@ -32,10 +35,18 @@ class SnsNotifier:
         except (ClientError, BotoCoreError) as error:
             raise StoreUnavailable(f"publish alert: {type(error).__name__}") from error
 
-    def subscribe(self, agent: str, *, phone: str | None, email: str | None) -> list[str]:
-        """SMS and email subscriptions for one agent, each filtered to that agent's alerts."""
+    def notify_admins(self, subject: str, sms: str) -> None:
+        """Operational alerts (a channel down or back): every admin's subscriptions match."""
+        self.notify(agent=ADMINS, team=ADMINS, level="channel", conversation=None,
+                    subject=subject, sms=sms,
+                    email=f"{sms}\n\nEvery channel's state is on the health page.")
+
+    def subscribe(self, agent: str, *, phone: str | None, email: str | None,
+                  admin: bool = False) -> list[str]:
+        """SMS and email subscriptions for one agent, each filtered to that agent's alerts
+        (and, for an admin, to the admins' operational alerts)."""
         arns = []
-        policy = json.dumps({"agent": [agent]})
+        policy = json.dumps({"agent": [agent, ADMINS] if admin else [agent]})
         for protocol, endpoint in (("sms", phone), ("email", email)):
             if not endpoint:
                 continue

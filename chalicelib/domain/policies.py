@@ -97,6 +97,8 @@ class Policies:
     default_team: str
     teams_policy: Mapping[str, TeamPolicy]
     rules: tuple[TeamRule, ...] = field(default_factory=tuple)
+    # A channel silent this long (business time) is down; unset, its own history decides.
+    channel_silence: Mapping[str, timedelta] = field(default_factory=dict)
 
     @property
     def teams(self) -> tuple[str, ...]:
@@ -180,7 +182,7 @@ def parse_policies(text: str) -> Policies:
     except yaml.YAMLError as error:
         raise PolicyError(f"policy file is not valid YAML: {error}") from error
     spec = _mapping(raw, "", ("warn_at", "timer_resolution", "calendar", "priorities",
-                              "teams", "default_team"))
+                              "teams", "default_team", "channel_silence"))
     if "priorities" not in spec:
         raise PolicyError("priorities: missing")
     warn_at = _warn_at(spec.get("warn_at", 0.75), "warn_at")
@@ -205,8 +207,11 @@ def parse_policies(text: str) -> Policies:
             rules.append(TeamRule(
                 str(name), _names(team.get("platforms", []), f"{path}.platforms", PLATFORMS),
                 _names(team.get("channels", []), f"{path}.channels", CHANNELS)))
+    silence = {str(name): parse_duration(gap, f"channel_silence.{name}") for name, gap in
+               _mapping(spec.get("channel_silence") or {}, "channel_silence",
+                        (*PLATFORMS, "meta")).items()}
     return Policies(warn_at=warn_at, timer_resolution=resolution, default_team=default_team,
-                    teams_policy=teams, rules=tuple(rules))
+                    teams_policy=teams, rules=tuple(rules), channel_silence=silence)
 
 
 def load_policies(path: Path) -> Policies:

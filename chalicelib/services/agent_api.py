@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
@@ -12,7 +13,12 @@ from typing import Any, Protocol
 from chalicelib import observability
 from chalicelib.domain import conversations as turns
 from chalicelib.domain.conversations import Conversation, Status
-from chalicelib.domain.errors import BadRequest, ChannelAuthFailed, ConversationNotFound
+from chalicelib.domain.errors import (
+    BadRequest,
+    ChannelAuthFailed,
+    ConversationNotFound,
+    StoreUnavailable,
+)
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
 from chalicelib.domain.ports import (
     AlreadyStored,
@@ -143,6 +149,8 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
         # admin reconnects it, so say so where it is seen (/health), not just to this agent.
         deps.channel_problem(c.platform.value, "unhealthy", str(failure))
         raise
+    with suppress(StoreUnavailable):  # bookkeeping: the reply is out; record it, don't fail
+        deps.channel_problem(c.platform.value, "healthy", "")  # the last send that went through
     sent = MessageEvent(
         platform=c.platform, thread=c.thread, message_id=message_id, direction=Direction.OUT,
         channel=Channel.PUBLIC if chosen.kind in ("public_reply", "comment_reply")

@@ -50,6 +50,7 @@ class IngestDeps:
     queue: InboundQueue
     now: Callable[[], datetime]
     channel_problem: Callable[[str, str, str], None] | None = None
+    channel_seen: Callable[[Iterable[str]], None] | None = None  # the platform is calling
 
 
 @dataclass
@@ -68,7 +69,10 @@ class IngestReport:
 def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
     report = IngestReport()
     received_at = deps.now()
+    platforms: set[str] = set()
     for event in events:
+        if not isinstance(event, ChannelSignal):  # a revoke proves nothing works
+            platforms.add(event.platform.value)
         if isinstance(event, MessageEvent):
             report.add(_message(event, received_at, deps))
         elif isinstance(event, MessageDeleted):
@@ -85,6 +89,8 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
                                                 "event_type": event.event_type,
                                                 "reason": event.reason})
             report.add("ignored")
+    if platforms and deps.channel_seen is not None:
+        deps.channel_seen(platforms)  # after the work: bookkeeping never costs a delivery
     return report
 
 

@@ -38,7 +38,8 @@ class OnCallStore(Protocol):
 
 
 class Subscriptions(Protocol):
-    def subscribe(self, agent: str, *, phone: str | None, email: str | None) -> list[str]: ...
+    def subscribe(self, agent: str, *, phone: str | None, email: str | None,
+                  admin: bool = False) -> list[str]: ...
 
     def unsubscribe(self, arns: list[str]) -> None: ...
 
@@ -67,6 +68,8 @@ def create_agent(body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
     assert agent_id is not None
     if not agent_id.replace("-", "").replace("_", "").isalnum():
         raise BadRequest("id: letters, digits, '-' and '_' only")
+    if agent_id == "admins":
+        raise BadRequest("id: 'admins' is reserved (it addresses every admin)")
     role = body.get("role", "agent")
     if role not in ROLES:
         raise BadRequest(f"role: one of {', '.join(ROLES)}")
@@ -81,7 +84,8 @@ def create_agent(body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
     previous = deps.store.agent_record(agent_id)
     if previous:
         deps.subscriptions.unsubscribe(list(previous.get("subscriptions", [])))
-    arns = deps.subscriptions.subscribe(agent_id, phone=phone, email=email)
+    arns = deps.subscriptions.subscribe(agent_id, phone=phone, email=email,
+                                        admin=role == "admin")
     token = "rw_" + secrets.token_urlsafe(24)
     deps.store.put_agent(agent, role=role, token=token, subscriptions=arns)
     return {"agent": agent_to_dict(agent), "role": role, "token": token}

@@ -37,6 +37,8 @@ class WebhookDeps:
     secrets: Callable[[], PlatformSecrets]
     max_body_bytes: int
     now: Callable[[], datetime]
+    signature_checked: Callable[[str, bool], None] | None = None  # (route, ok): a run of
+    # failures is a channel problem (a rotated app secret), not just bad requests
 
 
 def x_crc(crc_token: str | None, deps: WebhookDeps) -> dict[str, str]:
@@ -59,20 +61,28 @@ def meta_verify(mode: str | None, token: str | None, challenge: str | None,
 
 def receive_x(body: bytes, signature: str | None, deps: WebhookDeps) -> IngestReport:
     _check_size(body, deps)
-    if not signatures.verify_x(deps.secrets().x_consumer_secret, body, signature):
+    if not _verified("x", signatures.verify_x(deps.secrets().x_consumer_secret, body,
+                                              signature), deps):
         raise Unauthorized("missing or invalid x-twitter-webhooks-signature")
     from chalicelib.webhooks.x_parser import parse_x
 
-    return _ingest(body, deps, lambda payload, at: parse_x(payload, at))
+    return _ingest("x", body, deps, lambda payload, at: parse_x(payload, at))
 
 
 def receive_meta(body: bytes, signature: str | None, deps: WebhookDeps) -> IngestReport:
     _check_size(body, deps)
-    if not signatures.verify_meta(deps.secrets().meta_app_secret, body, signature):
+    if not _verified("meta", signatures.verify_meta(deps.secrets().meta_app_secret, body,
+                                                    signature), deps):
         raise Unauthorized("missing or invalid X-Hub-Signature-256")
     from chalicelib.webhooks.meta_router import parse_meta
 
-    return _ingest(body, deps, parse_meta)
+    return _ingest("meta", body, deps, parse_meta)
+
+
+def _verified(route: str, ok: bool, deps: WebhookDeps) -> bool:
+    if not ok and deps.signature_checked is not None:
+        deps.signature_checked(route, False)
+    return ok
 
 
 def _check_size(body: bytes, deps: WebhookDeps) -> None:
@@ -83,7 +93,7 @@ def _check_size(body: bytes, deps: WebhookDeps) -> None:
 Parser = Callable[[Any, datetime], "list[WebhookEvent]"]
 
 
-def _ingest(body: bytes, deps: WebhookDeps, parse: Parser) -> IngestReport:
+def _ingest(route: str, body: bytes, deps: WebhookDeps, parse: Parser) -> IngestReport:
     payload = decode_json(body)
     try:
         events = parse(payload, deps.now())
@@ -94,7 +104,10 @@ def _ingest(body: bytes, deps: WebhookDeps, parse: Parser) -> IngestReport:
         raise BadRequest(f"unexpected payload shape: {type(error).__name__}") from error
     from chalicelib.services.ingest import ingest  # after the signature and the parse
 
-    return ingest(events, deps.ingest())
+    report = ingest(events, deps.ingest())
+    if events and deps.signature_checked is not None:
+        deps.signature_checked(route, True)  # the secret works: ends a run of bad signatures
+    return report
 
 
 def decode_json(body: bytes) -> Any:

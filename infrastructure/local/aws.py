@@ -210,6 +210,17 @@ BUILDERS: dict[str, Builder] = {
 }
 
 
+def function_environment(template: dict[str, Any], stage: str) -> dict[str, str]:
+    """The Lambdas' environment from the template's Globals, parameters at their defaults."""
+    parameters = {name: str(spec.get("Default", "")) for name, spec in
+                  template.get("Parameters", {}).items()}
+    parameters["Stage"] = stage
+    variables = template.get("Globals", {}).get("Function", {}).get("Environment", {}).get(
+        "Variables", {})
+    resolve = _Resolver(parameters, Built(), "us-east-1")
+    return {name: str(resolve(value)) for name, value in variables.items()}
+
+
 def build_resources(aws: Clients, template: dict[str, Any], stage: str) -> Built:
     """Create every stateful resource of the template, in declaration order."""
     built = Built()

@@ -6,6 +6,7 @@ queue's RedrivePolicy, which moto applies on receive)."""
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable
@@ -102,3 +103,44 @@ class QueuePoller(threading.Thread):
         # Like Lambda, failed items are left alone: they come back when their visibility
         # expires (the handlers shorten it themselves, on AWS as here).
         return len(messages)
+
+
+class ScheduleRunner(threading.Thread):
+    """What EventBridge does for an `@app.schedule` handler: call it every `every` seconds."""
+
+    def __init__(self, *, name: str, handler: Handler, every: float) -> None:
+        super().__init__(name=f"schedule-{name}", daemon=True)
+        self.handler, self.every, self.function_name = handler, every, name
+        self._stop_event = threading.Event()
+        self.invocations = 0
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every):
+            self.invocations += 1
+            try:
+                self.handler(_scheduled_event(), LambdaContext(self.function_name))
+            except Exception:  # like EventBridge: the next tick tries again
+                log.exception("scheduled %s failed", self.function_name)
+
+
+def _scheduled_event() -> dict[str, Any]:
+    """The event EventBridge sends a scheduled rule's target."""
+    from datetime import UTC, datetime
+
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event",
+            "source": "aws.events", "account": "123456789012",
+            "time": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
+            "resources": [], "detail": {}}
+
+
+def schedule_seconds(expression: Any) -> float:
+    """Seconds between runs of a Chalice Rate (REPLYWINDOW_LOCAL_SCHEDULE_SECONDS overrides, so
+    the demo and the tests need not wait minutes)."""
+    override = os.environ.get("REPLYWINDOW_LOCAL_SCHEDULE_SECONDS")
+    if override:
+        return float(override)
+    unit = {"minutes": 60, "hours": 3600, "days": 86400}[str(expression.unit).lower()]
+    return float(expression.value) * unit

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infrastructure.local.aws import Built, EmbeddedAws, build_resources
-from infrastructure.local.pollers import QueuePoller
+from infrastructure.local.aws import Built, EmbeddedAws, build_resources, function_environment
+from infrastructure.local.pollers import QueuePoller, ScheduleRunner, schedule_seconds
 from infrastructure.template import event_source_queues, load_resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,8 +39,8 @@ SEEDED_SECRETS = {
 DEMO_AGENTS = (
     {"id": "alice", "name": "Alice", "phone": "+15550100001", "email": "alice@example.com"},
     {"id": "bob", "name": "Bob", "phone": "+15550100002", "email": "bob@example.com"},
-    {"id": "dana", "name": "Dana (team lead)", "phone": "+15550100003",
-     "email": "dana@example.com"},
+    {"id": "dana", "name": "Dana (team lead, admin)", "phone": "+15550100003",
+     "email": "dana@example.com", "role": "admin"},
 )
 
 
@@ -83,7 +83,7 @@ class LocalRuntime:
         self.settings, self.say = settings, say
         self.aws = EmbeddedAws(settings.host, settings.aws_port, settings.region)
         self.built = Built()
-        self.pollers: list[QueuePoller] = []
+        self.pollers: list[QueuePoller | ScheduleRunner] = []
         self.seeded: dict[str, str] = {}
         self._api_server: Any = None
         self._api_thread: threading.Thread | None = None
@@ -100,6 +100,8 @@ class LocalRuntime:
         """Point the process (boto3 and the app) at the embedded AWS: only the endpoint differs."""
         s = self.settings
         os.environ.update(_chalice_stage_environment(s.stage))
+        for name, value in function_environment(load_resources(), s.stage).items():
+            os.environ.setdefault(name, value)  # an operator's own setting wins locally
         os.environ.update({
             "AWS_ENDPOINT_URL": self.aws.endpoint,
             "AWS_DEFAULT_REGION": s.region,
@@ -146,6 +148,13 @@ class LocalRuntime:
         queues = event_source_queues(template)
         sqs = self.aws.client("sqs")
         for source in application.app.event_sources:
+            if hasattr(source, "schedule_expression"):
+                runner = ScheduleRunner(
+                    name=source.name, every=schedule_seconds(source.schedule_expression),
+                    handler=getattr(application, source.handler_string.split(".")[-1]))
+                runner.start()
+                self.pollers.append(runner)
+                continue
             if not hasattr(source, "batch_size"):
                 continue
             logical = _function_logical_id(source.name)

@@ -102,6 +102,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
            # Every test here alerts the same demo agents: no flood digests between tests
            # (the digest itself is covered by tests/unit/services/test_alerting.py).
            "REPLYWINDOW_DIGEST_AFTER": "10000",
+           "REPLYWINDOW_LOCAL_SCHEDULE_SECONDS": "1",  # the channel watch, every second
            "REPLYWINDOW_X_API_URL": platforms.url,
            "REPLYWINDOW_GRAPH_API_URL": platforms.url,
            **{f"REPLYWINDOW_{k.upper()}": v for k, v in SECRETS.items()}}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -67,3 +68,30 @@ def test_the_cli_shows_inbox_on_call_and_report(stack: LocalStack) -> None:
 
 def test_an_unauthenticated_agent_call_is_refused(stack: LocalStack) -> None:
     assert requests.get(f"{stack.api}/api/conversations", timeout=5).status_code == 401
+
+
+def test_a_revoked_x_app_pages_the_admin_and_shows_in_the_cli_until_a_reply_works(
+        stack: LocalStack) -> None:
+    revoke = json.loads((ROOT / "tests" / "fixtures" / "twitter" / "aaa_docs_user_event.json")
+                        .read_text())
+    assert stack.post_x(revoke).ok
+
+    def admin_sms(prefix: str) -> list[dict]:
+        return [d for d in stack.deliveries() if d["protocol"] == "sms"
+                and d["to"] == "+15550100003" and d["text"].startswith(prefix)]
+
+    wait_for(lambda: admin_sms("CHANNEL DOWN x: revoked"), timeout=15, what="admin paged")
+    assert "revoked" in cli(stack, "channels")
+    post = f"31{int(time.time())}7"
+    assert stack.post_x({"data": {"filter": {"user_id": "1111111111111111111"},
+                                  "event_type": "post.mention.create", "payload": {
+                                      "id": post, "author_id": "556", "text": "@ExampleUser hi",
+                                      "created_at": datetime.now(UTC).isoformat(),
+                                      "entities": {"mentions": [{"id": "1111111111111111111"}]}}}}
+                        ).ok
+    wait_for(lambda: stack.item(f"CONV#x#t-{post}", "META"), what="stored")
+    cli(stack, "reply", f"x.t-{post}", "On it!")  # the reconnected app sends again
+    wait_for(lambda: admin_sms("CHANNEL OK x"), timeout=15, what="recovery told")
+    time.sleep(2)
+    assert len(admin_sms("CHANNEL DOWN x")) == 1 and len(admin_sms("CHANNEL OK x")) == 1
+    assert "revoked" not in cli(stack, "channels")

@@ -43,6 +43,12 @@ def test_packaged_template_merges_our_resources_into_chalices(packaged: dict[str
         sqs = next(e for e in events.values() if e["Type"] == "SQS")["Properties"]
         assert sqs["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}
         assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # Retention is the deployer's parameter, in every function's environment.
+    variables = packaged["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["REPLYWINDOW_RETENTION_DAYS"] == {"Ref": "RetentionDays"}
+    schedules = [e for f in resources.values() if f["Type"] == "AWS::Serverless::Function"
+                 for e in f["Properties"].get("Events", {}).values() if e["Type"] == "Schedule"]
+    assert [s["Properties"]["Schedule"] for s in schedules] == ["rate(5 minutes)"]
     # The state machine definition is inlined from its own file, placeholders left for CFN.
     machine = resources["AlarmClock"]["Properties"]
     assert "${AlertsQueueUrl}" in machine["DefinitionString"]

@@ -1,39 +1,151 @@
-"""Each channel's health (`CHANNEL#<platform>` / `STATE`): the silent failures support teams
-discover too late — a revoked app, an expired page token — are recorded where /health and the
-operators can see them."""
+"""Each channel's health (`CHANNELS` / `<channel>`, one partition read in one query): its last
+event, its longest gap, its last successful send, its last problem and its open incident,
+where /health, the channel watch and the operators can see them.
+
+The hot path pays little: a channel's last event is written at most once a minute per
+container, and signature failures are counted in memory until a run of them is worth a write.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections import Counter
+from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, value
+from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, value
+from chalicelib.domain.channel_health import SIGNATURE_PROBLEM, ChannelState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+TOUCH_EVERY = timedelta(minutes=1)
+SIGNATURE_RUN = 5  # consecutive failed signatures in one container make a problem
+
+
+def _time(raw: Any) -> datetime | None:
+    return datetime.fromisoformat(str(raw)) if raw else None
 
 
 class DynamoChannels:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client, self.table = client, table
+        self._touched: dict[str, datetime] = {}
+        self._bad_signatures: Counter[str] = Counter()
 
-    def record(self, platform: str, state: str, detail: str, at: datetime) -> None:
-        field = "last_ok_at" if state == "healthy" else "last_problem_at"
-        with aws_errors("record channel health"):
+    def _key(self, channel: str) -> dict[str, Any]:
+        return key("CHANNELS", channel)
+
+    def _update(self, channel: str, expression: str, values: dict[str, Any], what: str,
+                **extra: Any) -> dict[str, Any]:
+        with aws_errors(what):
+            return dict(self.client.update_item(
+                TableName=self.table, Key=self._key(channel),
+                # Every write names the channel (for the operators reading the table).
+                UpdateExpression=expression.replace("SET ", "SET channel = :ch, ", 1),
+                ExpressionAttributeValues={k: value(v) for k, v in
+                                           {**values, ":ch": channel}.items()},
+                **extra))
+
+    def seen(self, channel: str, at: datetime) -> tuple[datetime, timedelta | None] | None:
+        """Record an event on the channel (throttled); the previous event's time and the
+        longest gap known, when this call wrote, so the caller can learn the gap."""
+        last = self._touched.get(channel)
+        if last is not None and at - last < TOUCH_EVERY:
+            return None
+        self._touched[channel] = at
+        old = from_item(self._update(channel, "SET last_event_at = :at ADD events :one",
+                                     {":at": at.isoformat(), ":one": 1}, "record channel event",
+                                     ReturnValues="ALL_OLD").get("Attributes", {}))
+        previous = _time(old.get("last_event_at"))
+        if previous is None:
+            return None
+        gap = old.get("longest_gap")
+        return previous, timedelta(seconds=int(gap)) if gap is not None else None
+
+    def learn_gap(self, channel: str, gap: timedelta) -> None:
+        seconds = int(gap.total_seconds())
+        # A failed condition means a longer gap is known already.
+        with aws_errors("learn channel gap"), suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
             self.client.update_item(
-                TableName=self.table, Key={"PK": {"S": f"CHANNEL#{platform}"},
-                                           "SK": {"S": "STATE"}},
-                UpdateExpression=f"SET #s = :s, detail = :d, {field} = :at, platform = :p",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={":s": value(state), ":d": value(detail[:300]),
-                                           ":at": value(at.isoformat()),
-                                           ":p": value(platform)})
+                TableName=self.table, Key=self._key(channel),
+                UpdateExpression="SET longest_gap = :g",
+                ConditionExpression="attribute_not_exists(longest_gap) OR longest_gap < :g",
+                ExpressionAttributeValues={":g": value(seconds)})
 
-    def all(self) -> dict[str, dict[str, Any]]:
+    def signature(self, channel: str, ok: bool, at: datetime) -> None:
+        if ok:
+            self._bad_signatures.pop(channel, None)
+            last = self._touched.get(f"verified:{channel}")
+            if last is None or at - last >= TOUCH_EVERY:  # proof the secret works again
+                self._touched[f"verified:{channel}"] = at
+                self._update(channel, "SET last_verified_at = :at", {":at": at.isoformat()},
+                             "record verified delivery")
+            return
+        self._bad_signatures[channel] += 1
+        if self._bad_signatures[channel] == SIGNATURE_RUN:
+            self.record(channel, SIGNATURE_PROBLEM, f"{SIGNATURE_RUN} deliveries in a row "
+                                                    "failed their signature", at)
+
+    def record(self, channel: str, state: str, detail: str, at: datetime) -> None:
+        """A problem (revoked, send_failed, unhealthy, signature_failures), or "healthy": a
+        send went through."""
+        if state == "healthy":
+            self._update(channel, "SET last_send_ok_at = :at", {":at": at.isoformat()},
+                         "record channel send")
+            return
+        self._update(channel, "SET problem = :p, problem_at = :at, problem_detail = :d",
+                     {":p": state, ":at": at.isoformat(), ":d": detail[:300]},
+                     "record channel problem")
+
+    def open_incident(self, channel: str, kind: str, at: datetime) -> bool:
+        """Open an incident unless one is open: True for the one caller that opened it."""
+        with aws_errors("open channel incident"):
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=self._key(channel),
+                    UpdateExpression="SET incident = :k, incident_since = :at, "
+                                     "incident_alerted = :f",
+                    ConditionExpression="attribute_not_exists(incident)",
+                    ExpressionAttributeValues={":k": value(kind), ":at": value(at.isoformat()),
+                                               ":f": value(False)})
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
+    def incident_alerted(self, channel: str) -> None:
+        self._update(channel, "SET incident_alerted = :t", {":t": True},
+                     "mark channel incident alerted")
+
+    def close_incident(self, channel: str, kind: str) -> bool:
+        with aws_errors("close channel incident"):
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=self._key(channel),
+                    UpdateExpression="REMOVE incident, incident_since, incident_alerted",
+                    ConditionExpression="incident = :k",
+                    ExpressionAttributeValues={":k": value(kind)})
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
+    def all(self) -> list[ChannelState]:
         with aws_errors("read channel health"):
-            items = self.client.scan(
-                TableName=self.table, FilterExpression="begins_with(PK, :c)",
-                ExpressionAttributeValues={":c": value("CHANNEL#")})["Items"]
-        return {str(i["platform"]): {k: v for k, v in i.items()
-                                     if k not in ("PK", "SK", "platform")}
-                for i in (from_item(x) for x in items)}
+            items = self.client.query(
+                TableName=self.table, KeyConditionExpression="PK = :c",
+                ExpressionAttributeValues={":c": value("CHANNELS")})["Items"]
+        states = []
+        for i in (from_item(x) for x in items):
+            gap = i.get("longest_gap")
+            states.append(ChannelState(
+                channel=str(i["SK"]),
+                last_event_at=_time(i.get("last_event_at")), events=int(i.get("events", 0)),
+                longest_gap=timedelta(seconds=int(gap)) if gap is not None else None,
+                last_send_ok_at=_time(i.get("last_send_ok_at")), problem=i.get("problem"),
+                last_verified_at=_time(i.get("last_verified_at")),
+                problem_at=_time(i.get("problem_at")),
+                problem_detail=str(i.get("problem_detail") or ""),
+                incident=i.get("incident"), incident_since=_time(i.get("incident_since")),
+                incident_alerted=bool(i.get("incident_alerted", False))))
+        return sorted(states, key=lambda s: s.channel)

@@ -1,0 +1,128 @@
+"""Watching the channels: learn each one's rhythm from its traffic, and tell the admins once
+when one goes quiet, keeps failing signatures or loses its credentials, and once when it is
+back. Runs on a schedule (every few minutes); the webhooks only leave traces for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from chalicelib.domain.calendar import BusinessCalendar
+from chalicelib.domain.channel_health import (
+    ChannelState,
+    diagnose,
+    down_message,
+    recovered_message,
+    silence_threshold,
+)
+from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.policies import Policies
+
+logger = Logger(child=True)
+
+
+class ChannelStore(Protocol):
+    """Implemented in adapters/dynamodb/channels.py."""
+
+    def seen(self, channel: str, at: datetime) -> tuple[datetime, timedelta | None] | None:
+        """Record an event (throttled): the previous event's time and the longest gap known,
+        when this call wrote."""
+        ...
+
+    def learn_gap(self, channel: str, gap: timedelta) -> None: ...
+
+    def signature(self, channel: str, ok: bool, at: datetime) -> None: ...
+
+    def all(self) -> list[ChannelState]: ...
+
+    def open_incident(self, channel: str, kind: str, at: datetime) -> bool: ...
+
+    def incident_alerted(self, channel: str) -> None: ...
+
+    def close_incident(self, channel: str, kind: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class ChannelDeps:
+    store: ChannelStore
+    notify_admins: Callable[[str, str], None]  # (subject, sms text)
+    policies: Callable[[], Policies]
+    public_url: str
+    now: Callable[[], datetime]
+
+
+def _calendar(channel: str, policies: Policies) -> BusinessCalendar:
+    return policies.for_team(policies.team_for(channel, "private")).calendar
+
+
+def seen(channels: Iterable[str], deps: ChannelDeps) -> None:
+    """Events arrived from these channels. Never fails the delivery: bookkeeping only."""
+    at = deps.now()
+    try:
+        for channel in set(channels):
+            known = deps.store.seen(channel, at)
+            if known is None:
+                continue
+            previous, longest = known
+            gap = _calendar(channel, deps.policies()).elapsed(previous, at)
+            if longest is None or gap > longest:
+                deps.store.learn_gap(channel, gap)
+    except StoreUnavailable as fault:
+        logger.warning("channel activity not recorded", extra={"fault": str(fault)})
+
+
+def signature(channel: str, ok: bool, deps: ChannelDeps) -> None:
+    try:
+        deps.store.signature(channel, ok, deps.now())
+    except StoreUnavailable as fault:
+        logger.warning("signature failure not recorded", extra={"fault": str(fault)})
+
+
+def check(deps: ChannelDeps) -> dict[str, str]:
+    """One pass over every channel: open, re-send or close incidents. What it did, by channel."""
+    now, policies, done = deps.now(), deps.policies(), {}
+    link = f"{deps.public_url}/health"
+    for state in deps.store.all():
+        ch = state.channel
+        verdict = diagnose(state, now, _calendar(ch, policies), policies.channel_silence.get(ch))
+        if verdict is not None:
+            opened = state.incident is None and deps.store.open_incident(ch, verdict.kind, now)
+            if opened or (state.incident is not None and not state.incident_alerted):
+                # A new incident, or one whose alert failed last time: tell the admins.
+                deps.notify_admins(*down_message(ch, verdict, link))
+                deps.store.incident_alerted(ch)
+                done[ch] = f"down: {verdict.kind}"
+                logger.warning("channel down", extra={"channel": ch, "kind": verdict.kind})
+        elif state.incident is not None and deps.store.close_incident(ch, state.incident):
+            if state.incident_alerted:
+                deps.notify_admins(*recovered_message(ch, state.incident_since, now, link))
+            done[ch] = "recovered"
+            logger.info("channel recovered", extra={"channel": ch})
+    return done
+
+
+def overview(deps: ChannelDeps) -> dict[str, dict[str, Any]]:
+    """Each channel's state for /health and `replywindow channels`."""
+    now, policies, out = deps.now(), deps.policies(), {}
+    for s in deps.store.all():
+        configured = policies.channel_silence.get(s.channel)
+        verdict = diagnose(s, now, _calendar(s.channel, policies), configured)
+        threshold = silence_threshold(s, configured)
+        if verdict is None:
+            state, detail = ("ok" if threshold else "learning"), ""
+        elif verdict.kind == "auth":
+            state, detail = str(s.problem), s.problem_detail
+        else:
+            state, detail = verdict.kind, verdict.summary
+        out[s.channel] = {
+            "state": state, "detail": detail,
+            "last_event_at": s.last_event_at.isoformat() if s.last_event_at else None,
+            "last_send_ok_at": s.last_send_ok_at.isoformat() if s.last_send_ok_at else None,
+            "silence_alert_after_s": int(threshold.total_seconds()) if threshold else None,
+            "incident": s.incident,
+            "incident_since": s.incident_since.isoformat() if s.incident_since else None}
+    return out

@@ -1,0 +1,85 @@
+"""Diagnosing a channel: silence against its own rhythm in business time, credentials, bad
+signatures, and when each is over."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.domain.calendar import BusinessCalendar
+from chalicelib.domain.channel_health import (
+    ChannelState,
+    Verdict,
+    diagnose,
+    down_message,
+    recovered_message,
+    silence_threshold,
+)
+
+ALWAYS = BusinessCalendar.parse("UTC", "24x7")
+OFFICE = BusinessCalendar.parse("UTC", "mon-fri 09:00-17:00")
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # a Wednesday
+LEARNED = ChannelState(channel="whatsapp", last_event_at=NOW - timedelta(minutes=30),
+                       events=200, longest_gap=timedelta(minutes=20))
+
+
+def test_a_channel_silent_three_times_its_longest_gap_is_down() -> None:
+    assert silence_threshold(LEARNED, None) == timedelta(hours=1)
+    assert diagnose(LEARNED, NOW, ALWAYS) is None
+    quiet = replace(LEARNED, last_event_at=NOW - timedelta(minutes=61))
+    verdict = diagnose(quiet, NOW, ALWAYS)
+    assert verdict is not None and verdict.kind == "silent"
+    assert verdict.summary == "no events for 1h01m of business time (alert after 1h)"
+
+
+def test_without_enough_history_nothing_is_guessed_unless_configured() -> None:
+    young = replace(LEARNED, events=5, last_event_at=NOW - timedelta(days=2))
+    assert silence_threshold(young, None) is None
+    assert diagnose(young, NOW, ALWAYS) is None
+    assert diagnose(young, NOW, ALWAYS, timedelta(hours=4)) is not None
+
+
+def test_a_busy_channel_still_gets_the_floor_not_a_hair_trigger() -> None:
+    busy = replace(LEARNED, longest_gap=timedelta(seconds=40))
+    assert silence_threshold(busy, None) == timedelta(minutes=15)
+
+
+def test_nights_and_weekends_do_not_count_as_silence() -> None:
+    friday_evening = datetime(2026, 11, 27, 16, 50, tzinfo=UTC)
+    monday_morning = datetime(2026, 11, 30, 9, 20, tzinfo=UTC)
+    weekend = replace(LEARNED, last_event_at=friday_evening)
+    assert diagnose(weekend, monday_morning, OFFICE) is None  # 30 business minutes
+    assert diagnose(weekend, monday_morning, ALWAYS) is not None  # 64 hours on a 24x7 team
+
+
+def test_a_refused_token_is_down_until_a_send_goes_through() -> None:
+    broken = replace(LEARNED, problem="unhealthy", problem_at=NOW - timedelta(minutes=5),
+                     problem_detail="x: token rejected (401)",
+                     last_send_ok_at=NOW - timedelta(hours=1))
+    assert diagnose(broken, NOW, ALWAYS) == Verdict("auth", "unhealthy: x: token rejected (401)")
+    assert diagnose(replace(broken, last_event_at=NOW), NOW, ALWAYS) is not None  # still down
+    assert diagnose(replace(broken, last_send_ok_at=NOW), NOW, ALWAYS) is None
+
+
+def test_a_revoked_app_is_back_when_its_events_are() -> None:
+    revoked = replace(LEARNED, problem="revoked", problem_at=NOW - timedelta(minutes=5))
+    assert diagnose(revoked, NOW, ALWAYS) is not None
+    assert diagnose(replace(revoked, last_event_at=NOW), NOW, ALWAYS) is None
+
+
+def test_bad_signatures_are_down_until_a_verified_delivery() -> None:
+    failing = replace(LEARNED, problem="signature_failures",
+                      problem_at=NOW - timedelta(minutes=1))
+    verdict = diagnose(failing, NOW, ALWAYS)
+    assert verdict is not None and verdict.kind == "signature_failures"
+    assert diagnose(replace(failing, last_event_at=NOW), NOW, ALWAYS) is None
+
+
+def test_admin_alerts_fit_one_sms_with_one_link() -> None:
+    link = "https://abc123.execute-api.eu-west-1.amazonaws.com/api/health"
+    verdict = diagnose(replace(LEARNED, last_event_at=NOW - timedelta(hours=30)), NOW, ALWAYS)
+    assert verdict is not None
+    for subject, sms in (down_message("instagram", verdict, link),
+                         recovered_message("instagram", NOW - timedelta(hours=2), NOW, link)):
+        assert len(sms) <= 160 and sms.count("https://") == 1 and sms.endswith(link)
+        assert "instagram" in subject

@@ -1,0 +1,97 @@
+"""The channel watch with an in-memory store: one admin alert per incident, one when it is
+over, and an alert that failed is sent by the next pass."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from chalicelib.domain.policies import parse_policies
+from chalicelib.services import channel_watch
+from chalicelib.services.channel_watch import ChannelDeps
+from tests.fakes import FakeChannelStore
+
+POLICIES = parse_policies((Path(__file__).resolve().parents[2] / "fixtures" / "policies" /
+                           "seconds.yaml").read_text() + "channel_silence: {x: 2h}\n")
+
+
+class Admins(list[str]):
+    def __call__(self, subject: str, sms: str) -> None:
+        self.append(sms)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def deps() -> ChannelDeps:
+    return ChannelDeps(store=FakeChannelStore(), notify_admins=Admins(),
+                       policies=lambda: POLICIES, public_url="https://rw.example", now=Clock())
+
+
+def admin_sms(deps: ChannelDeps) -> list[str]:
+    assert isinstance(deps.notify_admins, Admins)
+    return list(deps.notify_admins)
+
+
+def test_learns_the_longest_gap_from_traffic(deps) -> None:
+    clock = deps.now
+    for minutes in (0, 5, 25, 30):
+        clock.at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes)
+        channel_watch.seen(["whatsapp", "whatsapp"], deps)
+    state = deps.store.states["whatsapp"]
+    assert (state.events, state.longest_gap) == (4, timedelta(minutes=20))
+
+
+def test_one_alert_per_incident_and_one_when_it_is_over(deps) -> None:
+    channel_watch.seen(["x"], deps)
+    deps.now.at += timedelta(hours=2, minutes=1)  # configured: x is down after 2 h of silence
+    assert channel_watch.check(deps) == {"x": "down: silent"}
+    assert channel_watch.check(deps) == {}  # still down: nobody is told twice
+    deps.now.at += timedelta(minutes=5)
+    assert channel_watch.check(deps) == {}
+    channel_watch.seen(["x"], deps)
+    assert channel_watch.check(deps) == {"x": "recovered"}
+    assert channel_watch.check(deps) == {}
+    sms = admin_sms(deps)
+    assert len(sms) == 2
+    assert sms[0].startswith("CHANNEL DOWN x: no events for 2h01m")
+    assert sms[1] == "CHANNEL OK x: working again after 5m. https://rw.example/health"
+
+
+def test_an_alert_that_failed_is_sent_by_the_next_pass(deps) -> None:
+    deps.store.record("messenger", "unhealthy", "messenger: token rejected (190)", deps.now())
+    failing = replace(deps, notify_admins=lambda s, m: (_ for _ in ()).throw(ConnectionError()))
+    with pytest.raises(ConnectionError):
+        channel_watch.check(failing)
+    assert channel_watch.check(deps) == {"messenger": "down: auth"}
+    assert channel_watch.check(deps) == {}
+    assert admin_sms(deps) == [
+        "CHANNEL DOWN messenger: unhealthy: messenger: token rejected (190). "
+        "https://rw.example/health"]
+
+
+def test_a_channel_that_recovers_before_anyone_was_told_stays_quiet(deps) -> None:
+    deps.store.record("x", "unhealthy", "x: token rejected (401)", deps.now())
+    deps.store.open_incident("x", "auth", deps.now())  # opened, then the alert failed
+    deps.now.at += timedelta(minutes=1)
+    deps.store.record("x", "healthy", "", deps.now())
+    assert channel_watch.check(deps) == {"x": "recovered"}
+    assert admin_sms(deps) == []
+
+
+def test_overview_names_each_state(deps) -> None:
+    channel_watch.seen(["whatsapp"], deps)
+    deps.store.record("x", "revoked", "app revoked by @brand", deps.now())
+    view = channel_watch.overview(deps)
+    assert view["whatsapp"]["state"] == "learning"
+    assert view["x"]["state"] == "revoked" and view["x"]["detail"] == "app revoked by @brand"
+    assert view["x"]["silence_alert_after_s"] == 7200
