@@ -19,6 +19,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
 N = int(os.environ.get("BENCH_INGEST_N", "150"))
+WARM_UP = 6
 
 
 def _deliveries() -> list[tuple[str, Any]]:
@@ -83,7 +84,12 @@ def _run(aws: Any, secrets: dict[str, str]) -> dict[str, Any]:
     floor_queue = sqs.create_queue(QueueName="bench-floor.fifo", Attributes={
         "FifoQueue": "true"})["QueueUrl"]
     ours_s = floor_s = 0.0
-    for platform, payload in _deliveries():
+    # A warm container, as a Lambda serving traffic is: clients, secrets and the table's
+    # endpoint resolved by a few untimed deliveries first (cold start is bench/coldstart.py).
+    deliveries = _deliveries()
+    for n, (platform, payload) in enumerate(deliveries):
+        if n == WARM_UP:
+            ours_s = floor_s = 0.0
         body = json.dumps(payload).encode()
         # Ours: the same service function the route calls.
         start = time.perf_counter()
@@ -105,8 +111,9 @@ def _run(aws: Any, secrets: dict[str, str]) -> dict[str, Any]:
         sqs.send_message(QueueUrl=floor_queue, MessageBody=body.decode(), MessageGroupId=key,
                          MessageDeduplicationId=key)
         floor_s += time.perf_counter() - start
-    return {"deliveries": N, "ours ms/webhook": round(ours_s / N * 1000, 2),
-            "floor ms/webhook": round(floor_s / N * 1000, 2),
+    timed = len(deliveries) - WARM_UP
+    return {"deliveries": timed, "ours ms/webhook": round(ours_s / timed * 1000, 2),
+            "floor ms/webhook": round(floor_s / timed * 1000, 2),
             "ratio ours/floor": round(ours_s / floor_s, 2)}
 
 

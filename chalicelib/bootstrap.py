@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from chalicelib.services.alerting import AlertingDeps
     from chalicelib.services.auth import AuthDeps
     from chalicelib.services.channel_watch import ChannelDeps
+    from chalicelib.services.inbound import InboundDeps
     from chalicelib.services.ingest import IngestDeps
     from chalicelib.services.oncall_admin import AdminDeps
     from chalicelib.services.turns import TurnDeps
@@ -309,6 +310,12 @@ def inbound_queue() -> SqsInboundQueue:
     from chalicelib.adapters.sqs_queue import SqsInboundQueue
 
     return SqsInboundQueue(sqs(), settings().inbound_queue)
+
+
+def inbound_deps() -> InboundDeps:
+    from chalicelib.services.inbound import InboundDeps
+
+    return InboundDeps(store=ingest_store(), turns=turn_deps)
 
 
 def ingest_deps() -> IngestDeps:

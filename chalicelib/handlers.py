@@ -20,7 +20,7 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import bootstrap, observability
-from chalicelib.services import alerting, turns
+from chalicelib.services import alerting, inbound
 from chalicelib.services import channel_watch as watch
 
 _alerts_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -36,7 +36,7 @@ def _ring_record(record: SQSRecord) -> None:
 
 
 def _inbound_record(record: SQSRecord) -> None:
-    turns.handle(json.loads(record.body), bootstrap.turn_deps())
+    inbound.handle(json.loads(record.body), bootstrap.inbound_deps())
 
 
 def _retry_soon(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.conversations import Conversation, Outcome
-from chalicelib.domain.errors import QueueUnavailable
+from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import Channel, Platform
 from chalicelib.domain.ports import (
     AlreadyStored,
@@ -28,7 +28,14 @@ class FakeIngestStore:
         self.tweets: dict[str, str] = {}
         self.customers: dict[tuple[Platform, str], CustomerProfile] = {}
         self.turns: dict[tuple[str, int], dict[str, Any]] = {}
+        self.accepted: dict[tuple[Platform, str], datetime] = {}
         self._lock = threading.Lock()
+
+    def accept(self, platform: Platform, message_id: str, received_at: datetime) -> None:
+        with self._lock:
+            if (platform, message_id) in self.accepted:
+                raise AlreadyStored(message_id, applied=(platform, message_id) in self.dedupe)
+            self.accepted[(platform, message_id)] = received_at
 
     def seen(self, platform: Platform, message_id: str) -> SeenMessage | None:
         return self.dedupe.get((platform, message_id))
@@ -53,7 +60,7 @@ class FakeIngestStore:
                 raise VersionConflict(c.id)
             self.dedupe[(event.platform, event.message_id)] = SeenMessage(
                 conversation=c.id, message_sk=message.message_sk,
-                queue_body=dict(message.queue_body) or None)
+                facts=dict(message.facts) or None)
             self.messages[(event.platform, event.message_id)] = {
                 "conversation": c.id, "direction": event.direction.value, "text": event.text,
                 "turn": c.turn}
@@ -71,15 +78,21 @@ class FakeIngestStore:
             elif message.outcome is Outcome.TURN_ANSWERED:
                 self.turns[(c.id, c.turn)]["response_seconds"] = message.response_seconds
 
-    def edit(self, platform: Platform, message_id: str, text: str) -> bool:
+    def _applied(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
         message = self.messages.get((platform, message_id))
+        if message is None and (platform, message_id) in self.accepted:
+            raise StoreUnavailable("message accepted but not applied yet")
+        return message
+
+    def edit(self, platform: Platform, message_id: str, text: str) -> bool:
+        message = self._applied(platform, message_id)
         if message is None:
             return False
         message.update(text=text, edited=True)
         return True
 
     def erase(self, platform: Platform, message_id: str, deleted_at: datetime) -> bool:
-        message = self.messages.get((platform, message_id))
+        message = self._applied(platform, message_id)
         if message is None:
             return False
         message.update(text="", deleted=True, deleted_at=deleted_at)

@@ -16,7 +16,13 @@ from chalicelib.domain.events import MessageEvent, Platform
 
 
 class AlreadyStored(Exception):
-    """This platform message id was stored before: a redelivery, not a new message."""
+    """This platform message id was stored before: a redelivery, not a new message.
+
+    `applied`: it has reached its conversation already (not only been accepted)."""
+
+    def __init__(self, message_id: str, *, applied: bool = True) -> None:
+        super().__init__(message_id)
+        self.applied = applied
 
 
 class VersionConflict(Exception):
@@ -25,11 +31,11 @@ class VersionConflict(Exception):
 
 @dataclass(frozen=True)
 class SeenMessage:
-    """The dedupe record of a stored message: where it is and what was queued for it."""
+    """The dedupe record of an applied message: where it is and what triage needs of it."""
 
     conversation: str
     message_sk: str
-    queue_body: Mapping[str, Any] | None
+    facts: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,7 @@ class NewMessage:
     expected_version: int | None  # None: the conversation must not exist yet
     outcome: Outcome
     received_at: datetime
-    queue_body: Mapping[str, Any]
+    facts: Mapping[str, Any]  # what triage needs, kept so a redelivery can finish it
     response_seconds: float | None = None
 
     @property
@@ -65,6 +71,10 @@ def message_sk(event: MessageEvent) -> str:
 
 
 class IngestStore(Protocol):
+    def accept(self, platform: Platform, message_id: str, received_at: datetime) -> None:
+        """Claim the message id; AlreadyStored (with `applied`) if it was claimed before."""
+        ...
+
     def seen(self, platform: Platform, message_id: str) -> SeenMessage | None: ...
 
     def thread_of_tweet(self, tweet_id: str) -> str | None: ...

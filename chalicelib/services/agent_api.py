@@ -175,7 +175,7 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
             deps.store.record(NewMessage(
                 event=sent, conversation=after, expected_version=c.version,
                 outcome=transition.outcome, received_at=now,
-                queue_body={},  # nothing to queue: the turn is closed right here
+                facts={},  # nothing to triage: the turn is closed right here
                 response_seconds=transition.response_seconds))
         except VersionConflict:
             continue

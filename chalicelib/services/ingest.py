@@ -1,9 +1,10 @@
-"""Ingest a webhook delivery: store each message once with its conversation, then queue it.
+"""Ingest a webhook delivery: claim each message id once, then queue the message.
 
-Order matters for "nothing accepted is ever lost or duplicated": the message, its conversation,
-its customer and its dedupe record commit in one transaction; the queue send comes after. The
-dedupe record keeps what was sent, so a retried delivery sends it again: if the first send
-failed that finishes the work, if not FIFO deduplication (same id) absorbs the second.
+The webhook answers the platform fast: one conditional put (the dedupe record) and one FIFO
+send per message, the floor for "nothing accepted is ever lost or duplicated". A retried
+delivery whose first send may have failed sends again; FIFO deduplication, or the worker's
+applied check after its 5 minutes, absorbs the second. The conversation itself is built by
+the worker (services/inbound.py).
 """
 
 from __future__ import annotations
@@ -16,32 +17,21 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from chalicelib import observability
-from chalicelib.domain import conversations
-from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import (
-    Channel,
     ChannelSignal,
-    Direction,
     Ignored,
     MessageDeleted,
     MessageEvent,
-    Platform,
     WebhookEvent,
 )
 from chalicelib.domain.ports import (
     AlreadyStored,
     InboundQueue,
     IngestStore,
-    NewMessage,
-    SeenMessage,
-    VersionConflict,
-    message_sk,
 )
 
 logger = Logger(child=True)
 
-_MAX_ATTEMPTS = 8  # optimistic-lock retries: only a burst on one conversation needs more than 1
 
 
 @dataclass(frozen=True)
@@ -95,81 +85,27 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
 
 
 def _message(event: MessageEvent, received_at: datetime, deps: IngestDeps) -> str:
-    store = deps.store
-    # No read of the dedupe record first: the transaction's condition on it decides, so a new
-    # message (nearly all of them) costs one read fewer.
-    for _ in range(_MAX_ATTEMPTS):
-        thread = _thread(event, store)
-        current = store.load(event.platform, thread)
-        if current is None and event.direction is Direction.OUT:
-            # The brand wrote where no customer is waiting (a post, a reply elsewhere): it
-            # answers nobody, so it starts no conversation.
-            return "brand_elsewhere"
-        base = current or conversations.start(event, thread)
-        transition = conversations.apply(base, event, received_at)
-        after = transition.conversation
-        message = NewMessage(
-            event=event, conversation=after,
-            expected_version=None if current is None else current.version,
-            outcome=transition.outcome, received_at=received_at,
-            queue_body=_queue_body(event, after, transition.outcome, received_at, deps,
-                                   transition.response_seconds),
-            response_seconds=transition.response_seconds,
-        )
-        try:
-            store.record(message)
-        except VersionConflict:
-            continue  # someone else wrote this conversation first: re-read and re-apply
-        except AlreadyStored:
-            seen = store.seen(event.platform, event.message_id)
-            return _redelivered(event, seen, deps) if seen else "duplicate"
-        _send(event, after.id, message.queue_body, deps)
-        if transition.response_seconds is not None:  # answered natively on the platform
-            observability.response_time(event.platform.value, transition.response_seconds,
-                                        first=after.first_turn)
-        return transition.outcome.value
-    raise VersionConflict(f"conversation {event.platform}:{event.thread} kept changing")
+    """Claim the id, then queue the event. One write and one send, nothing read: everything
+    the conversation needs happens in the worker, in the conversation's FIFO order."""
+    body = {"event": event.model_dump(mode="json"), "received_at": received_at.isoformat()}
+    try:
+        deps.store.accept(event.platform, event.message_id, received_at)
+    except AlreadyStored as seen:
+        if event.edited:
+            deps.store.edit(event.platform, event.message_id, event.text)
+            return "edited"
+        if seen.applied:
+            return "duplicate"
+        # Accepted before but perhaps never queued (the send failed): send again. If the first
+        # send went through, FIFO deduplication or the worker's applied check absorbs this one.
+        _send(event, body, deps)
+        return "duplicate"
+    _send(event, body, deps)
+    return "accepted"
 
 
-def _redelivered(event: MessageEvent, seen: SeenMessage, deps: IngestDeps) -> str:
-    if event.edited:
-        deps.store.edit(event.platform, event.message_id, event.text)
-        return "edited"
-    if seen.queue_body:
-        # Send again: if the first send failed, this finishes the work; if it succeeded, FIFO
-        # deduplication (same id) absorbs it. Cheaper than recording every successful send.
-        _send(event, seen.conversation, seen.queue_body, deps)
-    return "duplicate"
-
-
-def _send(event: MessageEvent, conversation_id: str, body: Any, deps: IngestDeps) -> None:
-    deps.queue.send(body, group=conversation_id,
+def _send(event: MessageEvent, body: dict[str, Any], deps: IngestDeps) -> None:
+    # The group keeps a conversation's events in order; an X reply's thread is only a guess
+    # here (the tweet index is read in the worker), and the version check covers the rest.
+    deps.queue.send(body, group=f"{event.platform.value}.{event.thread}",
                     dedupe_id=f"{event.platform.value}:{event.message_id}")
-
-
-def _thread(event: MessageEvent, store: IngestStore) -> str:
-    """X public replies join the conversation of the tweet they answer (the tweet index)."""
-    if event.platform is Platform.X and event.channel is Channel.PUBLIC and event.reply_to:
-        return store.thread_of_tweet(event.reply_to) or event.thread
-    return event.thread
-
-
-def _queue_body(event: MessageEvent, after: Conversation, outcome: Outcome,
-                received_at: datetime, deps: IngestDeps,
-                response_seconds: float | None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "outcome": outcome.value,
-        "conversation": after.id,
-        "turn": after.turn,
-        "message_id": event.message_id,
-        "message_sk": message_sk(event),
-        "received_at": received_at.isoformat(),
-    }
-    if outcome is Outcome.TURN_OPENED:
-        profile = deps.store.customer(event.platform, after.customer.id)
-        body["opened_at"] = after.turn_opened_at.isoformat() if after.turn_opened_at else None
-        body["complaints_before"] = profile.complaints if profile else 0
-        body["followers"] = after.customer.followers
-    if response_seconds is not None:
-        body["response_seconds"] = response_seconds
-    return body

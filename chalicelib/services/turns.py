@@ -50,7 +50,9 @@ def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
             return "conversation gone"
         if c.turn != int(body["turn"]) or c.turn_opened_at is None:
             return "superseded"  # a later turn has its own message in the queue
-        text = deps.conversations.message_text(c.id, str(body["message_sk"])) or ""
+        text = body.get("text")
+        if text is None:  # a redelivery: the stored facts never hold the text
+            text = deps.conversations.message_text(c.id, str(body["message_sk"])) or ""
         result = triage(text, CustomerSnapshot(
             followers=body.get("followers", c.customer.followers),
             complaints_before=int(body.get("complaints_before", 0))),

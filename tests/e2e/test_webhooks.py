@@ -50,7 +50,8 @@ def test_a_signed_dm_is_stored_queued_and_triaged(stack: LocalStack) -> None:
     payload = json.loads((FIXTURES / "twitter" / "xaa_dm_received.json").read_text())
     payload["data"]["payload"]["direct_message_events"][0]["id"] = "e2e-dm-1"
     assert stack.post_x(payload).status_code == 200
-    dedupe = wait_for(lambda: stack.item("MSGID#x#e2e-dm-1", "MSGID"), what="dedupe record")
+    dedupe = wait_for(lambda: (i := stack.item("MSGID#x#e2e-dm-1", "MSGID")) and
+                      "conversation" in i and i, what="applied dedupe record")
     assert dedupe["conversation"]["S"] == "x.dm-1111111111111111111-2222222222222222222"
     conv = wait_for(lambda: (i := stack.item(
         "CONV#x#dm-1111111111111111111-2222222222222222222", "META")) and "priority" in i

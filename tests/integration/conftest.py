@@ -60,3 +60,22 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Built]:
         yield built
         parameters.clear_caches()
         bootstrap.reset()
+
+
+def run_inbound_worker() -> int:
+    """What Lambda's SQS trigger does: hand the inbound queue's messages, in batches, to the
+    real handler until none is visible. Returns how many were handed over."""
+    from chalicelib import bootstrap, handlers
+    from infrastructure.local.pollers import QueuePoller
+
+    sqs = bootstrap.sqs()
+    url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    worker = QueuePoller(name="inbound", sqs=sqs, queue_url=url, queue_arn=arn,
+                         region=sqs.meta.region_name, handler=handlers.inbound_batch,
+                         batch_size=10, wait_seconds=0)
+    handed = 0
+    while batch := worker.poll_once():
+        handed += batch
+    return handed

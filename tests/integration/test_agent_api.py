@@ -15,7 +15,7 @@ from chalice.test import Client
 from chalicelib import bootstrap
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS
+from tests.integration.conftest import SECRETS, run_inbound_worker
 from tests.platform_fake import PAGE_TOKEN, WHATSAPP_TOKEN, X_KEYS, FakePlatforms, fake_platforms
 from tests.unit.webhooks.conftest import fixture
 
@@ -62,6 +62,7 @@ def post_x(client: Client, payload: dict[str, Any]) -> None:
         "x-twitter-webhooks-signature": x_signature(X_KEYS["client_secret"], body),
         "Content-Type": "application/json"})
     assert response.status_code == 200, response.body
+    run_inbound_worker()
 
 
 def post_meta(client: Client, payload: dict[str, Any]) -> None:
@@ -70,6 +71,7 @@ def post_meta(client: Client, payload: dict[str, Any]) -> None:
         "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body),
         "Content-Type": "application/json"})
     assert response.status_code == 200, response.body
+    run_inbound_worker()
 
 
 def mention(post_id: str, *, minutes_ago: float = 1, text: str = "hey @ExampleUser") -> dict:
@@ -191,16 +193,8 @@ def test_unauthenticated_and_wrong_role_calls_are_refused(client, agent) -> None
 
 def test_the_inbox_lists_earliest_deadline_first_with_a_cursor(client, agent, monkeypatch,
                                                                platforms) -> None:
-    from chalicelib.services import turns
-
     for n, minutes in enumerate((5, 30, 15)):
         post_x(client, mention(f"208076581357819000{n}", minutes_ago=minutes))
-    sqs = bootstrap.sqs()
-    url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for m in batch:
-            turns.handle(json.loads(m["Body"]), bootstrap.turn_deps())
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     first = json.loads(client.http.get("/api/conversations?limit=2", headers=agent).body)
     assert [c["id"] for c in first["conversations"]] == [
         "x.t-2080765813578190001", "x.t-2080765813578190002"]
@@ -214,16 +208,8 @@ def test_the_inbox_lists_earliest_deadline_first_with_a_cursor(client, agent, mo
 
 
 def test_the_sla_report_counts_what_really_happened(client, agent, platforms) -> None:
-    from chalicelib.services import turns
-
     post_x(client, mention("2080765813578191400", minutes_ago=2))     # answered below: met
     post_x(client, mention("2080765813578191401", minutes_ago=300))   # never answered
-    sqs = bootstrap.sqs()
-    url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
-    while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
-        for m in batch:
-            turns.handle(json.loads(m["Body"]), bootstrap.turn_deps())
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
     assert reply(client, "x.t-2080765813578191400", agent).status_code == 201
     response = client.http.get("/api/reports/sla", headers=agent)
     assert response.status_code == 200

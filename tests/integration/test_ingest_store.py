@@ -1,9 +1,11 @@
-"""The ingest path against DynamoDB and SQS (moto): atomic writes, races, faults."""
+"""The ingest path against DynamoDB and SQS (moto): the webhook's claim and send, the worker's
+atomic apply, races, faults."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,8 +14,10 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person, Platform
+from chalicelib.services import inbound
 from chalicelib.services.ingest import ingest
 from infrastructure.local.aws import Built
+from tests.integration.conftest import run_inbound_worker
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 ANN = Person(id="42", handle="ann", followers=50)
@@ -45,10 +49,23 @@ def queued() -> list[dict]:
         messages.extend(json.loads(m["Body"]) for m in batch)
 
 
-def test_a_message_is_committed_with_its_conversation_customer_and_turn(aws: Built) -> None:
+def test_the_webhook_writes_one_claim_and_sends_one_message(aws: Built) -> None:
+    report = ingest([dm("m1")], bootstrap.ingest_deps())
+    assert report.counts == {"accepted": 1}
+    written = {(i["PK"]["S"], i["SK"]["S"]) for i in table_items("")}
+    # The claim, and the channel's last-event mark (written at most once a minute).
+    assert written == {("MSGID#messenger#m1", "MSGID"), ("CHANNELS", "messenger")}
+    [body] = queued()
+    assert body["event"]["message_id"] == "m1" and "received_at" in body
+
+
+def test_the_worker_commits_the_message_with_its_conversation_customer_and_turn(
+        aws: Built) -> None:
     ingest([dm("m1")], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
     conv = bootstrap.ingest_store().load(Platform.MESSENGER, "dm-999-42")
-    assert conv is not None and conv.turn == 1 and conv.version == 1
+    assert conv is not None and conv.turn == 1
+    assert conv.due_at is not None  # triaged in the same step
     keys = {(i["PK"]["S"], i["SK"]["S"].split("#")[0]) for i in table_items("")}
     assert ("CONV#messenger#dm-999-42", "META") in keys
     assert ("CONV#messenger#dm-999-42", "MSG") in keys
@@ -57,42 +74,56 @@ def test_a_message_is_committed_with_its_conversation_customer_and_turn(aws: Bui
     assert ("CUST#messenger#42", "PROFILE") in keys
     profile = bootstrap.ingest_store().customer(Platform.MESSENGER, "42")
     assert profile is not None and profile.complaints == 1 and profile.followers == 50
-    assert [m["outcome"] for m in queued()] == ["turn_opened"]
+    assert queued() == []  # the worker's batch was acknowledged
 
 
-def test_racing_first_messages_make_one_conversation(aws: Built) -> None:
-    """Two deliveries of a customer's first messages at once: one conversation, one turn."""
-    deps = bootstrap.ingest_deps()
+def test_racing_workers_make_one_conversation(aws: Built) -> None:
+    """Four first messages applied at once (e.g. an X reply whose group was only a guess):
+    one conversation, one turn, every message in it."""
+    store = bootstrap.ingest_store()
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
+    outcomes: list[str] = []
 
-    def deliver(mid: str) -> None:
+    def apply(mid: str) -> None:
         barrier.wait()
         try:
-            ingest([dm(mid)], deps)
+            outcomes.append(inbound.apply(dm(mid), NOW, store)[0])
         except BaseException as error:  # surfaced below
             errors.append(error)
 
-    threads = [threading.Thread(target=deliver, args=(f"m{i}",)) for i in range(4)]
+    threads = [threading.Thread(target=apply, args=(f"m{i}",)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert errors == []
     assert len(table_items("CONV#messenger#dm-999-42")) == 1 + 4 + 1  # META, 4 MSG, 1 TURN
-    conv = bootstrap.ingest_store().load(Platform.MESSENGER, "dm-999-42")
+    conv = store.load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None and conv.turn == 1 and conv.version == 4
-    outcomes = sorted(m["outcome"] for m in queued())
-    assert outcomes == ["follow_up", "follow_up", "follow_up", "turn_opened"]
+    assert sorted(outcomes) == ["follow_up", "follow_up", "follow_up", "turn_opened"]
 
 
 def test_a_redelivery_writes_nothing_and_queues_nothing_new(aws: Built) -> None:
     ingest([dm("m1")], bootstrap.ingest_deps())
+    run_inbound_worker()
     before = table_items("")
     report = ingest([dm("m1")], bootstrap.ingest_deps())
     assert report.counts == {"duplicate": 1}
     assert table_items("") == before
-    assert len(queued()) == 1
+    assert queued() == []  # applied already: not even sent again
+
+
+def test_the_worker_applies_a_message_sent_twice_once(aws: Built) -> None:
+    """A retried delivery whose first send did go through is sent again (the webhook cannot
+    know); past FIFO's 5-minute deduplication the worker's applied check absorbs it."""
+    ingest([dm("m1")], bootstrap.ingest_deps())
+    [body] = queued()
+    first = inbound.handle(body, bootstrap.inbound_deps())
+    before = table_items("")
+    assert (first, inbound.handle(body, bootstrap.inbound_deps())) == ("turn_opened",
+                                                                         "duplicate")
+    assert table_items("") == before
 
 
 def test_an_sqs_fault_is_finished_by_the_retry(aws: Built, monkeypatch) -> None:
@@ -111,18 +142,38 @@ def test_an_sqs_fault_is_finished_by_the_retry(aws: Built, monkeypatch) -> None:
     assert queued() == []
     assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"duplicate": 1}
     assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"duplicate": 1}
-    assert [m["message_id"] for m in queued()] == ["m1"]
+    assert run_inbound_worker() == 1  # FIFO deduplication absorbed the third send
     assert len(table_items("CONV#")) == 3  # META, MSG, TURN: exactly once
 
 
-def test_a_dynamodb_fault_leaves_no_partial_write(aws: Built, monkeypatch) -> None:
+def test_a_dynamodb_fault_at_the_webhook_writes_and_sends_nothing(aws: Built,
+                                                                   monkeypatch) -> None:
+    def throttled(**kwargs):
+        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}},
+                          "PutItem")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(bootstrap.dynamodb(), "put_item", throttled)
+        with pytest.raises(StoreUnavailable):
+            ingest([dm("m1")], bootstrap.ingest_deps())
+    assert table_items("") == []
+    assert queued() == []
+
+
+def test_a_dynamodb_fault_in_the_worker_leaves_no_partial_write_and_is_retried(
+        aws: Built, monkeypatch) -> None:
+    ingest([dm("m1")], bootstrap.ingest_deps())
+
     def throttled(**kwargs):
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}},
                           "TransactWriteItems")
 
     with monkeypatch.context() as patch:
         patch.setattr(bootstrap.dynamodb(), "transact_write_items", throttled)
-        with pytest.raises(StoreUnavailable):
-            ingest([dm("m1")], bootstrap.ingest_deps())
-    assert table_items("") == []
-    assert queued() == []
+        assert run_inbound_worker() == 1
+    assert table_items("CONV#") == []  # nothing half-written
+    deadline = time.monotonic() + 10
+    while not table_items("CONV#") and time.monotonic() < deadline:
+        run_inbound_worker()  # the failed record comes back in ~2 s (handlers._retry_soon)
+        time.sleep(0.2)
+    assert len(table_items("CONV#")) == 3

@@ -14,7 +14,7 @@ from chalice.test import Client
 from chalicelib import bootstrap
 from chalicelib.webhooks.signatures import meta_signature, x_crc_response, x_signature
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS
+from tests.integration.conftest import SECRETS, run_inbound_worker
 from tests.unit.webhooks.conftest import fixture
 
 X_SECRET, META_SECRET = SECRETS["x_consumer_secret"], SECRETS["meta_app_secret"]
@@ -82,9 +82,9 @@ def test_meta_verification_handshake(client: Client) -> None:
 def test_a_signed_x_dm_is_stored_and_queued(client: Client) -> None:
     response = post_x(client, body("twitter/aaa_docs_direct_message_events.json"))
     assert response.status_code == 200
-    assert json.loads(response.body)["events"] == {"turn_opened": 1}
+    assert json.loads(response.body)["events"] == {"accepted": 1}
+    assert run_inbound_worker() == 1  # the queue's worker: the conversation is built there
     assert any(i["PK"]["S"] == "CONV#x#dm-4337869213-3001969357" for i in items())
-    assert [q["message_id"] for q in queued()] == ["954491830116155396"]
 
 
 def test_a_redelivered_payload_makes_one_message_and_one_queue_entry(client: Client) -> None:
@@ -145,17 +145,17 @@ def test_a_body_over_1_mib_gets_413_before_anything_else(client: Client) -> None
 
 def test_a_dynamodb_fault_gets_503_and_the_retry_completes(client, monkeypatch) -> None:
     def throttled(**kwargs):
-        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "TransactWriteItems")
+        raise ClientError({"Error": {"Code": "ThrottlingException"}}, "PutItem")
 
     payload = body("whatsapp/restfb_text.json")
     with monkeypatch.context() as patch:
-        patch.setattr(bootstrap.dynamodb(), "transact_write_items", throttled)
+        patch.setattr(bootstrap.dynamodb(), "put_item", throttled)
         response = post_meta(client, payload)
     assert response.status_code == 503
-    assert items() == []
+    assert items() == [] and queued() == []
     assert post_meta(client, payload).status_code == 200
+    assert run_inbound_worker() == 1
     assert len([i for i in items() if i["SK"]["S"].startswith("MSG#")]) == 1
-    assert len(queued()) == 1
 
 
 def test_an_sqs_fault_gets_503_and_the_retry_queues_exactly_once(client, monkeypatch) -> None:
@@ -169,8 +169,8 @@ def test_an_sqs_fault_gets_503_and_the_retry_queues_exactly_once(client, monkeyp
     assert queued() == []
     retry = post_meta(client, payload)
     assert json.loads(retry.body)["events"] == {"duplicate": 1}
+    assert run_inbound_worker() == 1
     assert len([i for i in items() if i["SK"]["S"].startswith("MSG#")]) == 1
-    assert len(queued()) == 1
 
 
 def test_many_entries_and_items_in_one_post_are_each_handled(client: Client) -> None:
@@ -180,12 +180,15 @@ def test_many_entries_and_items_in_one_post_are_each_handled(client: Client) -> 
     payload = {"object": "whatsapp_business_account",
                "entry": text["entry"] + image["entry"] + status["entry"]}
     response = post_meta(client, json.dumps(payload).encode())
-    assert json.loads(response.body)["events"] == {"turn_opened": 2, "signal:read": 1}
+    assert json.loads(response.body)["events"] == {"accepted": 2, "signal:read": 1}
+    assert run_inbound_worker() == 2
+    assert len([i for i in items() if i["SK"]["S"] == "META"]) == 2  # two conversations
 
 
 def test_a_withdrawn_tweet_loses_its_text(client: Client) -> None:
     mention = fixture("twitter/xaa_post_mention_create.json")
     assert post_x(client, json.dumps(mention).encode()).status_code == 200
+    run_inbound_worker()
     delete = {"for_user_id": "1111111111111111111", "tweet_delete_events": [
         {"status": {"id": "2080765813578191303", "user_id": "2222222222222222222"},
          "timestamp_ms": "1784928300000"}]}

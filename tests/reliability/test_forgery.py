@@ -17,7 +17,7 @@ from chalicelib import bootstrap
 from chalicelib.domain.ports import AckGrant
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS
+from tests.integration.conftest import SECRETS, run_inbound_worker
 from tests.unit.webhooks.conftest import fixture
 
 CHALICELIB = Path(__file__).resolve().parents[2] / "chalicelib"
@@ -68,6 +68,7 @@ def test_a_signature_vouches_only_for_its_own_body_and_platform(client: Client) 
 def _conversation(client: Client) -> str:
     body = json.dumps(fixture("whatsapp/pywa_text.json")).encode()
     assert _meta(client, body, meta_signature(META, body)) == 200
+    run_inbound_worker()
     conversations = [i for i in _items() if i["SK"]["S"] == "META"]
     assert len(conversations) == 1
     return str(conversations[0]["id"]["S"])

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from chalicelib import bootstrap
 from chalicelib.webhooks.signatures import meta_signature
-from tests.integration.conftest import SECRETS
+from tests.integration.conftest import SECRETS, run_inbound_worker
 from tests.platform_fake import FakePlatforms
 from tests.unit.webhooks.conftest import fixture
 
@@ -98,6 +98,7 @@ def test_fuzzed_agent_api_never_5xx_and_refusals_write_nothing(client: Client,
         "Content-Type": "application/json",
         "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body)}
     ).status_code == 200
+    run_inbound_worker()
     conversation = next(i["id"]["S"] for i in _state()[0] if i["SK"]["S"] == "META")
     admin = {"Authorization": f"Bearer {SECRETS['admin_token']}"}
     credentials = [agent, admin, {}, {"Authorization": "Bearer nope"},

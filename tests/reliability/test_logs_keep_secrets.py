@@ -11,7 +11,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
-from chalicelib.services import alerting, turns
+from chalicelib.services import alerting, inbound
 from chalicelib.webhooks.signatures import meta_signature
 from infrastructure.local.aws import Built
 from tests.integration.conftest import SECRETS
@@ -41,7 +41,7 @@ def test_a_full_pass_logs_no_text_and_no_secret(aws: Built, capsys, caplog) -> N
         sqs = bootstrap.sqs()
         url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
         for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
-            turns.handle(json.loads(m["Body"]), bootstrap.turn_deps())
+            inbound.handle(json.loads(m["Body"]), bootstrap.inbound_deps())
         rota = {"members": ["alice"], "shift": 86400, "handoff": "00:00", "timezone": "UTC",
                 "starts_on": "2026-01-01"}
         client.http.put("/api/teams/support/rota", body=json.dumps(rota), headers={

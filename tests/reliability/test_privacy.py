@@ -9,7 +9,7 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
-from chalicelib.services import turns
+from chalicelib.services import inbound
 from chalicelib.webhooks.signatures import x_signature
 from infrastructure.local.aws import Built
 from tests.integration.conftest import SECRETS
@@ -45,7 +45,7 @@ def test_export_then_erase_a_customer(client: Client) -> None:
     sqs = bootstrap.sqs()
     url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
     for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]:
-        turns.handle(json.loads(m["Body"]), bootstrap.turn_deps())  # timers are set
+        inbound.handle(json.loads(m["Body"]), bootstrap.inbound_deps())  # timers are set
     path = f"/api/customers/x/{CUSTOMER}"
     assert client.http.get(path).status_code == 401
     exported = json.loads(client.http.get(path, headers=ADMIN).body)

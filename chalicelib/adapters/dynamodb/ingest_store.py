@@ -47,12 +47,28 @@ class DynamoIngestStore:
                                         ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
+    def accept(self, platform: Platform, message_id: str, received_at: datetime) -> None:
+        """The webhook's one write: claim the id. On a redelivery, the old record (returned by
+        the failed condition, no extra read) tells whether the worker has applied it."""
+        with aws_errors("accept message"):
+            try:
+                self.client.put_item(
+                    TableName=self.table, Item=to_item({
+                        "PK": dedupe_pk(platform, message_id), "SK": "MSGID",
+                        "received_at": received_at.isoformat(),
+                        "expires_at": self._expires_at()}),
+                    ConditionExpression="attribute_not_exists(PK)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
+                raise AlreadyStored(message_id, applied="message_sk" in old) from error
+
     def seen(self, platform: Platform, message_id: str) -> SeenMessage | None:
         item = self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record")
-        if item is None:
+        if item is None or "message_sk" not in item:
             return None
         return SeenMessage(conversation=item["conversation"], message_sk=item["message_sk"],
-                           queue_body=item.get("queue_body") or None)
+                           facts=item.get("facts") or None)
 
     def thread_of_tweet(self, tweet_id: str) -> str | None:
         item = self._get(tweet_pk(tweet_id), "TWEET", "read tweet index")
@@ -93,7 +109,7 @@ class DynamoIngestStore:
         stored = conversation_item(c, expires_at) | {"version": c.version + 1}
         dedupe = {"PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
                   "conversation": c.id, "conversation_pk": conversation_pk(c.platform, c.thread),
-                  "message_sk": m.message_sk, "queue_body": dict(m.queue_body) or None,
+                  "message_sk": m.message_sk, "facts": dict(m.facts) or None,
                   "expires_at": expires_at}
         if m.expected_version is None:
             conv_put: TransactWriteItemTypeDef = {"Put": {
@@ -104,10 +120,11 @@ class DynamoIngestStore:
                 "TableName": self.table, "Item": to_item(stored),
                 "ConditionExpression": "version = :v",
                 "ExpressionAttributeValues": {":v": value(m.expected_version)}}}
-        # Order is relied on by record(): dedupe first, conversation third.
+        # Order is relied on by record(): dedupe first, conversation third. The webhook created
+        # the dedupe record; applying it fills in where the message went, once.
         items: list[TransactWriteItemTypeDef] = [
             {"Put": {"TableName": self.table, "Item": to_item(dedupe),
-                     "ConditionExpression": "attribute_not_exists(PK)"}},
+                     "ConditionExpression": "attribute_not_exists(message_sk)"}},
             {"Put": {"TableName": self.table, "Item": to_item(
                 message_item(event, c, m.message_sk, m.received_at, expires_at))}},
             conv_put,
@@ -181,6 +198,9 @@ class DynamoIngestStore:
         item = self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record")
         if item is None:
             return None
+        if "message_sk" not in item:
+            # Accepted, still in the queue: the platform's retry finds it applied.
+            raise StoreUnavailable("message accepted but not applied yet")
         return key(item["conversation_pk"], item["message_sk"])
 
     def edit(self, platform: Platform, message_id: str, text: str) -> bool:

@@ -1,5 +1,6 @@
-"""Ingest: each customer message stored once with its conversation, then queued; echoes in the
-same conversation answer the turn, brand messages elsewhere answer nobody."""
+"""Ingest: the webhook claims each message id once and queues it; the worker applies it to its
+conversation. Echoes in the same conversation answer the turn, brand messages elsewhere answer
+nobody. `deliver` runs both halves, as the webhook and the queue's worker do."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain.conversations import Status
-from chalicelib.domain.errors import QueueUnavailable
+from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import (
     Channel,
     Direction,
@@ -18,7 +19,8 @@ from chalicelib.domain.events import (
     Person,
     Platform,
 )
-from chalicelib.services.ingest import IngestDeps, ingest
+from chalicelib.services import inbound
+from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
 from tests.fakes import FakeIngestStore, FakeQueue
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -59,9 +61,42 @@ def queue(deps: IngestDeps) -> FakeQueue:
     return deps.queue
 
 
+WORKED: list[tuple[str, dict | None]] = []
+
+
+def work(deps: IngestDeps, since: int = 0) -> list[tuple[str, dict | None]]:
+    """The worker's half: apply each queued message (from `since`) to its conversation."""
+    done = []
+    for _, _, body in queue(deps).sent[since:]:
+        event = MessageEvent.model_validate(body["event"])
+        outcome, facts = inbound.apply(event, datetime.fromisoformat(body["received_at"]),
+                                       store(deps))
+        done.append((outcome, dict(facts) if facts else None))
+    WORKED.extend(done)
+    return done
+
+
+def deliver(events: list, deps: IngestDeps) -> IngestReport:
+    """One webhook delivery, then the worker drains what it queued."""
+    before = len(queue(deps).sent)
+    report = ingest(events, deps)
+    work(deps, before)
+    return report
+
+
+def outcomes() -> list[str]:
+    return [outcome for outcome, _ in WORKED]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_worker_log() -> None:
+    WORKED.clear()
+
+
 def test_given_a_first_mention_then_a_conversation_opens_turn_1_and_is_queued(deps) -> None:
-    report = ingest([tweet("100")], deps)
-    assert report.counts == {"turn_opened": 1}
+    report = deliver([tweet("100")], deps)
+    assert report.counts == {"accepted": 1}
+    assert outcomes() == ["turn_opened"]
     conv = store(deps).load(Platform.X, "t-100")
     assert conv is not None
     assert (conv.status, conv.turn) == (Status.AWAITING_AGENT, 1)
@@ -69,57 +104,60 @@ def test_given_a_first_mention_then_a_conversation_opens_turn_1_and_is_queued(de
     assert conv.turn_opened_at == NOW - timedelta(minutes=5)
     group, dedupe_id, body = queue(deps).sent[0]
     assert (group, dedupe_id) == ("x.t-100", "x:100")
-    assert body["outcome"] == "turn_opened"
-    assert body["complaints_before"] == 0
+    assert body["event"]["message_id"] == "100"
+    facts = WORKED[0][1]
+    assert facts is not None and facts["complaints_before"] == 0
+    assert facts["text"] == "my order never came"  # handed to triage in memory
+    assert "text" not in store(deps).dedupe[(Platform.X, "100")].facts  # never stored there
     assert store(deps).customers[(Platform.X, "42")].complaints == 1
 
 
 def test_a_timestamp_from_the_future_never_starts_the_clock_late(deps) -> None:
-    ingest([tweet("100", at=NOW + timedelta(hours=1))], deps)
+    deliver([tweet("100", at=NOW + timedelta(hours=1))], deps)
     conv = store(deps).load(Platform.X, "t-100")
     assert conv is not None and conv.turn_opened_at == NOW
 
 
 def test_a_follow_up_reply_joins_the_same_conversation_through_the_tweet_index(deps) -> None:
-    ingest([tweet("100"), tweet("101", reply_to="100", summoned=False)], deps)
+    deliver([tweet("100"), tweet("101", reply_to="100", summoned=False)], deps)
     conv = store(deps).load(Platform.X, "t-100")
     assert conv is not None and conv.turn == 1  # a follow-up does not restart the clock
     assert store(deps).load(Platform.X, "t-101") is None
-    assert [b["outcome"] for _, _, b in queue(deps).sent] == ["turn_opened", "follow_up"]
+    assert outcomes() == ["turn_opened", "follow_up"]
     assert conv.summoned  # the first tweet summoned the brand: a public reply is allowed
 
 
 def test_a_brand_reply_in_the_thread_answers_the_turn_and_records_response_time(deps) -> None:
-    ingest([tweet("100", at=NOW - timedelta(minutes=30))], deps)
-    ingest([tweet("200", author=BRAND, reply_to="100", at=NOW - timedelta(minutes=10))], deps)
+    deliver([tweet("100", at=NOW - timedelta(minutes=30))], deps)
+    deliver([tweet("200", author=BRAND, reply_to="100", at=NOW - timedelta(minutes=10))], deps)
     conv = store(deps).load(Platform.X, "t-100")
     assert conv is not None and conv.status is Status.AWAITING_CUSTOMER
     assert conv.last_response_seconds == 20 * 60
-    assert queue(deps).sent[-1][2]["outcome"] == "turn_answered"
+    assert outcomes()[-1] == "turn_answered"
     assert store(deps).turns[("x.t-100", 1)]["response_seconds"] == 1200
 
 
 def test_a_brand_post_elsewhere_answers_nobody(deps) -> None:
-    ingest([tweet("100")], deps)
-    report = ingest([tweet("300", author=BRAND, reply_to=None)], deps)
-    assert report.counts == {"brand_elsewhere": 1}
+    deliver([tweet("100")], deps)
+    deliver([tweet("300", author=BRAND, reply_to=None)], deps)
+    assert outcomes() == ["turn_opened", "brand_elsewhere"]
     conv = store(deps).load(Platform.X, "t-100")
     assert conv is not None and conv.status is Status.AWAITING_AGENT
-    assert len(queue(deps).sent) == 1
+    assert store(deps).load(Platform.X, "t-300") is None
 
 
 def test_a_customer_writing_after_an_answer_opens_the_next_turn(deps) -> None:
-    ingest([dm("m1"), dm("m2", author=BRAND), dm("m3")], deps)
+    deliver([dm("m1"), dm("m2", author=BRAND), dm("m3")], deps)
     conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None and (conv.turn, conv.status) == (2, Status.AWAITING_AGENT)
-    assert [b["outcome"] for _, _, b in queue(deps).sent] == [
-        "turn_opened", "turn_answered", "turn_opened"]
-    assert queue(deps).sent[-1][2]["complaints_before"] == 1
+    assert outcomes() == ["turn_opened", "turn_answered", "turn_opened"]
+    facts = WORKED[-1][1]
+    assert facts is not None and facts["complaints_before"] == 1
 
 
 def test_a_redelivered_message_is_stored_and_queued_once(deps) -> None:
-    ingest([dm("m1")], deps)
-    report = ingest([dm("m1")], deps)
+    deliver([dm("m1")], deps)
+    report = deliver([dm("m1")], deps)
     assert report.counts == {"duplicate": 1}
     assert len(queue(deps).sent) == 1
     conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
@@ -129,19 +167,55 @@ def test_a_redelivered_message_is_stored_and_queued_once(deps) -> None:
 def test_a_failed_send_is_finished_by_the_platforms_retry(deps) -> None:
     queue(deps).fail_next = 1
     with pytest.raises(QueueUnavailable):
-        ingest([dm("m1")], deps)
-    assert store(deps).seen(Platform.MESSENGER, "m1") is not None  # stored, not yet queued
+        deliver([dm("m1")], deps)
+    assert (Platform.MESSENGER, "m1") in store(deps).accepted  # claimed, not yet queued
     assert queue(deps).sent == []
-    report = ingest([dm("m1")], deps)
+    report = deliver([dm("m1")], deps)
     assert report.counts == {"duplicate": 1}
     assert len(queue(deps).sent) == 1  # the retry sent what the first delivery could not
-    assert ingest([dm("m1")], deps).counts == {"duplicate": 1}
-    assert len(queue(deps).sent) == 1  # FIFO deduplication absorbs a second send
+    assert outcomes() == ["turn_opened"]
+    assert deliver([dm("m1")], deps).counts == {"duplicate": 1}
+    assert len(queue(deps).sent) == 1  # applied: nothing is sent again
+
+
+def test_the_webhook_only_claims_and_queues_the_worker_builds_the_conversation(deps) -> None:
+    ingest([dm("m1")], deps)
+    assert store(deps).conversations == {} and store(deps).messages == {}
+    assert len(queue(deps).sent) == 1
+    work(deps)
+    assert store(deps).load(Platform.MESSENGER, "dm-999-42") is not None
+
+
+def test_a_queued_message_delivered_twice_to_the_worker_applies_once(deps) -> None:
+    ingest([dm("m1")], deps)
+    first = work(deps)
+    again = work(deps)  # SQS delivers at least once
+    assert [o for o, _ in again] == ["duplicate"]
+    assert again[0][1] is not None and again[0][1]["turn"] == first[0][1]["turn"]  # re-triaged
+    conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
+    assert conv is not None and conv.version == 1
+    assert store(deps).customers[(Platform.MESSENGER, "42")].complaints == 1
+
+
+def test_a_retry_before_the_worker_applied_it_is_queued_again_not_applied_twice(deps) -> None:
+    ingest([dm("m1")], deps)
+    assert ingest([dm("m1")], deps).counts == {"duplicate": 1}  # not applied yet: sent again
+    work(deps)
+    assert outcomes() == ["turn_opened"]  # FIFO deduplication absorbed the second send
+
+
+def test_an_edit_or_withdrawal_of_a_message_still_queued_is_retried_later(deps) -> None:
+    ingest([tweet("100", text="my card number is 4242")], deps)
+    with pytest.raises(StoreUnavailable):  # 503: the platform retries once it is applied
+        ingest([MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)], deps)
+    work(deps)
+    assert deliver([MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)],
+                   deps).counts == {"erased": 1}
 
 
 def test_a_withdrawn_message_loses_its_text_but_not_its_place(deps) -> None:
-    ingest([tweet("100", text="my card number is 4242")], deps)
-    report = ingest([MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)], deps)
+    deliver([tweet("100", text="my card number is 4242")], deps)
+    report = deliver([MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)], deps)
     assert report.counts == {"erased": 1}
     message = store(deps).messages[(Platform.X, "100")]
     assert message["text"] == "" and message["deleted"]
@@ -150,7 +224,7 @@ def test_a_withdrawn_message_loses_its_text_but_not_its_place(deps) -> None:
 
 
 def test_ignored_events_write_nothing(deps) -> None:
-    report = ingest([Ignored(platform=Platform.X, event_type="favorite_events",
+    report = deliver([Ignored(platform=Platform.X, event_type="favorite_events",
                              reason="a like is not a message")], deps)
     assert report.counts == {"ignored": 1}
     assert store(deps).conversations == {} and queue(deps).sent == []
