@@ -1,20 +1,27 @@
 """The AWS bill per million inbound messages, from a replayed day of traffic.
 
-A scripted mix (DMs, public mentions, follow-ups; most answered natively in time, some not)
-goes through a local stack while every AWS request is counted by service and operation (all
-clients live in this process), and every Step Functions state transition is counted from the
-executions' histories. Counts times the dated price table below give dollars per million
-inbound messages, split by service, at three daily volumes. Beside it, the same traffic
-priced for the naive design: one Step Functions execution per conversation turn.
+The mix, per 100 conversations: 60 Messenger DMs and 40 public X mentions; 30 customers write
+a follow-up before anyone answers; 92 are answered natively in time (the echo of the brand's
+Messenger reply, the brand's public reply on X) and 8 are never answered (each fires its
+warning, breach and escalation); 40% of the answered customers write back once and that turn
+is answered in time too. It goes through a local stack while every AWS request is counted by
+service and operation (all clients live in this process), DynamoDB capacity units are counted
+per item (size, transactions at twice the rate, writes to GSI1), Lambda invocations are those
+the pollers made, alerts delivered by email are read from the outbox, and Step Functions state
+transitions come from the executions' histories. Counts times the dated price table give
+dollars per million inbound customer messages, split by service, at three daily volumes.
+Beside it: one Step Functions execution per turn (the naive design) on the same traffic.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -22,12 +29,13 @@ import botocore.client
 import requests
 
 from bench.stack import SECRETS, local_stack
-from chalicelib.webhooks.signatures import meta_signature
-from infrastructure.local.demo import DEMO_POLICIES
+from chalicelib.webhooks.signatures import meta_signature, x_signature
+from infrastructure.local.demo import BRAND_X, messenger_message, x_post
 
 PRICES_DATE = "2026-11 (us-east-1, public on-demand prices)"
 PRICE = {
-    "apigw_request": 3.50e-6,          # REST API, first 333M requests/month
+    "apigw_rest_request": 3.50e-6,     # REST API (what `chalice package` deploys), first 333M
+    "apigw_http_request": 1.00e-6,     # HTTP API, first 300M: for comparison
     "lambda_request": 0.20e-6,
     "lambda_gb_second": 0.0000166667,
     "ddb_write_unit": 0.625e-6,        # on-demand WRU
@@ -36,130 +44,308 @@ PRICE = {
     "sqs_request": 0.40e-6,
     "sfn_transition": 25e-6,           # Standard workflows
     "sns_publish": 0.50e-6,
-    "sns_email": 2.0e-5,               # SMS excluded: priced per country
+    "sns_email": 2.0e-5,               # per email delivered; SMS excluded: priced per country
     "secrets_call": 0.05e-4,
 }
-LAMBDA_GB = 0.5
-LAMBDA_SECONDS = {"webhook": 0.06, "triage": 0.08, "ring": 0.1}  # per invocation, assumed
-MESSAGES = int(os.environ.get("BENCH_COST_N", "120"))
-PAGE = "1000000005"
-NAIVE_TRANSITIONS_PER_TURN = 10  # 3 x (Wait, Choice "answered?", Task alert) + start/end
+LAMBDA_GB = 0.5  # .chalice/config.json lambda_memory_size
+LAMBDA_SECONDS = {"webhook": 0.05, "worker": 0.12, "ring": 0.1}  # per invocation, assumed
+PRODUCTION_RESOLUTION_S = 10  # chalicelib/policies.yaml timer_resolution: buckets a day cap
+CONVERSATIONS = int(os.environ.get("BENCH_COST_CONVERSATIONS", "100"))
+POLICIES = Path(__file__).with_name("day_policies.yaml")
+PAGE = "1000000001"  # the demo page
+GSI_SORT_KEYS = ("META", "TURN#")  # conversations and turns are also written to GSI1
 
 
-def _count_calls() -> tuple[Counter[tuple[str, str]], Counter[str]]:
-    """Count every AWS call made in this process (and the items of each transaction)."""
-    counts: Counter[tuple[str, str]] = Counter()
-    items: Counter[str] = Counter()
-    original = botocore.client.BaseClient._make_api_call
-
-    def counting(self: Any, operation: str, params: dict[str, Any]) -> Any:
-        service = self.meta.service_model.service_name
-        counts[(service, operation)] += 1
-        if operation == "TransactWriteItems":
-            items["transact_items"] += len(params.get("TransactItems", []))
-        return original(self, operation, params)
-
-    botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
-    return counts, items
+def _item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (its documented sizing rules)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
-def _replay(api: str, secret: str) -> dict[str, int]:
-    """The mix: 60% first DMs, 25% follow-ups, 15% brand echoes (answers in time)."""
-    run = uuid.uuid4().hex[:6]
-    customers = max(1, MESSAGES // 2)
-    sent = Counter[str]()
-    for n in range(MESSAGES):
-        customer = f"{run}{n % customers:05d}"
-        kind = "first" if n < customers else ("echo" if n % 3 == 0 else "follow_up")
-        sender, recipient = (PAGE, customer) if kind == "echo" else (customer, PAGE)
-        message: dict[str, Any] = {"mid": f"m_{run}_{n}", "text": "order late, refund?"}
-        if kind == "echo":
-            message["is_echo"] = True
-        body = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": 1, "messaging": [{
-            "sender": {"id": sender}, "recipient": {"id": recipient},
-            "timestamp": int(time.time() * 1000), "message": message}]}]}).encode()
-        requests.post(f"{api}/webhooks/meta", data=body, timeout=30, headers={
-            "Content-Type": "application/json",
-            "X-Hub-Signature-256": meta_signature(secret, body)}).raise_for_status()
-        sent["inbound" if kind != "echo" else "echo"] += 1
-        sent["webhooks"] += 1
-    return dict(sent)
+def _value_size(value: dict[str, Any]) -> int:
+    (kind, v), = value.items()
+    if kind in ("S", "B"):
+        return len(v.encode()) if kind == "S" else len(v)
+    if kind == "N":
+        return (len(v.lstrip("-").replace(".", "")) + 1) // 2 + 1
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + 1 + _value_size(x) for k, x in v.items())
+    if kind == "L":
+        return 3 + sum(1 + _value_size(x) for x in v)
+    return sum(len(x.encode()) if isinstance(x, str) else len(x) for x in v)  # SS, NS, BS
+
+
+def _write_units(operation: str, params: dict[str, Any]) -> float:
+    def one(kind: str, body: dict[str, Any]) -> float:
+        units = max(1, math.ceil(_item_size(body.get("Item", body.get("Key", {}))) / 1024))
+        sort_key = (body.get("Item") or body.get("Key") or {}).get("SK", {}).get("S", "")
+        gsi = units if sort_key.startswith(GSI_SORT_KEYS) else 0
+        return units + gsi if kind != "ConditionCheck" else 1
+
+    if operation == "TransactWriteItems":
+        return sum(2 * one(kind, body) for entry in params["TransactItems"]
+                   for kind, body in entry.items())
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        return one(operation, params)
+    if operation == "BatchWriteItem":
+        return sum(one("PutItem", r.get("PutRequest", r.get("DeleteRequest", {})))
+                   for requests_ in params["RequestItems"].values() for r in requests_)
+    return 0
+
+
+def _read_units(operation: str, params: dict[str, Any], result: dict[str, Any]) -> float:
+    rate = 1.0 if params.get("ConsistentRead") else 0.5
+    if operation == "GetItem":
+        return rate * max(1, math.ceil(_item_size(result.get("Item") or {}) / 4096))
+    if operation in ("Query", "Scan"):
+        size = sum(_item_size(i) for i in result.get("Items", []))
+        return rate * max(1, math.ceil(size / 4096))
+    return 0
+
+
+class Meter:
+    """Counts every AWS call made in this process, with DynamoDB's capacity units."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[tuple[str, str]] = Counter()
+        self.units: Counter[str] = Counter()
+        self.writes_by_kind: Counter[str] = Counter()
+        self._original = botocore.client.BaseClient._make_api_call
+
+    def install(self) -> None:
+        meter, original = self, self._original
+
+        def counting(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
+            result = original(client, operation, params)
+            meter.calls[(service, operation)] += 1
+            if service == "dynamodb":
+                wru = _write_units(operation, params)
+                meter.units["wru"] += wru
+                meter.units["rru"] += _read_units(operation, params, result)
+                if wru:
+                    meter.writes_by_kind[_kind(operation, params)] += wru
+            return result
+
+        botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
+
+    def uninstall(self) -> None:
+        botocore.client.BaseClient._make_api_call = self._original  # type: ignore[method-assign]
+
+    def snapshot(self) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str]]:
+        return Counter(self.calls), Counter(self.units), Counter(self.writes_by_kind)
+
+
+def _kind(operation: str, params: dict[str, Any]) -> str:
+    """What a write is for, from its keys: the split that shows where the units go."""
+    if operation == "TransactWriteItems":
+        return "message transaction"
+    body = params.get("Item") or params.get("Key") or {}
+    pk, sk = body.get("PK", {}).get("S", ""), body.get("SK", {}).get("S", "")
+    if pk.startswith("MSGID#"):
+        return "webhook claim"
+    pk_kind, sk_kind = pk.split("#")[0], sk.split("#")[0]
+    return pk_kind + (f"/{sk_kind}" if sk_kind.isupper() and sk_kind != pk_kind else "")
+
+
+class Replay:
+    def __init__(self, api: str) -> None:
+        self.api, self.run = api, uuid.uuid4().hex[:6]
+        self.sent: Counter[str] = Counter()
+
+    def post(self, platform: str, payload: dict[str, Any], *, inbound: bool) -> None:
+        body = json.dumps(payload).encode()
+        if platform == "x":
+            header = {"x-twitter-webhooks-signature": x_signature(
+                SECRETS["REPLYWINDOW_X_CONSUMER_SECRET"], body)}
+        else:
+            header = {"X-Hub-Signature-256": meta_signature(
+                SECRETS["REPLYWINDOW_META_APP_SECRET"], body)}
+        requests.post(f"{self.api}/webhooks/{'x' if platform == 'x' else 'meta'}", data=body,
+                      timeout=30, headers={"Content-Type": "application/json", **header}
+                      ).raise_for_status()
+        self.sent["webhooks"] += 1
+        self.sent["inbound" if inbound else "brand replies"] += 1
+
+    def day(self, n: int) -> set[str]:
+        """Returns the conversations left unanswered (their alerts are awaited)."""
+        public = {i for i in range(n) if i % 5 in (1, 3)}  # 40%
+        unanswered = {i for i in range(n) if i % 25 in (7, 19)}  # 8%
+        follow_up = {i for i in range(n) if i % 10 in (2, 5, 8)}  # 30%
+        thanks = {i for i in range(n) if i not in unanswered and i % 5 in (0, 4)}  # ~40%
+        last: dict[int, tuple[str, str]] = {}  # X: the thread's latest post and its author
+        posts: Counter[int] = Counter()
+
+        def post_id(i: int) -> str:
+            posts[i] += 1
+            return f"{self.number}{i:04d}{posts[i]:02d}"
+
+        def customer(i: int, text: str) -> None:
+            if i in public:
+                post, author = post_id(i), f"7{i:05d}"
+                self.post("x", x_post(post, author, f"cust{i}", 300 + i, text,
+                                      reply_to=last.get(i)), inbound=True)
+                last[i] = (post, author)
+            else:
+                self.post("meta", messenger_message(f"{self.run}{i:04d}", text), inbound=True)
+
+        def answer(i: int) -> None:
+            if i in public:
+                post = post_id(i)
+                self.post("x", x_post(post, BRAND_X, "AcmeHelp", 50_000, "so sorry, on it",
+                                      reply_to=last[i]), inbound=False)
+                last[i] = (post, BRAND_X)
+            else:
+                self.post("meta", messenger_message(f"{self.run}{i:04d}", "So sorry, on it",
+                                                    echo=True), inbound=False)
+
+        for i in range(n):
+            customer(i, "@AcmeHelp my order never arrived, I want a refund")
+        for i in sorted(follow_up):
+            customer(i, "hello?? still waiting")
+        for i in range(n):
+            if i not in unanswered:
+                answer(i)
+        for i in sorted(thanks):
+            customer(i, "thanks, that worked")
+        for i in sorted(thanks):
+            answer(i)
+        return {f"x.t-{self.number}{i:04d}01" if i in public
+                else f"messenger.dm-{PAGE}-{self.run}{i:04d}" for i in unanswered}
+
+    @property
+    def number(self) -> str:
+        return str(int(self.run, 16) % 10**7 + 10**7)
 
 
 def measure() -> dict[str, Any]:
-    counts, items = _count_calls()
-    with local_stack(DEMO_POLICIES) as runtime:
-        sent = _replay(runtime.api_url, SECRETS["REPLYWINDOW_META_APP_SECRET"])
-        time.sleep(45)  # every warning, breach and escalation of the unanswered turns
-        replay_counts = Counter(counts)
-        sfn = boto3.client("stepfunctions", endpoint_url=runtime.aws.endpoint,
-                           region_name="us-east-1")
-        machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
-        executions = sfn.list_executions(stateMachineArn=machine, maxResults=1000)[
-            "executions"]
-        transitions = sum(
-            sum(e["type"].endswith("StateEntered") for e in sfn.get_execution_history(
-                executionArn=x["executionArn"], maxResults=1000)["events"])
-            for x in executions)
-        ddb = boto3.client("dynamodb", endpoint_url=runtime.aws.endpoint,
-                           region_name="us-east-1")
-        turns = sum(1 for i in ddb.scan(TableName=os.environ["REPLYWINDOW_TABLE"],
-                                        FilterExpression="begins_with(SK, :t)",
-                                        ExpressionAttributeValues={":t": {"S": "TURN#"}})[
-                                            "Items"])
-    return _price(sent, replay_counts, items["transact_items"], len(executions), transitions,
-                  turns)
+    meter = Meter()
+    meter.install()
+    try:
+        with local_stack(POLICIES) as runtime:
+            replay = Replay(runtime.api_url)
+            unanswered = replay.day(CONVERSATIONS)
+            expected = {(c, level) for c in unanswered
+                        for level in ("warning", "breach", "escalation")}
+            deliveries = _await_alerts(runtime.outbox, expected, timeout=120)
+            time.sleep(3)  # anything late still counts
+            calls, units, kinds = meter.snapshot()
+            invocations = {p.function_name: getattr(p, "invocations", 0)
+                           for p in runtime.pollers}
+            executions, transitions = _state_machine(runtime.aws.endpoint)
+            turns = _turns(runtime.aws.endpoint)
+            deliveries = _deliveries(runtime.outbox)
+    finally:
+        meter.uninstall()
+    alerted = {(d["conversation"], d["level"]) for d in deliveries}
+    return _price(replay.sent, calls, units, kinds, invocations, executions, transitions,
+                  turns, deliveries, missed=len(expected - alerted))
 
 
-def _price(sent: dict[str, int], counts: Counter[tuple[str, str]], transact_items: int,
-           executions: int, transitions: int, turns: int) -> dict[str, Any]:
+def _deliveries(outbox: Path) -> list[dict[str, Any]]:
+    if not outbox.exists():
+        return []
+    return [json.loads(line) for line in outbox.read_text().splitlines()]
+
+
+def _await_alerts(outbox: Path, expected: set[tuple[str, str]],
+                  timeout: float) -> list[dict[str, Any]]:
+    deadline = time.monotonic() + timeout
+    while True:
+        deliveries = _deliveries(outbox)
+        if {(d["conversation"], d["level"]) for d in deliveries} >= expected or (
+                time.monotonic() > deadline):
+            return deliveries
+        time.sleep(1)
+
+
+def _state_machine(endpoint: str) -> tuple[int, int]:
+    sfn = boto3.client("stepfunctions", endpoint_url=endpoint, region_name="us-east-1")
+    machine = sfn.list_state_machines()["stateMachines"][0]["stateMachineArn"]
+    executions = sfn.list_executions(stateMachineArn=machine, maxResults=1000)["executions"]
+    transitions = sum(
+        sum(e["type"].endswith("StateEntered") for e in sfn.get_execution_history(
+            executionArn=x["executionArn"], maxResults=1000)["events"])
+        for x in executions)
+    return len(executions), transitions
+
+
+def _turns(endpoint: str) -> int:
+    ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+    items = ddb.scan(TableName=os.environ.get("REPLYWINDOW_TABLE", "replywindow-dev"),
+                     FilterExpression="begins_with(SK, :t)",
+                     ExpressionAttributeValues={":t": {"S": "TURN#"}})["Items"]
+    return len(items)
+
+
+def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[str],
+           kinds: Counter[str], invocations: dict[str, int], executions: int,
+           transitions: int, turns: int, deliveries: list[dict[str, Any]],
+           missed: int) -> dict[str, Any]:
     inbound = sent["inbound"]
-    op = {f"{s}:{o}": n for (s, o), n in counts.items()}
+    op = {f"{s}:{o}": n for (s, o), n in calls.items()}
 
     def n(prefix: str) -> int:
         return sum(v for k, v in op.items() if k.startswith(prefix))
 
-    writes = (op.get("dynamodb:PutItem", 0) + op.get("dynamodb:UpdateItem", 0)
-              + op.get("dynamodb:DeleteItem", 0) + 2 * transact_items)
-    reads = (op.get("dynamodb:GetItem", 0) + op.get("dynamodb:Query", 0))
-    ring_invocations = op.get("sqs:ReceiveMessage", 0) and executions
-    triage_invocations = sent["webhooks"]
+    worker = invocations.get("triage", 0)
+    ring = invocations.get("ring_alarm", 0)
+    emails = sum(d["protocol"] == "email" for d in deliveries)
+    sms = sum(d["protocol"] == "sms" for d in deliveries)
+    lambda_seconds = (sent["webhooks"] * LAMBDA_SECONDS["webhook"]
+                      + worker * LAMBDA_SECONDS["worker"] + ring * LAMBDA_SECONDS["ring"])
     cost = {
-        "API Gateway": sent["webhooks"] * PRICE["apigw_request"],
-        "Lambda": (sent["webhooks"] + triage_invocations + ring_invocations)
-        * PRICE["lambda_request"] + PRICE["lambda_gb_second"] * LAMBDA_GB * (
-            sent["webhooks"] * LAMBDA_SECONDS["webhook"] + triage_invocations
-            * LAMBDA_SECONDS["triage"] + ring_invocations * LAMBDA_SECONDS["ring"]),
-        "DynamoDB": writes * PRICE["ddb_write_unit"] + reads * PRICE["ddb_read_unit"],
+        "API Gateway (REST)": sent["webhooks"] * PRICE["apigw_rest_request"],
+        "Lambda": (sent["webhooks"] + worker + ring) * PRICE["lambda_request"]
+        + PRICE["lambda_gb_second"] * LAMBDA_GB * lambda_seconds,
+        "DynamoDB": units["wru"] * PRICE["ddb_write_unit"]
+        + units["rru"] * PRICE["ddb_read_unit"],
+        # Sends we make, plus the pollers' receive and delete for each invocation; the alarm
+        # clock's own send to the alerts queue (one per execution).
         "SQS": op.get("sqs:SendMessage", 0) * PRICE["sqs_fifo_request"]
-        + 2 * (triage_invocations + executions) * PRICE["sqs_request"],  # receive+delete
+        + (2 * (worker + ring) + executions) * PRICE["sqs_request"],
         "Step Functions": transitions * PRICE["sfn_transition"],
-        "SNS (publish+email)": n("sns:Publish") * (PRICE["sns_publish"] + PRICE["sns_email"]),
+        "SNS (publish + email)": n("sns:Publish") * PRICE["sns_publish"]
+        + emails * PRICE["sns_email"],
         "Secrets Manager": n("secretsmanager:") * PRICE["secrets_call"],
     }
     per_million = {k: round(v / inbound * 1e6, 2) for k, v in cost.items()}
     total = round(sum(per_million.values()), 2)
-    # The naive design: one execution per turn, ~10 transitions each, at the same volume.
+    http_api = round(total - per_million["API Gateway (REST)"]
+                     + sent["webhooks"] * PRICE["apigw_http_request"] / inbound * 1e6, 2)
     naive_sfn = turns * NAIVE_TRANSITIONS_PER_TURN * PRICE["sfn_transition"] / inbound * 1e6
     naive_total = round(total - per_million["Step Functions"] + naive_sfn, 2)
-    # Buckets cap executions at 86400/resolution a day: at volume, transitions per message
-    # shrink; the naive design's grow with turns.
-    checks_per_message = executions and transitions / inbound
+    # At volume, one execution per bucket carries every check due in it: transitions a day
+    # stop growing at the number of buckets a day (production resolution).
+    per_execution = transitions / executions if executions else 0
     volumes = {}
     for daily in (10_000, 1_000_000, 10_000_000):
-        bucket_cap = 86400 / 10 * 3 * 3  # 10 s buckets, 3 levels, ~3 transitions
-        sfn_day = min(daily * checks_per_message, bucket_cap) * PRICE["sfn_transition"]
+        cap = 86400 / PRODUCTION_RESOLUTION_S * per_execution
+        sfn_day = min(daily * transitions / inbound, cap) * PRICE["sfn_transition"]
         rest = (total - per_million["Step Functions"]) * daily / 1e6
         volumes[f"$/million at {daily:,}/day"] = round((rest + sfn_day) / daily * 1e6, 2)
-    return {"prices": PRICES_DATE, "webhooks replayed": sent["webhooks"],
-            "inbound customer messages": inbound, "turns": turns,
+    top_writes = ", ".join(f"{k} {v / inbound:.1f}" for k, v in kinds.most_common(6))
+    return {"prices": PRICES_DATE, "conversations": CONVERSATIONS,
+            "webhooks replayed": sent["webhooks"], "inbound customer messages": inbound,
+            "turns": turns, "alerts missed (must be 0)": missed,
+            "worker invocations": worker, "ring invocations": ring,
             "alarm-clock executions": executions, "state transitions": transitions,
-            "AWS requests counted": sum(counts.values()),
+            "AWS requests counted": sum(calls.values()),
+            "DynamoDB WRU per inbound": round(units["wru"] / inbound, 2),
+            "DynamoDB RRU per inbound": round(units["rru"] / inbound, 2),
+            "WRU per inbound by item": top_writes,
+            "emails per 100 inbound": round(emails / inbound * 100, 1),
+            "SMS per 100 inbound (not priced)": round(sms / inbound * 100, 1),
             **{f"$/million inbound, {k}": v for k, v in per_million.items()},
             "$/million inbound, total (excl. SMS)": total,
+            "$/million inbound, total with an HTTP API front": http_api,
             "$/million inbound, naive per-turn executions": naive_total,
             "alarm clock saving (naive/ours)": round(naive_total / total, 2) if total else None,
             **volumes}
+
+
+NAIVE_TRANSITIONS_PER_TURN = 10  # 3 x (Wait, Choice "answered?", Task alert) + start/end
 
 
 if __name__ == "__main__":

@@ -186,7 +186,8 @@ def alerting_deps() -> AlertingDeps:
                         rotas=oncall(), alert_log=alert_log(), notifier=notifier(),
                         ack_links=ack_links(), public_url=settings().public_url, now=now,
                         default_team=policies().default_team, on_turn=record_turn,
-                        digest_after=settings().digest_after)
+                        digest_after=settings().digest_after, clock=alarm_clock(),
+                        resolution=policies().timer_resolution)
 
 
 @cache
@@ -393,7 +394,7 @@ def reset() -> None:
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
                    policies, reply_sender, idempotency_config, channels,
-                   dead_letters, customer_data):
+                   dead_letters, customer_data, redelivery):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

@@ -21,7 +21,7 @@ from chalicelib.domain import alerts
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.oncall import Agent, Rota, on_call, recipients
 from chalicelib.domain.ports import AckGrant, AckLinks, AlertLog, ConversationStore, Notifier
-from chalicelib.domain.timers import DueCheck, DueChecks
+from chalicelib.domain.timers import AlarmClock, DueCheck, DueChecks
 from chalicelib.services import alarm
 
 logger = Logger(child=True)
@@ -50,6 +50,8 @@ class AlertingDeps:
     default_team: str = "support"
     digest_after: int = 5  # alerts a minute an agent gets one by one; beyond, one digest
     on_turn: Callable[[str, int, dict[str, Any]], None] | None = None  # report facts
+    clock: AlarmClock | None = None  # files a turn's next level when this one rings
+    resolution: timedelta = timedelta(seconds=10)
 
 
 @dataclass
@@ -87,6 +89,21 @@ def _skip_reason(check: DueCheck, c: Conversation | None) -> str | None:
     return None
 
 
+# A turn files only its warning; each level that rings unanswered files the next. Most turns
+# are answered before the warning, so they never write the other two checks.
+_NEXT = {"warning": "breach", "breach": "escalation"}
+
+
+def _file_next(check: DueCheck, c: Conversation, deps: AlertingDeps) -> None:
+    level = _NEXT.get(check.level)
+    at = {"breach": c.due_at, "escalation": c.escalate_at}.get(level or "")
+    if level is None or at is None or deps.clock is None:
+        return
+    # Before alerting: a retried ring (after a failed publish) files it again, harmlessly.
+    alarm.schedule([DueCheck(c.id, c.turn, level, at)], store=deps.due_checks,
+                   clock=deps.clock, resolution=deps.resolution, now=deps.now)
+
+
 def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
             digests: dict[tuple[str, str], int]) -> None:
     c = deps.conversations.get(check.conversation)
@@ -94,6 +111,7 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
     if reason is not None or c is None:
         report.skipped[reason or "?"] += 1
         return
+    _file_next(check, c, deps)
     now = deps.now()
     if check.level == "breach" and deps.on_turn is not None:
         deps.on_turn(c.id, c.turn, {"breached": True})

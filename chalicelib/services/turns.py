@@ -80,7 +80,8 @@ def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
                                 "warn_at": plan.warn_at.isoformat()})
     if c.status is not Status.AWAITING_AGENT:
         return "answered before triage"
-    alarm.schedule(plan.checks(c.id, c.turn), store=deps.due_checks, clock=deps.clock,
+    # Only the warning: ringing it files the breach, and the breach the escalation.
+    alarm.schedule(plan.checks(c.id, c.turn)[:1], store=deps.due_checks, clock=deps.clock,
                    resolution=policy.timer_resolution, now=deps.now)
     logger.info("turn planned", extra={"conversation": c.id, "turn": c.turn,
                                        "priority": c.priority, "team": c.team,

@@ -55,7 +55,7 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _post(post: str, author: str, handle: str, followers: int, text: str,
+def x_post(post: str, author: str, handle: str, followers: int, text: str,
           reply_to: tuple[str, str] | None = None) -> dict[str, Any]:
     payload: dict[str, Any] = {"id": post, "author_id": author, "text": text,
                                "created_at": datetime.now(UTC).isoformat(),
@@ -70,7 +70,7 @@ def _post(post: str, author: str, handle: str, followers: int, text: str,
                                                                 followers}}]}}}
 
 
-def _messenger(psid: str, text: str, *, echo: bool = False) -> dict[str, Any]:
+def messenger_message(psid: str, text: str, *, echo: bool = False) -> dict[str, Any]:
     sender, recipient = (PAGE, psid) if echo else (psid, PAGE)
     message: dict[str, Any] = {"mid": f"m_{uuid.uuid4().hex}", "text": text}
     if echo:
@@ -91,7 +91,7 @@ def _instagram_comment(comment: str, user: str, handle: str, text: str,
         {"field": "comments", "value": value}]}]}
 
 
-def _whatsapp(number: str, name: str, text: str) -> dict[str, Any]:
+def whatsapp_message(number: str, name: str, text: str) -> dict[str, Any]:
     return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
         "field": "messages", "value": {
             "messaging_product": "whatsapp",
@@ -107,29 +107,29 @@ def script() -> list[Step]:
     maria, big, brand_reply = f"1{run}001", f"1{run}002", f"1{run}003"
     lena, brand_comment = f"17{run}01", f"17{run}02"
     return [
-        Step(0, "@maria_g on X: charged twice (nobody answers)", _post(
+        Step(0, "@maria_g on X: charged twice (nobody answers)", x_post(
             maria, "2001", "maria_g", 850, "@AcmeHelp you charged me twice and no refund "
             "yet. Useless."), "x"),
-        Step(1, "Tom on Messenger: can't log in", _messenger(
+        Step(1, "Tom on Messenger: can't log in", messenger_message(
             "3001", "Hi, I can't log in to my account since this morning"), "meta"),
-        Step(2, "Priya on WhatsApp: where is my order", _whatsapp(
+        Step(2, "Priya on WhatsApp: where is my order", whatsapp_message(
             "447700900001", "Priya", "Where is my order #4411? It said Tuesday"), "meta"),
-        Step(4, "Brand answers Tom in Messenger (echo, in time)", _messenger(
+        Step(4, "Brand answers Tom in Messenger (echo, in time)", messenger_message(
             "3001", "Sorry Tom! Resetting your access now.", echo=True), "meta"),
-        Step(5, "@bigvoice (120k followers) first complaint", _post(
+        Step(5, "@bigvoice (120k followers) first complaint", x_post(
             big, "2002", "bigvoice", 120_000, "@AcmeHelp my delivery is late, what's going "
             "on?"), "x"),
         Step(7, "@lena.k on Instagram: broken item", _instagram_comment(
             lena, "4001", "lena.k", "Mine arrived broken, who do I talk to?"), "meta"),
-        Step(8, "Brand replies to @bigvoice on X (in time)", _post(
+        Step(8, "Brand replies to @bigvoice on X (in time)", x_post(
             brand_reply, BRAND_X, "AcmeHelp", 50_000, "@bigvoice so sorry, DM us your order "
             "number and we'll chase it now", reply_to=(big, "2002")), "x"),
-        Step(9, "Ahmed on WhatsApp: thanks", _whatsapp(
+        Step(9, "Ahmed on WhatsApp: thanks", whatsapp_message(
             "447700900002", "Ahmed", "Thanks, all sorted now!"), "meta"),
         Step(11, "Brand replies under @lena.k's comment (in time)", _instagram_comment(
             brand_comment, IG, "acme", "So sorry Lena, we've sent you a DM", parent=lena),
             "meta"),
-        Step(12, "Tom again: still locked out (nobody answers)", _messenger(
+        Step(12, "Tom again: still locked out (nobody answers)", messenger_message(
             "3001", "Still locked out. This is the third time this month, cancel my plan"),
             "meta"),
     ]

@@ -130,3 +130,28 @@ def test_no_rota_means_the_ring_fails_and_is_retried(deps) -> None:
     due(deps, "warning")
     with pytest.raises(LookupError, match="no on-call rota"):
         ring_bucket(100, replace(deps, rotas=FakeRotas(replace(ROTA, team="elsewhere"))))
+
+
+def test_each_level_that_rings_unanswered_files_the_next_and_an_answer_stops_the_chain(
+        deps) -> None:
+    from tests.fakes import FakeClock
+
+    clock = FakeClock()
+    escalate_at = CONV.due_at + timedelta(minutes=10)  # type: ignore[operator]
+    deps.conversations.items[CONV.id] = replace(CONV, escalate_at=escalate_at)
+    deps = replace(deps, clock=clock, resolution=timedelta(seconds=10))
+    due(deps, "warning")
+    ring_bucket(100, deps)
+    breach_bucket = int(CONV.due_at.timestamp())  # type: ignore[union-attr]
+    assert [(c.level, c.due_at) for c in deps.due_checks.buckets[breach_bucket]] == [
+        ("breach", CONV.due_at)]
+    assert clock.set_buckets == [breach_bucket]
+    ring_bucket(breach_bucket, deps)
+    escalation_bucket = int(escalate_at.timestamp())
+    assert [c.level for c in deps.due_checks.buckets[escalation_bucket]] == ["escalation"]
+    # Answered now: the escalation rings, alerts nobody and files nothing more.
+    deps.conversations.items[CONV.id] = replace(CONV, status=Status.AWAITING_CUSTOMER)
+    before = dict(deps.due_checks.buckets)
+    assert ring_bucket(escalation_bucket, deps).skipped == {"answered": 1}
+    assert deps.due_checks.buckets == before
+    assert sent(deps) == [("alice", "warning"), ("alice", "breach"), ("bob", "breach")]
