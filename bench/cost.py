@@ -34,8 +34,8 @@ from infrastructure.local.demo import BRAND_X, messenger_message, x_post
 
 PRICES_DATE = "2026-11 (us-east-1, public on-demand prices)"
 PRICE = {
-    "apigw_rest_request": 3.50e-6,     # REST API (what `chalice package` deploys), first 333M
-    "apigw_http_request": 1.00e-6,     # HTTP API, first 300M: for comparison
+    "apigw_http_request": 1.00e-6,     # HTTP API, first 300M: the webhooks' front
+    "apigw_rest_request": 3.50e-6,     # REST API, first 333M: Chalice's own, for comparison
     "lambda_request": 0.20e-6,
     "lambda_gb_second": 0.0000166667,
     "ddb_write_unit": 0.625e-6,        # on-demand WRU
@@ -296,7 +296,7 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
     lambda_seconds = (sent["webhooks"] * LAMBDA_SECONDS["webhook"]
                       + worker * LAMBDA_SECONDS["worker"] + ring * LAMBDA_SECONDS["ring"])
     cost = {
-        "API Gateway (REST)": sent["webhooks"] * PRICE["apigw_rest_request"],
+        "API Gateway (HTTP API)": sent["webhooks"] * PRICE["apigw_http_request"],
         "Lambda": (sent["webhooks"] + worker + ring) * PRICE["lambda_request"]
         + PRICE["lambda_gb_second"] * LAMBDA_GB * lambda_seconds,
         "DynamoDB": units["wru"] * PRICE["ddb_write_unit"]
@@ -312,8 +312,8 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
     }
     per_million = {k: round(v / inbound * 1e6, 2) for k, v in cost.items()}
     total = round(sum(per_million.values()), 2)
-    http_api = round(total - per_million["API Gateway (REST)"]
-                     + sent["webhooks"] * PRICE["apigw_http_request"] / inbound * 1e6, 2)
+    rest_api = round(total - per_million["API Gateway (HTTP API)"]
+                     + sent["webhooks"] * PRICE["apigw_rest_request"] / inbound * 1e6, 2)
     naive_sfn = turns * NAIVE_TRANSITIONS_PER_TURN * PRICE["sfn_transition"] / inbound * 1e6
     naive_total = round(total - per_million["Step Functions"] + naive_sfn, 2)
     # At volume, one execution per bucket carries every check due in it: transitions a day
@@ -339,7 +339,7 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
             "SMS per 100 inbound (not priced)": round(sms / inbound * 100, 1),
             **{f"$/million inbound, {k}": v for k, v in per_million.items()},
             "$/million inbound, total (excl. SMS)": total,
-            "$/million inbound, total with an HTTP API front": http_api,
+            "$/million inbound, total with Chalice's REST front instead": rest_api,
             "$/million inbound, naive per-turn executions": naive_total,
             "alarm clock saving (naive/ours)": round(naive_total / total, 2) if total else None,
             **volumes}

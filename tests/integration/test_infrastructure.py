@@ -105,3 +105,21 @@ def test_an_unknown_resource_type_stops_the_local_build(
                                       "Properties": {"Name": "x"}}}}
     with pytest.raises(NotImplementedError, match="AWS::Events::EventBus"):
         build_resources(aws, template, "dev")
+
+
+def test_webhooks_are_fronted_by_an_http_api_on_the_same_handler(
+        packaged: dict[str, Any]) -> None:
+    resources = packaged["Resources"]
+    routes = {r["Properties"]["RouteKey"] for r in resources.values()
+              if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    assert routes == {"GET /webhooks/x", "POST /webhooks/x", "GET /webhooks/meta",
+                      "POST /webhooks/meta"}
+    integration = resources["WebhookIntegration"]["Properties"]
+    # Payload 1.0 is the REST proxy event that Chalice's handler routes.
+    assert integration["PayloadFormatVersion"] == "1.0"
+    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["APIHandler", "Arn"]}
+    assert resources["APIHandler"]["Type"] == "AWS::Serverless::Function"
+    permission = resources["WebhookInvokePermission"]["Properties"]
+    assert permission["FunctionName"] == {"Ref": "APIHandler"}
+    assert permission["SourceArn"]["Fn::Sub"].endswith("${WebhookApi}/*/*/webhooks/*")
+    assert "WebhookApi.ApiEndpoint" in packaged["Outputs"]["WebhookEndpoint"]["Value"]["Fn::Sub"]

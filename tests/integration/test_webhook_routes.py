@@ -197,3 +197,52 @@ def test_a_withdrawn_tweet_loses_its_text(client: Client) -> None:
     [message] = [i for i in items() if i["SK"]["S"].startswith("MSG#")]
     assert message["text"]["S"] == ""
     assert message["deleted"]["BOOL"] is True
+
+
+def http_api_event(method: str, path: str, body: bytes | None = None,
+                   headers: dict[str, str] | None = None,
+                   query: dict[str, str] | None = None) -> dict[str, Any]:
+    """What the deployed webhook front (an HTTP API, payload format 1.0) hands the API handler:
+    the fields of API Gateway's documented 1.0 example, header names lower case, stage
+    $default, the route's path in resourcePath."""
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    return {
+        "version": "1.0", "resource": path, "path": path, "httpMethod": method,
+        "headers": lowered, "multiValueHeaders": {k: [v] for k, v in lowered.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "requestContext": {
+            "accountId": "123456789012", "apiId": "id", "domainName":
+            "id.execute-api.us-east-1.amazonaws.com", "domainPrefix": "id",
+            "extendedRequestId": "request-id", "httpMethod": method,
+            "identity": {"sourceIp": "192.0.2.1", "userAgent": "facebookexternalua"},
+            "path": path, "protocol": "HTTP/1.1", "requestId": "id=",
+            "requestTime": "24/Nov/2026:12:00:00 +0000", "requestTimeEpoch": 1795521600000,
+            "resourceId": None, "resourcePath": path, "stage": "$default"},
+        "pathParameters": None, "stageVariables": None,
+        "body": body.decode() if body is not None else None, "isBase64Encoded": False,
+    }
+
+
+def test_the_http_api_front_delivers_webhooks_to_the_same_handler(aws: Built) -> None:
+    from chalice.local import LambdaContext
+
+    import app
+
+    context = LambdaContext("replywindow-dev", 512)
+    challenge = app.app(http_api_event("GET", "/webhooks/meta", query={
+        "hub.mode": "subscribe", "hub.verify_token": "verify-me",
+        "hub.challenge": "1158201444"}), context)
+    assert (challenge["statusCode"], challenge["body"]) == (200, "1158201444")
+
+    payload = body("whatsapp/pywa_text.json")
+    signed = {"Content-Type": "application/json",
+              "X-Hub-Signature-256": meta_signature(META_SECRET, payload)}
+    answer = app.app(http_api_event("POST", "/webhooks/meta", payload, signed), context)
+    assert answer["statusCode"] == 200
+    assert json.loads(answer["body"])["events"] == {"accepted": 1}
+    forged = app.app(http_api_event("POST", "/webhooks/meta", payload + b" ", signed), context)
+    assert forged["statusCode"] == 401
+    assert run_inbound_worker() == 1
+    assert sum(i["PK"]["S"].startswith("CONV#whatsapp#") and i["SK"]["S"] == "META"
+               for i in items()) == 1
