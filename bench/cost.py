@@ -144,7 +144,9 @@ def _kind(operation: str, params: dict[str, Any]) -> str:
     body = params.get("Item") or params.get("Key") or {}
     pk, sk = body.get("PK", {}).get("S", ""), body.get("SK", {}).get("S", "")
     if pk.startswith("MSGID#"):
-        return "webhook claim"
+        if params.get("ConditionExpression") == "attribute_not_exists(PK)":
+            return "webhook claim"
+        return "dedupe record (done)" if "message_sk" in body else "dedupe record (facts)"
     pk_kind, sk_kind = pk.split("#")[0], sk.split("#")[0]
     return pk_kind + (f"/{sk_kind}" if sk_kind.isupper() and sk_kind != pk_kind else "")
 

@@ -316,7 +316,7 @@ def inbound_queue() -> SqsInboundQueue:
 def inbound_deps() -> InboundDeps:
     from chalicelib.services.inbound import InboundDeps
 
-    return InboundDeps(store=ingest_store(), turns=turn_deps)
+    return InboundDeps(store=ingest_store(), policies=policies, turns=turn_deps)
 
 
 def ingest_deps() -> IngestDeps:

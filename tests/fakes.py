@@ -10,7 +10,7 @@ from typing import Any
 
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
-from chalicelib.domain.events import Channel, Platform
+from chalicelib.domain.events import Channel, MessageEvent, Platform
 from chalicelib.domain.ports import (
     AlreadyStored,
     CustomerProfile,
@@ -29,12 +29,14 @@ class FakeIngestStore:
         self.customers: dict[tuple[Platform, str], CustomerProfile] = {}
         self.turns: dict[tuple[str, int], dict[str, Any]] = {}
         self.accepted: dict[tuple[Platform, str], datetime] = {}
+        self.elsewhere: set[tuple[Platform, str]] = set()
         self._lock = threading.Lock()
 
     def accept(self, platform: Platform, message_id: str, received_at: datetime) -> None:
         with self._lock:
             if (platform, message_id) in self.accepted:
-                raise AlreadyStored(message_id, applied=(platform, message_id) in self.dedupe)
+                raise AlreadyStored(message_id, applied=(platform, message_id) in self.dedupe
+                                    or (platform, message_id) in self.elsewhere)
             self.accepted[(platform, message_id)] = received_at
 
     def seen(self, platform: Platform, message_id: str) -> SeenMessage | None:
@@ -78,8 +80,19 @@ class FakeIngestStore:
             elif message.outcome is Outcome.TURN_ANSWERED:
                 self.turns[(c.id, c.turn)]["response_seconds"] = message.response_seconds
 
+    def pass_over(self, platform: Platform, message_id: str) -> None:
+        self.elsewhere.add((platform, message_id))
+
+    def finish_applied(self, event: MessageEvent,
+                       conversation: Conversation) -> Mapping[str, Any] | None:
+        # record() here is atomic: an applied message always has its dedupe record.
+        seen = self.dedupe.get((event.platform, event.message_id))
+        return seen.facts if seen else None
+
     def _applied(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
         message = self.messages.get((platform, message_id))
+        if message is None and (platform, message_id) in self.elsewhere:
+            return None
         if message is None and (platform, message_id) in self.accepted:
             raise StoreUnavailable("message accepted but not applied yet")
         return message

@@ -69,6 +69,9 @@ class Conversation:
     acked_by: str | None = None
     acked_turn: int | None = None
     version: int = 0  # optimistic lock: each write expects the version it read
+    # The last message applied: its write is the commit point of applying it, so a worker
+    # that stopped after it (before the message's own bookkeeping) knows to finish, not redo.
+    last_message_id: str | None = None
 
     @property
     def id(self) -> str:
@@ -97,8 +100,11 @@ def apply(conversation: Conversation, event: MessageEvent, received_at: datetime
     """The conversation after `event`. Only messages of this conversation may be applied: a
     brand message elsewhere (a post, a like, another thread) never answers this turn."""
     if event.direction is Direction.IN:
-        return _customer_wrote(conversation, event, received_at)
-    return _brand_wrote(conversation, event, received_at)
+        transition = _customer_wrote(conversation, event, received_at)
+    else:
+        transition = _brand_wrote(conversation, event, received_at)
+    return replace(transition, conversation=replace(transition.conversation,
+                                                    last_message_id=event.message_id))
 
 
 def _customer_wrote(c: Conversation, event: MessageEvent, received_at: datetime) -> Transition:

@@ -50,14 +50,14 @@ class CustomerProfile:
 
 @dataclass(frozen=True)
 class NewMessage:
-    """Everything one accepted message writes, committed together or not at all."""
+    """Everything one accepted message writes; the conversation's write is the commit."""
 
     event: MessageEvent
     conversation: Conversation  # the state after this message
     expected_version: int | None  # None: the conversation must not exist yet
     outcome: Outcome
     received_at: datetime
-    facts: Mapping[str, Any]  # what triage needs, kept so a redelivery can finish it
+    facts: Mapping[str, Any]  # what the alarm needs, kept so a redelivery can finish it
     response_seconds: float | None = None
 
     @property
@@ -84,7 +84,20 @@ class IngestStore(Protocol):
     def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None: ...
 
     def record(self, message: NewMessage) -> None:
-        """Commit atomically; AlreadyStored or VersionConflict leave nothing written."""
+        """Commit the conversation if it is still at `expected_version` (VersionConflict
+        otherwise), with the message, its turn, its customer and its dedupe record. What is
+        written before the commit is harmless without it; what comes after is idempotent."""
+        ...
+
+    def finish_applied(self, event: MessageEvent,
+                       conversation: Conversation) -> Mapping[str, Any] | None:
+        """The conversation's last write applied `event`, but the work after it may not have
+        happened: do it (idempotently) and return the facts that commit recorded."""
+        ...
+
+    def pass_over(self, platform: Platform, message_id: str) -> None:
+        """The worker is done with a message that belongs to no conversation (a brand post):
+        its redeliveries are duplicates, its edits and deletions touch nothing."""
         ...
 
     def edit(self, platform: Platform, message_id: str, text: str) -> bool: ...

@@ -1,9 +1,11 @@
 """The inbound worker: an accepted message joins its conversation, then its turn is triaged.
 
-It runs in the conversation's FIFO group, so a conversation's messages apply in order. The
-message, its conversation, its customer and its turn commit in one transaction that also marks
-the dedupe record applied; a redelivery finds it applied and only finishes the triage, which is
-idempotent (services/turns.py).
+It runs in the conversation's FIFO group, so a conversation's messages apply in order. Triage
+happens here too, so one versioned write of the conversation carries the message's effect and
+its turn's priority and deadlines: that write is the commit point (the store's writes around it
+are idempotent, see adapters/dynamodb/ingest_store.py). A redelivery finds the message applied
+(its dedupe record, or the conversation's last message) and only finishes what is left: the
+store's bookkeeping and setting the alarm, both idempotent.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from chalicelib import observability
 from chalicelib.domain import conversations
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
+from chalicelib.domain.policies import Policies
 from chalicelib.domain.ports import AlreadyStored, IngestStore, NewMessage, VersionConflict
 from chalicelib.domain.ports import message_sk as event_sk
 from chalicelib.services import turns
@@ -27,33 +30,42 @@ _MAX_ATTEMPTS = 8  # optimistic-lock retries: only a burst on one conversation n
 @dataclass(frozen=True)
 class InboundDeps:
     store: IngestStore
-    turns: Callable[[], turns.TurnDeps]  # built only when a turn needs triage
+    policies: Callable[[], Policies]
+    turns: Callable[[], turns.TurnDeps]  # built only when a turn needs its alarm
 
 
 def handle(body: Mapping[str, Any], deps: InboundDeps) -> str:
     event = MessageEvent.model_validate(body["event"])
     received_at = datetime.fromisoformat(str(body["received_at"]))
-    outcome, facts = apply(event, received_at, deps.store)
+    outcome, facts = apply(event, received_at, deps.store, deps.policies())
     if facts:
         turns.handle(facts, deps.turns())
     return outcome
 
 
-def apply(event: MessageEvent, received_at: datetime,
-          store: IngestStore) -> tuple[str, Mapping[str, Any] | None]:
-    """Apply one message to its conversation: (outcome, the facts triage needs, if any)."""
+def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
+          policies: Policies) -> tuple[str, Mapping[str, Any] | None]:
+    """Apply one message to its conversation: (outcome, the facts the alarm needs, if any)."""
+    seen = store.seen(event.platform, event.message_id)
+    if seen is not None:
+        return "duplicate", seen.facts
     for _ in range(_MAX_ATTEMPTS):
         thread = _thread(event, store)
         current = store.load(event.platform, thread)
+        if current is not None and current.last_message_id == event.message_id:
+            # Applied, then the worker stopped (or lost the answer) before the bookkeeping.
+            return "duplicate", store.finish_applied(event, current)
         if current is None and event.direction is Direction.OUT:
             # The brand wrote where no customer is waiting (a post, a reply elsewhere): it
             # answers nobody, so it starts no conversation.
+            store.pass_over(event.platform, event.message_id)
             return "brand_elsewhere", None
         base = current or conversations.start(event, thread)
         transition = conversations.apply(base, event, received_at)
         after = transition.conversation
         facts = _facts(event, after, transition.outcome, received_at, store,
                        transition.response_seconds)
+        after = _triage(after, transition.outcome, facts, event.text, policies)
         try:
             store.record(NewMessage(
                 event=event, conversation=after,
@@ -62,7 +74,7 @@ def apply(event: MessageEvent, received_at: datetime,
                 response_seconds=transition.response_seconds))
         except VersionConflict:
             continue  # someone else wrote this conversation first: re-read and re-apply
-        except AlreadyStored:
+        except AlreadyStored:  # the agent API recorded this reply itself, just now
             seen = store.seen(event.platform, event.message_id)
             return "duplicate", seen.facts if seen else None
         if transition.response_seconds is not None:  # answered natively on the platform
@@ -78,6 +90,22 @@ def _thread(event: MessageEvent, store: IngestStore) -> str:
     if event.platform is Platform.X and event.channel is Channel.PUBLIC and event.reply_to:
         return store.thread_of_tweet(event.reply_to) or event.thread
     return event.thread
+
+
+def _triage(after: Conversation, outcome: Outcome, facts: dict[str, Any], text: str,
+            policies: Policies) -> Conversation:
+    """A new turn, or a follow-up that may raise its priority, planned before the commit."""
+    if outcome not in (Outcome.TURN_OPENED, Outcome.FOLLOW_UP):
+        return after
+    planned = turns.triaged(after, text, followers=facts.get("followers",
+                                                              after.customer.followers),
+                            complaints_before=int(facts.get("complaints_before", 0)),
+                            policies=policies, follow_up=outcome is Outcome.FOLLOW_UP)
+    facts["planned"] = planned is not None
+    if planned is None:
+        return after
+    facts.update(turns.turn_facts(planned, policies))
+    return planned
 
 
 def _facts(event: MessageEvent, after: Conversation, outcome: Outcome, received_at: datetime,
@@ -97,4 +125,5 @@ def _facts(event: MessageEvent, after: Conversation, outcome: Outcome, received_
         facts["followers"] = after.customer.followers
     if response_seconds is not None:
         facts["response_seconds"] = response_seconds
+        facts["answered_at"] = after.answered_at.isoformat() if after.answered_at else None
     return facts

@@ -43,24 +43,51 @@ def handle(body: Mapping[str, Any], deps: TurnDeps) -> str:
     return "nothing to do"
 
 
+def triaged(c: Conversation, text: str, *, followers: int | None, complaints_before: int,
+            policies: Policies, follow_up: bool) -> Conversation | None:
+    """`c` with the priority, team and deadlines its open turn gets; None when a follow-up
+    changes nothing (a calmer follow-up never relaxes a deadline already set)."""
+    result = triage(text, CustomerSnapshot(followers=followers,
+                                           complaints_before=complaints_before),
+                    channel=c.channel.value, first_turn=c.first_turn)
+    if follow_up and c.due_at is not None and (
+            _RANK[result.priority] <= _RANK.get(c.priority or "low", 0)):
+        return None
+    return _apply(c, result, policies)
+
+
+def turn_facts(c: Conversation, policies: Policies) -> dict[str, Any]:
+    """What the SLA report keeps of a planned turn."""
+    assert c.team is not None
+    assert c.priority is not None
+    assert c.turn_opened_at is not None
+    plan = policies.for_team(c.team).plan(c.turn_opened_at, c.priority, first=c.first_turn)
+    return {"team": c.team, "priority": c.priority, "due_at": plan.due_at.isoformat(),
+            "warn_at": plan.warn_at.isoformat()}
+
+
 def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
+    # The inbound worker usually triaged the turn in the write that applied its message
+    # ("planned"): then only the alarm is left to set.
+    if body.get("planned") is False:
+        return "unchanged"  # triaged there: this follow-up changes no deadline
+    planned_already = bool(body.get("planned"))
     for _ in range(8):
         c = deps.conversations.get(str(body["conversation"]))
         if c is None:
             return "conversation gone"
         if c.turn != int(body["turn"]) or c.turn_opened_at is None:
             return "superseded"  # a later turn has its own message in the queue
+        if planned_already:
+            break
         text = body.get("text")
         if text is None:  # a redelivery: the stored facts never hold the text
             text = deps.conversations.message_text(c.id, str(body["message_sk"])) or ""
-        result = triage(text, CustomerSnapshot(
-            followers=body.get("followers", c.customer.followers),
-            complaints_before=int(body.get("complaints_before", 0))),
-            channel=c.channel.value, first_turn=c.first_turn)
-        if follow_up and c.due_at is not None and (
-                _RANK[result.priority] <= _RANK.get(c.priority or "low", 0)):
-            return "unchanged"  # a calmer follow-up never relaxes a deadline already set
-        planned = _apply(c, result, deps.policies())
+        planned = triaged(c, text, followers=body.get("followers", c.customer.followers),
+                          complaints_before=int(body.get("complaints_before", 0)),
+                          policies=deps.policies(), follow_up=follow_up)
+        if planned is None:
+            return "unchanged"
         if planned == c:
             break  # a redelivery: already saved, but make sure the alarms are set below
         try:
@@ -75,9 +102,8 @@ def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
     if c.team is None or c.priority is None or c.turn_opened_at is None:
         raise VersionConflict(c.id)  # not planned after all: let the queue retry
     plan = policy.for_team(c.team).plan(c.turn_opened_at, c.priority, first=c.first_turn)
-    deps.on_turn(c.id, c.turn, {"team": c.team, "priority": c.priority,
-                                "due_at": plan.due_at.isoformat(),
-                                "warn_at": plan.warn_at.isoformat()})
+    if not planned_already:
+        deps.on_turn(c.id, c.turn, turn_facts(c, policy))
     if c.status is not Status.AWAITING_AGENT:
         return "answered before triage"
     # Only the warning: ringing it files the breach, and the breach the escalation.

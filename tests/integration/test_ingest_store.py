@@ -12,6 +12,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
+from chalicelib.adapters.dynamodb.codec import from_item
 from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person, Platform
 from chalicelib.services import inbound
@@ -88,7 +89,7 @@ def test_racing_workers_make_one_conversation(aws: Built) -> None:
     def apply(mid: str) -> None:
         barrier.wait()
         try:
-            outcomes.append(inbound.apply(dm(mid), NOW, store)[0])
+            outcomes.append(inbound.apply(dm(mid), NOW, store, bootstrap.policies())[0])
         except BaseException as error:  # surfaced below
             errors.append(error)
 
@@ -160,20 +161,76 @@ def test_a_dynamodb_fault_at_the_webhook_writes_and_sends_nothing(aws: Built,
     assert queued() == []
 
 
-def test_a_dynamodb_fault_in_the_worker_leaves_no_partial_write_and_is_retried(
-        aws: Built, monkeypatch) -> None:
-    ingest([dm("m1")], bootstrap.ingest_deps())
+WORKER_WRITES = ["facts on the dedupe record", "conversation (the commit)", "message",
+                 "customer", "turn", "dedupe record's location"]
 
-    def throttled(**kwargs):
-        raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}},
-                          "TransactWriteItems")
+
+@pytest.mark.parametrize("lost", [False, True], ids=["fails", "answer lost"])
+@pytest.mark.parametrize("at", range(len(WORKER_WRITES)), ids=WORKER_WRITES)
+def test_a_worker_stopped_at_any_write_is_finished_by_the_redelivery_once(
+        aws: Built, monkeypatch, at: int, lost: bool) -> None:
+    """The worker's apply is single writes: stop it at each (the write not done, or done
+    with its answer lost) and the queue's redelivery finishes the message exactly once."""
+    ingest([dm("m1")], bootstrap.ingest_deps())
+    client = bootstrap.dynamodb()
+    calls = {"n": 0}
+
+    def faulty(real):
+        def call(**kwargs):
+            calls["n"] += 1
+            if calls["n"] == at + 1:
+                if lost:
+                    real(**kwargs)
+                raise ClientError({"Error": {"Code": "InternalServerError"}}, "PutItem")
+            return real(**kwargs)
+        return call
 
     with monkeypatch.context() as patch:
-        patch.setattr(bootstrap.dynamodb(), "transact_write_items", throttled)
+        patch.setattr(client, "put_item", faulty(client.put_item))
+        patch.setattr(client, "update_item", faulty(client.update_item))
         assert run_inbound_worker() == 1
-    assert table_items("CONV#") == []  # nothing half-written
-    deadline = time.monotonic() + 10
-    while not table_items("CONV#") and time.monotonic() < deadline:
+    assert calls["n"] > at  # the fault was reached
+    done = lost and at == len(WORKER_WRITES) - 1  # its last write went through
+    assert (bootstrap.ingest_store().seen(Platform.MESSENGER, "m1") is not None) == done
+    deadline = time.monotonic() + 15
+    while queued_count() and time.monotonic() < deadline:
         run_inbound_worker()  # the failed record comes back in ~2 s (handlers._retry_soon)
         time.sleep(0.2)
-    assert len(table_items("CONV#")) == 3
+    conversation = bootstrap.ingest_store().load(Platform.MESSENGER, "dm-999-42")
+    assert conversation is not None
+    assert (conversation.turn, conversation.priority is not None) == (1, True)
+    kinds = sorted(i["SK"]["S"].split("#")[0] for i in table_items("CONV#"))
+    assert kinds == ["META", "MSG", "TURN"]
+    [turn] = [from_item(i) for i in table_items("CONV#") if i["SK"]["S"].startswith("TURN")]
+    assert turn["opened_at"] and turn["priority"] == conversation.priority
+    profile = bootstrap.ingest_store().customer(Platform.MESSENGER, "42")
+    assert profile is not None and profile.complaints == 1
+    seen = bootstrap.ingest_store().seen(Platform.MESSENGER, "m1")
+    assert seen is not None and seen.facts and seen.facts["outcome"] == "turn_opened"
+    # The next message of the conversation still applies normally after the repair.
+    ingest([dm("m2")], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
+    after = bootstrap.ingest_store().load(Platform.MESSENGER, "dm-999-42")
+    assert after is not None and after.turn == 1 and after.last_message_id == "m2"
+    again = bootstrap.ingest_store().customer(Platform.MESSENGER, "42")
+    assert again is not None and again.complaints == 1
+
+
+def queued_count() -> int:
+    sqs = bootstrap.sqs()
+    url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    return sum(int(v) for v in attrs.values())
+
+
+def test_a_brand_message_outside_any_conversation_is_done_with_not_left_queued(
+        aws: Built) -> None:
+    post = dm("p1", author=BRAND)
+    ingest([post], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
+    assert table_items("CONV#") == []  # it answers nobody
+    assert ingest([post], bootstrap.ingest_deps()).counts == {"duplicate": 1}
+    assert queued() == []  # done with: not sent again
+    edited = post.model_copy(update={"edited": True, "text": "typo fixed"})
+    assert ingest([edited], bootstrap.ingest_deps()).counts == {"edited": 1}  # not a 503

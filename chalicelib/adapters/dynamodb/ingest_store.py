@@ -1,8 +1,17 @@
-"""The ingest path's DynamoDB store: one transaction per accepted message."""
+"""The ingest path's DynamoDB store: the webhook's claim, and the worker's apply.
+
+Applying a message is single writes, not a transaction (a transaction bills every item twice):
+writes harmless without the commit (the attempt's facts on the dedupe record, the tweet index),
+the conversation's versioned put as the commit (it names its last message), then idempotent
+bookkeeping from those facts (the message, the turn, the customer, and the dedupe record's
+location, which marks the message done). The worker runs each conversation's messages in FIFO
+order, so a stop anywhere is finished by the redelivery.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -19,18 +28,18 @@ from chalicelib.adapters.dynamodb.records import (
 )
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.errors import StoreUnavailable
-from chalicelib.domain.events import Channel, Platform
+from chalicelib.domain.events import Channel, MessageEvent, Platform
 from chalicelib.domain.ports import (
     AlreadyStored,
     CustomerProfile,
     NewMessage,
     SeenMessage,
     VersionConflict,
+    message_sk,
 )
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 
 class DynamoIngestStore:
@@ -61,7 +70,8 @@ class DynamoIngestStore:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except self.client.exceptions.ConditionalCheckFailedException as error:
                 old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
-                raise AlreadyStored(message_id, applied="message_sk" in old) from error
+                raise AlreadyStored(message_id, applied="message_sk" in old
+                                    or "elsewhere" in old) from error
 
     def seen(self, platform: Platform, message_id: str) -> SeenMessage | None:
         item = self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record")
@@ -89,67 +99,107 @@ class DynamoIngestStore:
             first_seen=datetime.fromisoformat(first_seen) if first_seen else None)
 
     def record(self, message: NewMessage) -> None:
-        items = self._transaction(message)
+        m, c, event = message, message.conversation, message.event
+        expires_at = self._expires_at()
+        # Before the commit, only writes that are harmless without it (a retry writes them
+        # again): the facts of this attempt on the dedupe record, so a worker that stops right
+        # after the commit can finish; and the tweet index.
         with aws_errors("store message"):
             try:
-                self.client.transact_write_items(TransactItems=items)
-            except self.client.exceptions.TransactionCanceledException as error:
-                reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
-                if reasons and reasons[0] == "ConditionalCheckFailed":
-                    raise AlreadyStored(message.event.message_id) from error
-                if (len(reasons) > 2 and reasons[2] == "ConditionalCheckFailed") or (
-                        "TransactionConflict" in reasons):
-                    # Another writer got there first (or is writing now): re-read, re-apply.
-                    raise VersionConflict(message.conversation.id) from error
-                raise StoreUnavailable(f"store message: {reasons}") from error
+                self.client.put_item(
+                    TableName=self.table, Item=to_item({
+                        "PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
+                        "received_at": m.received_at.isoformat(), "facts": dict(m.facts),
+                        "expires_at": expires_at}),
+                    ConditionExpression="attribute_not_exists(message_sk)")
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                raise AlreadyStored(event.message_id) from error
+            if event.platform is Platform.X and event.channel is Channel.PUBLIC:
+                self.client.put_item(TableName=self.table, Item=to_item({
+                    "PK": tweet_pk(event.message_id), "SK": "TWEET", "thread": c.thread,
+                    "conversation": c.id, "expires_at": expires_at}))
+        self._commit(m, expires_at)
+        self._finish(event, c, m.facts, expires_at)
 
-    def _transaction(self, m: NewMessage) -> list[TransactWriteItemTypeDef]:
-        c, event = m.conversation, m.event
-        expires_at = self._expires_at()
+    def _commit(self, m: NewMessage, expires_at: int) -> None:
+        """The conversation's versioned put: the message is applied once this succeeds."""
+        c = m.conversation
         stored = conversation_item(c, expires_at) | {"version": c.version + 1}
-        dedupe = {"PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
-                  "conversation": c.id, "conversation_pk": conversation_pk(c.platform, c.thread),
-                  "message_sk": m.message_sk, "facts": dict(m.facts) or None,
-                  "expires_at": expires_at}
         if m.expected_version is None:
-            conv_put: TransactWriteItemTypeDef = {"Put": {
-                "TableName": self.table, "Item": to_item(stored),
-                "ConditionExpression": "attribute_not_exists(PK)"}}
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(PK)"}
         else:
-            conv_put = {"Put": {
-                "TableName": self.table, "Item": to_item(stored),
-                "ConditionExpression": "version = :v",
-                "ExpressionAttributeValues": {":v": value(m.expected_version)}}}
-        # Order is relied on by record(): dedupe first, conversation third. The webhook created
-        # the dedupe record; applying it fills in where the message went, once.
-        items: list[TransactWriteItemTypeDef] = [
-            {"Put": {"TableName": self.table, "Item": to_item(dedupe),
-                     "ConditionExpression": "attribute_not_exists(message_sk)"}},
-            {"Put": {"TableName": self.table, "Item": to_item(
-                message_item(event, c, m.message_sk, m.received_at, expires_at))}},
-            conv_put,
-        ]
-        if event.platform is Platform.X and event.channel is Channel.PUBLIC:
-            items.append({"Put": {"TableName": self.table, "Item": to_item({
-                "PK": tweet_pk(event.message_id), "SK": "TWEET", "thread": c.thread,
-                "conversation": c.id, "expires_at": expires_at})}})
-        if m.outcome is Outcome.TURN_OPENED:
-            items.append(self._customer_update(m, expires_at))
-            items.append({"Put": {"TableName": self.table, "Item": to_item(
-                self._turn(m, expires_at))}})
-        elif m.outcome is Outcome.TURN_ANSWERED:
-            items.append(self._turn_answered(m))
-        return items
+            condition = {"ConditionExpression": "version = :v",
+                         "ExpressionAttributeValues": {":v": value(m.expected_version)}}
+        with aws_errors("store conversation"):
+            try:
+                self.client.put_item(TableName=self.table, Item=to_item(stored),
+                                     ReturnValuesOnConditionCheckFailure="ALL_OLD", **condition)
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                old = from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
+                if old.get("last_message_id") == m.event.message_id and (
+                        int(old.get("version", -1)) == c.version + 1):
+                    return  # our own write, its answer lost and the call retried
+                raise VersionConflict(c.id) from error
 
-    def _customer_update(self, m: NewMessage, expires_at: int) -> TransactWriteItemTypeDef:
-        person = m.conversation.customer
-        now = m.received_at.isoformat()
+    def finish_applied(self, event: MessageEvent,
+                       conversation: Conversation) -> Mapping[str, Any] | None:
+        record = self._get(dedupe_pk(event.platform, event.message_id), "MSGID",
+                           "read dedupe record") or {}
+        facts: Mapping[str, Any] | None = record.get("facts") or None
+        if facts and "message_sk" not in record:
+            self._finish(event, conversation, facts, self._expires_at())
+        return facts
+
+    def _finish(self, event: MessageEvent, c: Conversation, facts: Mapping[str, Any],
+                expires_at: int) -> None:
+        """After the commit, each write idempotent: the message, the turn's record, the
+        customer's profile, and last the dedupe record's location (the message is done)."""
+        outcome = Outcome(facts["outcome"])
+        turn = int(facts["turn"])
+        received_at = datetime.fromisoformat(str(facts["received_at"]))
+        sk = str(facts.get("message_sk") or message_sk(event))
+        with aws_errors("store message"):
+            self.client.put_item(TableName=self.table, Item=to_item(
+                message_item(event, c, sk, received_at, expires_at) | {"turn": turn}))
+            if outcome is Outcome.TURN_OPENED:
+                self._count_complaint(c, facts, expires_at)
+                self._set_turn(c, turn, self._opened_turn(c, facts, expires_at))
+            elif outcome is Outcome.FOLLOW_UP and facts.get("planned"):
+                self._set_turn(c, turn, _planned(facts))
+            elif outcome is Outcome.TURN_ANSWERED:
+                self._set_turn(c, turn, {
+                    "answered_at": facts.get("answered_at"),
+                    "response_seconds": facts.get("response_seconds"),
+                    "answered_by": "echo" if event.author.id == event.brand_id
+                    else event.author.id})
+            self.client.put_item(TableName=self.table, Item=to_item({
+                "PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
+                "received_at": received_at.isoformat(), "conversation": c.id,
+                "conversation_pk": conversation_pk(c.platform, c.thread), "message_sk": sk,
+                "facts": dict(facts), "expires_at": expires_at}))
+
+    def _set_turn(self, c: Conversation, turn: int, fields: Mapping[str, Any]) -> None:
+        """An update, not a put: the agent API may have written the answer already."""
+        present = {k: v for k, v in fields.items() if v is not None}
+        self.client.update_item(
+            TableName=self.table, Key=key(conversation_pk(c.platform, c.thread), turn_sk(turn)),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(present))),
+            ExpressionAttributeNames={f"#f{i}": k for i, k in enumerate(present)},
+            ExpressionAttributeValues={f":v{i}": value(v)
+                                       for i, v in enumerate(present.values())})
+
+    def _count_complaint(self, c: Conversation, facts: Mapping[str, Any],
+                         expires_at: int) -> None:
+        """One more complaint, once per turn: the profile keeps the last turn it counted."""
+        person = c.customer
+        now = str(facts.get("received_at"))
+        counted = f"{c.id}#{int(facts['turn'])}"
         names = {"#h": "handle", "#n": "name", "#f": "followers"}
         sets = ["first_seen = if_not_exists(first_seen, :now)", "last_seen = :now",
-                "expires_at = :exp"]
+                "expires_at = :exp", "last_turn = :counted"]
         values: dict[str, Any] = {":now": value(now), ":one": value(1),
-                                  ":exp": value(expires_at),
-                                  ":conv": {"SS": [m.conversation.id]}}
+                                  ":exp": value(expires_at), ":counted": value(counted),
+                                  ":conv": {"SS": [c.id]}}
         for placeholder, field_value in (("#h", person.handle), ("#n", person.name),
                                          ("#f", person.followers)):
             if field_value is not None:
@@ -157,51 +207,45 @@ class DynamoIngestStore:
                 sets.append(f"{placeholder} = {token}")
                 values[token] = value(field_value)
         used = {p: n for p, n in names.items() if any(s.startswith(p) for s in sets)}
-        update: dict[str, Any] = {
-            "TableName": self.table, "Key": key(customer_pk(m.event.platform, person.id),
-                                                "PROFILE"),
-            # The profile lists the customer's conversations: erasure and export find them all.
-            "UpdateExpression": "SET " + ", ".join(sets) + " ADD complaints :one, "
-                                "conversations :conv",
-            "ExpressionAttributeValues": values,
-        }
-        if used:
-            update["ExpressionAttributeNames"] = used
-        return {"Update": update}  # type: ignore[typeddict-item]
+        # A failed condition: counted before this worker stopped, a redelivery.
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table, Key=key(customer_pk(c.platform, person.id), "PROFILE"),
+                # The profile lists the customer's conversations: erasure and export find them.
+                UpdateExpression="SET " + ", ".join(sets) + " ADD complaints :one, "
+                                 "conversations :conv",
+                ConditionExpression="attribute_not_exists(last_turn) OR last_turn <> :counted",
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": used} if used else {}))  # type: ignore[arg-type]
 
-    def _turn(self, m: NewMessage, expires_at: int) -> dict[str, Any]:
-        c = m.conversation
-        opened = c.turn_opened_at or m.received_at
+    def _opened_turn(self, c: Conversation, facts: Mapping[str, Any],
+                     expires_at: int) -> dict[str, Any]:
+        turn = int(facts["turn"])
+        opened = str(facts.get("opened_at") or facts["received_at"])
         return {
-            "PK": conversation_pk(c.platform, c.thread), "SK": turn_sk(c.turn),
-            "GSI1PK": f"TURNS#{opened.date().isoformat()}",
-            "GSI1SK": f"{opened.isoformat()}#{c.id}#{c.turn}",
-            "conversation": c.id, "turn": c.turn, "platform": c.platform.value,
-            "channel": c.channel.value, "opened_at": opened.isoformat(),
-            "first": c.turn == 1, "expires_at": expires_at,
+            "GSI1PK": f"TURNS#{opened[:10]}", "GSI1SK": f"{opened}#{c.id}#{turn}",
+            "conversation": c.id, "turn": turn, "platform": c.platform.value,
+            "channel": c.channel.value, "opened_at": opened, "first": turn == 1,
+            "expires_at": expires_at, **_planned(facts),
         }
-
-    def _turn_answered(self, m: NewMessage) -> TransactWriteItemTypeDef:
-        c = m.conversation
-        return {"Update": {
-            "TableName": self.table, "Key": key(conversation_pk(c.platform, c.thread),
-                                                turn_sk(c.turn)),
-            "UpdateExpression": "SET answered_at = :at, response_seconds = :s, answered_by = :by",
-            "ExpressionAttributeValues": {
-                ":at": value(c.answered_at.isoformat() if c.answered_at else None),
-                ":s": value(m.response_seconds),
-                ":by": value("echo" if m.event.author.id == m.event.brand_id
-                             else m.event.author.id)},
-        }}
 
     def _message_key(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
         item = self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record")
         if item is None:
             return None
+        if item.get("elsewhere"):
+            return None  # a brand message outside any conversation: nothing of it is kept
         if "message_sk" not in item:
             # Accepted, still in the queue: the platform's retry finds it applied.
             raise StoreUnavailable("message accepted but not applied yet")
         return key(item["conversation_pk"], item["message_sk"])
+
+    def pass_over(self, platform: Platform, message_id: str) -> None:
+        with aws_errors("store dedupe record"):
+            self.client.update_item(
+                TableName=self.table, Key=key(dedupe_pk(platform, message_id), "MSGID"),
+                UpdateExpression="SET elsewhere = :t, expires_at = :exp",
+                ExpressionAttributeValues={":t": value(True), ":exp": value(self._expires_at())})
 
     def edit(self, platform: Platform, message_id: str, text: str) -> bool:
         message_key = self._message_key(platform, message_id)
@@ -229,3 +273,8 @@ class DynamoIngestStore:
                 ExpressionAttributeValues={":empty": value(""), ":d": value(True),
                                            ":at": value(deleted_at.isoformat())})
         return True
+
+
+def _planned(facts: Mapping[str, Any]) -> dict[str, Any]:
+    """The triage facts a turn record keeps (services/turns.py turn_facts)."""
+    return {k: facts[k] for k in ("team", "priority", "due_at", "warn_at") if k in facts}

@@ -5,6 +5,7 @@ nobody. `deliver` runs both halves, as the webhook and the queue's worker do."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -19,11 +20,13 @@ from chalicelib.domain.events import (
     Person,
     Platform,
 )
+from chalicelib.domain.policies import load_policies
 from chalicelib.services import inbound
 from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
 from tests.fakes import FakeIngestStore, FakeQueue
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+POLICIES = load_policies(Path(__file__).resolve().parents[3] / "chalicelib" / "policies.yaml")
 BRAND = Person(id="999", handle="AcmeHelp", name="Acme")
 ANN = Person(id="42", handle="ann", name="Ann", followers=1200)
 
@@ -70,7 +73,7 @@ def work(deps: IngestDeps, since: int = 0) -> list[tuple[str, dict | None]]:
     for _, _, body in queue(deps).sent[since:]:
         event = MessageEvent.model_validate(body["event"])
         outcome, facts = inbound.apply(event, datetime.fromisoformat(body["received_at"]),
-                                       store(deps))
+                                       store(deps), POLICIES)
         done.append((outcome, dict(facts) if facts else None))
     WORKED.extend(done)
     return done
@@ -144,6 +147,14 @@ def test_a_brand_post_elsewhere_answers_nobody(deps) -> None:
     conv = store(deps).load(Platform.X, "t-100")
     assert conv is not None and conv.status is Status.AWAITING_AGENT
     assert store(deps).load(Platform.X, "t-300") is None
+    # Done with, though kept nowhere: a redelivery is a duplicate and is not queued again, an
+    # edit touches nothing (and is not refused as "still queued").
+    sent = len(queue(deps).sent)
+    assert deliver([tweet("300", author=BRAND, reply_to=None)], deps).counts == {
+        "duplicate": 1}
+    assert len(queue(deps).sent) == sent
+    edited = tweet("300", author=BRAND, reply_to=None).model_copy(update={"edited": True})
+    assert ingest([edited], deps).counts == {"edited": 1}
 
 
 def test_a_customer_writing_after_an_answer_opens_the_next_turn(deps) -> None:
@@ -228,3 +239,31 @@ def test_ignored_events_write_nothing(deps) -> None:
                              reason="a like is not a message")], deps)
     assert report.counts == {"ignored": 1}
     assert store(deps).conversations == {} and queue(deps).sent == []
+
+
+def test_a_turn_is_triaged_in_the_write_that_applies_its_message(deps) -> None:
+    """One conversation write carries the message and its turn's plan: priority, team and
+    deadlines from the shipped policies; a calm follow-up changes nothing, an angrier one
+    shortens the deadline in its own write."""
+    deliver([tweet("100", text="my order never came")], deps)
+    conv = store(deps).load(Platform.X, "t-100")
+    assert conv is not None and conv.priority is not None and conv.team is not None
+    opened = conv.turn_opened_at
+    assert opened is not None and conv.due_at is not None and conv.due_at > opened
+    facts = WORKED[-1][1]
+    assert facts is not None and facts["planned"] is True
+    assert (facts["priority"], facts["due_at"]) == (conv.priority, conv.due_at.isoformat())
+    version = conv.version
+
+    deliver([tweet("101", reply_to="100", summoned=False, text="any news?")], deps)
+    calm = store(deps).load(Platform.X, "t-100")
+    assert calm is not None and (calm.priority, calm.due_at) == (conv.priority, conv.due_at)
+    assert WORKED[-1][1] is not None and WORKED[-1][1]["planned"] is False
+    assert calm.version == version + 1  # the follow-up's one write, no second save
+
+    deliver([tweet("102", reply_to="101", summoned=False,
+                   text="I want a refund or I'm calling my lawyer, this is a scam")], deps)
+    angry = store(deps).load(Platform.X, "t-100")
+    assert angry is not None and angry.due_at is not None and angry.due_at < conv.due_at
+    assert WORKED[-1][1] is not None and WORKED[-1][1]["planned"] is True
+    assert angry.turn == 1 and angry.version == version + 2
