@@ -72,6 +72,7 @@ class Conversation:
     # The last message applied: its write is the commit point of applying it, so a worker
     # that stopped after it (before the message's own bookkeeping) knows to finish, not redo.
     last_message_id: str | None = None
+    last_outcome: str | None = None  # what that message did (an Outcome)
 
     @property
     def id(self) -> str:
@@ -103,8 +104,9 @@ def apply(conversation: Conversation, event: MessageEvent, received_at: datetime
         transition = _customer_wrote(conversation, event, received_at)
     else:
         transition = _brand_wrote(conversation, event, received_at)
-    return replace(transition, conversation=replace(transition.conversation,
-                                                    last_message_id=event.message_id))
+    return replace(transition, conversation=replace(
+        transition.conversation, last_message_id=event.message_id,
+        last_outcome=transition.outcome.value))
 
 
 def _customer_wrote(c: Conversation, event: MessageEvent, received_at: datetime) -> Transition:

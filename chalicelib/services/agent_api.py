@@ -170,11 +170,13 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
     platform's echo of this reply, arriving later, is then a duplicate."""
     for _ in range(8):
         c = _get(conversation_id, deps)
-        if c.last_message_id == sent.message_id:
+        if c.last_message_id == sent.message_id or deps.store.seen(c.platform,
+                                                                   sent.message_id):
             return c  # the platform's echo got here first and already answered the turn
         transition = turns.answer(c, now)
         after = replace(transition.conversation, assignee=c.assignee or sent.author.id,
-                        last_message_id=sent.message_id)
+                        last_message_id=sent.message_id,
+                        last_outcome=transition.outcome.value)
         # What finishing it needs if this stops after the commit (the echo's worker does).
         facts = {"outcome": transition.outcome.value, "conversation": c.id, "turn": after.turn,
                  "message_id": sent.message_id, "message_sk": message_sk(sent),

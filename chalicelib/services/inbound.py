@@ -20,7 +20,7 @@ from chalicelib.domain import conversations
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.policies import Policies
-from chalicelib.domain.ports import AlreadyStored, IngestStore, NewMessage, VersionConflict
+from chalicelib.domain.ports import IngestStore, NewMessage, VersionConflict
 from chalicelib.domain.ports import message_sk as event_sk
 from chalicelib.services import turns
 
@@ -74,9 +74,6 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
                 response_seconds=transition.response_seconds))
         except VersionConflict:
             continue  # someone else wrote this conversation first: re-read and re-apply
-        except AlreadyStored:  # the agent API recorded this reply itself, just now
-            seen = store.seen(event.platform, event.message_id)
-            return "duplicate", seen.facts if seen else None
         if transition.response_seconds is not None:  # answered natively on the platform
             observability.response_time(event.platform.value, transition.response_seconds,
                                         first=after.first_turn)

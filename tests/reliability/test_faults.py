@@ -27,7 +27,7 @@ from botocore.exceptions import ClientError
 from bench.stack import SECRETS, local_stack
 from chalicelib.webhooks.signatures import meta_signature
 
-POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "policies" / "seconds.yaml"
+POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "policies" / "faults.yaml"
 PAGE = "1000000077"
 # The occurrences of each call that fail ("before": the request never reaches AWS) and, for
 # the idempotent writes, the occurrences whose response is lost ("after": AWS did the work).
@@ -133,7 +133,7 @@ def test_faults_at_every_call_site_lose_nothing_and_duplicate_nothing() -> None:
         expected = {(f"messenger.dm-{PAGE}-{run}{n:04d}", level)
                     for n in range(conversations) if n not in answered
                     for level in ("warning", "breach", "escalation")}
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         deliveries: list[dict[str, Any]] = []
         while time.monotonic() < deadline:
             lines = runtime.outbox.read_text().splitlines() if runtime.outbox.exists() else []

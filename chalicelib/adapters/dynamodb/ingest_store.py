@@ -1,9 +1,8 @@
 """The ingest path's DynamoDB store: the webhook's claim, and the worker's apply.
 
 Applying a message is single writes, not a transaction (a transaction bills every item twice):
-writes harmless without the commit (the attempt's facts on the dedupe record, the tweet index),
-the conversation's versioned put as the commit (it names its last message), then idempotent
-bookkeeping from those facts (the message, the turn, the customer, and the dedupe record's
+the conversation's versioned put is the commit (it names its last message and what that did),
+then idempotent bookkeeping (the message, the turn, the customer, and last the dedupe record's
 location, which marks the message done). The worker runs each conversation's messages in FIFO
 order, so a stop anywhere is finished by the redelivery.
 """
@@ -101,20 +100,9 @@ class DynamoIngestStore:
     def record(self, message: NewMessage) -> None:
         m, c, event = message, message.conversation, message.event
         expires_at = self._expires_at()
-        # Before the commit, only writes that are harmless without it (a retry writes them
-        # again): the facts of this attempt on the dedupe record, so a worker that stops right
-        # after the commit can finish; and the tweet index.
-        with aws_errors("store message"):
-            try:
-                self.client.put_item(
-                    TableName=self.table, Item=to_item({
-                        "PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
-                        "received_at": m.received_at.isoformat(), "facts": dict(m.facts),
-                        "expires_at": expires_at}),
-                    ConditionExpression="attribute_not_exists(message_sk)")
-            except self.client.exceptions.ConditionalCheckFailedException as error:
-                raise AlreadyStored(event.message_id) from error
-            if event.platform is Platform.X and event.channel is Channel.PUBLIC:
+        # Before the commit, only the tweet index: harmless without it (a retry writes it again).
+        if event.platform is Platform.X and event.channel is Channel.PUBLIC:
+            with aws_errors("store tweet index"):
                 self.client.put_item(TableName=self.table, Item=to_item({
                     "PK": tweet_pk(event.message_id), "SK": "TWEET", "thread": c.thread,
                     "conversation": c.id, "expires_at": expires_at}))
@@ -145,9 +133,24 @@ class DynamoIngestStore:
                        conversation: Conversation) -> Mapping[str, Any] | None:
         record = self._get(dedupe_pk(event.platform, event.message_id), "MSGID",
                            "read dedupe record") or {}
-        facts: Mapping[str, Any] | None = record.get("facts") or None
-        if facts and "message_sk" not in record:
-            self._finish(event, conversation, facts, self._expires_at())
+        if "message_sk" in record:
+            return record.get("facts") or None  # finished after all
+        c = conversation
+        if c.last_outcome is None:
+            return None
+        # The committed conversation holds what its last message did; the claim, when.
+        received = record.get("received_at") or (c.last_customer_at or c.created_at).isoformat()
+        facts: dict[str, Any] = {
+            "outcome": c.last_outcome, "conversation": c.id, "turn": c.turn,
+            "message_id": event.message_id, "message_sk": message_sk(event),
+            "received_at": str(received),
+            "opened_at": c.turn_opened_at.isoformat() if c.turn_opened_at else None,
+            "response_seconds": c.last_response_seconds,
+            "answered_at": c.answered_at.isoformat() if c.answered_at else None}
+        if c.team and c.priority and c.due_at and c.warn_at:
+            facts.update(planned=True, team=c.team, priority=c.priority,
+                         due_at=c.due_at.isoformat(), warn_at=c.warn_at.isoformat())
+        self._finish(event, c, facts, self._expires_at())
         return facts
 
     def _finish(self, event: MessageEvent, c: Conversation, facts: Mapping[str, Any],

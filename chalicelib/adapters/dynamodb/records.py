@@ -62,7 +62,7 @@ def conversation_item(c: Conversation, expires_at: int) -> dict[str, Any]:
         "warn_at": _iso(c.warn_at), "due_at": _iso(c.due_at),
         "escalate_at": _iso(c.escalate_at), "assignee": c.assignee, "acked_by": c.acked_by,
         "acked_turn": c.acked_turn, "version": c.version,
-        "last_message_id": c.last_message_id,
+        "last_message_id": c.last_message_id, "last_outcome": c.last_outcome,
         "expires_at": expires_at,
     }
 
@@ -86,6 +86,7 @@ def conversation_from(item: dict[str, Any]) -> Conversation:
         escalate_at=_dt(item.get("escalate_at")), assignee=item.get("assignee"),
         acked_by=item.get("acked_by"), acked_turn=item.get("acked_turn"),
         version=int(item.get("version", 0)), last_message_id=item.get("last_message_id"),
+        last_outcome=item.get("last_outcome"),
     )
 
 
