@@ -310,3 +310,47 @@ def test_assign_resolve_and_reopen(client, agent, platforms) -> None:
     assert reopened["status"] == "awaiting_customer"
     assert client.http.post("/api/conversations/x.t-nope/resolve",
                             headers=agent).status_code == 404
+
+
+def test_a_reply_whose_bookkeeping_failed_is_finished_by_the_platforms_echo(
+        client, agent, platforms, monkeypatch) -> None:
+    """The reply went out and answered the turn (the conversation's write), then the store
+    failed before the message was kept: the echo's worker finds its id as the conversation's
+    last message and finishes the bookkeeping, once."""
+    from botocore.exceptions import ClientError
+
+    post_x(client, mention("2080765813578191303"))
+    ddb = bootstrap.dynamodb()
+    real_put = ddb.put_item
+
+    def no_messages(**kwargs: Any) -> Any:
+        if kwargs["Item"]["SK"]["S"].startswith("MSG#"):
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "PutItem")
+        return real_put(**kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ddb, "put_item", no_messages)
+        failed = reply(client, "x.t-2080765813578191303", agent, "Sorry! DM us your order")
+    assert failed.status_code == 503
+    assert len(platforms.requests) == 1  # it did go out
+    detail = json.loads(client.http.get("/api/conversations/x.t-2080765813578191303",
+                                        headers=agent).body)
+    assert detail["status"] == "awaiting_customer"  # the turn is answered: the clock stopped
+    assert [m["direction"] for m in detail["messages"]] == ["in"]
+    echo = copy.deepcopy(fixture("twitter/xaa_post_reply_create.json"))
+    tweets = [i for i in ddb.scan(TableName=bootstrap.settings().table)["Items"]
+              if i["PK"]["S"] == "CONV#x#t-2080765813578191303" and i["SK"]["S"] == "META"]
+    sent_id = tweets[0]["last_message_id"]["S"]
+    echo["data"]["payload"].update(id=sent_id, author_id="1111111111111111111",
+                                   in_reply_to_tweet_id="2080765813578191303",
+                                   in_reply_to_user_id="2222222222222222222",
+                                   created_at=datetime.now(UTC).isoformat())
+    post_x(client, echo)
+    post_x(client, echo)  # and a redelivery of it changes nothing
+    detail = json.loads(client.http.get("/api/conversations/x.t-2080765813578191303",
+                                        headers=agent).body)
+    assert [m["direction"] for m in detail["messages"]] == ["in", "out"]
+    turns = [i for i in ddb.scan(TableName=bootstrap.settings().table)["Items"]
+             if i["PK"]["S"] == "CONV#x#t-2080765813578191303" and i["SK"]["S"].startswith(
+                 "TURN#")]
+    assert len(turns) == 1 and "answered_at" in turns[0] and "response_seconds" in turns[0]
