@@ -54,8 +54,6 @@ class FakeIngestStore:
     def record(self, message: NewMessage) -> None:
         event, c = message.event, message.conversation
         with self._lock:
-            if (event.platform, event.message_id) in self.dedupe:
-                raise AlreadyStored(event.message_id)
             current = self.conversations.get((c.platform, c.thread))
             if (current is None) != (message.expected_version is None) or (
                     current is not None and current.version != message.expected_version):

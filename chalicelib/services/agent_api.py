@@ -21,7 +21,6 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
 from chalicelib.domain.ports import (
-    AlreadyStored,
     ConversationStore,
     IngestStore,
     NewMessage,
@@ -190,8 +189,6 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
                 response_seconds=transition.response_seconds))
         except VersionConflict:
             continue
-        except AlreadyStored:
-            return c  # the platform's echo got here first and already answered the turn
         if transition.response_seconds is not None:
             observability.response_time(c.platform.value, transition.response_seconds,
                                         first=c.first_turn)
