@@ -101,11 +101,14 @@ def apply(conversation: Conversation, event: MessageEvent, received_at: datetime
     """The conversation after `event`. Only messages of this conversation may be applied: a
     brand message elsewhere (a post, a like, another thread) never answers this turn."""
     if event.direction is Direction.IN:
-        transition = _customer_wrote(conversation, event, received_at)
-    else:
-        transition = _brand_wrote(conversation, event, received_at)
+        return _stamped(_customer_wrote(conversation, event, received_at), event.message_id)
+    return _stamped(_brand_wrote(conversation, event, received_at), event.message_id)
+
+
+def _stamped(transition: Transition, message_id: str) -> Transition:
+    """The conversation remembers the message that made this transition, and what it did."""
     return replace(transition, conversation=replace(
-        transition.conversation, last_message_id=event.message_id,
+        transition.conversation, last_message_id=message_id,
         last_outcome=transition.outcome.value))
 
 
@@ -137,14 +140,14 @@ def _brand_wrote(c: Conversation, event: MessageEvent, received_at: datetime) ->
         Outcome.TURN_ANSWERED, response_seconds=seconds)
 
 
-def answer(c: Conversation, at: datetime) -> Transition:
-    """The brand answered through our API (the platform accepted the reply at `at`)."""
+def answer(c: Conversation, at: datetime, message_id: str) -> Transition:
+    """The brand answered through our API (the platform accepted reply `message_id` at `at`)."""
     if c.status is not Status.AWAITING_AGENT or c.turn_opened_at is None:
-        return Transition(c, Outcome.BRAND_MESSAGE)
+        return _stamped(Transition(c, Outcome.BRAND_MESSAGE), message_id)
     seconds = max(0.0, (at - c.turn_opened_at).total_seconds())
-    return Transition(replace(c, status=Status.AWAITING_CUSTOMER, answered_at=at,
-                              last_response_seconds=seconds),
-                      Outcome.TURN_ANSWERED, response_seconds=seconds)
+    return _stamped(Transition(replace(c, status=Status.AWAITING_CUSTOMER, answered_at=at,
+                                       last_response_seconds=seconds),
+                               Outcome.TURN_ANSWERED, response_seconds=seconds), message_id)
 
 
 def _merge_person(known: Person, seen: Person) -> Person:

@@ -70,6 +70,23 @@ def message_sk(event: MessageEvent) -> str:
     return f"MSG#{event.created_at.isoformat()}#{event.message_id}"
 
 
+def committed_facts(event: MessageEvent, c: Conversation, received_at: str) -> dict[str, Any]:
+    """What finishing `event` needs, read from the conversation its write committed (which
+    names it as its last message): the store rebuilds them after a stop, the agent API's
+    reply records them as they are."""
+    facts: dict[str, Any] = {
+        "outcome": c.last_outcome, "conversation": c.id, "turn": c.turn,
+        "message_id": event.message_id, "message_sk": message_sk(event),
+        "received_at": received_at,
+        "opened_at": c.turn_opened_at.isoformat() if c.turn_opened_at else None,
+        "response_seconds": c.last_response_seconds,
+        "answered_at": c.answered_at.isoformat() if c.answered_at else None}
+    if c.team and c.priority and c.due_at and c.warn_at:
+        facts.update(planned=True, team=c.team, priority=c.priority,
+                     due_at=c.due_at.isoformat(), warn_at=c.warn_at.isoformat())
+    return facts
+
+
 class IngestStore(Protocol):
     def accept(self, platform: Platform, message_id: str, received_at: datetime) -> None:
         """Claim the message id; AlreadyStored (with `applied`) if it was claimed before."""

@@ -25,7 +25,7 @@ from chalicelib.domain.ports import (
     IngestStore,
     NewMessage,
     VersionConflict,
-    message_sk,
+    committed_facts,
 )
 from chalicelib.domain.replies import ReplyRoute, route
 from chalicelib.domain.reports import sla_report
@@ -172,20 +172,13 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
         if c.last_message_id == sent.message_id or deps.store.seen(c.platform,
                                                                    sent.message_id):
             return c  # the platform's echo got here first and already answered the turn
-        transition = turns.answer(c, now)
-        after = replace(transition.conversation, assignee=c.assignee or sent.author.id,
-                        last_message_id=sent.message_id,
-                        last_outcome=transition.outcome.value)
-        # What finishing it needs if this stops after the commit (the echo's worker does).
-        facts = {"outcome": transition.outcome.value, "conversation": c.id, "turn": after.turn,
-                 "message_id": sent.message_id, "message_sk": message_sk(sent),
-                 "received_at": now.isoformat(),
-                 "response_seconds": transition.response_seconds,
-                 "answered_at": after.answered_at.isoformat() if after.answered_at else None}
+        transition = turns.answer(c, now, sent.message_id)
+        after = replace(transition.conversation, assignee=c.assignee or sent.author.id)
         try:
             deps.store.record(NewMessage(
                 event=sent, conversation=after, expected_version=c.version,
-                outcome=transition.outcome, received_at=now, facts=facts,
+                outcome=transition.outcome, received_at=now,
+                facts=committed_facts(sent, after, now.isoformat()),
                 response_seconds=transition.response_seconds))
         except VersionConflict:
             continue

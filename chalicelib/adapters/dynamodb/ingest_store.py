@@ -34,6 +34,7 @@ from chalicelib.domain.ports import (
     NewMessage,
     SeenMessage,
     VersionConflict,
+    committed_facts,
     message_sk,
 )
 
@@ -140,16 +141,7 @@ class DynamoIngestStore:
             return None
         # The committed conversation holds what its last message did; the claim, when.
         received = record.get("received_at") or (c.last_customer_at or c.created_at).isoformat()
-        facts: dict[str, Any] = {
-            "outcome": c.last_outcome, "conversation": c.id, "turn": c.turn,
-            "message_id": event.message_id, "message_sk": message_sk(event),
-            "received_at": str(received),
-            "opened_at": c.turn_opened_at.isoformat() if c.turn_opened_at else None,
-            "response_seconds": c.last_response_seconds,
-            "answered_at": c.answered_at.isoformat() if c.answered_at else None}
-        if c.team and c.priority and c.due_at and c.warn_at:
-            facts.update(planned=True, team=c.team, priority=c.priority,
-                         due_at=c.due_at.isoformat(), warn_at=c.warn_at.isoformat())
+        facts = committed_facts(event, c, str(received))
         self._finish(event, c, facts, self._expires_at())
         return facts
 
