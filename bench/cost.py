@@ -26,11 +26,16 @@ from typing import Any
 
 import boto3
 import botocore.client
+import botocore.exceptions
 import requests
 
 from bench.stack import SECRETS, local_stack
+from chalicelib.config import DEFAULT_POLICIES
+from chalicelib.domain.policies import load_policies
+from chalicelib.services.alerting import AlertingDeps
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.demo import BRAND_X, messenger_message, x_post
+from infrastructure.template import load_resources
 
 PRICES_DATE = "2026-11 (us-east-1, public on-demand prices)"
 PRICE = {
@@ -49,7 +54,10 @@ PRICE = {
 }
 LAMBDA_GB = 0.5  # .chalice/config.json lambda_memory_size
 LAMBDA_SECONDS = {"webhook": 0.05, "worker": 0.12, "ring": 0.1}  # per invocation, assumed
-PRODUCTION_RESOLUTION_S = 10  # chalicelib/policies.yaml timer_resolution: buckets a day cap
+# Production's alarm-clock resolution (chalicelib/policies.yaml): the buckets a day cap the
+# executions, and, with the digest rule, the emails an on-call agent gets a day.
+PRODUCTION_RESOLUTION_S = load_policies(DEFAULT_POLICIES).timer_resolution.total_seconds()
+DIGEST_AFTER = AlertingDeps.__dataclass_fields__["digest_after"].default
 CONVERSATIONS = int(os.environ.get("BENCH_COST_CONVERSATIONS", "100"))
 POLICIES = Path(__file__).with_name("day_policies.yaml")
 PAGE = "1000000001"  # the demo page
@@ -76,22 +84,50 @@ def _value_size(value: dict[str, Any]) -> int:
     return sum(len(x.encode()) if isinstance(x, str) else len(x) for x in v)  # SS, NS, BS
 
 
-def _write_units(operation: str, params: dict[str, Any]) -> float:
-    def one(kind: str, body: dict[str, Any]) -> float:
-        units = max(1, math.ceil(_item_size(body.get("Item", body.get("Key", {}))) / 1024))
-        sort_key = (body.get("Item") or body.get("Key") or {}).get("SK", {}).get("S", "")
-        gsi = units if sort_key.startswith(GSI_SORT_KEYS) else 0
-        return units + gsi if kind != "ConditionCheck" else 1
+def _table_index() -> tuple[tuple[str, ...], str, tuple[str, ...]]:
+    """GSI1's key attributes and projection, from the one declaration of the table."""
+    table = load_resources()["Resources"]["Table"]["Properties"]
+    index = table["GlobalSecondaryIndexes"][0]
+    keys = tuple(k["AttributeName"] for k in index["KeySchema"])
+    projection = index["Projection"]
+    return keys, projection["ProjectionType"], tuple(projection.get("NonKeyAttributes", ()))
 
-    if operation == "TransactWriteItems":
-        return sum(2 * one(kind, body) for entry in params["TransactItems"]
-                   for kind, body in entry.items())
-    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-        return one(operation, params)
-    if operation == "BatchWriteItem":
-        return sum(one("PutItem", r.get("PutRequest", r.get("DeleteRequest", {})))
-                   for requests_ in params["RequestItems"].values() for r in requests_)
-    return 0
+
+INDEX_KEYS, PROJECTION, INCLUDED = _table_index()
+TABLE_KEYS = ("PK", "SK")
+
+
+def _units(size: int) -> int:
+    return max(1, math.ceil(size / 1024))
+
+
+def _projected(item: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The item as GSI1 stores it, or None when the item is not in the index."""
+    if not item or not all(k in item for k in INDEX_KEYS):
+        return None
+    if PROJECTION == "ALL":
+        return item
+    keep = {*TABLE_KEYS, *INDEX_KEYS, *(INCLUDED if PROJECTION == "INCLUDE" else ())}
+    return {k: v for k, v in item.items() if k in keep}
+
+
+def write_units(before: dict[str, Any] | None, after: dict[str, Any] | None,
+                *, failed: bool = False) -> tuple[int, int]:
+    """(table, index) write units of one item write, by DynamoDB's documented rules: the larger
+    of the item before and after; a failed condition still costs the item; an index costs
+    nothing when its projection did not change, one write when it did, and a delete plus a put
+    when its key changed."""
+    table = _units(max(_item_size(before or {}), _item_size(after or {})))
+    if failed:
+        return _units(_item_size(before or {})), 0
+    old, new = _projected(before), _projected(after)
+    if old == new:
+        return table, 0
+    if old is None or new is None:
+        return table, _units(_item_size(old or new or {}))
+    if any(old[k] != new[k] for k in INDEX_KEYS):
+        return table, _units(_item_size(old)) + _units(_item_size(new))
+    return table, _units(max(_item_size(old), _item_size(new)))
 
 
 def _read_units(operation: str, params: dict[str, Any], result: dict[str, Any]) -> float:
@@ -118,14 +154,34 @@ class Meter:
 
         def counting(client: Any, operation: str, params: dict[str, Any]) -> Any:
             service = client.meta.service_model.service_name
-            result = original(client, operation, params)
             meter.calls[(service, operation)] += 1
+            writes = _writes(operation, params) if service == "dynamodb" else []
+
+            def item(table: str, key: dict[str, Any]) -> dict[str, Any] | None:
+                # Read outside the meter: what the write replaced and what it left.
+                found: dict[str, Any] | None = original(client, "GetItem", {
+                    "TableName": table, "Key": key, "ConsistentRead": True}).get("Item")
+                return found
+
+            before = [item(table, key) for table, key, _, _ in writes]
+            failed = False
+            try:
+                result = original(client, operation, params)
+            except botocore.exceptions.ClientError:
+                failed = True
+                raise
+            finally:
+                rate = 2 if operation == "TransactWriteItems" else 1
+                for (table, key, body, check), old in zip(writes, before, strict=True):
+                    if check:
+                        units = (1, 0)
+                    else:
+                        units = write_units(old, None if failed else item(table, key),
+                                            failed=failed)
+                    meter.units["wru"] += rate * sum(units)
+                    meter.writes_by_kind[_kind(body)] += rate * sum(units)
             if service == "dynamodb":
-                wru = _write_units(operation, params)
-                meter.units["wru"] += wru
                 meter.units["rru"] += _read_units(operation, params, result)
-                if wru:
-                    meter.writes_by_kind[_kind(operation, params)] += wru
             return result
 
         botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
@@ -137,16 +193,31 @@ class Meter:
         return Counter(self.calls), Counter(self.units), Counter(self.writes_by_kind)
 
 
-def _kind(operation: str, params: dict[str, Any]) -> str:
-    """What a write is for, from its keys: the split that shows where the units go."""
+def _writes(operation: str, params: dict[str, Any]
+            ) -> list[tuple[str, dict[str, Any], dict[str, Any], bool]]:
+    """Each item a write request touches: (table, key, its request, condition check only)."""
+    def key(body: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in (body.get("Item") or body["Key"]).items() if k in TABLE_KEYS}
+
+    if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+        return [(params["TableName"], key(params), params, False)]
+    if operation == "BatchWriteItem":
+        return [(table, key(body), body, False) for table, requests_ in
+                params["RequestItems"].items() for r in requests_ for body in r.values()]
     if operation == "TransactWriteItems":
-        return "message transaction"
-    body = params.get("Item") or params.get("Key") or {}
-    pk, sk = body.get("PK", {}).get("S", ""), body.get("SK", {}).get("S", "")
+        return [(body["TableName"], key(body), body, kind == "ConditionCheck")
+                for entry in params["TransactItems"] for kind, body in entry.items()]
+    return []
+
+
+def _kind(body: dict[str, Any]) -> str:
+    """What a write is for, from its keys: the split that shows where the units go."""
+    item = body.get("Item") or body.get("Key") or {}
+    pk, sk = item.get("PK", {}).get("S", ""), item.get("SK", {}).get("S", "")
     if pk.startswith("MSGID#"):
-        if params.get("ConditionExpression") == "attribute_not_exists(PK)":
+        if body.get("ConditionExpression") == "attribute_not_exists(PK)":
             return "webhook claim"
-        return "dedupe record (done)" if "message_sk" in body else "dedupe record (facts)"
+        return "dedupe record (done)" if "message_sk" in item else "dedupe record (facts)"
     pk_kind, sk_kind = pk.split("#")[0], sk.split("#")[0]
     return pk_kind + (f"/{sk_kind}" if sk_kind.isupper() and sk_kind != pk_kind else "")
 
@@ -322,11 +393,21 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
     # stop growing at the number of buckets a day (production resolution).
     per_execution = transitions / executions if executions else 0
     volumes = {}
+    # An agent gets DIGEST_AFTER alerts a minute one by one, then one digest a bucket for the
+    # rest: past that, emails a day stop growing with traffic (per agent the replay emailed).
+    agents = len({d["agent"] for d in deliveries if d["protocol"] == "email"})
+    email_cap = agents * (DIGEST_AFTER + 60 / PRODUCTION_RESOLUTION_S) * 1440
     for daily in (10_000, 1_000_000, 10_000_000):
         cap = 86400 / PRODUCTION_RESOLUTION_S * per_execution
         sfn_day = min(daily * transitions / inbound, cap) * PRICE["sfn_transition"]
-        rest = (total - per_million["Step Functions"]) * daily / 1e6
-        volumes[f"$/million at {daily:,}/day"] = round((rest + sfn_day) / daily * 1e6, 2)
+        emails_day = min(daily * emails / inbound, email_cap)
+        sns_day = emails_day * PRICE["sns_email"] + min(
+            daily * n("sns:Publish") / inbound, emails_day) * PRICE["sns_publish"]
+        rest = (total - per_million["Step Functions"]
+                - per_million["SNS (publish + email)"]) * daily / 1e6
+        volumes[f"$/million at {daily:,}/day"] = round(
+            (rest + sfn_day + sns_day) / daily * 1e6, 2)
+        volumes[f"emails a day at {daily:,}/day"] = round(emails_day)
     top_writes = ", ".join(f"{k} {v / inbound:.1f}" for k, v in kinds.most_common(6))
     return {"prices": PRICES_DATE, "conversations": CONVERSATIONS,
             "webhooks replayed": sent["webhooks"], "inbound customer messages": inbound,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.dynamodb.batch_read import get_many
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
 from chalicelib.adapters.dynamodb.records import (
     conversation_from,
@@ -95,7 +96,10 @@ class DynamoConversations:
                 TableName=self.table, IndexName="GSI1", Limit=limit,
                 KeyConditionExpression="GSI1PK = :q",
                 ExpressionAttributeValues={":q": value(f"QUEUE#{team}#{status}")}, **kwargs)
-        found = [conversation_from(from_item(i)) for i in page.get("Items", [])]
+        queue = f"QUEUE#{team}#{status}"
+        # The index holds keys only; an item that left this queue since is left out.
+        found = [conversation_from(item) for item in map(from_item, get_many(
+            self.client, self.table, page.get("Items", []))) if item.get("GSI1PK") == queue]
         last = page.get("LastEvaluatedKey")
         return found, _encode_cursor(last) if last else None
 
@@ -122,7 +126,8 @@ class DynamoConversations:
                         TableName=self.table, IndexName="GSI1",
                         KeyConditionExpression="GSI1PK = :d",
                         ExpressionAttributeValues={":d": value(f"TURNS#{day.isoformat()}")}):
-                    out.extend(from_item(i) for i in page.get("Items", []))
+                    out.extend(map(from_item, get_many(self.client, self.table,
+                                                       page.get("Items", []))))
                 day += timedelta(days=1)
         return out
 
