@@ -57,7 +57,7 @@ LAMBDA_SECONDS = {"webhook": 0.05, "worker": 0.12, "ring": 0.1}  # per invocatio
 # Production's alarm-clock resolution (chalicelib/policies.yaml): the buckets a day cap the
 # executions, and, with the digest rule, the emails an on-call agent gets a day.
 PRODUCTION_RESOLUTION_S = load_policies(DEFAULT_POLICIES).timer_resolution.total_seconds()
-DIGEST_AFTER = AlertingDeps.__dataclass_fields__["digest_after"].default
+DIGEST_AFTER = AlertingDeps.digest_after  # the dataclass default
 CONVERSATIONS = int(os.environ.get("BENCH_COST_CONVERSATIONS", "100"))
 POLICIES = Path(__file__).with_name("day_policies.yaml")
 PAGE = "1000000001"  # the demo page
@@ -147,6 +147,7 @@ class Meter:
         self.calls: Counter[tuple[str, str]] = Counter()
         self.units: Counter[str] = Counter()
         self.writes_by_kind: Counter[str] = Counter()
+        self.reads_by_kind: Counter[str] = Counter()
         self._original = botocore.client.BaseClient._make_api_call
 
     def install(self) -> None:
@@ -181,7 +182,11 @@ class Meter:
                     meter.units["wru"] += rate * sum(units)
                     meter.writes_by_kind[_kind(body)] += rate * sum(units)
             if service == "dynamodb":
-                meter.units["rru"] += _read_units(operation, params, result)
+                rru = _read_units(operation, params, result)
+                meter.units["rru"] += rru
+                if rru:
+                    what = params.get("Key") or {"PK": {"S": operation}}
+                    meter.reads_by_kind[_kind({"Key": what})] += rru
             return result
 
         botocore.client.BaseClient._make_api_call = counting  # type: ignore[method-assign]
@@ -189,8 +194,10 @@ class Meter:
     def uninstall(self) -> None:
         botocore.client.BaseClient._make_api_call = self._original  # type: ignore[method-assign]
 
-    def snapshot(self) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str]]:
-        return Counter(self.calls), Counter(self.units), Counter(self.writes_by_kind)
+    def snapshot(self) -> tuple[Counter[tuple[str, str]], Counter[str], Counter[str],
+                                Counter[str]]:
+        return (Counter(self.calls), Counter(self.units), Counter(self.writes_by_kind),
+                Counter(self.reads_by_kind))
 
 
 def _writes(operation: str, params: dict[str, Any]
@@ -217,7 +224,8 @@ def _kind(body: dict[str, Any]) -> str:
     if pk.startswith("MSGID#"):
         if body.get("ConditionExpression") == "attribute_not_exists(PK)":
             return "webhook claim"
-        return "dedupe record (done)" if "message_sk" in item else "dedupe record (facts)"
+        return "dedupe record (an agent reply's location)" if "message_sk" in item else (
+            "dedupe record (brand post elsewhere)")
     pk_kind, sk_kind = pk.split("#")[0], sk.split("#")[0]
     return pk_kind + (f"/{sk_kind}" if sk_kind.isupper() and sk_kind != pk_kind else "")
 
@@ -303,7 +311,7 @@ def measure() -> dict[str, Any]:
                         for level in ("warning", "breach", "escalation")}
             deliveries = _await_alerts(runtime.outbox, expected, timeout=120)
             time.sleep(3)  # anything late still counts
-            calls, units, kinds = meter.snapshot()
+            calls, units, kinds, reads = meter.snapshot()
             invocations = {p.function_name: getattr(p, "invocations", 0)
                            for p in runtime.pollers}
             executions, transitions = _state_machine(runtime.aws.endpoint)
@@ -312,7 +320,7 @@ def measure() -> dict[str, Any]:
     finally:
         meter.uninstall()
     alerted = {(d["conversation"], d["level"]) for d in deliveries}
-    return _price(replay.sent, calls, units, kinds, invocations, executions, transitions,
+    return _price(replay.sent, calls, units, (kinds, reads), invocations, executions, transitions,
                   turns, deliveries, missed=len(expected - alerted))
 
 
@@ -353,7 +361,8 @@ def _turns(endpoint: str) -> int:
 
 
 def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[str],
-           kinds: Counter[str], invocations: dict[str, int], executions: int,
+           by_item: tuple[Counter[str], Counter[str]], invocations: dict[str, int],
+           executions: int,
            transitions: int, turns: int, deliveries: list[dict[str, Any]],
            missed: int) -> dict[str, Any]:
     inbound = sent["inbound"]
@@ -408,7 +417,8 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
         volumes[f"$/million at {daily:,}/day"] = round(
             (rest + sfn_day + sns_day) / daily * 1e6, 2)
         volumes[f"emails a day at {daily:,}/day"] = round(emails_day)
-    top_writes = ", ".join(f"{k} {v / inbound:.1f}" for k, v in kinds.most_common(6))
+    top_writes, top_reads = (", ".join(f"{k} {v / inbound:.1f}" for k, v in c.most_common(6))
+                             for c in by_item)
     return {"prices": PRICES_DATE, "conversations": CONVERSATIONS,
             "webhooks replayed": sent["webhooks"], "inbound customer messages": inbound,
             "turns": turns, "alerts missed (must be 0)": missed,
@@ -418,6 +428,7 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
             "DynamoDB WRU per inbound": round(units["wru"] / inbound, 2),
             "DynamoDB RRU per inbound": round(units["rru"] / inbound, 2),
             "WRU per inbound by item": top_writes,
+            "RRU per inbound by item": top_reads,
             "emails per 100 inbound": round(emails / inbound * 100, 1),
             "SMS per 100 inbound (not priced)": round(sms / inbound * 100, 1),
             **{f"$/million inbound, {k}": v for k, v in per_million.items()},

@@ -32,7 +32,8 @@ class FakeIngestStore:
         self.elsewhere: set[tuple[Platform, str]] = set()
         self._lock = threading.Lock()
 
-    def accept(self, platform: Platform, message_id: str, received_at: datetime) -> None:
+    def accept(self, event: MessageEvent, received_at: datetime) -> None:
+        platform, message_id = event.platform, event.message_id
         with self._lock:
             if (platform, message_id) in self.accepted:
                 raise AlreadyStored(message_id, applied=(platform, message_id) in self.dedupe

@@ -59,6 +59,9 @@ class NewMessage:
     received_at: datetime
     facts: Mapping[str, Any]  # what the alarm needs, kept so a redelivery can finish it
     response_seconds: float | None = None
+    # The webhook's claim says where this message goes; False for the agent API's own reply
+    # (its echo, if claimed, names the platform's time, not the one the reply is stored at).
+    claimed: bool = True
 
     @property
     def message_sk(self) -> str:
@@ -88,7 +91,7 @@ def committed_facts(event: MessageEvent, c: Conversation, received_at: str) -> d
 
 
 class IngestStore(Protocol):
-    def accept(self, platform: Platform, message_id: str, received_at: datetime) -> None:
+    def accept(self, event: MessageEvent, received_at: datetime) -> None:
         """Claim the message id; AlreadyStored (with `applied`) if it was claimed before."""
         ...
 

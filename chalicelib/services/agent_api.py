@@ -179,7 +179,7 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
                 event=sent, conversation=after, expected_version=c.version,
                 outcome=transition.outcome, received_at=now,
                 facts=committed_facts(sent, after, now.isoformat()),
-                response_seconds=transition.response_seconds))
+                response_seconds=transition.response_seconds, claimed=False))
         except VersionConflict:
             continue
         if transition.response_seconds is not None:

@@ -89,7 +89,7 @@ def _message(event: MessageEvent, received_at: datetime, deps: IngestDeps) -> st
     the conversation needs happens in the worker, in the conversation's FIFO order."""
     body = {"event": event.model_dump(mode="json"), "received_at": received_at.isoformat()}
     try:
-        deps.store.accept(event.platform, event.message_id, received_at)
+        deps.store.accept(event, received_at)
     except AlreadyStored as seen:
         if event.edited:
             deps.store.edit(event.platform, event.message_id, event.text)

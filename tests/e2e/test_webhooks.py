@@ -50,9 +50,12 @@ def test_a_signed_dm_is_stored_queued_and_triaged(stack: LocalStack) -> None:
     payload = json.loads((FIXTURES / "twitter" / "xaa_dm_received.json").read_text())
     payload["data"]["payload"]["direct_message_events"][0]["id"] = "e2e-dm-1"
     assert stack.post_x(payload).status_code == 200
-    dedupe = wait_for(lambda: (i := stack.item("MSGID#x#e2e-dm-1", "MSGID")) and
-                      "conversation" in i and i, what="applied dedupe record")
-    assert dedupe["conversation"]["S"] == "x.dm-1111111111111111111-2222222222222222222"
+    claim = stack.item("MSGID#x#e2e-dm-1", "MSGID")
+    assert claim is not None  # the webhook's claim says where the worker will store it
+    where = claim["conversation_pk"]["S"], claim["message_sk"]["S"]
+    assert where[0] == "CONV#x#dm-1111111111111111111-2222222222222222222"
+    stored = wait_for(lambda: stack.item(*where), what="stored message")
+    assert stored["message_id"]["S"] == "e2e-dm-1"
     conv = wait_for(lambda: (i := stack.item(
         "CONV#x#dm-1111111111111111111-2222222222222222222", "META")) and "priority" in i
         and i, what="triaged conversation")

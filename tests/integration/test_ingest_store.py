@@ -161,8 +161,7 @@ def test_a_dynamodb_fault_at_the_webhook_writes_and_sends_nothing(aws: Built,
     assert queued() == []
 
 
-WORKER_WRITES = ["conversation (the commit)", "message", "customer", "turn",
-                 "dedupe record's location"]
+WORKER_WRITES = ["conversation (the commit)", "customer", "turn", "message (done)"]
 
 
 @pytest.mark.parametrize("lost", [False, True], ids=["fails", "answer lost"])
@@ -234,3 +233,47 @@ def test_a_brand_message_outside_any_conversation_is_done_with_not_left_queued(
     assert queued() == []  # done with: not sent again
     edited = post.model_copy(update={"edited": True, "text": "typo fixed"})
     assert ingest([edited], bootstrap.ingest_deps()).counts == {"edited": 1}  # not a 503
+
+
+def x_post(tweet: str, reply_to: str | None = None) -> MessageEvent:
+    # The webhook only guesses a reply's thread (its own id); the tweet index decides.
+    return MessageEvent(platform=Platform.X, thread=f"t-{tweet}", message_id=tweet,
+                        direction=Direction.IN, channel=Channel.PUBLIC, brand_id="999",
+                        customer=ANN, author=ANN, text="@AcmeHelp still nothing",
+                        created_at=NOW - timedelta(seconds=30), reply_to=reply_to,
+                        summoned=True)
+
+
+def test_an_x_reply_filed_under_another_thread_is_found_through_the_tweet_index(
+        aws: Built, monkeypatch) -> None:
+    """The claim of an X post cannot know its conversation: a stop before its message is
+    written, a redelivered webhook and a deletion all find it through the tweet index."""
+    ingest([x_post("1")], bootstrap.ingest_deps())
+    run_inbound_worker()
+    ingest([x_post("2", reply_to="1")], bootstrap.ingest_deps())
+    client, real = bootstrap.dynamodb(), bootstrap.dynamodb().put_item
+
+    def no_message(**kwargs):
+        if kwargs["Item"]["SK"]["S"].startswith("MSG#"):
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "PutItem")
+        return real(**kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(client, "put_item", no_message)
+        run_inbound_worker()
+    assert bootstrap.ingest_store().seen(Platform.X, "2") is None  # committed, not done
+    deadline = time.monotonic() + 15
+    while queued_count() and time.monotonic() < deadline:
+        run_inbound_worker()
+        time.sleep(0.2)
+    messages = [i["SK"]["S"] for i in table_items("CONV#x#t-1") if i["SK"]["S"][:4] == "MSG#"]
+    assert len(messages) == 2 and table_items("CONV#x#t-2") == []
+    seen = bootstrap.ingest_store().seen(Platform.X, "2")
+    assert seen is not None and seen.conversation == "x.t-1"
+    assert ingest([x_post("2", reply_to="1")], bootstrap.ingest_deps()).counts == {
+        "duplicate": 1}
+    assert queued() == []  # applied: not sent again
+    assert bootstrap.ingest_store().erase(Platform.X, "2", NOW)
+    [erased] = [from_item(i) for i in table_items("CONV#x#t-1")
+                if i["SK"]["S"].endswith("#2")]
+    assert erased["deleted"] and erased["text"] == ""

@@ -2,9 +2,11 @@
 
 Applying a message is single writes, not a transaction (a transaction bills every item twice):
 the conversation's versioned put is the commit (it names its last message and what that did),
-then idempotent bookkeeping (the message, the turn, the customer, and last the dedupe record's
-location, which marks the message done). The worker runs each conversation's messages in FIFO
-order, so a stop anywhere is finished by the redelivery.
+then idempotent bookkeeping (the turn, the customer, and last the message itself, which marks
+it done). The webhook's claim already says where the message will be (its conversation, or for
+an X post the tweet index the worker writes), so finishing needs no write to it. The worker
+runs each conversation's messages in FIFO order, so a stop anywhere is finished by the
+redelivery.
 """
 
 from __future__ import annotations
@@ -56,29 +58,61 @@ class DynamoIngestStore:
                                         ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
-    def accept(self, platform: Platform, message_id: str, received_at: datetime) -> None:
-        """The webhook's one write: claim the id. On a redelivery, the old record (returned by
-        the failed condition, no extra read) tells whether the worker has applied it."""
+    def accept(self, event: MessageEvent, received_at: datetime) -> None:
+        """The webhook's one write: claim the id, with where the message will be stored. On a
+        redelivery, the old record (returned by the failed condition) finds out whether the
+        worker has applied it."""
         with aws_errors("accept message"):
             try:
                 self.client.put_item(
                     TableName=self.table, Item=to_item({
-                        "PK": dedupe_pk(platform, message_id), "SK": "MSGID",
-                        "received_at": received_at.isoformat(),
+                        "PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
+                        "received_at": received_at.isoformat(), **_location(event),
                         "expires_at": self._expires_at()}),
                     ConditionExpression="attribute_not_exists(PK)",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except self.client.exceptions.ConditionalCheckFailedException as error:
-                old: dict[str, Any] = dict(error.response.get("Item") or {})  # type: ignore[call-overload]
-                raise AlreadyStored(message_id, applied="message_sk" in old
-                                    or "elsewhere" in old) from error
+                old = from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
+                applied = "elsewhere" in old or self._stored(event.platform,
+                                                             event.message_id, old) is not None
+                raise AlreadyStored(event.message_id, applied=applied) from error
+
+    def _claim(self, platform: Platform, message_id: str) -> dict[str, Any]:
+        return self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record") or {}
+
+    def _where(self, platform: Platform, message_id: str,
+               claim: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The key the claim says the message is stored at; an X post's conversation is the
+        one the tweet index names (written by the worker before its commit)."""
+        if "message_sk" not in claim:
+            return None
+        pk = claim.get("conversation_pk")
+        if pk is None:
+            thread = self.thread_of_tweet(message_id)
+            if thread is None:
+                return None
+            pk = conversation_pk(platform, thread)
+        return key(str(pk), str(claim["message_sk"]))
+
+    def _stored(self, platform: Platform, message_id: str,
+                claim: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The message's item if the worker finished it (it is written last), else None."""
+        where = self._where(platform, message_id, claim)
+        if where is None:
+            return None
+        with aws_errors("read message"):
+            item = self.client.get_item(TableName=self.table, Key=where,
+                                        ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
 
     def seen(self, platform: Platform, message_id: str) -> SeenMessage | None:
-        item = self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record")
-        if item is None or "message_sk" not in item:
+        claim = self._claim(platform, message_id)
+        stored = self._stored(platform, message_id, claim) if claim else None
+        if stored is None:
             return None
-        return SeenMessage(conversation=item["conversation"], message_sk=item["message_sk"],
-                           facts=item.get("facts") or None)
+        facts = stored.get("facts") or {}
+        return SeenMessage(conversation=str(facts.get("conversation", "")),
+                           message_sk=str(claim["message_sk"]), facts=facts or None)
 
     def thread_of_tweet(self, tweet_id: str) -> str | None:
         item = self._get(tweet_pk(tweet_id), "TWEET", "read tweet index")
@@ -108,7 +142,7 @@ class DynamoIngestStore:
                     "PK": tweet_pk(event.message_id), "SK": "TWEET", "thread": c.thread,
                     "conversation": c.id, "expires_at": expires_at}))
         self._commit(m, expires_at)
-        self._finish(event, c, m.facts, expires_at)
+        self._finish(event, c, m.facts, expires_at, located=m.claimed)
 
     def _commit(self, m: NewMessage, expires_at: int) -> None:
         """The conversation's versioned put: the message is applied once this succeeds."""
@@ -132,30 +166,31 @@ class DynamoIngestStore:
 
     def finish_applied(self, event: MessageEvent,
                        conversation: Conversation) -> Mapping[str, Any] | None:
-        record = self._get(dedupe_pk(event.platform, event.message_id), "MSGID",
-                           "read dedupe record") or {}
-        if "message_sk" in record:
-            return record.get("facts") or None  # finished after all
+        claim = self._claim(event.platform, event.message_id)
+        stored = self._stored(event.platform, event.message_id, claim) if claim else None
+        if stored is not None:
+            return stored.get("facts") or None  # finished after all
         c = conversation
         if c.last_outcome is None:
             return None
-        # The committed conversation holds what its last message did; the claim, when.
-        received = record.get("received_at") or (c.last_customer_at or c.created_at).isoformat()
+        # The committed conversation holds what its last message did; the claim, when and
+        # where (an agent's reply is where the agent API put it, not where its echo says).
+        received = claim.get("received_at") or (c.last_customer_at or c.created_at).isoformat()
         facts = committed_facts(event, c, str(received))
-        self._finish(event, c, facts, self._expires_at())
+        if "message_sk" in claim:
+            facts["message_sk"] = claim["message_sk"]
+        self._finish(event, c, facts, self._expires_at(), located=True)
         return facts
 
     def _finish(self, event: MessageEvent, c: Conversation, facts: Mapping[str, Any],
-                expires_at: int) -> None:
-        """After the commit, each write idempotent: the message, the turn's record, the
-        customer's profile, and last the dedupe record's location (the message is done)."""
+                expires_at: int, *, located: bool) -> None:
+        """After the commit, each write idempotent: the turn's record, the customer's profile,
+        where the message is (only when no claim says so), and last the message (done)."""
         outcome = Outcome(facts["outcome"])
         turn = int(facts["turn"])
         received_at = datetime.fromisoformat(str(facts["received_at"]))
         sk = str(facts.get("message_sk") or message_sk(event))
         with aws_errors("store message"):
-            self.client.put_item(TableName=self.table, Item=to_item(
-                message_item(event, c, sk, received_at, expires_at) | {"turn": turn}))
             if outcome is Outcome.TURN_OPENED:
                 self._count_complaint(c, facts, expires_at)
                 self._set_turn(c, turn, self._opened_turn(c, facts, expires_at))
@@ -167,11 +202,15 @@ class DynamoIngestStore:
                     "response_seconds": facts.get("response_seconds"),
                     "answered_by": "echo" if event.author.id == event.brand_id
                     else event.author.id})
-            self.client.put_item(TableName=self.table, Item=to_item({
-                "PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
-                "received_at": received_at.isoformat(), "conversation": c.id,
-                "conversation_pk": conversation_pk(c.platform, c.thread), "message_sk": sk,
-                "facts": dict(facts), "expires_at": expires_at}))
+            if not located:
+                self.client.put_item(TableName=self.table, Item=to_item({
+                    "PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
+                    "received_at": received_at.isoformat(),
+                    "conversation_pk": conversation_pk(c.platform, c.thread),
+                    "message_sk": sk, "expires_at": expires_at}))
+            self.client.put_item(TableName=self.table, Item=to_item(
+                message_item(event, c, sk, received_at, expires_at)
+                | {"turn": turn, "facts": dict(facts)}))
 
     def _set_turn(self, c: Conversation, turn: int, fields: Mapping[str, Any]) -> None:
         """An update, not a put: the agent API may have written the answer already."""
@@ -225,15 +264,13 @@ class DynamoIngestStore:
         }
 
     def _message_key(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
-        item = self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record")
-        if item is None:
-            return None
-        if item.get("elsewhere"):
-            return None  # a brand message outside any conversation: nothing of it is kept
-        if "message_sk" not in item:
+        claim = self._claim(platform, message_id)
+        if not claim or claim.get("elsewhere"):
+            return None  # unknown, or a brand message outside any conversation: nothing kept
+        if self._stored(platform, message_id, claim) is None:
             # Accepted, still in the queue: the platform's retry finds it applied.
             raise StoreUnavailable("message accepted but not applied yet")
-        return key(item["conversation_pk"], item["message_sk"])
+        return self._where(platform, message_id, claim)
 
     def pass_over(self, platform: Platform, message_id: str) -> None:
         with aws_errors("store dedupe record"):
@@ -268,6 +305,15 @@ class DynamoIngestStore:
                 ExpressionAttributeValues={":empty": value(""), ":d": value(True),
                                            ":at": value(deleted_at.isoformat())})
         return True
+
+
+def _location(event: MessageEvent) -> dict[str, Any]:
+    """Where the worker will store `event`. An X post joins the thread of the tweet it answers,
+    which only the worker knows: the tweet index will say."""
+    where: dict[str, Any] = {"message_sk": message_sk(event)}
+    if not (event.platform is Platform.X and event.channel is Channel.PUBLIC):
+        where["conversation_pk"] = conversation_pk(event.platform, event.thread)
+    return where
 
 
 def _planned(facts: Mapping[str, Any]) -> dict[str, Any]:
