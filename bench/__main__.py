@@ -30,8 +30,7 @@ def main() -> int:
         result = subprocess.run([sys.executable, "-m", f"bench.{name}"], cwd=HERE.parent,
                                 capture_output=True, text=True, check=False,
                                 env={**os.environ, "PYTHONPATH": str(HERE.parent)})
-        figures = [line for line in result.stdout.splitlines()
-                   if ": " in line and not line.startswith("{")]
+        figures = _figures(result.stdout)
         lines += [f"## {title} (`bench/{name}.py`, {time.monotonic() - started:.0f} s)\n",
                   "| figure | value |", "| --- | --- |"]
         lines += [f"| {k} | {v} |" for k, v in (f.split(": ", 1) for f in figures)]
@@ -42,6 +41,17 @@ def main() -> int:
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     print((HERE / "results.md").read_text())
     return 0
+
+
+def _figures(stdout: str) -> list[str]:
+    """The `name: value` lines each benchmark prints last, once its stack has stopped (the
+    stack's own log lines, printed before, are not figures)."""
+    figures: list[str] = []
+    for line in reversed(stdout.splitlines()):
+        if ": " not in line or line.startswith(("{", " ", "Traceback")):
+            break
+        figures.append(line)
+    return figures[::-1]
 
 
 if __name__ == "__main__":

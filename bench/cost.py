@@ -6,11 +6,14 @@ Messenger reply, the brand's public reply on X) and 8 are never answered (each f
 warning, breach and escalation); 40% of the answered customers write back once and that turn
 is answered in time too. It goes through a local stack while every AWS request is counted by
 service and operation (all clients live in this process), DynamoDB capacity units are counted
-per item (size, transactions at twice the rate, writes to GSI1), Lambda invocations are those
-the pollers made, alerts delivered by email are read from the outbox, and Step Functions state
-transitions come from the executions' histories. Counts times the dated price table give
-dollars per million inbound customer messages, split by service, at three daily volumes.
-Beside it: one Step Functions execution per turn (the naive design) on the same traffic.
+per item by DynamoDB's documented rules (each written item is read before and after, outside
+the count: the larger size, failed conditions, GSI1's delete and put when a key changes),
+Lambda invocations are those the pollers made, alerts delivered by email are read from the
+outbox, and Step Functions state transitions come from the executions' histories. Counts
+times the dated price table give dollars per million inbound customer messages, split by
+service, at three daily volumes; at volume, executions stop growing at one per bucket and
+emails at what the digest rule lets through per agent. Beside it: one Step Functions
+execution per turn (the naive design) on the same traffic.
 """
 
 from __future__ import annotations
@@ -32,7 +35,6 @@ import requests
 from bench.stack import SECRETS, local_stack
 from chalicelib.config import DEFAULT_POLICIES
 from chalicelib.domain.policies import load_policies
-from chalicelib.services.alerting import AlertingDeps
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.demo import BRAND_X, messenger_message, x_post
 from infrastructure.template import load_resources
@@ -57,7 +59,6 @@ LAMBDA_SECONDS = {"webhook": 0.05, "worker": 0.12, "ring": 0.1}  # per invocatio
 # Production's alarm-clock resolution (chalicelib/policies.yaml): the buckets a day cap the
 # executions, and, with the digest rule, the emails an on-call agent gets a day.
 PRODUCTION_RESOLUTION_S = load_policies(DEFAULT_POLICIES).timer_resolution.total_seconds()
-DIGEST_AFTER = AlertingDeps.digest_after  # the dataclass default
 CONVERSATIONS = int(os.environ.get("BENCH_COST_CONVERSATIONS", "100"))
 POLICIES = Path(__file__).with_name("day_policies.yaml")
 PAGE = "1000000001"  # the demo page
@@ -222,10 +223,11 @@ def _kind(body: dict[str, Any]) -> str:
     item = body.get("Item") or body.get("Key") or {}
     pk, sk = item.get("PK", {}).get("S", ""), item.get("SK", {}).get("S", "")
     if pk.startswith("MSGID#"):
+        if "Item" not in body:
+            return "dedupe record"  # a read, or an update (a brand post elsewhere)
         if body.get("ConditionExpression") == "attribute_not_exists(PK)":
             return "webhook claim"
-        return "dedupe record (an agent reply's location)" if "message_sk" in item else (
-            "dedupe record (brand post elsewhere)")
+        return "dedupe record (an agent reply's location)"
     pk_kind, sk_kind = pk.split("#")[0], sk.split("#")[0]
     return pk_kind + (f"/{sk_kind}" if sk_kind.isupper() and sk_kind != pk_kind else "")
 
@@ -309,7 +311,7 @@ def measure() -> dict[str, Any]:
             unanswered = replay.day(CONVERSATIONS)
             expected = {(c, level) for c in unanswered
                         for level in ("warning", "breach", "escalation")}
-            deliveries = _await_alerts(runtime.outbox, expected, timeout=120)
+            deliveries = _await_alerts(runtime.outbox, expected, timeout=240)
             time.sleep(3)  # anything late still counts
             calls, units, kinds, reads = meter.snapshot()
             invocations = {p.function_name: getattr(p, "invocations", 0)
@@ -404,8 +406,12 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
     volumes = {}
     # An agent gets DIGEST_AFTER alerts a minute one by one, then one digest a bucket for the
     # rest: past that, emails a day stop growing with traffic (per agent the replay emailed).
+    # Imported here: the app's modules read their environment (the metrics namespace) when
+    # first imported, which must be after the local stack set it.
+    from chalicelib.services.alerting import AlertingDeps
+
     agents = len({d["agent"] for d in deliveries if d["protocol"] == "email"})
-    email_cap = agents * (DIGEST_AFTER + 60 / PRODUCTION_RESOLUTION_S) * 1440
+    email_cap = agents * (AlertingDeps.digest_after + 60 / PRODUCTION_RESOLUTION_S) * 1440
     for daily in (10_000, 1_000_000, 10_000_000):
         cap = 86400 / PRODUCTION_RESOLUTION_S * per_execution
         sfn_day = min(daily * transitions / inbound, cap) * PRICE["sfn_transition"]
@@ -430,6 +436,8 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
             "WRU per inbound by item": top_writes,
             "RRU per inbound by item": top_reads,
             "emails per 100 inbound": round(emails / inbound * 100, 1),
+            "emails by level": ", ".join(f"{k} {v}" for k, v in sorted(Counter(
+                d["level"] for d in deliveries if d["protocol"] == "email").items())),
             "SMS per 100 inbound (not priced)": round(sms / inbound * 100, 1),
             **{f"$/million inbound, {k}": v for k, v in per_million.items()},
             "$/million inbound, total (excl. SMS)": total,

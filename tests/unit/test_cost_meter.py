@@ -1,0 +1,49 @@
+"""bench/cost.py's DynamoDB meter follows DynamoDB's documented capacity rules: the bill it
+prints is only as good as these."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.cost import write_units
+
+
+def item(sk: str = "META", *, queue: str | None = None, pad: int = 0,
+         **extra: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"PK": {"S": "CONV#x#t-1"}, "SK": {"S": sk},
+                           **{k: {"S": v} for k, v in extra.items()}}
+    if queue:
+        out |= {"GSI1PK": {"S": queue}, "GSI1SK": {"S": "2026-11-25#x.t-1"}}
+    if pad:
+        out["text"] = {"S": "x" * pad}
+    return out
+
+
+def test_a_new_indexed_item_is_one_write_and_one_index_write() -> None:
+    assert write_units(None, item(queue="QUEUE#support#awaiting_agent")) == (1, 1)
+
+
+def test_a_write_that_keeps_the_index_keys_costs_the_keys_only_index_nothing() -> None:
+    before = item(queue="QUEUE#support#awaiting_agent", status="a")
+    after = item(queue="QUEUE#support#awaiting_agent", status="b")
+    assert write_units(before, after) == (1, 0)
+
+
+def test_an_index_key_change_is_a_delete_and_a_put() -> None:
+    before = item(queue="QUEUE#support#awaiting_agent")
+    after = item(queue="QUEUE#support#awaiting_customer")
+    assert write_units(before, after) == (1, 2)
+
+
+def test_the_larger_of_before_and_after_is_billed_per_started_kilobyte() -> None:
+    assert write_units(item(pad=1500), item(pad=10)) == (2, 0)
+    assert write_units(None, item(pad=3000)) == (3, 0)
+
+
+def test_a_failed_condition_still_costs_the_item_and_nothing_in_the_index() -> None:
+    assert write_units(item(pad=1500, queue="QUEUE#q"), None, failed=True) == (2, 0)
+    assert write_units(None, None, failed=True) == (1, 0)
+
+
+def test_deleting_an_indexed_item_deletes_its_index_entry() -> None:
+    assert write_units(item(queue="QUEUE#q"), None) == (1, 1)
