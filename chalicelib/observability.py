@@ -6,10 +6,11 @@ handlers). Names and dimensions never carry message text or customer ids.
 
 from __future__ import annotations
 
-from aws_lambda_powertools import Metrics
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 metrics = Metrics()
+logger = Logger(child=True)
 
 
 def response_time(platform: str, seconds: float, *, first: bool) -> None:
@@ -26,5 +27,10 @@ def alert_sent(platform: str, level: str) -> None:
 
 
 def flush() -> None:
-    if metrics.metric_set:  # most invocations record nothing: no empty EMF line, no warning
+    if not metrics.metric_set:  # most invocations record nothing: no empty EMF line
+        return
+    try:
         metrics.flush_metrics()
+    except Exception:  # a graph's gap, never a retried batch of alerts already sent
+        logger.exception("metrics not flushed", extra={"metrics": sorted(metrics.metric_set)})
+        metrics.clear_metrics()

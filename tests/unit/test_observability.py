@@ -1,0 +1,36 @@
+"""Metrics are bookkeeping: a flush that fails loses the graph's point, not the invocation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from chalicelib import observability
+
+
+@pytest.fixture
+def no_namespace() -> Iterator[None]:
+    # What a function deployed without POWERTOOLS_METRICS_NAMESPACE would have.
+    metrics = observability.metrics
+    before = metrics.namespace
+    metrics.namespace = None
+    metrics.provider.namespace = None
+    yield
+    metrics.namespace = before
+    metrics.provider.namespace = before
+    metrics.clear_metrics()
+
+
+def test_a_failed_flush_is_logged_and_does_not_raise(no_namespace: None,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    observability.alert_sent("x", "warning")
+    observability.flush()  # the ring's batch (alerts already sent) must not be retried
+    assert "metrics not flushed" in caplog.text
+    assert observability.metrics.metric_set == {}  # not carried into the next invocation
+
+
+def test_a_flush_with_nothing_recorded_writes_nothing(capsys: pytest.CaptureFixture[str]) -> None:
+    observability.metrics.clear_metrics()
+    observability.flush()
+    assert capsys.readouterr().out == ""
