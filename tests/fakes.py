@@ -40,8 +40,8 @@ class FakeIngestStore:
                                     or (platform, message_id) in self.elsewhere)
             self.accepted[(platform, message_id)] = received_at
 
-    def seen(self, platform: Platform, message_id: str) -> SeenMessage | None:
-        return self.dedupe.get((platform, message_id))
+    def seen(self, event: MessageEvent) -> SeenMessage | None:
+        return self.dedupe.get((event.platform, event.message_id))
 
     def thread_of_tweet(self, tweet_id: str) -> str | None:
         return self.tweets.get(tweet_id)

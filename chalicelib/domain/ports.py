@@ -59,8 +59,8 @@ class NewMessage:
     received_at: datetime
     facts: Mapping[str, Any]  # what the alarm needs, kept so a redelivery can finish it
     response_seconds: float | None = None
-    # The webhook's claim says where this message goes; False for the agent API's own reply
-    # (its echo, if claimed, names the platform's time, not the one the reply is stored at).
+    # The webhook's claim says where this message goes; False for the agent API's own reply,
+    # whose location the store records first (its echo carries the platform's time instead).
     claimed: bool = True
 
     @property
@@ -95,7 +95,9 @@ class IngestStore(Protocol):
         """Claim the message id; AlreadyStored (with `applied`) if it was claimed before."""
         ...
 
-    def seen(self, platform: Platform, message_id: str) -> SeenMessage | None: ...
+    def seen(self, event: MessageEvent) -> SeenMessage | None:
+        """The message is applied and its bookkeeping done: where it is, what it did."""
+        ...
 
     def thread_of_tweet(self, tweet_id: str) -> str | None: ...
 

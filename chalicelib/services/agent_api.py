@@ -169,8 +169,7 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
     platform's echo of this reply, arriving later, is then a duplicate."""
     for _ in range(8):
         c = _get(conversation_id, deps)
-        if c.last_message_id == sent.message_id or deps.store.seen(c.platform,
-                                                                   sent.message_id):
+        if c.last_message_id == sent.message_id or deps.store.seen(sent):
             return c  # the platform's echo got here first and already answered the turn
         transition = turns.answer(c, now, sent.message_id)
         after = replace(transition.conversation, assignee=c.assignee or sent.author.id)

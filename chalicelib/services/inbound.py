@@ -46,7 +46,7 @@ def handle(body: Mapping[str, Any], deps: InboundDeps) -> str:
 def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
           policies: Policies) -> tuple[str, Mapping[str, Any] | None]:
     """Apply one message to its conversation: (outcome, the facts the alarm needs, if any)."""
-    seen = store.seen(event.platform, event.message_id)
+    seen = store.seen(event)
     if seen is not None:
         return "duplicate", seen.facts
     for _ in range(_MAX_ATTEMPTS):

@@ -354,3 +354,77 @@ def test_a_reply_whose_bookkeeping_failed_is_finished_by_the_platforms_echo(
              if i["PK"]["S"] == "CONV#x#t-2080765813578191303" and i["SK"]["S"].startswith(
                  "TURN#")]
     assert len(turns) == 1 and "answered_at" in turns[0] and "response_seconds" in turns[0]
+
+
+def test_an_echo_that_races_the_replys_own_bookkeeping_is_kept_once(
+        client, agent, platforms, monkeypatch) -> None:
+    """The platform's echo of a reply is applied by the worker between the reply's commit and
+    the rest of its writes: the reply is still one message, where the agent API put it."""
+    from chalicelib.services.ingest import ingest
+    from chalicelib.webhooks.x_parser import parse_x
+
+    post_x(client, mention("2080765813578191304"))
+    ddb = bootstrap.dynamodb()
+    real_put = ddb.put_item
+    raced: list[str] = []
+
+    def echo_right_after_the_commit(**kwargs: Any) -> Any:
+        result = real_put(**kwargs)
+        item = kwargs["Item"]
+        if item["SK"]["S"] == "META" and item.get("last_outcome", {}).get("S") == (
+                "turn_answered") and not raced:
+            sent_id = item["last_message_id"]["S"]
+            raced.append(sent_id)
+            echo = copy.deepcopy(fixture("twitter/xaa_post_reply_create.json"))
+            echo["data"]["payload"].update(
+                id=sent_id, author_id="1111111111111111111",
+                in_reply_to_tweet_id="2080765813578191304",
+                in_reply_to_user_id="2222222222222222222",
+                created_at=datetime.now(UTC).isoformat())
+            now = datetime.now(UTC)
+            ingest(parse_x(echo, now), bootstrap.ingest_deps())
+            run_inbound_worker()
+        return result
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ddb, "put_item", echo_right_after_the_commit)
+        assert reply(client, "x.t-2080765813578191304", agent, "Sorry!").status_code == 201
+    assert raced
+    detail = json.loads(client.http.get("/api/conversations/x.t-2080765813578191304",
+                                        headers=agent).body)
+    assert [m["direction"] for m in detail["messages"]] == ["in", "out"]
+
+
+def test_a_reply_whose_commit_failed_is_kept_once_from_its_echo(
+        client, agent, platforms, monkeypatch) -> None:
+    """The reply went out but its conversation's write failed: what it had recorded of where
+    it would be kept is dropped, so its echo is kept, once, where the echo says."""
+    from botocore.exceptions import ClientError
+
+    post_x(client, mention("2080765813578191305"))
+    ddb = bootstrap.dynamodb()
+    real_put = ddb.put_item
+
+    def no_commit(**kwargs: Any) -> Any:
+        if kwargs["Item"]["SK"]["S"] == "META":
+            raise ClientError({"Error": {"Code": "InternalServerError"}}, "PutItem")
+        return real_put(**kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(ddb, "put_item", no_commit)
+        assert reply(client, "x.t-2080765813578191305", agent, "Sorry!").status_code == 503
+    sent_id = f"19000000000000{platforms.counter:05d}"
+    claims = [i for i in ddb.scan(TableName=bootstrap.settings().table)["Items"]
+              if i["PK"]["S"] == f"MSGID#x#{sent_id}"]
+    assert claims == []  # nothing left that points where nothing was kept
+    echo = copy.deepcopy(fixture("twitter/xaa_post_reply_create.json"))
+    echo["data"]["payload"].update(id=sent_id, author_id="1111111111111111111",
+                                   in_reply_to_tweet_id="2080765813578191305",
+                                   in_reply_to_user_id="2222222222222222222",
+                                   created_at=datetime.now(UTC).isoformat())
+    post_x(client, echo)
+    post_x(client, echo)  # a redelivery changes nothing
+    detail = json.loads(client.http.get("/api/conversations/x.t-2080765813578191305",
+                                        headers=agent).body)
+    assert detail["status"] == "awaiting_customer"
+    assert [m["direction"] for m in detail["messages"]] == ["in", "out"]

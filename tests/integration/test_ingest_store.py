@@ -190,7 +190,7 @@ def test_a_worker_stopped_at_any_write_is_finished_by_the_redelivery_once(
         assert run_inbound_worker() == 1
     assert calls["n"] > at  # the fault was reached
     done = lost and at == len(WORKER_WRITES) - 1  # its last write went through
-    assert (bootstrap.ingest_store().seen(Platform.MESSENGER, "m1") is not None) == done
+    assert (bootstrap.ingest_store().seen(dm("m1")) is not None) == done
     deadline = time.monotonic() + 15
     while queued_count() and time.monotonic() < deadline:
         run_inbound_worker()  # the failed record comes back in ~2 s (handlers._retry_soon)
@@ -204,7 +204,7 @@ def test_a_worker_stopped_at_any_write_is_finished_by_the_redelivery_once(
     assert turn["opened_at"] and turn["priority"] == conversation.priority
     profile = bootstrap.ingest_store().customer(Platform.MESSENGER, "42")
     assert profile is not None and profile.complaints == 1
-    seen = bootstrap.ingest_store().seen(Platform.MESSENGER, "m1")
+    seen = bootstrap.ingest_store().seen(dm("m1"))
     assert seen is not None and seen.facts and seen.facts["outcome"] == "turn_opened"
     # The next message of the conversation still applies normally after the repair.
     ingest([dm("m2")], bootstrap.ingest_deps())
@@ -261,14 +261,14 @@ def test_an_x_reply_filed_under_another_thread_is_found_through_the_tweet_index(
     with monkeypatch.context() as patch:
         patch.setattr(client, "put_item", no_message)
         run_inbound_worker()
-    assert bootstrap.ingest_store().seen(Platform.X, "2") is None  # committed, not done
+    assert bootstrap.ingest_store().seen(x_post("2", reply_to="1")) is None  # committed, not done
     deadline = time.monotonic() + 15
     while queued_count() and time.monotonic() < deadline:
         run_inbound_worker()
         time.sleep(0.2)
     messages = [i["SK"]["S"] for i in table_items("CONV#x#t-1") if i["SK"]["S"][:4] == "MSG#"]
     assert len(messages) == 2 and table_items("CONV#x#t-2") == []
-    seen = bootstrap.ingest_store().seen(Platform.X, "2")
+    seen = bootstrap.ingest_store().seen(x_post("2", reply_to="1"))
     assert seen is not None and seen.conversation == "x.t-1"
     assert ingest([x_post("2", reply_to="1")], bootstrap.ingest_deps()).counts == {
         "duplicate": 1}

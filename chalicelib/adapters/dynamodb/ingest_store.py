@@ -4,9 +4,9 @@ Applying a message is single writes, not a transaction (a transaction bills ever
 the conversation's versioned put is the commit (it names its last message and what that did),
 then idempotent bookkeeping (the turn, the customer, and last the message itself, which marks
 it done). The webhook's claim already says where the message will be (its conversation, or for
-an X post the tweet index the worker writes), so finishing needs no write to it. The worker
-runs each conversation's messages in FIFO order, so a stop anywhere is finished by the
-redelivery.
+an X post the tweet index the worker writes), so finishing needs no write to it; an agent's
+reply records where it is before its commit, so its echo finishes it there. The worker runs
+each conversation's messages in FIFO order, so a stop anywhere is finished by the redelivery.
 """
 
 from __future__ import annotations
@@ -73,46 +73,55 @@ class DynamoIngestStore:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except self.client.exceptions.ConditionalCheckFailedException as error:
                 old = from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
-                applied = "elsewhere" in old or self._stored(event.platform,
-                                                             event.message_id, old) is not None
+                applied = "elsewhere" in old or self._stored(event, old) is not None
                 raise AlreadyStored(event.message_id, applied=applied) from error
 
     def _claim(self, platform: Platform, message_id: str) -> dict[str, Any]:
         return self._get(dedupe_pk(platform, message_id), "MSGID", "read dedupe record") or {}
 
-    def _where(self, platform: Platform, message_id: str,
-               claim: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The key the claim says the message is stored at; an X post's conversation is the
-        one the tweet index names (written by the worker before its commit)."""
-        if "message_sk" not in claim:
-            return None
-        pk = claim.get("conversation_pk")
-        if pk is None:
-            thread = self.thread_of_tweet(message_id)
-            if thread is None:
-                return None
-            pk = conversation_pk(platform, thread)
-        return key(str(pk), str(claim["message_sk"]))
+    def _conversation_pk(self, platform: Platform, message_id: str,
+                         claim: Mapping[str, Any]) -> str | None:
+        """Where the claim says; an X post's claim cannot say (only the worker knows its
+        thread): the tweet index it writes before its commit does."""
+        if "conversation_pk" in claim:
+            return str(claim["conversation_pk"])
+        thread = self.thread_of_tweet(message_id) if platform is Platform.X else None
+        return conversation_pk(platform, thread) if thread else None
 
-    def _stored(self, platform: Platform, message_id: str,
-                claim: Mapping[str, Any]) -> dict[str, Any] | None:
-        """The message's item if the worker finished it (it is written last), else None."""
-        where = self._where(platform, message_id, claim)
-        if where is None:
-            return None
+    def _where(self, event: MessageEvent, claim: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Where the message may be kept: where its claim says, and where its own time puts
+        it (they differ for an agent's reply and its echo, which carries the platform's time)."""
+        pk = self._conversation_pk(event.platform, event.message_id, claim)
+        if pk is None and not (event.platform is Platform.X and event.channel is Channel.PUBLIC):
+            pk = conversation_pk(event.platform, event.thread)  # no claim: where it would go
+        if pk is None:
+            return []
+        sks = dict.fromkeys([str(claim.get("message_sk") or message_sk(event)),
+                             message_sk(event)])
+        return [key(pk, sk) for sk in sks]
+
+    def _item(self, where: dict[str, Any]) -> dict[str, Any] | None:
         with aws_errors("read message"):
             item = self.client.get_item(TableName=self.table, Key=where,
                                         ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
-    def seen(self, platform: Platform, message_id: str) -> SeenMessage | None:
-        claim = self._claim(platform, message_id)
-        stored = self._stored(platform, message_id, claim) if claim else None
+    def _stored(self, event: MessageEvent, claim: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The message's item if the worker finished it (it is written last), else None."""
+        for where in self._where(event, claim):
+            item = self._item(where)
+            if item is not None:
+                return item
+        return None
+
+    def seen(self, event: MessageEvent) -> SeenMessage | None:
+        claim = self._claim(event.platform, event.message_id)
+        stored = self._stored(event, claim) if claim else None
         if stored is None:
             return None
         facts = stored.get("facts") or {}
         return SeenMessage(conversation=str(facts.get("conversation", "")),
-                           message_sk=str(claim["message_sk"]), facts=facts or None)
+                           message_sk=str(stored["SK"]), facts=facts or None)
 
     def thread_of_tweet(self, tweet_id: str) -> str | None:
         item = self._get(tweet_pk(tweet_id), "TWEET", "read tweet index")
@@ -141,8 +150,28 @@ class DynamoIngestStore:
                 self.client.put_item(TableName=self.table, Item=to_item({
                     "PK": tweet_pk(event.message_id), "SK": "TWEET", "thread": c.thread,
                     "conversation": c.id, "expires_at": expires_at}))
-        self._commit(m, expires_at)
-        self._finish(event, c, m.facts, expires_at, located=m.claimed)
+        if not m.claimed:
+            self._locate(m, expires_at)
+        try:
+            self._commit(m, expires_at)
+        except StoreUnavailable:
+            if not m.claimed:  # not stored after all: its echo, when it comes, says where
+                with contextlib.suppress(StoreUnavailable), aws_errors("drop dedupe record"):
+                    self.client.delete_item(TableName=self.table, Key=key(
+                        dedupe_pk(event.platform, event.message_id), "MSGID"))
+            raise
+        self._finish(event, c, m.facts, expires_at)
+
+    def _locate(self, m: NewMessage, expires_at: int) -> None:
+        """An agent's reply, before its commit: where it is kept, so that its echo, even one
+        that races the rest of this write, finishes it there."""
+        c = m.conversation
+        with aws_errors("store dedupe record"):
+            self.client.put_item(TableName=self.table, Item=to_item({
+                "PK": dedupe_pk(m.event.platform, m.event.message_id), "SK": "MSGID",
+                "received_at": m.received_at.isoformat(),
+                "conversation_pk": conversation_pk(c.platform, c.thread),
+                "message_sk": m.message_sk, "expires_at": expires_at}))
 
     def _commit(self, m: NewMessage, expires_at: int) -> None:
         """The conversation's versioned put: the message is applied once this succeeds."""
@@ -167,7 +196,7 @@ class DynamoIngestStore:
     def finish_applied(self, event: MessageEvent,
                        conversation: Conversation) -> Mapping[str, Any] | None:
         claim = self._claim(event.platform, event.message_id)
-        stored = self._stored(event.platform, event.message_id, claim) if claim else None
+        stored = self._stored(event, claim)
         if stored is not None:
             return stored.get("facts") or None  # finished after all
         c = conversation
@@ -179,13 +208,13 @@ class DynamoIngestStore:
         facts = committed_facts(event, c, str(received))
         if "message_sk" in claim:
             facts["message_sk"] = claim["message_sk"]
-        self._finish(event, c, facts, self._expires_at(), located=True)
+        self._finish(event, c, facts, self._expires_at())
         return facts
 
     def _finish(self, event: MessageEvent, c: Conversation, facts: Mapping[str, Any],
-                expires_at: int, *, located: bool) -> None:
+                expires_at: int) -> None:
         """After the commit, each write idempotent: the turn's record, the customer's profile,
-        where the message is (only when no claim says so), and last the message (done)."""
+        and last the message, where its claim says (its presence marks it done)."""
         outcome = Outcome(facts["outcome"])
         turn = int(facts["turn"])
         received_at = datetime.fromisoformat(str(facts["received_at"]))
@@ -202,12 +231,6 @@ class DynamoIngestStore:
                     "response_seconds": facts.get("response_seconds"),
                     "answered_by": "echo" if event.author.id == event.brand_id
                     else event.author.id})
-            if not located:
-                self.client.put_item(TableName=self.table, Item=to_item({
-                    "PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
-                    "received_at": received_at.isoformat(),
-                    "conversation_pk": conversation_pk(c.platform, c.thread),
-                    "message_sk": sk, "expires_at": expires_at}))
             self.client.put_item(TableName=self.table, Item=to_item(
                 message_item(event, c, sk, received_at, expires_at)
                 | {"turn": turn, "facts": dict(facts)}))
@@ -267,10 +290,12 @@ class DynamoIngestStore:
         claim = self._claim(platform, message_id)
         if not claim or claim.get("elsewhere"):
             return None  # unknown, or a brand message outside any conversation: nothing kept
-        if self._stored(platform, message_id, claim) is None:
+        pk = self._conversation_pk(platform, message_id, claim)
+        where = key(pk, str(claim["message_sk"])) if pk and "message_sk" in claim else None
+        if where is None or self._item(where) is None:
             # Accepted, still in the queue: the platform's retry finds it applied.
             raise StoreUnavailable("message accepted but not applied yet")
-        return self._where(platform, message_id, claim)
+        return where
 
     def pass_over(self, platform: Platform, message_id: str) -> None:
         with aws_errors("store dedupe record"):
