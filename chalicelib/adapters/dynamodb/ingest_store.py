@@ -29,7 +29,7 @@ from chalicelib.adapters.dynamodb.records import (
 )
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.errors import StoreUnavailable
-from chalicelib.domain.events import Channel, MessageEvent, Platform
+from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.ports import (
     AlreadyStored,
     CustomerProfile,
@@ -115,8 +115,15 @@ class DynamoIngestStore:
         return None
 
     def seen(self, event: MessageEvent) -> SeenMessage | None:
-        claim = self._claim(event.platform, event.message_id)
-        stored = self._stored(event, claim) if claim else None
+        # A customer's message is kept where its own time puts it: no claim read. A brand
+        # message may be an agent's reply, kept where the agent API's claim says.
+        if event.direction is Direction.IN:
+            claim: dict[str, Any] = {}
+        else:
+            claim = self._claim(event.platform, event.message_id)
+            if not claim:
+                return None
+        stored = self._stored(event, claim)
         if stored is None:
             return None
         facts = stored.get("facts") or {}
