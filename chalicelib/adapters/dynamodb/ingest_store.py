@@ -65,10 +65,8 @@ class DynamoIngestStore:
         with aws_errors("accept message"):
             try:
                 self.client.put_item(
-                    TableName=self.table, Item=to_item({
-                        "PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
-                        "received_at": received_at.isoformat(), **_location(event),
-                        "expires_at": self._expires_at()}),
+                    TableName=self.table,
+                    Item=_dedupe_item(event, received_at, _location(event), self._expires_at()),
                     ConditionExpression="attribute_not_exists(PK)",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except self.client.exceptions.ConditionalCheckFailedException as error:
@@ -92,7 +90,7 @@ class DynamoIngestStore:
         """Where the message may be kept: where its claim says, and where its own time puts
         it (they differ for an agent's reply and its echo, which carries the platform's time)."""
         pk = self._conversation_pk(event.platform, event.message_id, claim)
-        if pk is None and not (event.platform is Platform.X and event.channel is Channel.PUBLIC):
+        if pk is None and not _is_x_post(event):
             pk = conversation_pk(event.platform, event.thread)  # no claim: where it would go
         if pk is None:
             return []
@@ -152,7 +150,7 @@ class DynamoIngestStore:
         m, c, event = message, message.conversation, message.event
         expires_at = self._expires_at()
         # Before the commit, only the tweet index: harmless without it (a retry writes it again).
-        if event.platform is Platform.X and event.channel is Channel.PUBLIC:
+        if _is_x_post(event):
             with aws_errors("store tweet index"):
                 self.client.put_item(TableName=self.table, Item=to_item({
                     "PK": tweet_pk(event.message_id), "SK": "TWEET", "thread": c.thread,
@@ -173,12 +171,11 @@ class DynamoIngestStore:
         """An agent's reply, before its commit: where it is kept, so that its echo, even one
         that races the rest of this write, finishes it there."""
         c = m.conversation
+        where = {"conversation_pk": conversation_pk(c.platform, c.thread),
+                 "message_sk": m.message_sk}
         with aws_errors("store dedupe record"):
-            self.client.put_item(TableName=self.table, Item=to_item({
-                "PK": dedupe_pk(m.event.platform, m.event.message_id), "SK": "MSGID",
-                "received_at": m.received_at.isoformat(),
-                "conversation_pk": conversation_pk(c.platform, c.thread),
-                "message_sk": m.message_sk, "expires_at": expires_at}))
+            self.client.put_item(TableName=self.table, Item=_dedupe_item(
+                m.event, m.received_at, where, expires_at))
 
     def _commit(self, m: NewMessage, expires_at: int) -> None:
         """The conversation's versioned put: the message is applied once this succeeds."""
@@ -339,13 +336,26 @@ class DynamoIngestStore:
         return True
 
 
+def _is_x_post(event: MessageEvent) -> bool:
+    """A public X post: its conversation is the thread of the tweet it answers, which only the
+    worker knows (it writes the tweet index before its commit)."""
+    return event.platform is Platform.X and event.channel is Channel.PUBLIC
+
+
 def _location(event: MessageEvent) -> dict[str, Any]:
-    """Where the worker will store `event`. An X post joins the thread of the tweet it answers,
-    which only the worker knows: the tweet index will say."""
+    """Where the worker will store `event` (an X post's conversation: the tweet index says)."""
     where: dict[str, Any] = {"message_sk": message_sk(event)}
-    if not (event.platform is Platform.X and event.channel is Channel.PUBLIC):
+    if not _is_x_post(event):
         where["conversation_pk"] = conversation_pk(event.platform, event.thread)
     return where
+
+
+def _dedupe_item(event: MessageEvent, received_at: datetime, where: Mapping[str, Any],
+                 expires_at: int) -> dict[str, Any]:
+    """The message id's record: when it came, and where its message is (to be) kept."""
+    return to_item({"PK": dedupe_pk(event.platform, event.message_id), "SK": "MSGID",
+                    "received_at": received_at.isoformat(), **where,
+                    "expires_at": expires_at})
 
 
 def _planned(facts: Mapping[str, Any]) -> dict[str, Any]:
