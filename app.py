@@ -7,7 +7,7 @@ from typing import Any
 
 from chalice.app import Chalice, Rate, Response
 
-from chalicelib import bootstrap, observability, services
+from chalicelib import bootstrap, function_url, observability, services
 from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.pages import page
@@ -64,6 +64,12 @@ def meta_webhook() -> Response:
     return respond(lambda: services.webhooks.receive_meta(
         raw_body(request), request.headers.get("x-hub-signature-256"),
         bootstrap.webhook_deps()).as_dict())
+
+
+def webhook_url(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The webhooks' front in AWS: a function URL on its own Lambda (infrastructure/package.py),
+    routed to the same routes above."""
+    return function_url.handle(app, app.routes, event, context)
 
 
 # --- Alerts: acknowledge from the phone ----------------------------------------------------

@@ -41,7 +41,8 @@ from infrastructure.template import load_resources
 
 PRICES_DATE = "2026-11 (us-east-1, public on-demand prices)"
 PRICE = {
-    "apigw_http_request": 1.00e-6,     # HTTP API, first 300M: the webhooks' front
+    "function_url_request": 0.0,       # the webhooks' front: Lambda bills only the invocation
+    "apigw_http_request": 1.00e-6,     # HTTP API, first 300M: for comparison
     "apigw_rest_request": 3.50e-6,     # REST API, first 333M: Chalice's own, for comparison
     "lambda_request": 0.20e-6,
     "lambda_gb_second": 0.0000166667,
@@ -307,7 +308,7 @@ def measure() -> dict[str, Any]:
     meter.install()
     try:
         with local_stack(POLICIES) as runtime:
-            replay = Replay(runtime.api_url)
+            replay = Replay(runtime.webhook_url)
             unanswered = replay.day(CONVERSATIONS)
             expected = {(c, level) for c in unanswered
                         for level in ("warning", "breach", "escalation")}
@@ -380,7 +381,7 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
     lambda_seconds = (sent["webhooks"] * LAMBDA_SECONDS["webhook"]
                       + worker * LAMBDA_SECONDS["worker"] + ring * LAMBDA_SECONDS["ring"])
     cost = {
-        "API Gateway (HTTP API)": sent["webhooks"] * PRICE["apigw_http_request"],
+        "webhook front (function URL)": sent["webhooks"] * PRICE["function_url_request"],
         "Lambda": (sent["webhooks"] + worker + ring) * PRICE["lambda_request"]
         + PRICE["lambda_gb_second"] * LAMBDA_GB * lambda_seconds,
         "DynamoDB": units["wru"] * PRICE["ddb_write_unit"]
@@ -396,8 +397,10 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
     }
     per_million = {k: round(v / inbound * 1e6, 2) for k, v in cost.items()}
     total = round(sum(per_million.values()), 2)
-    rest_api = round(total - per_million["API Gateway (HTTP API)"]
-                     + sent["webhooks"] * PRICE["apigw_rest_request"] / inbound * 1e6, 2)
+    fronts = {name: round(total - per_million["webhook front (function URL)"]
+                          + sent["webhooks"] * PRICE[price] / inbound * 1e6, 2)
+              for name, price in (("an HTTP API", "apigw_http_request"),
+                                  ("Chalice's REST API", "apigw_rest_request"))}
     naive_sfn = turns * NAIVE_TRANSITIONS_PER_TURN * PRICE["sfn_transition"] / inbound * 1e6
     naive_total = round(total - per_million["Step Functions"] + naive_sfn, 2)
     # At volume, one execution per bucket carries every check due in it: transitions a day
@@ -441,7 +444,8 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
             "SMS per 100 inbound (not priced)": round(sms / inbound * 100, 1),
             **{f"$/million inbound, {k}": v for k, v in per_million.items()},
             "$/million inbound, total (excl. SMS)": total,
-            "$/million inbound, total with Chalice's REST front instead": rest_api,
+            **{f"$/million inbound, total with {name} as the webhook front": v
+               for name, v in fronts.items()},
             "$/million inbound, naive per-turn executions": naive_total,
             "alarm clock saving (naive/ours)": round(naive_total / total, 2) if total else None,
             **volumes}

@@ -33,7 +33,7 @@ def measure(m: int = M) -> dict[str, Any]:
                 "sender": {"id": f"{run}{n:04d}"}, "recipient": {"id": PAGE},
                 "timestamp": int(time.time() * 1000),
                 "message": {"mid": f"m_{run}_{n}", "text": "where is my parcel"}}]}]}).encode()
-            requests.post(f"{runtime.api_url}/webhooks/meta", data=body, timeout=30, headers={
+            requests.post(f"{runtime.webhook_url}/webhooks/meta", data=body, timeout=30, headers={
                 "Content-Type": "application/json",
                 "X-Hub-Signature-256": meta_signature(secret, body)}).raise_for_status()
             time.sleep(0.25)  # spread over ~10 s: many buckets, several checks per bucket

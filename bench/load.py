@@ -32,7 +32,7 @@ def _body(n: int, run: str) -> bytes:
 
 def measure(n: int = N, c: int = C) -> dict[str, Any]:
     with local_stack() as runtime:
-        api, secret = runtime.api_url, SECRETS["REPLYWINDOW_META_APP_SECRET"]
+        api, secret = runtime.webhook_url, SECRETS["REPLYWINDOW_META_APP_SECRET"]
         run = uuid.uuid4().hex[:6]
         session = requests.Session()
 

@@ -25,7 +25,8 @@ def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
     if policies:
         os.environ["REPLYWINDOW_POLICIES"] = str(policies)
     state = Path(tempfile.mkdtemp(prefix="replywindow-bench-"))
-    settings = LocalSettings(api_port=free_port(), aws_port=free_port(), state_dir=state)
+    settings = LocalSettings(api_port=free_port(), webhook_port=free_port(), aws_port=free_port(),
+                             state_dir=state)
     runtime = LocalRuntime(settings, say=lambda _: None)
     runtime.start()
     try:

@@ -1,9 +1,9 @@
 """`make package`: one deployable SAM template = Chalice's Lambdas and API + resources.yaml.
 
-The platforms' webhooks get their own front, an HTTP API (API Gateway v2) in front of the same
-API handler: $1.00 per million requests instead of REST's $3.50, and webhooks are most of our
-requests (bench/cost.py). Its payload format 1.0 is the REST proxy event Chalice routes, so the
-code is the same; its routes are app.py's webhook routes, read from the app, not restated.
+The platforms' webhooks get their own front, a Lambda function URL on a function of their own
+(the same code, `app.webhook_url` as handler, chalicelib/function_url.py): nothing per request,
+where API Gateway charges $1.00 (HTTP API) or $3.50 (REST) a million, and webhooks are most of
+our requests (bench/cost.py). The agent API stays on Chalice's REST API.
 
     python -m infrastructure.package build [--stage dev]
 
@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from chalicelib.function_url import WEBHOOK_PREFIX
 from infrastructure.template import load_resources
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,44 +49,28 @@ def _apply_function_overrides(sam: dict[str, Any], overrides: dict[str, Any]) ->
             generated.update(event["Properties"])
 
 
-WEBHOOK_PREFIX = "/webhooks/"
-
-
-def webhook_routes() -> list[tuple[str, str]]:
-    """(method, path) of every webhook route app.py declares."""
-    from app import app
-
-    return sorted((method, path) for path, methods in app.routes.items()
-                  if path.startswith(WEBHOOK_PREFIX) for method in methods)
-
-
-def _add_webhook_front(sam: dict[str, Any], routes: list[tuple[str, str]]) -> None:
+def _add_webhook_front(sam: dict[str, Any]) -> None:
+    """A function of its own (the API handler's code and settings, app.webhook_url as its
+    handler) with a public function URL: the platforms sign every delivery, the code checks."""
     resources = sam["Resources"]
-    api = {"Ref": "WebhookApi"}
-    resources["WebhookApi"] = {"Type": "AWS::ApiGatewayV2::Api", "Properties": {
-        "Name": {"Fn::Sub": "replywindow-${Stage}-webhooks"}, "ProtocolType": "HTTP",
-        "Description": "Platform webhooks (X, Meta): signed, answered by the API handler"}}
-    resources["WebhookIntegration"] = {"Type": "AWS::ApiGatewayV2::Integration", "Properties": {
-        "ApiId": api, "IntegrationType": "AWS_PROXY",
-        "IntegrationUri": {"Fn::GetAtt": ["APIHandler", "Arn"]},
-        # 1.0 is the REST proxy event (requestContext.resourcePath, multiValue*): Chalice's.
-        "PayloadFormatVersion": "1.0", "TimeoutInMillis": 29000}}
-    for method, path in routes:
-        name = "WebhookRoute" + method.title() + "".join(
-            part.title() for part in path.strip("/").split("/"))
-        resources[name] = {"Type": "AWS::ApiGatewayV2::Route", "Properties": {
-            "ApiId": api, "RouteKey": f"{method} {path}",
-            "Target": {"Fn::Join": ["/", ["integrations", {"Ref": "WebhookIntegration"}]]}}}
-    resources["WebhookStage"] = {"Type": "AWS::ApiGatewayV2::Stage", "Properties": {
-        "ApiId": api, "StageName": "$default", "AutoDeploy": True}}
-    resources["WebhookInvokePermission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
-        "Action": "lambda:InvokeFunction", "FunctionName": {"Ref": "APIHandler"},
-        "Principal": "apigateway.amazonaws.com",
-        "SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:execute-api:${AWS::Region}:"
-                      "${AWS::AccountId}:${WebhookApi}/*/*" + WEBHOOK_PREFIX + "*"}}}
+    handler = json.loads(json.dumps(resources["APIHandler"]["Properties"]))
+    handler["Handler"] = "app.webhook_url"
+    resources["WebhookHandler"] = {"Type": "AWS::Serverless::Function", "Properties": handler}
+    function = {"Ref": "WebhookHandler"}
+    resources["WebhookUrl"] = {"Type": "AWS::Lambda::Url", "Properties": {
+        "TargetFunctionArn": {"Fn::GetAtt": ["WebhookHandler", "Arn"]}, "AuthType": "NONE"}}
+    # Since October 2025 a public function URL needs both statements; each is scoped to
+    # requests that come through the URL.
+    resources["WebhookUrlPermission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+        "Action": "lambda:InvokeFunctionUrl", "FunctionName": function, "Principal": "*",
+        "FunctionUrlAuthType": "NONE"}}
+    resources["WebhookUrlInvokePermission"] = {"Type": "AWS::Lambda::Permission", "Properties": {
+        "Action": "lambda:InvokeFunction", "FunctionName": function, "Principal": "*",
+        "InvokedViaFunctionUrl": True}}
     sam.setdefault("Outputs", {})["WebhookEndpoint"] = {
         "Description": "Register {this}/x with X and {this}/meta with Meta",
-        "Value": {"Fn::Sub": "${WebhookApi.ApiEndpoint}" + WEBHOOK_PREFIX.rstrip("/")}}
+        "Value": {"Fn::Join": ["", [{"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]},
+                                    WEBHOOK_PREFIX.strip("/")]]}}
 
 
 def package(out_dir: Path, stage: str = "dev") -> Path:
@@ -105,7 +90,7 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     sam_path = out_dir / "sam.json"
     sam = json.loads(sam_path.read_text())
     _apply_function_overrides(sam, overrides)
-    _add_webhook_front(sam, webhook_routes())
+    _add_webhook_front(sam)
     sam_path.write_text(json.dumps(sam, indent=2))
     return sam_path
 

@@ -24,6 +24,8 @@ def main() -> int:
     built = runtime.built
     say(f"ReplyWindow is running ({time.monotonic() - started:.1f}s to start):")
     say(f"  API            {runtime.api_url}  (try {runtime.api_url}/health)")
+    say(f"  webhooks       {runtime.webhook_url}/webhooks/x and /webhooks/meta "
+        "(the function URL's stand-in)")
     say(f"  embedded AWS   {runtime.aws.endpoint}  (moto, Step Functions executing)")
     for logical, kind in built.types.items():
         say(f"  {kind:<34} {built.refs[logical]}")

@@ -136,8 +136,8 @@ def script() -> list[Step]:
 
 
 class Demo:
-    def __init__(self, api: str, aws: str, secrets: dict[str, str]) -> None:
-        self.api, self.secrets = api, secrets
+    def __init__(self, webhooks: str, aws: str, secrets: dict[str, str]) -> None:
+        self.webhooks, self.secrets = webhooks, secrets
         self.ddb = boto3.client("dynamodb", endpoint_url=aws, region_name="us-east-1")
         self.outbox = Path(os.environ.get("REPLYWINDOW_STATE_DIR", ROOT / ".replywindow")) / (
             "outbox.jsonl")
@@ -150,10 +150,12 @@ class Demo:
     def post(self, step: Step) -> int:
         body = json.dumps(step.body).encode()
         if step.platform == "x":
-            url, header = f"{self.api}/webhooks/x", {"x-twitter-webhooks-signature": x_signature(
+            url = f"{self.webhooks}/webhooks/x"
+            header = {"x-twitter-webhooks-signature": x_signature(
                 self.secrets["x_consumer_secret"], body)}
         else:
-            url, header = f"{self.api}/webhooks/meta", {"X-Hub-Signature-256": meta_signature(
+            url = f"{self.webhooks}/webhooks/meta"
+            header = {"X-Hub-Signature-256": meta_signature(
                 self.secrets["meta_app_secret"], body)}
         return requests.post(url, data=body, timeout=10,
                              headers={"Content-Type": "application/json", **header}).status_code
@@ -253,6 +255,7 @@ class Demo:
 def main(say: Callable[[str], None] = print) -> int:
     console = Console()
     api = "http://127.0.0.1:8000"
+    webhooks = f"http://127.0.0.1:{os.environ.get('REPLYWINDOW_WEBHOOK_PORT', '8001')}"
     runtime: LocalRuntime | None = None
     try:
         requests.get(f"{api}/health", timeout=1)
@@ -269,10 +272,10 @@ def main(say: Callable[[str], None] = print) -> int:
         runtime = LocalRuntime(settings, say=lambda _: None)
         runtime.start()
         secrets = runtime.seeded
-        aws = runtime.aws.endpoint
+        aws, webhooks = runtime.aws.endpoint, runtime.webhook_url
         console.print("Started a local stack with the demo's seconds-long windows.")
     try:
-        Demo(api, aws, secrets).run(console)
+        Demo(webhooks, aws, secrets).run(console)
     finally:
         if runtime is not None:
             runtime.stop()

@@ -1,8 +1,9 @@
 """`make run`: the whole of ReplyWindow on this machine, from the same declaration as AWS.
 
 Starts moto's server (Step Functions executing for real), builds every resource of
-infrastructure/resources.yaml, seeds secrets and a demo rota, serves the Chalice routes and runs
-one poller per SQS handler. The code under chalicelib/ only sees AWS_ENDPOINT_URL.
+infrastructure/resources.yaml, seeds secrets and a demo rota, serves the Chalice routes and the
+webhooks' function URL (on its own port, as in AWS) and runs one poller per SQS handler. The
+code under chalicelib/ only sees AWS_ENDPOINT_URL.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ DEMO_AGENTS = (
 class LocalSettings:
     host: str = "127.0.0.1"
     api_port: int = 8000
+    webhook_port: int = 8001  # the webhooks' function URL (in AWS, its own host)
     aws_port: int = 5000
     region: str = "us-east-1"
     stage: str = "dev"
@@ -57,6 +59,7 @@ class LocalSettings:
     def from_env(cls) -> LocalSettings:
         return cls(
             api_port=int(os.environ.get("REPLYWINDOW_PORT", "8000")),
+            webhook_port=int(os.environ.get("REPLYWINDOW_WEBHOOK_PORT", "8001")),
             aws_port=int(os.environ.get("REPLYWINDOW_AWS_PORT", "5000")),
             state_dir=Path(os.environ.get("REPLYWINDOW_STATE_DIR", str(ROOT / ".replywindow"))),
         )
@@ -87,10 +90,16 @@ class LocalRuntime:
         self.seeded: dict[str, str] = {}
         self._api_server: Any = None
         self._api_thread: threading.Thread | None = None
+        self._webhook_server: Any = None
 
     @property
     def api_url(self) -> str:
         return f"http://{self.settings.host}:{self.settings.api_port}"
+
+    @property
+    def webhook_url(self) -> str:
+        """Where the platforms post: the function URL's stand-in (`/webhooks/x`, `/meta`)."""
+        return f"http://{self.settings.host}:{self.settings.webhook_port}"
 
     @property
     def outbox(self) -> Path:
@@ -142,6 +151,11 @@ class LocalRuntime:
         self._api_thread = threading.Thread(target=server.serve_forever, name="api",
                                             daemon=True)
         self._api_thread.start()
+        from infrastructure.local.function_url import FunctionUrlServer
+
+        self._webhook_server = FunctionUrlServer(application.webhook_url, self.settings.host,
+                                                 self.settings.webhook_port)
+        self._webhook_server.start()
         return application
 
     def _start_pollers(self, application: Any, template: dict[str, Any]) -> None:
@@ -215,6 +229,8 @@ class LocalRuntime:
             poller.stop()
         if self._api_server is not None:
             self._api_server.shutdown()
+        if self._webhook_server is not None:
+            self._webhook_server.stop()
         for poller in self.pollers:
             poller.join(timeout=5)
         self.aws.stop()

@@ -38,6 +38,7 @@ class LocalStack:
     env: dict[str, str]
     process: subprocess.Popen[str]
     platforms: FakePlatforms
+    webhooks: str  # the webhooks' function URL (its own port, as in AWS)
 
     def client(self, service: str):  # type: ignore[no-untyped-def]
         return boto3.client(service, endpoint_url=self.aws, region_name="us-east-1")
@@ -53,13 +54,13 @@ class LocalStack:
 
     def post_x(self, payload: dict[str, Any]) -> requests.Response:
         body = json.dumps(payload).encode()
-        return requests.post(f"{self.api}/webhooks/x", data=body, timeout=10, headers={
+        return requests.post(f"{self.webhooks}/webhooks/x", data=body, timeout=10, headers={
             "Content-Type": "application/json",
             "x-twitter-webhooks-signature": x_signature(SECRETS["x_consumer_secret"], body)})
 
     def post_meta(self, payload: dict[str, Any]) -> requests.Response:
         body = json.dumps(payload).encode()
-        return requests.post(f"{self.api}/webhooks/meta", data=body, timeout=10, headers={
+        return requests.post(f"{self.webhooks}/webhooks/meta", data=body, timeout=10, headers={
             "Content-Type": "application/json",
             "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body)})
 
@@ -95,9 +96,10 @@ def platforms() -> Iterator[FakePlatforms]:
 def stack(tmp_path_factory: pytest.TempPathFactory,
           platforms: FakePlatforms) -> Iterator[LocalStack]:
     state_dir = tmp_path_factory.mktemp("replywindow")
-    api_port, aws_port = free_port(), free_port()
+    api_port, webhook_port, aws_port = free_port(), free_port(), free_port()
     env = {**os.environ, "REPLYWINDOW_PORT": str(api_port), "REPLYWINDOW_AWS_PORT":
-           str(aws_port), "REPLYWINDOW_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1",
+           str(aws_port), "REPLYWINDOW_WEBHOOK_PORT": str(webhook_port),
+           "REPLYWINDOW_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1",
            "REPLYWINDOW_POLICIES": str(ROOT / "tests" / "fixtures" / "policies" / "seconds.yaml"),
            # Every test here alerts the same demo agents: no flood digests between tests
            # (the digest itself is covered by tests/unit/services/test_alerting.py).
@@ -126,7 +128,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
             raise RuntimeError("local stack did not start:\n"
                                + (state_dir / "stack.log").read_text())
         time.sleep(0.2)
-    yield LocalStack(api, f"http://127.0.0.1:{aws_port}", state_dir, env, process, platforms)
+    yield LocalStack(api, f"http://127.0.0.1:{aws_port}", state_dir, env, process, platforms,
+                     webhooks=f"http://127.0.0.1:{webhook_port}")
     process.terminate()
     try:
         process.wait(timeout=30)

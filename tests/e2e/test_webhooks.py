@@ -25,9 +25,9 @@ def envelopes(platform: str) -> list[Path]:
 
 
 def test_handshakes_answer_with_the_seeded_secrets(stack: LocalStack) -> None:
-    crc = requests.get(f"{stack.api}/webhooks/x", params={"crc_token": "t0k"}, timeout=5)
+    crc = requests.get(f"{stack.webhooks}/webhooks/x", params={"crc_token": "t0k"}, timeout=5)
     assert crc.json() == {"response_token": x_crc_response(SECRETS["x_consumer_secret"], "t0k")}
-    hub = requests.get(f"{stack.api}/webhooks/meta", timeout=5, params={
+    hub = requests.get(f"{stack.webhooks}/webhooks/meta", timeout=5, params={
         "hub.mode": "subscribe", "hub.verify_token": SECRETS["meta_verify_token"],
         "hub.challenge": "42"})
     assert (hub.status_code, hub.text) == (200, "42")
@@ -66,7 +66,7 @@ def test_a_signed_dm_is_stored_queued_and_triaged(stack: LocalStack) -> None:
 def test_a_forged_post_is_refused_and_leaves_nothing(stack: LocalStack) -> None:
     payload = json.loads((FIXTURES / "whatsapp" / "pywa_text.json").read_text())
     payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = "wamid.forged"
-    response = requests.post(f"{stack.api}/webhooks/meta", json=payload, timeout=5,
+    response = requests.post(f"{stack.webhooks}/webhooks/meta", json=payload, timeout=5,
                              headers={"X-Hub-Signature-256": "sha256=" + "0" * 64})
     assert response.status_code == 401
     assert stack.item("MSGID#whatsapp#wamid.forged", "MSGID") is None

@@ -107,19 +107,23 @@ def test_an_unknown_resource_type_stops_the_local_build(
         build_resources(aws, template, "dev")
 
 
-def test_webhooks_are_fronted_by_an_http_api_on_the_same_handler(
+def test_webhooks_are_fronted_by_a_function_url_on_a_function_of_their_own(
         packaged: dict[str, Any]) -> None:
     resources = packaged["Resources"]
-    routes = {r["Properties"]["RouteKey"] for r in resources.values()
-              if r["Type"] == "AWS::ApiGatewayV2::Route"}
-    assert routes == {"GET /webhooks/x", "POST /webhooks/x", "GET /webhooks/meta",
-                      "POST /webhooks/meta"}
-    integration = resources["WebhookIntegration"]["Properties"]
-    # Payload 1.0 is the REST proxy event that Chalice's handler routes.
-    assert integration["PayloadFormatVersion"] == "1.0"
-    assert integration["IntegrationUri"] == {"Fn::GetAtt": ["APIHandler", "Arn"]}
-    assert resources["APIHandler"]["Type"] == "AWS::Serverless::Function"
-    permission = resources["WebhookInvokePermission"]["Properties"]
-    assert permission["FunctionName"] == {"Ref": "APIHandler"}
-    assert permission["SourceArn"]["Fn::Sub"].endswith("${WebhookApi}/*/*/webhooks/*")
-    assert "WebhookApi.ApiEndpoint" in packaged["Outputs"]["WebhookEndpoint"]["Value"]["Fn::Sub"]
+    webhooks, api = (resources[name]["Properties"] for name in ("WebhookHandler", "APIHandler"))
+    assert webhooks["Handler"] == "app.webhook_url" and api["Handler"] == "app.app"
+    # The same code, settings and role as the API handler: only the entry point differs.
+    assert {k: v for k, v in webhooks.items() if k != "Handler"} == {
+        k: v for k, v in api.items() if k != "Handler"}
+    url = resources["WebhookUrl"]["Properties"]
+    assert url == {"TargetFunctionArn": {"Fn::GetAtt": ["WebhookHandler", "Arn"]},
+                   "AuthType": "NONE"}
+    statements = {r["Properties"]["Action"]: r["Properties"] for r in resources.values()
+                  if r["Type"] == "AWS::Lambda::Permission"
+                  and r["Properties"]["FunctionName"] == {"Ref": "WebhookHandler"}}
+    # Both are needed for a public URL; each holds only for calls through the URL.
+    assert statements["lambda:InvokeFunctionUrl"]["FunctionUrlAuthType"] == "NONE"
+    assert statements["lambda:InvokeFunction"]["InvokedViaFunctionUrl"] is True
+    assert not any(r["Type"].startswith("AWS::ApiGatewayV2::") for r in resources.values())
+    output = packaged["Outputs"]["WebhookEndpoint"]["Value"]["Fn::Join"][1]
+    assert output == [{"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}, "webhooks"]

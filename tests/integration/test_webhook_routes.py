@@ -199,50 +199,72 @@ def test_a_withdrawn_tweet_loses_its_text(client: Client) -> None:
     assert message["deleted"]["BOOL"] is True
 
 
-def http_api_event(method: str, path: str, body: bytes | None = None,
-                   headers: dict[str, str] | None = None,
-                   query: dict[str, str] | None = None) -> dict[str, Any]:
-    """What the deployed webhook front (an HTTP API, payload format 1.0) hands the API handler:
-    the fields of API Gateway's documented 1.0 example, header names lower case, stage
-    $default, the route's path in resourcePath."""
+def function_url_event(method: str, path: str, body: bytes | None = None,
+                       headers: dict[str, str] | None = None, query: str = "",
+                       *, base64_body: bool = False) -> dict[str, Any]:
+    """What the deployed webhook front (a Lambda function URL, payload format 2.0) hands its
+    function: the fields of Lambda's documented request example, header names lower case."""
+    import base64
+
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
-    return {
-        "version": "1.0", "resource": path, "path": path, "httpMethod": method,
-        "headers": lowered, "multiValueHeaders": {k: [v] for k, v in lowered.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+    event: dict[str, Any] = {
+        "version": "2.0", "routeKey": "$default", "rawPath": path, "rawQueryString": query,
+        "headers": lowered,
         "requestContext": {
-            "accountId": "123456789012", "apiId": "id", "domainName":
-            "id.execute-api.us-east-1.amazonaws.com", "domainPrefix": "id",
-            "extendedRequestId": "request-id", "httpMethod": method,
-            "identity": {"sourceIp": "192.0.2.1", "userAgent": "facebookexternalua"},
-            "path": path, "protocol": "HTTP/1.1", "requestId": "id=",
-            "requestTime": "24/Nov/2026:12:00:00 +0000", "requestTimeEpoch": 1795521600000,
-            "resourceId": None, "resourcePath": path, "stage": "$default"},
-        "pathParameters": None, "stageVariables": None,
-        "body": body.decode() if body is not None else None, "isBase64Encoded": False,
+            "accountId": "anonymous", "apiId": "abc123", "domainName":
+            "abc123.lambda-url.us-east-1.on.aws", "domainPrefix": "abc123",
+            "http": {"method": method, "path": path, "protocol": "HTTP/1.1",
+                     "sourceIp": "192.0.2.1", "userAgent": "facebookexternalua"},
+            "requestId": "id", "routeKey": "$default", "stage": "$default",
+            "time": "24/Nov/2026:12:00:00 +0000", "timeEpoch": 1795521600000},
+        "isBase64Encoded": base64_body,
     }
+    if body is not None:
+        event["body"] = base64.b64encode(body).decode() if base64_body else body.decode()
+    return event
 
 
-def test_the_http_api_front_delivers_webhooks_to_the_same_handler(aws: Built) -> None:
-    from chalice.local import LambdaContext
-
+def test_the_function_url_front_delivers_webhooks_to_the_same_routes(aws: Built) -> None:
     import app
 
-    context = LambdaContext("replywindow-dev", 512)
-    challenge = app.app(http_api_event("GET", "/webhooks/meta", query={
-        "hub.mode": "subscribe", "hub.verify_token": "verify-me",
-        "hub.challenge": "1158201444"}), context)
+    challenge = app.webhook_url(function_url_event(
+        "GET", "/webhooks/meta",
+        query="hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444"), None)
     assert (challenge["statusCode"], challenge["body"]) == (200, "1158201444")
+    crc = app.webhook_url(function_url_event("GET", "/webhooks/x", query="crc_token=t%2B0"),
+                          None)
+    assert json.loads(crc["body"]) == {"response_token": x_crc_response(X_SECRET, "t+0")}
 
     payload = body("whatsapp/pywa_text.json")
     signed = {"Content-Type": "application/json",
               "X-Hub-Signature-256": meta_signature(META_SECRET, payload)}
-    answer = app.app(http_api_event("POST", "/webhooks/meta", payload, signed), context)
+    answer = app.webhook_url(function_url_event("POST", "/webhooks/meta", payload, signed), None)
     assert answer["statusCode"] == 200
+    assert answer["headers"]["Content-Type"] == "application/json"
     assert json.loads(answer["body"])["events"] == {"accepted": 1}
-    forged = app.app(http_api_event("POST", "/webhooks/meta", payload + b" ", signed), context)
+    # A body Lambda passed as base64 (no text content type) is the same signed bytes.
+    again = app.webhook_url(function_url_event("POST", "/webhooks/meta", payload, {
+        "X-Hub-Signature-256": signed["X-Hub-Signature-256"]}, base64_body=True), None)
+    assert (again["statusCode"], json.loads(again["body"])["events"]) == (200, {"duplicate": 1})
+    forged = app.webhook_url(function_url_event("POST", "/webhooks/meta", payload + b" ",
+                                                signed), None)
     assert forged["statusCode"] == 401
     assert run_inbound_worker() == 1
     assert sum(i["PK"]["S"].startswith("CONV#whatsapp#") and i["SK"]["S"] == "META"
                for i in items()) == 1
+
+
+def test_the_function_url_serves_the_webhooks_and_nothing_else(aws: Built) -> None:
+    import app
+
+    before = items()
+    for method, path in (("GET", "/health"), ("GET", "/api/conversations"),
+                         ("POST", "/api/conversations/x.t-1/reply"), ("GET", "/"),
+                         ("GET", "/webhooks")):
+        answer = app.webhook_url(function_url_event(method, path, b"{}", {
+            "Authorization": "Bearer admin"}), None)
+        assert answer["statusCode"] == 404, path
+        assert json.loads(answer["body"])["error"].startswith(f"no webhook at {path}")
+    wrong_method = app.webhook_url(function_url_event("DELETE", "/webhooks/x"), None)
+    assert wrong_method["statusCode"] == 405
+    assert items() == before

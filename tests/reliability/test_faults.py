@@ -126,9 +126,9 @@ def test_faults_at_every_call_site_lose_nothing_and_duplicate_nothing() -> None:
         run = uuid.uuid4().hex[:6]
         statuses: Counter[int] = Counter()
         injector.enabled = True
-        accepted = sum(_deliver(runtime.api_url, _message(run, n), statuses)
+        accepted = sum(_deliver(runtime.webhook_url, _message(run, n), statuses)
                        for n in range(conversations))
-        echoes = sum(_deliver(runtime.api_url, _message(run, n, echo=True), statuses)
+        echoes = sum(_deliver(runtime.webhook_url, _message(run, n, echo=True), statuses)
                      for n in sorted(answered))
         expected = {(f"messenger.dm-{PAGE}-{run}{n:04d}", level)
                     for n in range(conversations) if n not in answered

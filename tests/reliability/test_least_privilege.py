@@ -43,6 +43,19 @@ def test_no_statement_grants_every_action_or_every_resource(template) -> None:
             assert resource != "*", (role, statement)
 
 
+def test_only_the_webhook_url_is_public_and_only_through_the_url(template) -> None:
+    public = {name: r["Properties"] for name, r in template["Resources"].items()
+              if r["Type"] == "AWS::Lambda::Permission" and r["Properties"]["Principal"] == "*"}
+    assert {p["FunctionName"]["Ref"] for p in public.values()} == {"WebhookHandler"}
+    for permission in public.values():
+        # Each statement holds only for requests that come through the function URL.
+        assert permission.get("FunctionUrlAuthType") == "NONE" or (
+            permission.get("InvokedViaFunctionUrl") is True), permission
+    urls = [r["Properties"] for r in template["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Url"]
+    assert [u["TargetFunctionArn"] for u in urls] == [{"Fn::GetAtt": ["WebhookHandler", "Arn"]}]
+
+
 def test_data_is_encrypted_at_rest(template) -> None:
     resources = template["Resources"]
     kinds: dict[str, int] = {}
