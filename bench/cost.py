@@ -48,6 +48,8 @@ PRICE = {
     "lambda_gb_second": 0.0000166667,
     "ddb_write_unit": 0.625e-6,        # on-demand WRU
     "ddb_read_unit": 0.125e-6,         # on-demand RRU
+    "ddb_wcu_hour": 0.00065,           # provisioned write capacity unit, per hour
+    "ddb_rcu_hour": 0.00013,           # provisioned read capacity unit, per hour
     "sqs_fifo_request": 0.50e-6,
     "sqs_request": 0.40e-6,
     "sfn_transition": 25e-6,           # Standard workflows
@@ -96,6 +98,32 @@ def _table_index() -> tuple[tuple[str, ...], str, tuple[str, ...]]:
 
 
 INDEX_KEYS, PROJECTION, INCLUDED = _table_index()
+
+
+def _provisioned_settings() -> tuple[float, int]:
+    """(auto scaling's target use, the capacity floor) of TableCapacity=provisioned, from the
+    one declaration."""
+    template = load_resources()
+    policy = template["Resources"]["TableWriteScaling"]["Properties"]
+    target = float(policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]) / 100
+    return target, int(template["Parameters"]["TableMinCapacity"]["Default"])
+
+
+SCALING_TARGET, MIN_CAPACITY = _provisioned_settings()
+
+
+def provisioned_per_day(units_per_inbound: dict[str, float], daily: int) -> float:
+    """Dollars a day for DynamoDB with TableCapacity=provisioned: auto scaling keeps each of
+    the table's and GSI1's reads and writes at its target use, never under the floor. This
+    assumes it follows the day's traffic; a real day's lag and spikes cost somewhat more."""
+    hourly = {"wru": PRICE["ddb_wcu_hour"], "rru": PRICE["ddb_rcu_hour"]}
+    dollars = 0.0
+    for kind in ("wru", "rru"):
+        index = units_per_inbound[f"{kind}_index"]
+        for share in (units_per_inbound[kind] - index, index):
+            capacity = max(MIN_CAPACITY, share * daily / 86400 / SCALING_TARGET)
+            dollars += capacity * 24 * hourly[kind]
+    return dollars
 TABLE_KEYS = ("PK", "SK")
 
 
@@ -139,6 +167,10 @@ def _read_units(operation: str, params: dict[str, Any], result: dict[str, Any]) 
     if operation in ("Query", "Scan"):
         size = sum(_item_size(i) for i in result.get("Items", []))
         return rate * max(1, math.ceil(size / 4096))
+    if operation == "BatchGetItem":  # each item read on its own
+        return sum((1.0 if params["RequestItems"][table].get("ConsistentRead") else 0.5)
+                   * max(1, math.ceil(_item_size(item) / 4096))
+                   for table, items in result.get("Responses", {}).items() for item in items)
     return 0
 
 
@@ -182,10 +214,13 @@ class Meter:
                         units = write_units(old, None if failed else item(table, key),
                                             failed=failed)
                     meter.units["wru"] += rate * sum(units)
+                    meter.units["wru_index"] += rate * units[1]
                     meter.writes_by_kind[_kind(body)] += rate * sum(units)
             if service == "dynamodb":
                 rru = _read_units(operation, params, result)
                 meter.units["rru"] += rru
+                if "IndexName" in params:
+                    meter.units["rru_index"] += rru
                 if rru:
                     what = params.get("Key") or {"PK": {"S": operation}}
                     meter.reads_by_kind[_kind({"Key": what})] += rru
@@ -425,6 +460,11 @@ def _price(sent: Counter[str], calls: Counter[tuple[str, str]], units: Counter[s
                 - per_million["SNS (publish + email)"]) * daily / 1e6
         volumes[f"$/million at {daily:,}/day"] = round(
             (rest + sfn_day + sns_day) / daily * 1e6, 2)
+        on_demand_day = per_million["DynamoDB"] * daily / 1e6
+        provisioned_day = provisioned_per_day(
+            {k: units[k] / inbound for k in ("wru", "wru_index", "rru", "rru_index")}, daily)
+        volumes[f"$/million at {daily:,}/day, table provisioned"] = round(
+            (rest - on_demand_day + provisioned_day + sfn_day + sns_day) / daily * 1e6, 2)
         volumes[f"emails a day at {daily:,}/day"] = round(emails_day)
     top_writes, top_reads = (", ".join(f"{k} {v / inbound:.1f}" for k, v in c.most_common(6))
                              for c in by_item)

@@ -57,9 +57,15 @@ class Built:
     types: dict[str, str] = field(default_factory=dict)
 
 
+_NO_VALUE = object()  # AWS::NoValue: the property is left out
+
+
 class _Resolver:
-    def __init__(self, parameters: dict[str, str], built: Built, region: str) -> None:
+    def __init__(self, parameters: dict[str, str], built: Built, region: str,
+                 conditions: dict[str, Any] | None = None) -> None:
         self.parameters, self.built, self.region = parameters, built, region
+        self.conditions: dict[str, bool] = {}
+        self.conditions = {name: bool(self(expr)) for name, expr in (conditions or {}).items()}
 
     def _pseudo(self, name: str) -> str:
         pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT,
@@ -77,13 +83,19 @@ class _Resolver:
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self(v) for v in value]
+            return [v for v in map(self, value) if v is not _NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
             ((key, arg),) = value.items()
             if key == "Ref":
-                return self._pseudo(arg)
+                return _NO_VALUE if arg == "AWS::NoValue" else self._pseudo(arg)
+            if key == "Fn::If":
+                return self(arg[1] if self.conditions[arg[0]] else arg[2])
+            if key == "Fn::Equals":
+                return self(arg[0]) == self(arg[1])
+            if key == "Fn::Not":
+                return not self(arg[0])
             if key == "Fn::GetAtt":
                 return self.built.attrs[arg[0]][arg[1]]
             if key == "Fn::Sub":
@@ -96,7 +108,8 @@ class _Resolver:
                 )
             if key == "Fn::Join":
                 return arg[0].join(str(v) for v in self(arg[1]))
-        return {k: self(v) for k, v in value.items()}
+        resolved = {k: self(v) for k, v in value.items()}
+        return {k: v for k, v in resolved.items() if v is not _NO_VALUE}
 
 
 class Clients(Protocol):
@@ -125,6 +138,12 @@ def _table(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> N
     wanted = ("TableName", "AttributeDefinitions", "KeySchema", "BillingMode",
               "GlobalSecondaryIndexes")
     kwargs: dict[str, Any] = {k: props[k] for k in wanted if k in props}
+    # Parameters resolve to strings; the API wants numbers.
+    if "ProvisionedThroughput" in props:
+        kwargs["ProvisionedThroughput"] = _capacity(props["ProvisionedThroughput"])
+    for index in kwargs.get("GlobalSecondaryIndexes", ()):
+        if "ProvisionedThroughput" in index:
+            index["ProvisionedThroughput"] = _capacity(index["ProvisionedThroughput"])
     if "SSESpecification" in props:
         kwargs["SSESpecification"] = {"Enabled": props["SSESpecification"]["SSEEnabled"]}
     table = ddb.create_table(**kwargs)["TableDescription"]
@@ -137,6 +156,31 @@ def _table(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> N
                                       PointInTimeRecoverySpecification=pitr)
     built.refs[logical] = props["TableName"]
     built.attrs[logical] = {"Arn": table["TableArn"]}
+
+
+def _capacity(throughput: dict[str, Any]) -> dict[str, int]:
+    return {k: int(v) for k, v in throughput.items()}
+
+
+def _scalable_target(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
+    aws.client("application-autoscaling").register_scalable_target(
+        ServiceNamespace=props["ServiceNamespace"], ResourceId=props["ResourceId"],
+        ScalableDimension=props["ScalableDimension"], MinCapacity=int(props["MinCapacity"]),
+        MaxCapacity=int(props["MaxCapacity"]))
+    # CloudFormation's Ref of a scalable target: resource|dimension|namespace.
+    built.refs[logical] = "|".join(
+        (props["ResourceId"], props["ScalableDimension"], props["ServiceNamespace"]))
+
+
+def _scaling_policy(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
+    resource, dimension, namespace = props["ScalingTargetId"].split("|")
+    tracking = dict(props["TargetTrackingScalingPolicyConfiguration"])
+    tracking["TargetValue"] = float(tracking["TargetValue"])
+    arn = aws.client("application-autoscaling").put_scaling_policy(
+        PolicyName=props["PolicyName"], ServiceNamespace=namespace, ResourceId=resource,
+        ScalableDimension=dimension, PolicyType=props["PolicyType"],
+        TargetTrackingScalingPolicyConfiguration=tracking)["PolicyARN"]
+    built.refs[logical] = arn
 
 
 _QUEUE_ATTRIBUTES = ("FifoQueue", "VisibilityTimeout", "MessageRetentionPeriod",
@@ -207,6 +251,8 @@ BUILDERS: dict[str, Builder] = {
     "AWS::SecretsManager::Secret": _secret,
     "AWS::IAM::Role": _role,
     "AWS::StepFunctions::StateMachine": _state_machine,
+    "AWS::ApplicationAutoScaling::ScalableTarget": _scalable_target,
+    "AWS::ApplicationAutoScaling::ScalingPolicy": _scaling_policy,
 }
 
 
@@ -221,14 +267,19 @@ def function_environment(template: dict[str, Any], stage: str) -> dict[str, str]
     return {name: str(resolve(value)) for name, value in variables.items()}
 
 
-def build_resources(aws: Clients, template: dict[str, Any], stage: str) -> Built:
-    """Create every stateful resource of the template, in declaration order."""
+def build_resources(aws: Clients, template: dict[str, Any], stage: str,
+                    parameters: dict[str, str] | None = None) -> Built:
+    """Create every stateful resource of the template, in declaration order (parameters at
+    their defaults unless given; a resource whose condition is false is left out)."""
     built = Built()
-    parameters = {name: str(spec.get("Default", "")) for name, spec in
-                  template.get("Parameters", {}).items()}
-    parameters["Stage"] = stage
-    resolve = _Resolver(parameters, built, aws.region)
+    values = {name: str(spec.get("Default", "")) for name, spec in
+              template.get("Parameters", {}).items()}
+    values.update(parameters or {})
+    values["Stage"] = stage
+    resolve = _Resolver(values, built, aws.region, template.get("Conditions"))
     for logical, resource in stateful_resources(template).items():
+        if "Condition" in resource and not resolve.conditions[resource["Condition"]]:
+            continue
         builder = BUILDERS.get(resource["Type"])
         if builder is None:
             raise NotImplementedError(

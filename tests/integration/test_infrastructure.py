@@ -77,8 +77,54 @@ def test_every_resource_type_in_the_template_is_built_locally(
         embedded_aws: tuple[EmbeddedAws, Built]) -> None:
     _, built = embedded_aws
     declared = stateful_resources(load_resources())
-    assert set(built.types) == set(declared)
+    # At the parameters' defaults (on-demand), only the auto scaling is left out.
+    assert set(built.types) == {name for name, r in declared.items()
+                                if r.get("Condition") != "Provisioned"}
     assert {r["Type"] for r in declared.values()} <= set(BUILDERS)
+    assert built.types["Table"] == "AWS::DynamoDB::Table"
+
+
+def test_provisioned_capacity_builds_a_scaled_table_from_the_same_declaration(
+        embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    aws, _ = embedded_aws
+    template = load_resources()
+    # The table and what scales it, under stages of their own beside the session's stack.
+    template["Resources"] = {name: r for name, r in template["Resources"].items()
+                             if name == "Table" or r.get("Condition") == "Provisioned"}
+    built = build_resources(aws, template, "cap", {
+        "TableCapacity": "provisioned", "TableMinCapacity": "7", "TableMaxCapacity": "900"})
+    table = aws.client("dynamodb").describe_table(TableName="replywindow-cap")["Table"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PROVISIONED"
+    for throughput in (table["ProvisionedThroughput"],
+                       table["GlobalSecondaryIndexes"][0]["ProvisionedThroughput"]):
+        assert (throughput["ReadCapacityUnits"], throughput["WriteCapacityUnits"]) == (7, 7)
+    scaling = aws.client("application-autoscaling")
+
+    def scaled(stage: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        mine = f"table/replywindow-{stage}"
+        return ([t for t in scaling.describe_scalable_targets(ServiceNamespace="dynamodb")[
+                    "ScalableTargets"] if t["ResourceId"].startswith(mine)],
+                [p for p in scaling.describe_scaling_policies(ServiceNamespace="dynamodb")[
+                    "ScalingPolicies"] if p["ResourceId"].startswith(mine)])
+
+    targets, policies = scaled("cap")
+    assert {(t["ResourceId"], t["ScalableDimension"], t["MinCapacity"], t["MaxCapacity"])
+            for t in targets} == {
+        (resource, f"dynamodb:{kind}:{unit}CapacityUnits", 7, 900)
+        for resource, kind in (("table/replywindow-cap", "table"),
+                               ("table/replywindow-cap/index/GSI1", "index"))
+        for unit in ("Read", "Write")}
+    assert {(p["ResourceId"], p["ScalableDimension"]) for p in policies} == {
+        (t["ResourceId"], t["ScalableDimension"]) for t in targets}
+    assert {p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+            for p in policies} == {70.0}
+    assert built.refs["TableWriteScaling"] in {p["PolicyARN"] for p in policies}
+
+    # At the defaults: on demand, nothing to scale.
+    build_resources(aws, template, "flex")
+    flex = aws.client("dynamodb").describe_table(TableName="replywindow-flex")["Table"]
+    assert flex["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert scaled("flex") == ([], [])
 
 
 def test_local_resources_carry_the_declared_settings(

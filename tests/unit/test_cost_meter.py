@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.cost import write_units
+from bench.cost import _read_units, provisioned_per_day, write_units
 
 
 def item(sk: str = "META", *, queue: str | None = None, pad: int = 0,
@@ -47,3 +47,25 @@ def test_a_failed_condition_still_costs_the_item_and_nothing_in_the_index() -> N
 
 def test_deleting_an_indexed_item_deletes_its_index_entry() -> None:
     assert write_units(item(queue="QUEUE#q"), None) == (1, 1)
+
+
+def test_a_batch_get_bills_each_item_by_its_own_size_and_consistency() -> None:
+    big = item(pad=5000)  # over 4 KB: two read units when consistent
+    result = {"Responses": {"t": [item(), big], "u": [item()]}}
+    params = {"RequestItems": {"t": {"Keys": [], "ConsistentRead": True}, "u": {"Keys": []}}}
+    assert _read_units("BatchGetItem", params, result) == 1 + 2 + 0.5
+
+
+def test_provisioned_capacity_is_billed_by_the_hour_at_the_scaling_target_above_a_floor() -> None:
+    per_inbound = {"wru": 10.0, "wru_index": 2.0, "rru": 4.0, "rru_index": 1.0}
+    # Tiny volume: four floors of 5 units (table and index, reads and writes), all day.
+    floor = 24 * 5 * (2 * 0.00065 + 2 * 0.00013)
+    assert abs(provisioned_per_day(per_inbound, 10) - floor) < 1e-9
+    # At volume it grows with traffic: each unit used is paid at 1/0.7 of an hour's share.
+    big, bigger = (provisioned_per_day(per_inbound, n) for n in (10**7, 2 * 10**7))
+    assert abs(bigger / big - 2) < 1e-9
+    per_write = 0.00065 / 3600 / 0.7
+    expected = 10**7 / 86400 * 24 * 3600 * (10 * per_write + 4 * 0.00013 / 3600 / 0.7)
+    assert abs(big - expected) < 1e-6
+    # ... which is cheaper per unit than on demand ($0.625 a million writes).
+    assert per_write < 0.625e-6 / 2.4
