@@ -1,8 +1,8 @@
 """Load in CI: the benchmark's load script (`bench/load.py`) at its count, signed webhooks
 from concurrent senders against the whole local stack: nothing lost, nothing duplicated,
 everything triaged. Not more by default: moto's SQS send walks every message in the queue, so
-twice the count takes about six times as long (4 min, not 40 s) and tests nothing more of
-ours. RELIABILITY_LOAD_N raises it."""
+twice the count takes 2.5 times as long (250 s, not 100 s) and tests nothing more of ours.
+RELIABILITY_LOAD_N raises it."""
 
 from __future__ import annotations
 
