@@ -51,10 +51,15 @@ def _apply_function_overrides(sam: dict[str, Any], overrides: dict[str, Any]) ->
 
 def _add_webhook_front(sam: dict[str, Any]) -> None:
     """A function of its own (the API handler's code and settings, app.webhook_url as its
-    handler) with a public function URL: the platforms sign every delivery, the code checks."""
+    handler) with a public function URL: the platforms sign every delivery, the code checks.
+    Being public, it runs with a role of its own (WebhookRole in resources.yaml: only what the
+    webhook path calls) and a reserved concurrency, so a flood cannot starve the other
+    functions."""
     resources = sam["Resources"]
     handler = json.loads(json.dumps(resources["APIHandler"]["Properties"]))
     handler["Handler"] = "app.webhook_url"
+    handler["Role"] = {"Fn::GetAtt": ["WebhookRole", "Arn"]}
+    handler["ReservedConcurrentExecutions"] = {"Ref": "WebhookConcurrency"}
     resources["WebhookHandler"] = {"Type": "AWS::Serverless::Function", "Properties": handler}
     function = {"Ref": "WebhookHandler"}
     resources["WebhookUrl"] = {"Type": "AWS::Lambda::Url", "Properties": {
@@ -71,6 +76,31 @@ def _add_webhook_front(sam: dict[str, Any]) -> None:
         "Description": "Register {this}/x with X and {this}/meta with Meta",
         "Value": {"Fn::Join": ["", [{"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]},
                                     WEBHOOK_PREFIX.strip("/")]]}}
+
+
+def _api_stage(stage: str) -> str:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return str(config["stages"][stage].get("api_gateway_stage",
+                                           config.get("api_gateway_stage", "api")))
+
+
+def _add_public_url(sam: dict[str, Any], api_stage: str) -> None:
+    """Every function gets the base of the links it sends (REPLYWINDOW_PUBLIC_URL): the
+    PublicUrl parameter when set (a custom domain), else the REST API's own URL.
+
+    The API handler itself cannot name RestAPI: RestAPI names the handler's ARN, a circular
+    dependency. It gets PublicUrl when set and nothing otherwise; its routes send no links
+    (alerts are rung by RingAlarm, channel incidents by ChannelWatch)."""
+    own_url = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+               + api_stage}
+    for name, resource in sam["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        fallback = {"Ref": "AWS::NoValue"} if name == "APIHandler" else own_url
+        variables = resource["Properties"].setdefault("Environment", {}).setdefault(
+            "Variables", {})
+        variables["REPLYWINDOW_PUBLIC_URL"] = {
+            "Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, fallback]}
 
 
 def package(out_dir: Path, stage: str = "dev") -> Path:
@@ -91,6 +121,7 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     sam = json.loads(sam_path.read_text())
     _apply_function_overrides(sam, overrides)
     _add_webhook_front(sam)
+    _add_public_url(sam, _api_stage(stage))
     sam_path.write_text(json.dumps(sam, indent=2))
     return sam_path
 

@@ -81,3 +81,58 @@ def test_no_secret_is_written_in_the_template(template) -> None:
     text = json.dumps(template)
     for marker in ("dev-admin-token", "dev-meta-app-secret", "BEGIN PRIVATE KEY"):
         assert marker not in text
+
+
+# The public webhook function's role, statement by statement: (actions, resources). Anything
+# more is what a forged delivery could reach if the code had a hole.
+WEBHOOK_ROLE = [
+    ({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+     [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                  "/aws/lambda/${AWS::StackName}-WebhookHandler-*"}]),
+    ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+     [{"Fn::GetAtt": ["Table", "Arn"]}]),
+    ({"sqs:GetQueueUrl", "sqs:SendMessage"}, [{"Fn::GetAtt": ["InboundQueue", "Arn"]}]),
+    ({"secretsmanager:GetSecretValue"}, [{"Ref": "PlatformSecrets"}]),
+]
+
+
+def webhook_statements(template: dict[str, Any]) -> list[tuple[set[str], list[Any]]]:
+    function = template["Resources"]["WebhookHandler"]["Properties"]
+    assert function["Role"] == {"Fn::GetAtt": ["WebhookRole", "Arn"]}
+    return [({str(a) for a in _as_list(s["Action"])}, _as_list(s["Resource"]))
+            for role, s in _statements(template) if role == "WebhookRole"
+            and s["Effect"] == "Allow"]
+
+
+def test_the_public_webhook_function_runs_with_a_role_of_its_own_and_only_what_it_calls(
+        template: dict[str, Any]) -> None:
+    assert webhook_statements(template) == WEBHOOK_ROLE
+    role = template["Resources"]["WebhookRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]
+    assert "ManagedPolicyArns" not in role
+
+
+def test_a_flood_of_webhooks_cannot_take_the_accounts_concurrency(
+        template: dict[str, Any]) -> None:
+    function = template["Resources"]["WebhookHandler"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {"Ref": "WebhookConcurrency"}
+    parameter = template["Parameters"]["WebhookConcurrency"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", 50, 1)
+    others = [name for name, r in template["Resources"].items()
+              if r["Type"] == "AWS::Serverless::Function" and name != "WebhookHandler"]
+    # The rest share the account's unreserved pool, which the webhooks can no longer drain.
+    assert others and all("ReservedConcurrentExecutions" not in
+                          template["Resources"][name]["Properties"] for name in others)
+
+
+def test_functions_write_only_to_this_stacks_log_groups(template: dict[str, Any]) -> None:
+    logs = [(role, s) for role, s in _statements(template)
+            if any(str(a).startswith("logs:") for a in _as_list(s["Action"]))]
+    assert {role for role, _ in logs} == {"DefaultRole", "WebhookRole"}
+    prefix = ("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+              "/aws/lambda/${AWS::StackName}-")
+    for role, statement in logs:
+        for resource in _as_list(statement["Resource"]):
+            assert resource["Fn::Sub"].startswith(prefix), (role, resource)
