@@ -15,10 +15,13 @@ build/deployment.zip for `aws cloudformation package/deploy`.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,10 @@ from chalicelib.function_url import WEBHOOK_PREFIX
 from infrastructure.template import load_resources
 
 ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+# What build/sam.json is made of: a change to any of these rebuilds it.
+INPUTS = ("app.py", ".chalice/config.json", "requirements.txt", "infrastructure/*.py",
+          "infrastructure/*.yaml", "infrastructure/*.json")
 
 
 def _split_function_overrides(template: dict[str, Any]) -> dict[str, Any]:
@@ -126,13 +133,49 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     return sam_path
 
 
+def inputs_digest(stage: str) -> str:
+    digest = hashlib.sha256(f"stage={stage}\n".encode())
+    for pattern in INPUTS:
+        for path in sorted(ROOT.glob(pattern)):
+            digest.update(f"{path.relative_to(ROOT)}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def packaged(stage: str = "dev", out_dir: Path = BUILD, *, force: bool = False
+             ) -> tuple[dict[str, Any], bool]:
+    """The packaged template (build/sam.json) and whether it was rebuilt: only when its inputs
+    changed since the last build (a stamp holds their digest), as `chalice package` takes
+    seconds. Several local stacks may start at once (test sessions): one builds, under a lock,
+    into a temporary directory renamed into place, and the others wait and read its result."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sam_path, stamp = out_dir / "sam.json", out_dir / "sam.json.stamp"
+    digest = inputs_digest(stage)
+    with (out_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = sam_path.exists() and stamp.exists() and stamp.read_text() == digest
+        if force or not fresh:
+            with tempfile.TemporaryDirectory(dir=out_dir, prefix=".building-") as tmp:
+                built = Path(tmp)
+                package(built, stage)
+                for name in ("merge.json", "deployment.zip", "sam.json"):
+                    if (built / name).exists():
+                        os.replace(built / name, out_dir / name)
+                (built / "stamp").write_text(digest)
+                os.replace(built / "stamp", stamp)  # last: a build cut short leaves it stale
+        template: dict[str, Any] = json.loads(sam_path.read_text())
+    return template, force or not fresh
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--stage", default="dev")
     args = parser.parse_args()
-    sam = package(args.out_dir, args.stage)
-    print(f"wrote {sam}")
+    # Through the lock and the stamp, so a running local start never reads a half-written
+    # template, and the next one knows which stage this is.
+    packaged(args.stage, args.out_dir, force=True)
+    print(f"wrote {args.out_dir / 'sam.json'}")
     return 0
 
 
