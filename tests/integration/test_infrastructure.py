@@ -12,8 +12,16 @@ from typing import Any
 
 import pytest
 
-from infrastructure.local.aws import BUILDERS, Built, EmbeddedAws, build_resources
-from infrastructure.package import package
+from infrastructure import package as packaging
+from infrastructure.local.aws import (
+    BUILDERS,
+    Built,
+    EmbeddedAws,
+    build_resources,
+    packaged_functions,
+)
+from infrastructure.local.runtime import LocalRuntime, LocalSettings, free_port
+from infrastructure.package import inputs_digest, package
 from infrastructure.template import event_source_queues, load_resources, stateful_resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -254,3 +262,56 @@ def test_links_in_alerts_use_the_public_url_parameter_or_the_rest_apis_own_url(
     api = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
     assert api["REPLYWINDOW_PUBLIC_URL"] == {
         "Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_it(
+        packaged: dict[str, Any], embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    _, built = embedded_aws
+    functions = packaged_functions(packaged, built, "prod", {"PublicUrl": "http://127.0.0.1:9"})
+    assert {name: (f.handler, f.timeout, f.memory, f.queue, f.batch_size, f.schedule,
+                   f.reserved_concurrency) for name, f in functions.items()} == {
+        "APIHandler": ("app.app", 30, 512, None, 10, None, None),
+        "WebhookHandler": ("app.webhook_url", 30, 512, None, 10, None, 50),
+        "Triage": ("app.triage", 60, 512, "InboundQueue", 10, None, None),
+        "RingAlarm": ("app.ring_alarm", 60, 512, "AlertsQueue", 10, None, None),
+        "ChannelWatch": ("app.channel_watch", 30, 512, None, 10, "rate(5 minutes)", None),
+    }
+    for function in functions.values():
+        # The template's own values, the public URL parameter resolved, nothing added.
+        assert function.environment["REPLYWINDOW_TABLE"] == "replywindow-prod"
+        assert function.environment["REPLYWINDOW_RETENTION_DAYS"] == "400"
+        assert function.environment["REPLYWINDOW_PUBLIC_URL"] == "http://127.0.0.1:9"
+        assert "AWS_ENDPOINT_URL" not in function.environment
+
+
+def test_functions_that_disagree_on_their_environment_stop_the_local_start(
+        packaged: dict[str, Any], embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    _, built = embedded_aws
+    template = json.loads(json.dumps(packaged))
+    # One function loses a variable: in one process, no single environment fits them all.
+    del template["Resources"]["RingAlarm"]["Properties"]["Environment"]["Variables"][
+        "REPLYWINDOW_PUBLIC_URL"]
+    functions = packaged_functions(template, built, "prod", {"PublicUrl": "http://127.0.0.1:9"})
+    runtime = LocalRuntime(LocalSettings(aws_port=free_port()))
+    with pytest.raises(RuntimeError, match=r"RingAlarm\.REPLYWINDOW_PUBLIC_URL"):
+        runtime._apply_environment(functions)
+
+
+def test_the_template_is_packaged_once_for_concurrent_starts_and_again_when_inputs_change(
+        tmp_path: Path) -> None:
+    script = ("import sys; from pathlib import Path; from infrastructure.package import packaged;"
+              "t, rebuilt = packaged('dev', Path(sys.argv[1])); "
+              "print(rebuilt, sorted(t['Resources'])[:3])")
+    starts = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0].strip().splitlines()[-1] for p in starts]
+    assert [p.returncode for p in starts] == [0, 0]
+    assert sorted(o.split(" ", 1)[0] for o in outputs) == ["False", "True"], outputs
+    assert outputs[0].split(" ", 1)[1] == outputs[1].split(" ", 1)[1]
+    assert not list(tmp_path.glob(".building-*"))  # nothing half-built left behind
+    template, rebuilt = packaging.packaged("dev", tmp_path)
+    assert rebuilt is False and "WebhookHandler" in template["Resources"]
+    # An input changed since (the stamp holds their digest): packaged again.
+    (tmp_path / "sam.json.stamp").write_text("an older digest")
+    assert packaging.packaged("dev", tmp_path)[1] is True
+    assert (tmp_path / "sam.json.stamp").read_text() == inputs_digest("dev")
