@@ -15,10 +15,13 @@ build/deployment.zip for `aws cloudformation package/deploy`.
 from __future__ import annotations
 
 import argparse
+import fcntl
+import hashlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,10 @@ from chalicelib.function_url import WEBHOOK_PREFIX
 from infrastructure.template import load_resources
 
 ROOT = Path(__file__).resolve().parents[1]
+BUILD = ROOT / "build"
+# What build/sam.json is made of: a change to any of these rebuilds it.
+INPUTS = ("app.py", ".chalice/config.json", "requirements.txt", "infrastructure/*.py",
+          "infrastructure/*.yaml", "infrastructure/*.json")
 
 
 def _split_function_overrides(template: dict[str, Any]) -> dict[str, Any]:
@@ -51,10 +58,15 @@ def _apply_function_overrides(sam: dict[str, Any], overrides: dict[str, Any]) ->
 
 def _add_webhook_front(sam: dict[str, Any]) -> None:
     """A function of its own (the API handler's code and settings, app.webhook_url as its
-    handler) with a public function URL: the platforms sign every delivery, the code checks."""
+    handler) with a public function URL: the platforms sign every delivery, the code checks.
+    Being public, it runs with a role of its own (WebhookRole in resources.yaml: only what the
+    webhook path calls) and a reserved concurrency, so a flood cannot starve the other
+    functions."""
     resources = sam["Resources"]
     handler = json.loads(json.dumps(resources["APIHandler"]["Properties"]))
     handler["Handler"] = "app.webhook_url"
+    handler["Role"] = {"Fn::GetAtt": ["WebhookRole", "Arn"]}
+    handler["ReservedConcurrentExecutions"] = {"Ref": "WebhookConcurrency"}
     resources["WebhookHandler"] = {"Type": "AWS::Serverless::Function", "Properties": handler}
     function = {"Ref": "WebhookHandler"}
     resources["WebhookUrl"] = {"Type": "AWS::Lambda::Url", "Properties": {
@@ -71,6 +83,31 @@ def _add_webhook_front(sam: dict[str, Any]) -> None:
         "Description": "Register {this}/x with X and {this}/meta with Meta",
         "Value": {"Fn::Join": ["", [{"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]},
                                     WEBHOOK_PREFIX.strip("/")]]}}
+
+
+def _api_stage(stage: str) -> str:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    return str(config["stages"][stage].get("api_gateway_stage",
+                                           config.get("api_gateway_stage", "api")))
+
+
+def _add_public_url(sam: dict[str, Any], api_stage: str) -> None:
+    """Every function gets the base of the links it sends (REPLYWINDOW_PUBLIC_URL): the
+    PublicUrl parameter when set (a custom domain), else the REST API's own URL.
+
+    The API handler itself cannot name RestAPI: RestAPI names the handler's ARN, a circular
+    dependency. It gets PublicUrl when set and nothing otherwise; its routes send no links
+    (alerts are rung by RingAlarm, channel incidents by ChannelWatch)."""
+    own_url = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+               + api_stage}
+    for name, resource in sam["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        fallback = {"Ref": "AWS::NoValue"} if name == "APIHandler" else own_url
+        variables = resource["Properties"].setdefault("Environment", {}).setdefault(
+            "Variables", {})
+        variables["REPLYWINDOW_PUBLIC_URL"] = {
+            "Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, fallback]}
 
 
 def package(out_dir: Path, stage: str = "dev") -> Path:
@@ -91,8 +128,43 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     sam = json.loads(sam_path.read_text())
     _apply_function_overrides(sam, overrides)
     _add_webhook_front(sam)
+    _add_public_url(sam, _api_stage(stage))
     sam_path.write_text(json.dumps(sam, indent=2))
     return sam_path
+
+
+def inputs_digest(stage: str) -> str:
+    digest = hashlib.sha256(f"stage={stage}\n".encode())
+    for pattern in INPUTS:
+        for path in sorted(ROOT.glob(pattern)):
+            digest.update(f"{path.relative_to(ROOT)}\n".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def packaged(stage: str = "dev", out_dir: Path = BUILD, *, force: bool = False
+             ) -> tuple[dict[str, Any], bool]:
+    """The packaged template (build/sam.json) and whether it was rebuilt: only when its inputs
+    changed since the last build (a stamp holds their digest), as `chalice package` takes
+    seconds. Several local stacks may start at once (test sessions): one builds, under a lock,
+    into a temporary directory renamed into place, and the others wait and read its result."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sam_path, stamp = out_dir / "sam.json", out_dir / "sam.json.stamp"
+    digest = inputs_digest(stage)
+    with (out_dir / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        fresh = sam_path.exists() and stamp.exists() and stamp.read_text() == digest
+        if force or not fresh:
+            with tempfile.TemporaryDirectory(dir=out_dir, prefix=".building-") as tmp:
+                built = Path(tmp)
+                package(built, stage)
+                for name in ("merge.json", "deployment.zip", "sam.json"):
+                    if (built / name).exists():
+                        os.replace(built / name, out_dir / name)
+                (built / "stamp").write_text(digest)
+                os.replace(built / "stamp", stamp)  # last: a build cut short leaves it stale
+        template: dict[str, Any] = json.loads(sam_path.read_text())
+    return template, force or not fresh
 
 
 def main() -> int:
@@ -100,8 +172,10 @@ def main() -> int:
     parser.add_argument("out_dir", type=Path)
     parser.add_argument("--stage", default="dev")
     args = parser.parse_args()
-    sam = package(args.out_dir, args.stage)
-    print(f"wrote {sam}")
+    # Through the lock and the stamp, so a running local start never reads a half-written
+    # template, and the next one knows which stage this is.
+    packaged(args.stage, args.out_dir, force=True)
+    print(f"wrote {args.out_dir / 'sam.json'}")
     return 0
 
 

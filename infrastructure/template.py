@@ -59,11 +59,14 @@ def load_resources(path: Path = RESOURCES) -> dict[str, Any]:
 
 
 def stateful_resources(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The resources this file declares itself, without the overrides of Chalice's own."""
+    """The resources this file declares itself, without the overrides of Chalice's own (nor,
+    in the packaged template, the functions and their permissions, which run locally as
+    threads of one process)."""
     return {
         name: resource
         for name, resource in template["Resources"].items()
-        if not resource["Type"].startswith("AWS::Serverless::") and name != "DefaultRole"
+        if not resource["Type"].startswith(("AWS::Serverless::", "AWS::Lambda::"))
+        and name != "DefaultRole"
     }
 
 

@@ -69,7 +69,8 @@ class _Resolver:
 
     def _pseudo(self, name: str) -> str:
         pseudo = {"AWS::Region": self.region, "AWS::AccountId": ACCOUNT,
-                  "AWS::Partition": "aws", "AWS::StackName": "replywindow-local"}
+                  "AWS::Partition": "aws", "AWS::StackName": "replywindow-local",
+                  "AWS::URLSuffix": "amazonaws.com"}
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -265,6 +266,61 @@ def function_environment(template: dict[str, Any], stage: str) -> dict[str, str]
         "Variables", {})
     resolve = _Resolver(parameters, Built(), "us-east-1")
     return {name: str(resolve(value)) for name, value in variables.items()}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """One Lambda function of the packaged template, resolved to the local resources."""
+
+    logical: str
+    handler: str  # module.attribute, e.g. "app.triage"
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+    reserved_concurrency: int | None = None
+    queue: str | None = None  # logical id of the queue its SQS event source reads
+    batch_size: int = 10
+    schedule: str | None = None  # an EventBridge schedule expression
+
+    @property
+    def entry_point(self) -> str:
+        return self.handler.rsplit(".", 1)[-1]
+
+
+def packaged_functions(template: dict[str, Any], built: Built, stage: str,
+                       parameters: dict[str, str] | None = None,
+                       region: str = "us-east-1") -> dict[str, FunctionSpec]:
+    """Every AWS::Serverless::Function of a packaged template: handler, environment (Globals
+    merged in, as SAM does), timeout, memory, reserved concurrency and event source."""
+    values = {name: str(spec.get("Default", "")) for name, spec in
+              template.get("Parameters", {}).items()}
+    values.update(parameters or {})
+    values["Stage"] = stage
+    resolve = _Resolver(values, built, region, template.get("Conditions"))
+    globals_ = template.get("Globals", {}).get("Function", {})
+    functions: dict[str, FunctionSpec] = {}
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        variables = {**globals_.get("Environment", {}).get("Variables", {}),
+                     **props.get("Environment", {}).get("Variables", {})}
+        environment = {k: str(v) for k, v in resolve(variables).items()}
+        queue, batch_size, schedule = None, 10, None
+        for event in props.get("Events", {}).values():
+            if event["Type"] == "SQS":
+                queue = event["Properties"]["Queue"]["Fn::GetAtt"][0]
+                batch_size = int(resolve(event["Properties"].get("BatchSize", 10)))
+            elif event["Type"] == "Schedule":
+                schedule = str(resolve(event["Properties"]["Schedule"]))
+        reserved = props.get("ReservedConcurrentExecutions")
+        functions[logical] = FunctionSpec(
+            logical=logical, handler=props["Handler"], environment=environment,
+            timeout=int(resolve(props.get("Timeout", globals_.get("Timeout", 3)))),
+            memory=int(resolve(props.get("MemorySize", globals_.get("MemorySize", 128)))),
+            reserved_concurrency=None if reserved is None else int(resolve(reserved)),
+            queue=queue, batch_size=batch_size, schedule=schedule)
+    return functions
 
 
 def build_resources(aws: Clients, template: dict[str, Any], stage: str,

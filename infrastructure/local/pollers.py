@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,19 +21,22 @@ Handler = Callable[[dict[str, Any], Any], Any]
 
 
 class LambdaContext:
-    """Just enough of Lambda's context object for powertools and Chalice."""
+    """Just enough of Lambda's context object for powertools and Chalice: the function's
+    memory and timeout as the template declares them."""
 
-    def __init__(self, function_name: str) -> None:
+    def __init__(self, function_name: str, memory_mb: int = 512, timeout_seconds: int = 60
+                 ) -> None:
         self.function_name = function_name
         self.function_version = "$LATEST"
         self.invoked_function_arn = f"arn:aws:lambda:local:123456789012:function:{function_name}"
-        self.memory_limit_in_mb = 512
+        self.memory_limit_in_mb = memory_mb
+        self._deadline = time.monotonic() + timeout_seconds
         self.aws_request_id = str(uuid.uuid4())
         self.log_group_name = f"/aws/lambda/{function_name}"
         self.log_stream_name = "local"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 def to_lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
@@ -55,8 +60,10 @@ def to_lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str)
 
 class QueuePoller(threading.Thread):
     def __init__(self, *, name: str, sqs: Any, queue_url: str, queue_arn: str, region: str,
-                 handler: Handler, batch_size: int, wait_seconds: int = 1) -> None:
+                 handler: Handler, batch_size: int, wait_seconds: int = 1,
+                 memory_mb: int = 512, timeout_seconds: int = 60) -> None:
         super().__init__(name=f"poller-{name}", daemon=True)
+        self.memory_mb, self.timeout_seconds = memory_mb, timeout_seconds
         self.sqs, self.queue_url, self.queue_arn, self.region = sqs, queue_url, queue_arn, region
         self.handler, self.batch_size, self.wait_seconds = handler, batch_size, wait_seconds
         self.function_name = name
@@ -86,7 +93,8 @@ class QueuePoller(threading.Thread):
         self.invocations += 1
         event = to_lambda_event(messages, self.queue_arn, self.region)
         try:
-            result = self.handler(event, LambdaContext(self.function_name))
+            result = self.handler(event, LambdaContext(self.function_name, self.memory_mb,
+                                                       self.timeout_seconds))
         except Exception:
             # The whole batch failed: nothing is deleted, the visibility timeout brings it back.
             log.exception("handler %s raised: batch of %d left for retry",
@@ -108,8 +116,10 @@ class QueuePoller(threading.Thread):
 class ScheduleRunner(threading.Thread):
     """What EventBridge does for an `@app.schedule` handler: call it every `every` seconds."""
 
-    def __init__(self, *, name: str, handler: Handler, every: float) -> None:
+    def __init__(self, *, name: str, handler: Handler, every: float, memory_mb: int = 512,
+                 timeout_seconds: int = 60) -> None:
         super().__init__(name=f"schedule-{name}", daemon=True)
+        self.memory_mb, self.timeout_seconds = memory_mb, timeout_seconds
         self.handler, self.every, self.function_name = handler, every, name
         self._stop_event = threading.Event()
         self.invocations = 0
@@ -121,7 +131,8 @@ class ScheduleRunner(threading.Thread):
         while not self._stop_event.wait(self.every):
             self.invocations += 1
             try:
-                self.handler(_scheduled_event(), LambdaContext(self.function_name))
+                self.handler(_scheduled_event(), LambdaContext(
+                    self.function_name, self.memory_mb, self.timeout_seconds))
             except Exception:  # like EventBridge: the next tick tries again
                 log.exception("scheduled %s failed", self.function_name)
 
@@ -137,10 +148,18 @@ def _scheduled_event() -> dict[str, Any]:
 
 
 def schedule_seconds(expression: Any) -> float:
-    """Seconds between runs of a Chalice Rate (REPLYWINDOW_LOCAL_SCHEDULE_SECONDS overrides, so
-    the demo and the tests need not wait minutes)."""
+    """Seconds between runs of a Chalice Rate or a template's `rate(5 minutes)`
+    (REPLYWINDOW_LOCAL_SCHEDULE_SECONDS overrides, so the demo and the tests need not wait
+    minutes)."""
     override = os.environ.get("REPLYWINDOW_LOCAL_SCHEDULE_SECONDS")
     if override:
         return float(override)
-    unit = {"minutes": 60, "hours": 3600, "days": 86400}[str(expression.unit).lower()]
-    return float(expression.value) * unit
+    if isinstance(expression, str):
+        found = re.fullmatch(r"rate\((\d+) (\w+?)s?\)", expression.strip())
+        if found is None:
+            raise ValueError(f"the local runtime runs rate() schedules only: {expression!r}")
+        value, unit_name = found.groups()
+    else:
+        value, unit_name = expression.value, str(expression.unit).lower().rstrip("s")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[unit_name]
+    return float(value) * unit

@@ -1,9 +1,11 @@
 """`make run`: the whole of ReplyWindow on this machine, from the same declaration as AWS.
 
-Starts moto's server (Step Functions executing for real), builds every resource of
-infrastructure/resources.yaml, seeds secrets and a demo rota, serves the Chalice routes and the
-webhooks' function URL (on its own port, as in AWS) and runs one poller per SQS handler. The
-code under chalicelib/ only sees AWS_ENDPOINT_URL.
+Starts moto's server (Step Functions executing for real), builds every resource of the
+packaged template (build/sam.json, what `make package` deploys; rebuilt when its inputs
+change), seeds secrets and a demo rota, serves the Chalice routes and the webhooks' function URL
+(on its own port, as in AWS) and runs one poller per SQS handler. Each function's handler,
+environment, timeout, memory, batch size and reserved concurrency come from that template; the
+only additions are `local_additions()`.
 """
 
 from __future__ import annotations
@@ -12,14 +14,26 @@ import json
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from infrastructure.local.aws import Built, EmbeddedAws, build_resources, function_environment
-from infrastructure.local.pollers import QueuePoller, ScheduleRunner, schedule_seconds
-from infrastructure.template import event_source_queues, load_resources
+from infrastructure.local.aws import (
+    Built,
+    EmbeddedAws,
+    FunctionSpec,
+    build_resources,
+    packaged_functions,
+)
+from infrastructure.local.pollers import (
+    Handler,
+    LambdaContext,
+    QueuePoller,
+    ScheduleRunner,
+    schedule_seconds,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,6 +105,7 @@ class LocalRuntime:
         self._api_server: Any = None
         self._api_thread: threading.Thread | None = None
         self._webhook_server: Any = None
+        self.functions: dict[str, FunctionSpec] = {}
 
     @property
     def api_url(self) -> str:
@@ -105,24 +120,29 @@ class LocalRuntime:
     def outbox(self) -> Path:
         return self.settings.state_dir / "outbox.jsonl"
 
-    def _environment(self) -> None:
-        """Point the process (boto3 and the app) at the embedded AWS: only the endpoint differs."""
-        s = self.settings
-        os.environ.update(_chalice_stage_environment(s.stage))
-        for name, value in function_environment(load_resources(), s.stage).items():
-            os.environ.setdefault(name, value)  # an operator's own setting wins locally
-        os.environ.update({
-            "AWS_ENDPOINT_URL": self.aws.endpoint,
-            "AWS_DEFAULT_REGION": s.region,
-            "AWS_REGION": s.region,
-            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
-            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
-            "MOTO_PORT": str(s.aws_port),
-            "REPLYWINDOW_PUBLIC_URL": os.environ.get("REPLYWINDOW_PUBLIC_URL", self.api_url),
-            "POWERTOOLS_METRICS_NAMESPACE": "ReplyWindow",
-            "POWERTOOLS_TRACE_DISABLED": "true",
-        })
-        os.environ.setdefault("POWERTOOLS_DEV", "false")
+    @property
+    def public_url(self) -> str:
+        """The template's PublicUrl parameter locally: links in alerts open the local API."""
+        return os.environ.get("REPLYWINDOW_PUBLIC_URL") or self.api_url
+
+    def _apply_environment(self, functions: dict[str, FunctionSpec]) -> None:
+        """The functions' environment from the template, then the local additions.
+
+        Locally every function is a thread of one process that imports the app once, and
+        chalicelib/config.py reads the environment once: a per-invocation environment could not
+        take effect. So the functions must agree on every variable; if one day they do not,
+        the start fails here, naming them, rather than running something AWS would not."""
+        environment: dict[str, str] = {}
+        for spec in functions.values():
+            environment.update(spec.environment)
+        differing = sorted(
+            f"{spec.logical}.{name}" for spec in functions.values() for name in environment
+            if spec.environment.get(name) != environment[name])
+        if differing:
+            raise RuntimeError("the local runtime runs every function in one process, but "
+                               f"their environments differ: {', '.join(differing)}")
+        os.environ.update(environment)
+        os.environ.update(local_additions(self.settings, self.aws.endpoint))
 
     def _seed_secrets(self) -> None:
         values: dict[str, str] = {}
@@ -153,52 +173,56 @@ class LocalRuntime:
         self._api_thread.start()
         from infrastructure.local.function_url import FunctionUrlServer
 
-        self._webhook_server = FunctionUrlServer(application.webhook_url, self.settings.host,
-                                                 self.settings.webhook_port)
+        webhooks = self.functions["WebhookHandler"]
+        self._webhook_server = FunctionUrlServer(
+            reserved(webhooks, getattr(application, webhooks.entry_point)), self.settings.host,
+            self.settings.webhook_port)
         self._webhook_server.start()
         return application
 
-    def _start_pollers(self, application: Any, template: dict[str, Any]) -> None:
-        queues = event_source_queues(template)
+    def _start_pollers(self, application: Any) -> None:
+        """One poller per SQS event source and one runner per schedule of the template."""
         sqs = self.aws.client("sqs")
-        for source in application.app.event_sources:
-            if hasattr(source, "schedule_expression"):
-                runner = ScheduleRunner(
-                    name=source.name, every=schedule_seconds(source.schedule_expression),
-                    handler=getattr(application, source.handler_string.split(".")[-1]))
-                runner.start()
-                self.pollers.append(runner)
-                continue
-            if not hasattr(source, "batch_size"):
-                continue
-            logical = _function_logical_id(source.name)
-            queue = queues.get(logical)
-            if queue is None:
-                raise RuntimeError(
-                    f"handler {source.name}: no SQS event source for {logical} in resources.yaml")
-            poller = QueuePoller(
-                name=source.name, sqs=sqs, queue_url=self.built.refs[queue],
-                queue_arn=self.built.attrs[queue]["Arn"], region=self.settings.region,
-                handler=getattr(application, source.handler_string.split(".")[-1]),
-                batch_size=source.batch_size,
-            )
-            poller.start()
-            self.pollers.append(poller)
+        for spec in self.functions.values():
+            handler = getattr(application, spec.entry_point)
+            runner: QueuePoller | ScheduleRunner
+            if spec.schedule is not None:
+                runner = ScheduleRunner(name=spec.entry_point, handler=handler,
+                                        every=schedule_seconds(spec.schedule),
+                                        memory_mb=spec.memory, timeout_seconds=spec.timeout)
+            elif spec.queue is not None:
+                runner = QueuePoller(
+                    name=spec.entry_point, sqs=sqs, queue_url=self.built.refs[spec.queue],
+                    queue_arn=self.built.attrs[spec.queue]["Arn"], region=self.settings.region,
+                    handler=handler, batch_size=spec.batch_size, memory_mb=spec.memory,
+                    timeout_seconds=spec.timeout)
+            else:
+                continue  # invoked over HTTP: the API and the function URL
+            runner.start()
+            self.pollers.append(runner)
 
     def start(self) -> None:
         from infrastructure.local import outbox
+        from infrastructure.package import packaged
 
         s = self.settings
-        self._environment()
+        began = time.monotonic()
+        template, rebuilt = packaged(s.stage)
+        self.say(f"  build/sam.json {'packaged' if rebuilt else 'unchanged, reused'} "
+                 f"({time.monotonic() - began:.1f}s)")
+        os.environ.update(local_additions(s, self.aws.endpoint))
         self.aws.start()
-        template = load_resources()
-        self.built = build_resources(self.aws, template, s.stage)
+        parameters = {"PublicUrl": self.public_url}
+        self.built = build_resources(self.aws, template, s.stage, parameters)
+        self.functions = packaged_functions(template, self.built, s.stage, parameters,
+                                            s.region)
+        self._apply_environment(self.functions)
         self._seed_secrets()
         self.outbox.unlink(missing_ok=True)
         outbox.install(self.outbox, echo=self._echo_delivery)
         self._seed_demo_team()  # before the API answers: a ready stack has its rota
         application = self._start_api()
-        self._start_pollers(application, template)
+        self._start_pollers(application)
 
     def _seed_demo_team(self) -> None:
         """Two agents on call in turns and a team lead, for every team in the policies, through
@@ -236,6 +260,39 @@ class LocalRuntime:
         self.aws.stop()
 
 
-def _function_logical_id(handler_name: str) -> str:
-    """Chalice names an event handler's Lambda resource by CamelCasing the function name."""
-    return "".join(part.capitalize() for part in handler_name.split("_"))
+def local_additions(settings: LocalSettings, endpoint: str) -> dict[str, str]:
+    """Everything the local stack adds to the template's environment, and only this: where the
+    emulator listens, fake credentials, and tracing off (there is no X-Ray daemon). The public
+    URL is not here: it is the template's PublicUrl parameter, set to the local API."""
+    return {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_REGION": settings.region,
+        "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+        "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", "local"),
+        "MOTO_PORT": str(settings.aws_port),  # the Step Functions executor calls back here
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
+    }
+
+
+THROTTLED = {"statusCode": 429, "headers": {"Content-Type": "application/json"},
+             "body": json.dumps({"Message": "Rate Exceeded."})}
+
+
+def reserved(spec: FunctionSpec, handler: Handler) -> Handler:
+    """The function's reserved concurrency, as Lambda applies it behind a function URL: calls
+    beyond it are throttled (429, the platform retries), not queued."""
+    if spec.reserved_concurrency is None:
+        return handler
+    slots = threading.BoundedSemaphore(spec.reserved_concurrency)
+
+    def limited(event: dict[str, Any], _context: Any) -> Any:
+        if not slots.acquire(blocking=False):
+            return THROTTLED
+        try:
+            return handler(event, LambdaContext(spec.logical, spec.memory, spec.timeout))
+        finally:
+            slots.release()
+
+    return limited

@@ -3,6 +3,7 @@ Chalice config names what it declares, and the local runtime builds every resour
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
@@ -11,8 +12,16 @@ from typing import Any
 
 import pytest
 
-from infrastructure.local.aws import BUILDERS, Built, EmbeddedAws, build_resources
-from infrastructure.package import package
+from infrastructure import package as packaging
+from infrastructure.local.aws import (
+    BUILDERS,
+    Built,
+    EmbeddedAws,
+    build_resources,
+    packaged_functions,
+)
+from infrastructure.local.runtime import LocalRuntime, LocalSettings, free_port
+from infrastructure.package import inputs_digest, package
 from infrastructure.template import event_source_queues, load_resources, stateful_resources
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,9 +167,12 @@ def test_webhooks_are_fronted_by_a_function_url_on_a_function_of_their_own(
     resources = packaged["Resources"]
     webhooks, api = (resources[name]["Properties"] for name in ("WebhookHandler", "APIHandler"))
     assert webhooks["Handler"] == "app.webhook_url" and api["Handler"] == "app.app"
-    # The same code, settings and role as the API handler: only the entry point differs.
-    assert {k: v for k, v in webhooks.items() if k != "Handler"} == {
-        k: v for k, v in api.items() if k != "Handler"}
+    # The same code and settings as the API handler; its own entry point, role (public, so
+    # least privilege) and reserved concurrency (tests/reliability/test_least_privilege.py).
+    own = {"Handler", "Role", "ReservedConcurrentExecutions", "Environment"}
+    assert {k: v for k, v in webhooks.items() if k not in own} == {
+        k: v for k, v in api.items() if k not in own}
+    assert webhooks["Role"] == {"Fn::GetAtt": ["WebhookRole", "Arn"]}
     url = resources["WebhookUrl"]["Properties"]
     assert url == {"TargetFunctionArn": {"Fn::GetAtt": ["WebhookHandler", "Arn"]},
                    "AuthType": "NONE"}
@@ -173,3 +185,133 @@ def test_webhooks_are_fronted_by_a_function_url_on_a_function_of_their_own(
     assert not any(r["Type"].startswith("AWS::ApiGatewayV2::") for r in resources.values())
     output = packaged["Outputs"]["WebhookEndpoint"]["Value"]["Fn::Join"][1]
     assert output == [{"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}, "webhooks"]
+
+
+# Variables chalicelib/config.py reads that a deployed function may leave unset: the default is
+# right in AWS. Anything else the code reads must come from the template.
+SAFE_DEFAULTS = {
+    "REPLYWINDOW_POLICIES": "the SLA policy file bundled with the code (chalicelib/policies.yaml)",
+    "REPLYWINDOW_X_API_URL": "X's real API; only tests and emulators point elsewhere",
+    "REPLYWINDOW_GRAPH_API_URL": "Meta's real Graph API at the pinned version",
+    "REPLYWINDOW_MAX_BODY_BYTES": "1 MiB, above any delivery the platforms send",
+    "REPLYWINDOW_META_HUMAN_AGENT": "off: only a Page approved for the HUMAN_AGENT tag turns it on",
+    "REPLYWINDOW_DIGEST_AFTER": "5 alerts a minute per agent before a digest",
+}
+# (function, variable) pairs left unset on purpose.
+FUNCTION_EXCEPTIONS = {
+    ("APIHandler", "REPLYWINDOW_PUBLIC_URL"): (
+        "RestAPI names the API handler's ARN, so the handler cannot name RestAPI (a circular "
+        "dependency); it gets PublicUrl when one is set, and its routes send no links"),
+}
+
+
+def variables_the_code_reads() -> set[str]:
+    """Every `os.environ.get("…")`, `os.environ["…"]` and `_required("…")` in config.py."""
+    tree = ast.parse((ROOT / "chalicelib" / "config.py").read_text())
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+            func = ast.unparse(node.func)
+            if func in ("os.environ.get", "os.getenv", "_required"):
+                names.add(str(node.args[0].value))
+        elif isinstance(node, ast.Subscript) and ast.unparse(node.value) == "os.environ":
+            names.add(str(ast.literal_eval(node.slice)))
+    return names
+
+
+def always_set(value: Any) -> bool:
+    """Set whatever the parameters: not AWS::NoValue on any branch of a condition."""
+    if value == {"Ref": "AWS::NoValue"}:
+        return False
+    if isinstance(value, dict) and "Fn::If" in value:
+        return always_set(value["Fn::If"][1]) and always_set(value["Fn::If"][2])
+    return True
+
+
+def test_every_variable_the_code_reads_is_set_for_every_deployed_function(
+        packaged: dict[str, Any]) -> None:
+    read = variables_the_code_reads()
+    assert {"REPLYWINDOW_TABLE", "REPLYWINDOW_PUBLIC_URL", "REPLYWINDOW_RETENTION_DAYS"} <= read
+    assert set(SAFE_DEFAULTS) <= read, "an allow-listed variable the code no longer reads"
+    common = packaged["Globals"]["Function"]["Environment"]["Variables"]
+    functions = {name: r["Properties"] for name, r in packaged["Resources"].items()
+                 if r["Type"] == "AWS::Serverless::Function"}
+    assert {"APIHandler", "WebhookHandler", "Triage", "RingAlarm", "ChannelWatch"} <= set(
+        functions)
+    missing = sorted(
+        (name, variable) for name, props in functions.items() for variable in read
+        if variable not in SAFE_DEFAULTS and (name, variable) not in FUNCTION_EXCEPTIONS
+        and not always_set({**common, **props.get("Environment", {}).get("Variables", {})}
+                           .get(variable, {"Ref": "AWS::NoValue"})))
+    assert missing == [], f"deployed functions would run without these: {missing}"
+
+
+def test_links_in_alerts_use_the_public_url_parameter_or_the_rest_apis_own_url(
+        packaged: dict[str, Any]) -> None:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    api_stage = config["stages"]["prod"]["api_gateway_stage"]
+    assert packaged["Parameters"]["PublicUrl"]["Default"] == ""
+    assert packaged["Conditions"]["HasPublicUrl"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PublicUrl"}, ""]}]}
+    resources = packaged["Resources"]
+    assert resources["RestAPI"]["Properties"]["StageName"] == api_stage
+    for name in ("RingAlarm", "ChannelWatch", "Triage", "WebhookHandler"):
+        url = resources[name]["Properties"]["Environment"]["Variables"]["REPLYWINDOW_PUBLIC_URL"]
+        assert url == {"Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, {"Fn::Sub": (
+            "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + api_stage)}]}
+    api = resources["APIHandler"]["Properties"]["Environment"]["Variables"]
+    assert api["REPLYWINDOW_PUBLIC_URL"] == {
+        "Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, {"Ref": "AWS::NoValue"}]}
+
+
+def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_it(
+        packaged: dict[str, Any], embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    _, built = embedded_aws
+    functions = packaged_functions(packaged, built, "prod", {"PublicUrl": "http://127.0.0.1:9"})
+    assert {name: (f.handler, f.timeout, f.memory, f.queue, f.batch_size, f.schedule,
+                   f.reserved_concurrency) for name, f in functions.items()} == {
+        "APIHandler": ("app.app", 30, 512, None, 10, None, None),
+        "WebhookHandler": ("app.webhook_url", 30, 512, None, 10, None, 50),
+        "Triage": ("app.triage", 60, 512, "InboundQueue", 10, None, None),
+        "RingAlarm": ("app.ring_alarm", 60, 512, "AlertsQueue", 10, None, None),
+        "ChannelWatch": ("app.channel_watch", 30, 512, None, 10, "rate(5 minutes)", None),
+    }
+    for function in functions.values():
+        # The template's own values, the public URL parameter resolved, nothing added.
+        assert function.environment["REPLYWINDOW_TABLE"] == "replywindow-prod"
+        assert function.environment["REPLYWINDOW_RETENTION_DAYS"] == "400"
+        assert function.environment["REPLYWINDOW_PUBLIC_URL"] == "http://127.0.0.1:9"
+        assert "AWS_ENDPOINT_URL" not in function.environment
+
+
+def test_functions_that_disagree_on_their_environment_stop_the_local_start(
+        packaged: dict[str, Any], embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    _, built = embedded_aws
+    template = json.loads(json.dumps(packaged))
+    # One function loses a variable: in one process, no single environment fits them all.
+    del template["Resources"]["RingAlarm"]["Properties"]["Environment"]["Variables"][
+        "REPLYWINDOW_PUBLIC_URL"]
+    functions = packaged_functions(template, built, "prod", {"PublicUrl": "http://127.0.0.1:9"})
+    runtime = LocalRuntime(LocalSettings(aws_port=free_port()))
+    with pytest.raises(RuntimeError, match=r"RingAlarm\.REPLYWINDOW_PUBLIC_URL"):
+        runtime._apply_environment(functions)
+
+
+def test_the_template_is_packaged_once_for_concurrent_starts_and_again_when_inputs_change(
+        tmp_path: Path) -> None:
+    script = ("import sys; from pathlib import Path; from infrastructure.package import packaged;"
+              "t, rebuilt = packaged('dev', Path(sys.argv[1])); "
+              "print(rebuilt, sorted(t['Resources'])[:3])")
+    starts = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path)], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [p.communicate(timeout=300)[0].strip().splitlines()[-1] for p in starts]
+    assert [p.returncode for p in starts] == [0, 0]
+    assert sorted(o.split(" ", 1)[0] for o in outputs) == ["False", "True"], outputs
+    assert outputs[0].split(" ", 1)[1] == outputs[1].split(" ", 1)[1]
+    assert not list(tmp_path.glob(".building-*"))  # nothing half-built left behind
+    template, rebuilt = packaging.packaged("dev", tmp_path)
+    assert rebuilt is False and "WebhookHandler" in template["Resources"]
+    # An input changed since (the stamp holds their digest): packaged again.
+    (tmp_path / "sam.json.stamp").write_text("an older digest")
+    assert packaging.packaged("dev", tmp_path)[1] is True
+    assert (tmp_path / "sam.json.stamp").read_text() == inputs_digest("dev")

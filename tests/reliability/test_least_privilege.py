@@ -7,9 +7,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import pytest
 
+from chalicelib.webhooks.signatures import meta_signature, x_signature
+from infrastructure.local.aws import Built
 from infrastructure.package import package
+from tests.integration.conftest import SECRETS, run_inbound_worker
+from tests.integration.test_webhook_routes import function_url_event
+from tests.unit.webhooks.conftest import fixture
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +87,161 @@ def test_no_secret_is_written_in_the_template(template) -> None:
     text = json.dumps(template)
     for marker in ("dev-admin-token", "dev-meta-app-secret", "BEGIN PRIVATE KEY"):
         assert marker not in text
+
+
+# The public webhook function's role, statement by statement: (actions, resources). Anything
+# more is what a forged delivery could reach if the code had a hole.
+WEBHOOK_ROLE = [
+    ({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
+     [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+                  "/aws/lambda/${AWS::StackName}-WebhookHandler-*"}]),
+    ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
+     [{"Fn::GetAtt": ["Table", "Arn"]}]),
+    ({"sqs:GetQueueUrl", "sqs:SendMessage"}, [{"Fn::GetAtt": ["InboundQueue", "Arn"]}]),
+    ({"secretsmanager:GetSecretValue"}, [{"Ref": "PlatformSecrets"}]),
+]
+
+
+def webhook_statements(template: dict[str, Any]) -> list[tuple[set[str], list[Any]]]:
+    function = template["Resources"]["WebhookHandler"]["Properties"]
+    assert function["Role"] == {"Fn::GetAtt": ["WebhookRole", "Arn"]}
+    return [({str(a) for a in _as_list(s["Action"])}, _as_list(s["Resource"]))
+            for role, s in _statements(template) if role == "WebhookRole"
+            and s["Effect"] == "Allow"]
+
+
+def test_the_public_webhook_function_runs_with_a_role_of_its_own_and_only_what_it_calls(
+        template: dict[str, Any]) -> None:
+    assert webhook_statements(template) == WEBHOOK_ROLE
+    role = template["Resources"]["WebhookRole"]["Properties"]
+    assert role["AssumeRolePolicyDocument"]["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+        "Action": "sts:AssumeRole"}]
+    assert "ManagedPolicyArns" not in role
+
+
+def test_a_flood_of_webhooks_cannot_take_the_accounts_concurrency(
+        template: dict[str, Any]) -> None:
+    function = template["Resources"]["WebhookHandler"]["Properties"]
+    assert function["ReservedConcurrentExecutions"] == {"Ref": "WebhookConcurrency"}
+    parameter = template["Parameters"]["WebhookConcurrency"]
+    assert (parameter["Type"], parameter["Default"], parameter["MinValue"]) == ("Number", 50, 1)
+    others = [name for name, r in template["Resources"].items()
+              if r["Type"] == "AWS::Serverless::Function" and name != "WebhookHandler"]
+    # The rest share the account's unreserved pool, which the webhooks can no longer drain.
+    assert others and all("ReservedConcurrentExecutions" not in
+                          template["Resources"][name]["Properties"] for name in others)
+
+
+def test_functions_write_only_to_this_stacks_log_groups(template: dict[str, Any]) -> None:
+    logs = [(role, s) for role, s in _statements(template)
+            if any(str(a).startswith("logs:") for a in _as_list(s["Action"]))]
+    assert {role for role, _ in logs} == {"DefaultRole", "WebhookRole"}
+    prefix = ("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
+              "/aws/lambda/${AWS::StackName}-")
+    for role, statement in logs:
+        for resource in _as_list(statement["Resource"]):
+            assert resource["Fn::Sub"].startswith(prefix), (role, resource)
+
+
+class AwsCalls:
+    """Every AWS call the process makes while `recording`: a botocore hook on each
+    client created, so the calls are the SDK's own (powertools' secret read included)."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def hook(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        if self.recording:
+            self.calls.append((f"{model.service_model.signing_name}:{model.name}", params))
+
+
+@pytest.fixture
+def aws_calls(aws: Built, monkeypatch: pytest.MonkeyPatch) -> AwsCalls:
+    calls = AwsCalls()
+    create_client = botocore.session.Session.create_client
+
+    def recorded(session: botocore.session.Session, *args: Any, **kwargs: Any) -> Any:
+        client = create_client(session, *args, **kwargs)
+        client.meta.events.register("before-parameter-build", calls.hook)
+        return client
+
+    monkeypatch.setattr(botocore.session.Session, "create_client", recorded)
+    return calls
+
+
+# IAM checks no permission for these ("No permissions are required to perform this operation").
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}  # bootstrap learns the account id for ARNs
+
+
+def _target(params: dict[str, Any], built: Built) -> str:
+    """The logical id of the resource a call names (table, queue or secret)."""
+    names: dict[str, str] = {}
+    for logical in built.types:
+        names[built.refs[logical]] = logical
+        for value in built.attrs.get(logical, {}).values():
+            names[value] = logical
+            if ":secret:" in value:  # a secret's name is its ARN less a 7-character suffix
+                names[value.split(":secret:", 1)[1][:-7]] = logical
+    for key in ("TableName", "QueueUrl", "QueueName", "SecretId"):
+        if key in params:
+            return names[params[key]]
+    raise AssertionError(f"a call naming no known resource: {sorted(params)}")
+
+
+def _logical(resource: Any) -> str | None:
+    if "Fn::GetAtt" in resource:
+        return str(resource["Fn::GetAtt"][0])
+    return str(resource["Ref"]) if "Ref" in resource else None
+
+
+def test_the_webhook_path_calls_nothing_its_role_does_not_allow_and_uses_all_of_it(
+        template: dict[str, Any], aws: Built, aws_calls: AwsCalls) -> None:
+    import app
+
+    def deliver(platform: str, payload: Any, *, forged: bool = False) -> int:
+        raw = json.dumps(payload).encode()
+        header, signature = (
+            ("x-twitter-webhooks-signature", x_signature(SECRETS["x_consumer_secret"], raw))
+            if platform == "x" else
+            ("X-Hub-Signature-256", meta_signature(SECRETS["meta_app_secret"], raw)))
+        event = function_url_event("POST", f"/webhooks/{platform}", raw + (b" " if forged
+                                                                           else b""), {
+            "Content-Type": "application/json", header: signature})
+        aws_calls.recording = True  # only the webhook function's own calls
+        try:
+            return int(app.webhook_url(event, None)["statusCode"])
+        finally:
+            aws_calls.recording = False
+
+    aws_calls.recording = True
+    handshake = app.webhook_url(function_url_event(
+        "GET", "/webhooks/meta", query="hub.mode=subscribe&hub.verify_token=verify-me"
+        "&hub.challenge=1"), None)
+    aws_calls.recording = False
+    mention = fixture("twitter/xaa_post_mention_create.json")
+    delete = {"for_user_id": "1111111111111111111", "tweet_delete_events": [
+        {"status": {"id": "2080765813578191303", "user_id": "2222222222222222222"},
+         "timestamp_ms": "1784928300000"}]}
+    answers = [handshake["statusCode"],
+               deliver("x", mention),  # claimed and queued
+               deliver("x", mention),  # a redelivery: is it applied yet?
+               deliver("meta", fixture("whatsapp/pywa_text.json")),
+               deliver("meta", fixture("whatsapp/pywa_text.json"), forged=True),  # counted
+               deliver("x", fixture("twitter/aaa_docs_user_event.json"))]  # access revoked
+    run_inbound_worker()  # the worker's own calls are not recorded
+    answers.append(deliver("x", delete))  # the customer withdrew the post: erased
+    assert answers == [200, 200, 200, 200, 401, 200, 200]
+
+    allowed = webhook_statements(template)
+    made = {(action, _target(params, aws)) for action, params in aws_calls.calls
+            if action not in NEEDS_NO_PERMISSION}
+    refused = {(action, target) for action, target in made
+               if not any(action in actions and target in {_logical(r) for r in resources}
+                          for actions, resources in allowed)}
+    assert refused == set(), f"the webhook function would get AccessDenied for {refused}"
+    # And nothing granted goes unused (logs are written by Lambda's runtime, not our code).
+    granted = {(action, _logical(r)) for actions, resources in allowed for action in actions
+               for r in resources if not action.startswith("logs:")}
+    assert granted == made
