@@ -6,6 +6,7 @@ two rotas saved at once cannot undo."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,7 @@ class DynamoOnCall:
         # so a team taken away is taken away on the next request.
         found = from_item(items[0])
         profile = self.agent_record(str(found["agent"]["id"]))
-        if profile is None or profile.get("GSI1SK") != token_hash(token):
+        if profile is None or not hmac.compare_digest(str(profile.get("GSI1SK", "")),
+                                                      token_hash(token)):
             return None  # replaced (new token) since the index was read
         return profile
