@@ -8,7 +8,7 @@ from typing import Any
 from chalice.app import Chalice, Rate, Response
 
 from chalicelib import bootstrap, function_url, observability, services
-from chalicelib.domain.errors import Forbidden, NotFound
+from chalicelib.domain.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.pages import page
 from chalicelib.services.auth import Principal, authenticate, require
@@ -30,7 +30,17 @@ _WEBHOOK_TYPES = ["application/json", "text/plain", "application/octet-stream"]
 
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, Any]:
-    return bootstrap.health()
+    """Up or not, for anyone; what runs where and the channels' troubles, for the admin."""
+    return bootstrap.health(admin=_is_admin(current(app).headers.get("authorization")))
+
+
+def _is_admin(header: str | None) -> bool:
+    if not header:
+        return False
+    try:
+        return authenticate(header, bootstrap.auth_deps()).role == "admin"
+    except Unauthorized:
+        return False
 
 
 # --- Platform webhooks -------------------------------------------------------------------
@@ -96,47 +106,51 @@ def _agent() -> Principal:
 
 @app.route("/api/conversations", methods=["GET"])
 def inbox() -> Response:
-    return respond(lambda: services.agent_api.list_inbox(query(current(app)),
-                                                         bootstrap.agent_deps()), guard=_agent)
+    return respond(lambda: services.agent_api.list_inbox(query(current(app)), _agent(),
+                                                         bootstrap.agent_deps()))
 
 
 @app.route("/api/conversations/{conversation_id}", methods=["GET"])
 def conversation(conversation_id: str) -> Response:
-    return respond(lambda: services.agent_api.show(conversation_id, bootstrap.agent_deps()),
-                   guard=_agent)
+    return respond(lambda: services.agent_api.show(conversation_id, _agent(),
+                                                   bootstrap.agent_deps()))
 
 
 @app.route("/api/conversations/{conversation_id}/replies", methods=["POST"])
 def reply(conversation_id: str) -> Response:
     request = current(app)
     bootstrap.lambda_context(app.lambda_context)
+    # Keyword arguments run in the order written: who is asking, before reading the body.
     return respond(lambda: services.agent_api.reply(
-        conversation_id, json_body(request), _agent(), request.headers.get("idempotency-key"),
-        bootstrap.agent_deps()), status=201)
+        conversation_id, agent=_agent(), body=json_body(request),
+        idempotency_key=request.headers.get("idempotency-key"), deps=bootstrap.agent_deps()),
+        status=201)
 
 
 @app.route("/api/conversations/{conversation_id}/assign", methods=["POST"])
 def assign(conversation_id: str) -> Response:
-    return respond(lambda: services.agent_api.assign(conversation_id, json_body(current(app)),
-                                            bootstrap.agent_deps()), guard=_agent)
+    return respond(lambda: services.agent_api.assign(
+        conversation_id, principal=_agent(), body=json_body(current(app)),
+        deps=bootstrap.agent_deps()))
 
 
 @app.route("/api/conversations/{conversation_id}/resolve", methods=["POST"])
 def resolve(conversation_id: str) -> Response:
-    return respond(lambda: services.agent_api.resolve(conversation_id, bootstrap.agent_deps()),
-                   guard=_agent)
+    return respond(lambda: services.agent_api.resolve(conversation_id, _agent(),
+                                                      bootstrap.agent_deps()))
 
 
 @app.route("/api/conversations/{conversation_id}/reopen", methods=["POST"])
 def reopen(conversation_id: str) -> Response:
-    return respond(lambda: services.agent_api.reopen(conversation_id, bootstrap.agent_deps()),
-                   guard=_agent)
+    return respond(lambda: services.agent_api.reopen(conversation_id, _agent(),
+                                                     bootstrap.agent_deps()))
 
 
 @app.route("/api/reports/sla", methods=["GET"])
 def sla_report() -> Response:
-    return respond(lambda: services.agent_api.report(query(current(app)), bootstrap.conversations(),
-                                            bootstrap.now()), guard=_agent)
+    return respond(lambda: services.agent_api.report(
+        query(current(app)), _agent(), bootstrap.conversations(), bootstrap.now(),
+        bootstrap.policies().default_team))
 
 
 # --- On-call administration (admin token) --------------------------------------------------
@@ -150,6 +164,12 @@ def _admin() -> None:
 def create_agent() -> Response:
     return respond(lambda: services.oncall_admin.create_agent(
         json_body(current(app)), bootstrap.admin_deps()), guard=_admin, status=201)
+
+
+@app.route("/api/agents/{agent_id}/teams", methods=["PUT"])
+def put_agent_teams(agent_id: str) -> Response:
+    return respond(lambda: services.oncall_admin.set_teams(
+        agent_id, json_body(current(app)), bootstrap.admin_deps()), guard=_admin)
 
 
 @app.route("/api/teams/{team}/rota", methods=["PUT"])

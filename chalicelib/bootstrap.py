@@ -194,7 +194,10 @@ def alerting_deps() -> AlertingDeps:
 def idempotency_config() -> Any:
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
-    return IdempotencyConfig(event_key_jmespath="key", expires_after_seconds=86400)
+    # A key already used for another text or route (public vs DM) is refused, never answered
+    # with the first reply's result.
+    return IdempotencyConfig(event_key_jmespath="key", payload_validation_jmespath="[text, route]",
+                             expires_after_seconds=86400)
 
 
 def lambda_context(context: Any) -> None:
@@ -212,10 +215,11 @@ def reply_sender() -> Callable[[ReplyRoute, str, str], str]:
     )
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
+        IdempotencyValidationError,
     )
 
     from chalicelib.adapters.platforms.senders import PlatformSenders
-    from chalicelib.domain.errors import ReplyRefused
+    from chalicelib.domain.errors import IdempotencyKeyReused, ReplyRefused
     from chalicelib.domain.events import Platform
     from chalicelib.domain.replies import ReplyRoute
 
@@ -240,6 +244,10 @@ def reply_sender() -> Callable[[ReplyRoute, str, str], str]:
             return str(send_reply(request=request)["id"])
         except IdempotencyAlreadyInProgressError as error:
             raise ReplyRefused("this reply is already being sent") from error
+        except IdempotencyValidationError as error:
+            raise IdempotencyKeyReused(
+                "Idempotency-Key: already used for a different reply on this conversation; "
+                "use a new key for a new reply") from error
 
     return send
 
@@ -250,6 +258,7 @@ def agent_deps() -> AgentDeps:
     return AgentDeps(conversations=conversations(), inbox=conversations(),
                      store=ingest_store(), send=reply_sender(), now=now,
                      default_team=policies().default_team, on_turn=record_turn,
+                     cursor_key=lambda: secrets().ack_signing_key, agent_teams=agent_teams,
                      meta_human_agent=settings().meta_human_agent,
                      channel_problem=channel_problem)
 
@@ -275,10 +284,16 @@ def auth_deps() -> AuthDeps:
     return AuthDeps(admin_token=lambda: secrets().admin_token, find_token=oncall().by_token)
 
 
+def agent_teams(agent_id: str) -> tuple[str, ...] | None:
+    record = oncall().agent_record(agent_id)
+    return tuple(record.get("teams") or ()) if record else None
+
+
 def admin_deps() -> AdminDeps:
     from chalicelib.services.oncall_admin import AdminDeps
 
-    return AdminDeps(store=oncall(), subscriptions=notifier(), now=now)
+    return AdminDeps(store=oncall(), subscriptions=notifier(), now=now,
+                     teams=lambda: policies().teams, default_team=policies().default_team)
 
 
 def ack_deps() -> AckDeps:
@@ -365,7 +380,11 @@ def signature_checked(channel: str, ok: bool) -> None:
     channel_watch.signature(channel, ok, channel_deps())
 
 
-def health() -> dict[str, Any]:
+def health(*, admin: bool) -> dict[str, Any]:
+    """Resource names and the channels' platform errors help an attacker map the deployment:
+    only the admin sees them; anyone else learns the API is up."""
+    if not admin:
+        return {"status": "ok"}
     s = settings()
     return {
         "status": "ok",

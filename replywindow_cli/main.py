@@ -1,4 +1,5 @@
 """replywindow inbox | show ID | reply ID TEXT [--private] | ack URL-or-TOKEN | report | oncall
+| teams AGENT TEAM... | channels
 
 Talks to the API of a running stack: `--api` (default $REPLYWINDOW_API or the local stack)
 with `--token` (default $REPLYWINDOW_TOKEN, else $REPLYWINDOW_ADMIN_TOKEN, else the local
@@ -47,7 +48,7 @@ def _left(seconds: Any) -> str:
 def inbox(api: Api, args: argparse.Namespace) -> None:
     params = {"status": args.status, **({"team": args.team} if args.team else {})}
     page = api("GET", "/api/conversations", params=params)
-    table = Table(title=f"Inbox ({args.status})")
+    table = Table(title=f"Inbox ({args.status}) of {page.get('team') or 'no team'}")
     for column in ("id", "customer", "priority", "time left", "reasons", "assignee"):
         table.add_column(column)
     for c in page["conversations"]:
@@ -110,6 +111,11 @@ def oncall(api: Api, args: argparse.Namespace) -> None:
                   f"lead {now['lead']}")
 
 
+def teams(api: Api, args: argparse.Namespace) -> None:
+    done = api("PUT", f"/api/agents/{args.agent}/teams", json={"teams": args.teams})
+    console.print(f"{done['agent']}: {', '.join(done['teams']) or 'no team'}")
+
+
 def dlq(api: Api, args: argparse.Namespace) -> None:
     if args.redrive:
         done = api("POST", f"/api/dlq/{args.queue}/redrive")
@@ -125,7 +131,11 @@ def dlq(api: Api, args: argparse.Namespace) -> None:
 
 
 def channels(api: Api, args: argparse.Namespace) -> None:
-    found = api("GET", "/health")["channels"]
+    health = api("GET", "/health")  # with our token: only the admin's shows the channels
+    if "channels" not in health:
+        raise SystemExit("channel health needs the admin token (--token or "
+                         "REPLYWINDOW_ADMIN_TOKEN)")
+    found = health["channels"]
     if "error" in found:
         console.print(f"channel health unavailable: {found['error']}")
         return
@@ -165,13 +175,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--team")
     p = sub.add_parser("oncall", help="who is on call now")
     p.add_argument("--team")
+    p = sub.add_parser("teams", help="set an agent's teams (admin)")
+    p.add_argument("agent")
+    p.add_argument("teams", nargs="*")
     p = sub.add_parser("dlq", help="list (or --redrive) a dead-letter queue")
     p.add_argument("queue", choices=["inbound", "alerts"])
     p.add_argument("--redrive", action="store_true")
     sub.add_parser("channels", help="each channel's health: silent, failing, revoked?")
     args = parser.parse_args(argv)
     commands = {"inbox": inbox, "show": show, "reply": reply, "ack": ack, "report": report,
-                "oncall": oncall, "dlq": dlq, "channels": channels}
+                "oncall": oncall, "teams": teams, "dlq": dlq, "channels": channels}
     commands[args.command](Api(args.api, args.token), args)
     return 0
 

@@ -23,6 +23,10 @@ class ReplyRefused(Exception):
     """A platform rule forbids this reply (answered 409 with the reason)."""
 
 
+class IdempotencyKeyReused(ReplyRefused):
+    """An Idempotency-Key already used for a different reply (answered 409 with the reason)."""
+
+
 class Unauthorized(Exception):
     """The request is not signed (or authenticated) as it must be: answered 401."""
 

@@ -1,5 +1,8 @@
 """What an agent does: read the inbox in deadline order, open a conversation, reply on the
-customer's platform, assign, resolve, reopen."""
+customer's platform, assign, resolve, reopen; each only within the caller's teams.
+
+A conversation of another team is answered exactly like one that does not exist, so an agent
+cannot learn what other teams handle by probing ids."""
 
 from __future__ import annotations
 
@@ -13,10 +16,12 @@ from typing import Any, Protocol
 from chalicelib import observability
 from chalicelib.domain import conversations as turns
 from chalicelib.domain.conversations import Conversation, Status
+from chalicelib.domain.cursors import open_cursor, sign
 from chalicelib.domain.errors import (
     BadRequest,
     ChannelAuthFailed,
     ConversationNotFound,
+    NotFound,
     StoreUnavailable,
 )
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
@@ -29,7 +34,7 @@ from chalicelib.domain.ports import (
 )
 from chalicelib.domain.replies import ReplyRoute, route
 from chalicelib.domain.reports import sla_report
-from chalicelib.services.auth import Principal
+from chalicelib.services.auth import Principal, sees, sees_team
 
 PAGE_SIZE = 25
 STATUSES = tuple(s.value for s in Status)
@@ -51,6 +56,8 @@ class AgentDeps:
     now: Callable[[], datetime]
     default_team: str
     on_turn: Callable[[str, int, dict[str, Any]], None]
+    cursor_key: Callable[[], str]  # signs inbox cursors (a secret: read when needed)
+    agent_teams: Callable[[str], tuple[str, ...] | None]  # None: no such agent
     meta_human_agent: bool = False
     channel_problem: Callable[[str, str, str], None] = lambda platform, state, detail: None
 
@@ -70,7 +77,21 @@ def summary(c: Conversation, now: datetime) -> dict[str, Any]:
     }
 
 
-def list_inbox(params: Mapping[str, str], deps: AgentDeps) -> dict[str, Any]:
+def _inbox_team(params: Mapping[str, str], principal: Principal,
+                default_team: str) -> str | None:
+    """The team asked for, else the default team when the caller is in it, else their first."""
+    team = params.get("team")
+    if team is not None:
+        if not sees_team(principal, team):
+            raise NotFound(f"team {team}: not one of your teams")
+        return team
+    if sees_team(principal, default_team):
+        return default_team
+    return min(principal.teams) if principal.teams else None
+
+
+def list_inbox(params: Mapping[str, str], principal: Principal,
+               deps: AgentDeps) -> dict[str, Any]:
     status = params.get("status", Status.AWAITING_AGENT.value)
     if status not in STATUSES:
         raise BadRequest(f"status: one of {', '.join(STATUSES)}")
@@ -78,21 +99,31 @@ def list_inbox(params: Mapping[str, str], deps: AgentDeps) -> dict[str, Any]:
         limit = min(100, max(1, int(params.get("limit", PAGE_SIZE))))
     except ValueError as error:
         raise BadRequest("limit: a number from 1 to 100") from error
-    found, cursor = deps.inbox.inbox(params.get("team", deps.default_team), status, limit,
-                                     params.get("cursor"))
+    team = _inbox_team(params, principal, deps.default_team)
+    if team is None:  # an agent in no team yet: nothing to see, and that is not an error
+        return {"team": None, "conversations": [], "next": None}
+    # A cursor continues the query it was minted for: this team and status, nothing else.
+    query = f"{team}\n{status}"
+    position = None
+    if params.get("cursor") is not None:
+        position = open_cursor(deps.cursor_key(), query, params["cursor"])
+        if position is None:
+            raise BadRequest("cursor: not one this API returned for this team and status")
+    found, after = deps.inbox.inbox(team, status, limit, position)
     now = deps.now()
-    return {"conversations": [summary(c, now) for c in found], "next": cursor}
+    return {"team": team, "conversations": [summary(c, now) for c in found],
+            "next": sign(deps.cursor_key(), query, after) if after else None}
 
 
-def _get(conversation_id: str, deps: AgentDeps) -> Conversation:
+def _get(conversation_id: str, principal: Principal, deps: AgentDeps) -> Conversation:
     c = deps.conversations.get(conversation_id)
-    if c is None:
+    if c is None or not sees(principal, c, deps.default_team):
         raise ConversationNotFound(f"no conversation {conversation_id}")
     return c
 
 
-def show(conversation_id: str, deps: AgentDeps) -> dict[str, Any]:
-    c = _get(conversation_id, deps)
+def show(conversation_id: str, principal: Principal, deps: AgentDeps) -> dict[str, Any]:
+    c = _get(conversation_id, principal, deps)
     messages = sorted(deps.inbox.messages(c.id), key=lambda m: str(m.get("created_at")))
     return {**summary(c, deps.now()), "messages": [
         {"id": m.get("message_id"), "direction": m.get("direction"),
@@ -101,32 +132,42 @@ def show(conversation_id: str, deps: AgentDeps) -> dict[str, Any]:
          "attachments": m.get("attachments", [])} for m in messages]}
 
 
-def _update(conversation_id: str, deps: AgentDeps,
+def _update(conversation_id: str, principal: Principal, deps: AgentDeps,
             change: Callable[[Conversation], Conversation]) -> dict[str, Any]:
     for _ in range(5):
-        c = _get(conversation_id, deps)
+        c = _get(conversation_id, principal, deps)
         try:
             deps.conversations.save(change(c))
         except VersionConflict:
             continue
-        return summary(_get(conversation_id, deps), deps.now())
+        return summary(_get(conversation_id, principal, deps), deps.now())
     raise VersionConflict(conversation_id)
 
 
-def assign(conversation_id: str, body: Any, deps: AgentDeps) -> dict[str, Any]:
+def assign(conversation_id: str, body: Any, principal: Principal,
+           deps: AgentDeps) -> dict[str, Any]:
     agent = body.get("agent") if isinstance(body, Mapping) else None
-    if not isinstance(agent, str) or not agent:
+    if not isinstance(agent, str) or not agent or len(agent) > 200:
         raise BadRequest("agent: the id of the agent to assign")
-    return _update(conversation_id, deps, lambda c: replace(c, assignee=agent))
+
+    def to_agent(c: Conversation) -> Conversation:
+        # Only someone who can see the conversation can work on it.
+        team = c.team or deps.default_team
+        if team not in (deps.agent_teams(agent) or ()):
+            raise BadRequest(f"agent: {agent} is not an agent of team {team}")
+        return replace(c, assignee=agent)
+
+    return _update(conversation_id, principal, deps, to_agent)
 
 
-def resolve(conversation_id: str, deps: AgentDeps) -> dict[str, Any]:
+def resolve(conversation_id: str, principal: Principal, deps: AgentDeps) -> dict[str, Any]:
     """Resolved: no timer runs; the customer writing again opens a new turn."""
-    return _update(conversation_id, deps, lambda c: replace(c, status=Status.RESOLVED))
+    return _update(conversation_id, principal, deps,
+                   lambda c: replace(c, status=Status.RESOLVED))
 
 
-def reopen(conversation_id: str, deps: AgentDeps) -> dict[str, Any]:
-    return _update(conversation_id, deps, lambda c: replace(
+def reopen(conversation_id: str, principal: Principal, deps: AgentDeps) -> dict[str, Any]:
+    return _update(conversation_id, principal, deps, lambda c: replace(
         c, status=Status.AWAITING_CUSTOMER if c.status is Status.RESOLVED else c.status))
 
 
@@ -135,13 +176,16 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
     if not isinstance(body, Mapping) or not isinstance(body.get("text"), str):
         raise BadRequest('body: {"text": "...", "private": false}')
     text, private = body["text"], bool(body.get("private", False))
-    c = _get(conversation_id, deps)
+    c = _get(conversation_id, agent, deps)
     now = deps.now()
     chosen = route(c, text=text, private=private, now=now,
                    human_agent=deps.meta_human_agent)
-    # The same request retried (same key, or same agent/turn/text) sends once.
-    key = idempotency_key or hashlib.sha256(
-        f"{c.id}|{c.turn}|{agent.id}|{text}|{private}".encode()).hexdigest()
+    # The same request retried (same key, or same agent/turn/text) sends once. A caller's key
+    # is theirs, on this conversation: another agent's "1", or "1" on another conversation,
+    # is another reply (never answered with this one's result).
+    key = hashlib.sha256((f"key|{agent.id}|{c.id}|{idempotency_key}" if idempotency_key
+                          else f"auto|{c.id}|{c.turn}|{agent.id}|{text}|{private}").encode()
+                         ).hexdigest()
     try:
         message_id = deps.send(chosen, text, key)
     except ChannelAuthFailed as failure:
@@ -163,12 +207,20 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
             "conversation": summary(answered, now)}
 
 
+def _get_any(conversation_id: str, deps: AgentDeps) -> Conversation:
+    """Bookkeeping after a reply went out reads the conversation whatever its team now."""
+    c = deps.conversations.get(conversation_id)
+    if c is None:
+        raise ConversationNotFound(f"no conversation {conversation_id}")
+    return c
+
+
 def _record(sent: MessageEvent, conversation_id: str, now: datetime,
             deps: AgentDeps) -> Conversation:
     """Store the reply in its conversation and close the turn (stopping its timers). The
     platform's echo of this reply, arriving later, is then a duplicate."""
     for _ in range(8):
-        c = _get(conversation_id, deps)
+        c = _get_any(conversation_id, deps)
         if c.last_message_id == sent.message_id or deps.store.seen(sent):
             return c  # the platform's echo got here first and already answered the turn
         transition = turns.answer(c, now, sent.message_id)
@@ -195,8 +247,10 @@ class TurnLog(Protocol):
 MAX_REPORT_DAYS = 92
 
 
-def report(params: Mapping[str, str], turn_log: TurnLog, now: datetime) -> dict[str, Any]:
-    """`GET /api/reports/sla?from=YYYY-MM-DD&to=YYYY-MM-DD&team=`: default the last 7 days."""
+def report(params: Mapping[str, str], principal: Principal, turn_log: TurnLog, now: datetime,
+           default_team: str) -> dict[str, Any]:
+    """`GET /api/reports/sla?from=YYYY-MM-DD&to=YYYY-MM-DD&team=`: default the last 7 days,
+    over the caller's teams (an admin's: every team)."""
     try:
         end = date.fromisoformat(params["to"]) if "to" in params else now.date()
         start = date.fromisoformat(params["from"]) if "from" in params else (
@@ -205,8 +259,11 @@ def report(params: Mapping[str, str], turn_log: TurnLog, now: datetime) -> dict[
         raise BadRequest("from/to: dates like 2026-11-24") from error
     if end < start or (end - start).days >= MAX_REPORT_DAYS:
         raise BadRequest(f"from must not be after to, and at most {MAX_REPORT_DAYS} days")
-    rows = turn_log.turns(start, end)
     team = params.get("team")
+    if team and not sees_team(principal, team):
+        raise NotFound(f"team {team}: not one of your teams")
+    rows = [r for r in turn_log.turns(start, end)
+            if sees_team(principal, str(r.get("team") or default_team))]
     if team:
         rows = [r for r in rows if r.get("team") == team]
     return {"from": start.isoformat(), "to": end.isoformat(), "team": team,

@@ -1,5 +1,9 @@
-"""On-call administration: agents (with their SMS/email subscriptions), rotas and overrides,
-and who is on call now. Admin only; the routes check the role."""
+"""On-call administration: agents (with their SMS/email subscriptions and teams), rotas and
+overrides, and who is on call now. Admin only; the routes check the role.
+
+An agent sees only their teams' conversations. Teams are set on the agent, and being on a
+team's rota (member, lead, or an override) makes an agent a member of that team: whoever is
+paged for a conversation can open it."""
 
 from __future__ import annotations
 
@@ -34,7 +38,11 @@ class OnCallStore(Protocol):
     def agent_record(self, agent_id: str) -> dict[str, Any] | None: ...
 
     def put_agent(self, agent: Agent, *, role: str, token: str | None,
-                  subscriptions: list[str]) -> None: ...
+                  subscriptions: list[str], teams: tuple[str, ...]) -> None: ...
+
+    def set_teams(self, agent_id: str, teams: tuple[str, ...]) -> bool: ...
+
+    def join_team(self, agent_id: str, team: str) -> None: ...
 
 
 class Subscriptions(Protocol):
@@ -49,6 +57,8 @@ class AdminDeps:
     store: OnCallStore
     subscriptions: Subscriptions
     now: Callable[[], datetime]
+    teams: Callable[[], tuple[str, ...]]  # the teams the SLA policies know
+    default_team: str
 
 
 def _text(body: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
@@ -60,8 +70,21 @@ def _text(body: Mapping[str, Any], name: str, *, required: bool = True) -> str |
     return value.strip()
 
 
+def _teams(body: Mapping[str, Any], deps: AdminDeps) -> tuple[str, ...]:
+    teams = body.get("teams")
+    known = deps.teams()
+    if not isinstance(teams, list) or not all(isinstance(t, str) for t in teams):
+        raise BadRequest(f"teams: a list of team names, from {', '.join(known)}")
+    unknown = [t for t in teams if t not in known]
+    if unknown:
+        raise BadRequest(f"teams: unknown {', '.join(map(repr, unknown[:5]))}; "
+                         f"the policies' teams are {', '.join(known)}")
+    return tuple(sorted(set(teams)))
+
+
 def create_agent(body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
-    """Creates (or replaces) an agent; returns a new API token, shown this once."""
+    """Creates (or replaces) an agent; returns a new API token, shown this once. Without
+    `teams`, a new agent joins the default team and a replaced one keeps theirs."""
     if not isinstance(body, Mapping):
         raise BadRequest("body must be a JSON object")
     agent_id = _text(body, "id")
@@ -82,13 +105,29 @@ def create_agent(body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
         raise BadRequest("an agent needs a phone or an email to be alerted")
     agent = Agent(id=agent_id, name=_text(body, "name") or agent_id, phone=phone, email=email)
     previous = deps.store.agent_record(agent_id)
+    if "teams" in body:
+        teams = _teams(body, deps)
+    elif previous:
+        teams = tuple(previous.get("teams") or ())
+    else:
+        teams = (deps.default_team,)
     if previous:
         deps.subscriptions.unsubscribe(list(previous.get("subscriptions", [])))
     arns = deps.subscriptions.subscribe(agent_id, phone=phone, email=email,
                                         admin=role == "admin")
     token = "rw_" + secrets.token_urlsafe(24)
-    deps.store.put_agent(agent, role=role, token=token, subscriptions=arns)
-    return {"agent": agent_to_dict(agent), "role": role, "token": token}
+    deps.store.put_agent(agent, role=role, token=token, subscriptions=arns, teams=teams)
+    return {"agent": agent_to_dict(agent), "role": role, "teams": list(teams), "token": token}
+
+
+def set_teams(agent_id: str, body: Any, deps: AdminDeps) -> dict[str, Any]:
+    """`PUT /api/agents/{id}/teams {"teams": [...]}`: the agent's teams, replaced."""
+    if not isinstance(body, Mapping):
+        raise BadRequest('body: {"teams": ["support"]}')
+    teams = _teams(body, deps)
+    if not deps.store.set_teams(agent_id, teams):
+        raise NotFound(f"no agent {agent_id}")
+    return {"agent": agent_id, "teams": list(teams)}
 
 
 def put_rota(team: str, body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
@@ -98,10 +137,14 @@ def put_rota(team: str, body: Mapping[str, Any], deps: AdminDeps) -> dict[str, A
         rota = rota_from_dict({**body, "team": team})
     except (KeyError, TypeError, ValueError) as error:
         raise BadRequest(f"rota: {error}") from error
-    for member in (*rota.members, *([rota.lead] if rota.lead else [])):
+    on_rota = (*rota.members, *([rota.lead] if rota.lead else []),
+               *(o.agent_id for o in rota.overrides))
+    for member in on_rota:
         if deps.store.agent(member) is None:
             raise BadRequest(f"unknown agent {member!r}: create it first")
     deps.store.put_rota(rota)
+    for member in dict.fromkeys(on_rota):
+        deps.store.join_team(member, team)  # paged for this team, so sees its conversations
     return rota_to_dict(rota)
 
 
@@ -120,6 +163,7 @@ def add_override(team: str, body: Mapping[str, Any], deps: AdminDeps) -> dict[st
     if deps.store.agent(override.agent_id) is None:
         raise BadRequest(f"unknown agent {override.agent_id!r}")
     deps.store.put_rota(updated)
+    deps.store.join_team(override.agent_id, team)
     return rota_to_dict(updated)
 
 

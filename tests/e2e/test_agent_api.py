@@ -19,12 +19,13 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def cli(stack: LocalStack, *args: str) -> str:
+def cli(stack: LocalStack, *args: str, token: str = SECRETS["admin_token"],
+        ok: bool = True) -> str:
     result = subprocess.run([sys.executable, "-m", "replywindow_cli", "--api", stack.api,
-                             "--token", SECRETS["admin_token"], *args], cwd=ROOT,
+                             "--token", token, *args], cwd=ROOT,
                             capture_output=True, text=True, timeout=60, check=False)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
+    assert (result.returncode == 0) is ok, result.stderr
+    return result.stdout + result.stderr
 
 
 def test_an_agent_reply_to_an_x_mention_reaches_x_signed_and_stops_the_clock(
@@ -64,6 +65,19 @@ def test_the_cli_shows_inbox_on_call_and_report(stack: LocalStack) -> None:
     assert "primary alice" in cli(stack, "oncall") or "primary bob" in cli(stack, "oncall")
     report = cli(stack, "report")
     assert "overall" in report and "fairness gap" in report
+
+
+def test_an_agent_sees_the_teams_an_admin_gives_and_no_channel_details(
+        stack: LocalStack) -> None:
+    agent = f"temp{uuid.uuid4().hex[:6]}"
+    created = stack.admin("POST", "/api/agents", json={
+        "id": agent, "name": agent, "email": f"{agent}@example.com", "teams": []})
+    assert created.status_code == 201, created.text
+    token = created.json()["token"]
+    assert "of no team" in cli(stack, "inbox", token=token)
+    assert "support" in cli(stack, "teams", agent, "support")  # the admin's CLI
+    assert "of support" in cli(stack, "inbox", token=token)
+    assert "needs the admin token" in cli(stack, "channels", token=token, ok=False)
 
 
 def test_an_unauthenticated_agent_call_is_refused(stack: LocalStack) -> None:

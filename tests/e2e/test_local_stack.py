@@ -8,11 +8,13 @@ from datetime import UTC, datetime
 
 import requests
 
-from tests.e2e.conftest import LocalStack, wait_for
+from tests.e2e.conftest import SECRETS, LocalStack, wait_for
 
 
-def test_health_names_the_resources_in_use(stack: LocalStack) -> None:
-    body = requests.get(f"{stack.api}/health", timeout=5).json()
+def test_health_names_the_resources_in_use_to_the_admin_only(stack: LocalStack) -> None:
+    assert requests.get(f"{stack.api}/health", timeout=5).json() == {"status": "ok"}
+    body = requests.get(f"{stack.api}/health", timeout=5, headers={
+        "Authorization": f"Bearer {SECRETS['admin_token']}"}).json()
     assert body["status"] == "ok"
     assert body["table"] == "replywindow-dev"
     assert body["queues"] == {"inbound": "replywindow-dev-inbound.fifo",

@@ -56,6 +56,17 @@ def agent(client: Client) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
 
+def make_agent(client: Client, agent_id: str, teams: list[str] | None) -> dict[str, str]:
+    """An agent with a token; `teams=None` leaves the field out (the default team)."""
+    body: dict[str, Any] = {"id": agent_id, "name": agent_id, "phone": "+15550100002"}
+    if teams is not None:
+        body["teams"] = teams
+    created = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(body))
+    assert created.status_code == 201, created.body
+    return {"Authorization": f"Bearer {json.loads(created.body)['token']}",
+            "Content-Type": "application/json"}
+
+
 def post_x(client: Client, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode()
     response = client.http.post("/webhooks/x", body=body, headers={
@@ -249,14 +260,14 @@ def test_a_revoked_token_is_a_502_naming_the_channel_and_shows_in_health(
     response = reply(client, "x.t-2080765813578191600", agent)
     assert response.status_code == 502
     assert json.loads(response.body)["error"].startswith("x: token rejected (401)")
-    health = json.loads(client.http.get("/health").body)
+    health = json.loads(client.http.get("/health", headers=ADMIN).body)
     assert health["channels"]["x"]["state"] == "unhealthy"
     assert "reconnect the channel" in health["channels"]["x"]["detail"]
 
 
 def test_an_app_revoke_event_marks_the_channel(client, platforms) -> None:
     post_x(client, fixture("twitter/aaa_docs_user_event.json"))
-    health = json.loads(client.http.get("/health").body)
+    health = json.loads(client.http.get("/health", headers=ADMIN).body)
     assert health["channels"]["x"]["state"] == "revoked"
 
 
@@ -300,6 +311,7 @@ def test_an_instagram_comment_gets_a_public_reply_under_it(client, agent, platfo
 
 def test_assign_resolve_and_reopen(client, agent, platforms) -> None:
     post_meta(client, messenger("PSID9", "m_9", datetime.now(UTC)))
+    make_agent(client, "bob", ["support"])
     conv = "/api/conversations/messenger.dm-PAGE1-PSID9"
     assigned = client.http.post(f"{conv}/assign", headers=agent,
                                 body=json.dumps({"agent": "bob"}))
@@ -428,3 +440,209 @@ def test_a_reply_whose_commit_failed_is_kept_once_from_its_echo(
                                         headers=agent).body)
     assert detail["status"] == "awaiting_customer"
     assert [m["direction"] for m in detail["messages"]] == ["in", "out"]
+
+
+# --- Teams: an agent sees only their teams' conversations ----------------------------------
+
+X_CONV, DM_CONV = "x.t-2080765813578197001", "messenger.dm-PAGE1-PSID70"
+
+
+@pytest.fixture
+def two_teams(platforms: FakePlatforms, monkeypatch: pytest.MonkeyPatch,
+              tmp_path: Any) -> None:
+    """The shipped policies plus a `social` team that takes X; everything else is support's."""
+    from chalicelib.config import DEFAULT_POLICIES
+
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(DEFAULT_POLICIES.read_text() + "teams:\n  social:\n    platforms: [x]\n")
+    monkeypatch.setenv("REPLYWINDOW_POLICIES", str(policies))
+    bootstrap.reset()
+
+
+@pytest.fixture
+def social(client: Client, two_teams: None) -> dict[str, str]:
+    """Sam, an agent of the social team only (alice, the `agent` fixture, is support's)."""
+    return make_agent(client, "sam", ["social"])
+
+
+def conversations_of(client: Client, headers: dict[str, str], query: str = "") -> list[str]:
+    listed = client.http.get(f"/api/conversations{query}", headers=headers)
+    assert listed.status_code == 200, listed.body
+    return [c["id"] for c in json.loads(listed.body)["conversations"]]
+
+
+def test_another_teams_agent_gets_404_on_every_conversation_route_and_changes_nothing(
+        client, agent, social, platforms) -> None:
+    post_x(client, mention(X_CONV.removeprefix("x.t-")))             # social's
+    post_meta(client, messenger("PSID70", "m_70", datetime.now(UTC)))  # support's
+    base = f"/api/conversations/{X_CONV}"
+    calls = [("GET", base, None), ("POST", f"{base}/replies", {"text": "hi"}),
+             ("POST", f"{base}/assign", {"agent": "alice"}), ("POST", f"{base}/resolve", None),
+             ("POST", f"{base}/reopen", None)]
+    for method, path, body in calls:
+        answer = client.http.request(method, path, headers=agent,
+                                     body=json.dumps(body).encode() if body else b"")
+        missing = client.http.request(method, path.replace(X_CONV, "x.t-1"), headers=agent,
+                                      body=json.dumps(body).encode() if body else b"")
+        # Exactly what a conversation that does not exist gets: existence does not leak.
+        assert (answer.status_code, missing.status_code) == (404, 404), (method, path)
+        assert json.loads(answer.body)["error"] == json.loads(missing.body)["error"].replace(
+            "x.t-1", X_CONV)
+    assert platforms.requests == []  # no reply went out on another team's conversation
+    seen = json.loads(client.http.get(base, headers=social).body)
+    assert (seen["status"], seen["assignee"], seen["team"]) == ("awaiting_agent", None, "social")
+    # The other way round too, and the admin sees both.
+    assert client.http.get(f"/api/conversations/{DM_CONV}", headers=social).status_code == 404
+    assert client.http.get(f"/api/conversations/{DM_CONV}", headers=agent).status_code == 200
+    assert client.http.get(base, headers=ADMIN).status_code == 200
+
+
+def test_the_inbox_lists_only_the_callers_teams(client, agent, social, platforms) -> None:
+    post_x(client, mention(X_CONV.removeprefix("x.t-")))
+    post_meta(client, messenger("PSID70", "m_70", datetime.now(UTC)))
+    assert conversations_of(client, agent) == [DM_CONV]
+    assert conversations_of(client, social) == [X_CONV]  # not in support: their own team
+    assert conversations_of(client, ADMIN, "?team=social") == [X_CONV]
+    refused = client.http.get("/api/conversations?team=social", headers=agent)
+    assert refused.status_code == 404
+    assert "not one of your teams" in json.loads(refused.body)["error"]
+
+
+def test_the_sla_report_covers_only_the_callers_teams(client, agent, social,
+                                                      platforms) -> None:
+    post_x(client, mention(X_CONV.removeprefix("x.t-"), minutes_ago=2))
+    post_meta(client, messenger("PSID70", "m_70", datetime.now(UTC)))
+    assert reply(client, X_CONV, social).status_code == 201
+
+    def turns(headers: dict[str, str], query: str = "") -> int:
+        answer = client.http.get(f"/api/reports/sla{query}", headers=headers)
+        assert answer.status_code == 200, answer.body
+        return int(json.loads(answer.body)["overall"]["turns"])
+
+    assert (turns(agent), turns(social), turns(ADMIN)) == (1, 1, 2)
+    assert turns(ADMIN, "?team=social") == 1
+    refused = client.http.get("/api/reports/sla?team=social", headers=agent)
+    assert refused.status_code == 404
+    assert "not one of your teams" in json.loads(refused.body)["error"]
+    by_agent = json.loads(client.http.get("/api/reports/sla", headers=agent).body)["by"]
+    assert "sam" not in by_agent.get("agent", {})  # nothing of social's leaks through
+
+
+def test_assigning_to_an_agent_outside_the_team_is_refused(client, agent, social,
+                                                           platforms) -> None:
+    post_meta(client, messenger("PSID70", "m_70", datetime.now(UTC)))
+    assign = f"/api/conversations/{DM_CONV}/assign"
+    for who in ("sam", "nobody"):
+        refused = client.http.post(assign, headers=agent, body=json.dumps({"agent": who}))
+        assert refused.status_code == 400
+        assert f"{who} is not an agent of team support" in json.loads(refused.body)["error"]
+    detail = json.loads(client.http.get(f"/api/conversations/{DM_CONV}", headers=agent).body)
+    assert detail["assignee"] is None
+    done = client.http.post(assign, headers=agent, body=json.dumps({"agent": "alice"}))
+    assert json.loads(done.body)["assignee"] == "alice"
+
+
+def test_teams_are_set_by_the_admin_and_a_rota_makes_its_agents_members(
+        client, agent, two_teams, platforms) -> None:
+    post_meta(client, messenger("PSID70", "m_70", datetime.now(UTC)))
+    conv = f"/api/conversations/{DM_CONV}"
+    rob = make_agent(client, "rob", [])
+    assert client.http.get(conv, headers=rob).status_code == 404
+    empty = json.loads(client.http.get("/api/conversations", headers=rob).body)
+    assert (empty["team"], empty["conversations"]) == (None, [])
+    # On support's rota: paged for support, so a member of it.
+    rota = client.http.put("/api/teams/support/rota", headers=ADMIN, body=json.dumps(
+        {"members": ["alice", "rob"], "starts_on": "2026-11-25"}))
+    assert rota.status_code == 200, rota.body
+    assert client.http.get(conv, headers=rob).status_code == 200
+    # The admin replaces the teams: the next request already sees the change.
+    moved = client.http.put("/api/agents/rob/teams", headers=ADMIN,
+                            body=json.dumps({"teams": ["social"]}))
+    assert json.loads(moved.body) == {"agent": "rob", "teams": ["social"]}
+    assert client.http.get(conv, headers=rob).status_code == 404
+    for body, status, reason in (({"teams": ["nope"]}, 400, "unknown 'nope'"),
+                                 ({"teams": "support"}, 400, "a list of team names"),
+                                 ({}, 400, "a list of team names")):
+        answer = client.http.put("/api/agents/rob/teams", headers=ADMIN, body=json.dumps(body))
+        assert answer.status_code == status
+        assert reason in json.loads(answer.body)["error"]
+    assert client.http.put("/api/agents/ghost/teams", headers=ADMIN, body=json.dumps(
+        {"teams": ["support"]})).status_code == 404
+    assert client.http.put("/api/agents/rob/teams", headers=rob, body=json.dumps(
+        {"teams": ["support"]})).status_code == 403
+    bad = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+        {"id": "zoe", "name": "Zoe", "phone": "+15550100003", "teams": ["support", "billing"]}))
+    assert bad.status_code == 400
+    assert "unknown 'billing'" in json.loads(bad.body)["error"]
+
+
+def test_a_tampered_forged_or_replayed_cursor_is_refused(client, agent, social,
+                                                        platforms) -> None:
+    import base64
+
+    for n in range(3):
+        post_meta(client, messenger(f"PSID8{n}", f"m_8{n}", datetime.now(UTC)))
+    first = json.loads(client.http.get("/api/conversations?limit=1", headers=agent).body)
+    cursor = first["next"]
+    assert client.http.get(f"/api/conversations?limit=1&cursor={cursor}",
+                           headers=agent).status_code == 200
+    position, _, signature = cursor.rpartition(".")
+    # Another team's queue, written by hand and signed with a guess: not ours.
+    key = json.loads(base64.urlsafe_b64decode(position))
+    key["GSI1PK"] = "QUEUE#social#awaiting_agent"
+    forged = base64.urlsafe_b64encode(json.dumps(key).encode()).decode()
+    for bad in (f"{forged}.{signature}", forged, position, cursor[:-2] + "AA"):
+        answer = client.http.get(f"/api/conversations?limit=1&cursor={bad}", headers=agent)
+        assert answer.status_code == 400, bad
+        assert "cursor" in json.loads(answer.body)["error"]
+    # A cursor continues its own query only: not another status, nor another team.
+    for query in ("status=resolved", "team=social"):
+        replayed = client.http.get(f"/api/conversations?{query}&cursor={cursor}",
+                                   headers=ADMIN)
+        assert replayed.status_code == 400, query
+
+
+# --- Idempotency-Key: the caller's, on this conversation -----------------------------------
+
+def test_an_idempotency_key_is_scoped_to_the_agent_and_the_conversation(client, agent,
+                                                                       platforms) -> None:
+    post_meta(client, messenger("PSID71", "m_71", datetime.now(UTC)))
+    post_meta(client, messenger("PSID72", "m_72", datetime.now(UTC)))
+    carol = {**make_agent(client, "carol", ["support"]), "Idempotency-Key": "1"}
+    alice = {**agent, "Idempotency-Key": "1"}
+    sent = [reply(client, "messenger.dm-PAGE1-PSID71", alice, "Refund sent"),
+            reply(client, "messenger.dm-PAGE1-PSID71", carol, "Refund sent"),
+            reply(client, "messenger.dm-PAGE1-PSID72", alice, "Refund sent")]
+    assert [r.status_code for r in sent] == [201, 201, 201]
+    ids = {json.loads(r.body)["message"]["id"] for r in sent}
+    assert len(ids) == 3 and len(platforms.requests) == 3  # three replies, none swallowed
+    assert [json.loads(r.body)["message"]["author"] for r in sent] == ["alice", "carol",
+                                                                       "alice"]
+
+
+def test_an_idempotency_key_reused_for_another_reply_is_refused(client, agent,
+                                                               platforms) -> None:
+    post_meta(client, messenger("PSID73", "m_73", datetime.now(UTC)))
+    headers = {**agent, "Idempotency-Key": "req-9"}
+    assert reply(client, "messenger.dm-PAGE1-PSID73", headers, "Refund sent").status_code == 201
+    reused = reply(client, "messenger.dm-PAGE1-PSID73", headers, "Actually, no refund")
+    assert reused.status_code == 409
+    assert "already used for a different reply" in json.loads(reused.body)["error"]
+    assert len(platforms.requests) == 1  # the second text never went out
+    detail = json.loads(client.http.get("/api/conversations/messenger.dm-PAGE1-PSID73",
+                                        headers=agent).body)
+    assert [m["text"] for m in detail["messages"] if m["direction"] == "out"] == [
+        "Refund sent"]
+
+
+# --- /health: up for anyone, details for the admin -----------------------------------------
+
+def test_health_tells_strangers_only_that_it_is_up(client, agent, platforms) -> None:
+    for headers in ({}, agent, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}):
+        answer = client.http.get("/health", headers=headers)
+        assert answer.status_code == 200
+        assert json.loads(answer.body) == {"status": "ok"}, headers
+    full = json.loads(client.http.get("/health", headers=ADMIN).body)
+    assert full["status"] == "ok"
+    assert full["table"] == bootstrap.settings().table
+    assert {"queues", "topic", "state_machine", "stage", "channels"} <= set(full)

@@ -2,4 +2,4 @@
 fake platforms, an agent with a token)."""
 
 from tests.integration.conftest import aws, embedded_aws  # noqa: F401
-from tests.integration.test_agent_api import agent, platforms  # noqa: F401
+from tests.integration.test_agent_api import agent, platforms, social, two_teams  # noqa: F401

@@ -1,7 +1,8 @@
 """Bad input against the agent and admin API: every route, with junk path parameters, query
 strings and bodies (random bytes, truncated and deeply nested JSON, huge strings, each field of
 a valid body replaced by a wrong type) under every kind of credential. Never a 5xx, never an
-unhandled exception, and a refusal (4xx) writes nothing: not in DynamoDB, not in SNS."""
+unhandled exception, and a refusal (4xx) writes nothing: not in DynamoDB, not in SNS. An agent
+of another team never gets anything but a refusal on the conversation."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from tests.integration.conftest import SECRETS, run_inbound_worker
 from tests.platform_fake import FakePlatforms
 from tests.unit.webhooks.conftest import fixture
 
-TRIED = {"inputs": 0, "2xx": 0, "4xx": 0}
+TRIED = {"inputs": 0, "2xx": 0, "4xx": 0, "outsider": 0}
 VALID: dict[str, Any] = {
     "replies": {"text": "Sorry about that, a refund is on its way.", "private": False},
     "assign": {"agent": "alice"},
@@ -28,6 +29,7 @@ VALID: dict[str, Any] = {
                "email": "zed@example.com", "role": "agent"},
     "rota": {"members": ["alice"], "shift": 86400, "handoff": "09:00", "timezone": "UTC",
              "starts_on": "2026-11-25", "lead": "alice"},
+    "teams": {"teams": ["support"]},
     "overrides": {"start": "2026-11-25T09:00:00+00:00", "end": "2026-11-25T17:00:00+00:00",
                   "agent": "alice"},
 }
@@ -37,7 +39,8 @@ ROUTES = [  # (method, path template, body kind or None)
     ("POST", "/api/conversations/{id}/assign", "assign"),
     ("POST", "/api/conversations/{id}/resolve", None),
     ("POST", "/api/conversations/{id}/reopen", None), ("GET", "/api/reports/sla", None),
-    ("POST", "/api/agents", "agents"), ("PUT", "/api/teams/{team}/rota", "rota"),
+    ("POST", "/api/agents", "agents"), ("PUT", "/api/agents/{agent}/teams", "teams"),
+    ("PUT", "/api/teams/{team}/rota", "rota"),
     ("POST", "/api/teams/{team}/overrides", "overrides"),
     ("GET", "/api/teams/{team}/oncall", None),
     ("GET", "/api/customers/{platform}/{user}", None),
@@ -95,8 +98,8 @@ def _body(data: st.DataObject, kind: str | None) -> bytes:
     return json.dumps(data.draw(junk)).encode()
 
 
-def test_fuzzed_agent_api_never_5xx_and_refusals_write_nothing(client: Client,
-                                                               agent: dict[str, str]) -> None:
+def test_fuzzed_agent_api_never_5xx_and_refusals_write_nothing(
+        client: Client, agent: dict[str, str], social: dict[str, str]) -> None:
     body = json.dumps(fixture("whatsapp/pywa_text.json")).encode()
     assert client.http.post("/webhooks/meta", body=body, headers={
         "Content-Type": "application/json",
@@ -105,7 +108,8 @@ def test_fuzzed_agent_api_never_5xx_and_refusals_write_nothing(client: Client,
     run_inbound_worker()
     conversation = next(i["id"]["S"] for i in _state()[0] if i["SK"]["S"] == "META")
     admin = {"Authorization": f"Bearer {SECRETS['admin_token']}"}
-    credentials = [agent, admin, {}, {"Authorization": "Bearer nope"},
+    # `social` is an agent of another team than the conversation's (support).
+    credentials = [agent, admin, social, {}, {"Authorization": "Bearer nope"},
                    {"Authorization": agent["Authorization"][:-1]}, {"Authorization": "Basic x"}]
 
     @settings(max_examples=300, deadline=None,
@@ -118,13 +122,15 @@ def test_fuzzed_agent_api_never_5xx_and_refusals_write_nothing(client: Client,
             id=data.draw(st.sampled_from([conversation]) | segment),
             team=data.draw(st.sampled_from(["support"]) | segment),
             platform=data.draw(st.sampled_from(["whatsapp", "x"]) | segment),
-            user=data.draw(segment), queue=data.draw(st.sampled_from(["inbound"]) | segment))
+            user=data.draw(segment), queue=data.draw(st.sampled_from(["inbound"]) | segment),
+            agent=data.draw(st.sampled_from(["alice"]) | segment))
         params = data.draw(st.dictionaries(st.sampled_from(
             ["status", "team", "limit", "cursor", "from", "to", "x"]), segment, max_size=3))
         if params:
             from urllib.parse import quote
             path += "?" + "&".join(f"{k}={quote(v)}" for k, v in params.items())
-        headers = {**data.draw(st.sampled_from(credentials)), "Content-Type": "application/json"}
+        credential = data.draw(st.sampled_from(credentials))
+        headers = {**credential, "Content-Type": "application/json"}
         if data.draw(st.booleans()):
             headers["Idempotency-Key"] = data.draw(segment)
         before = _state()
@@ -134,6 +140,10 @@ def test_fuzzed_agent_api_never_5xx_and_refusals_write_nothing(client: Client,
                                        else b"")
         status = int(response.status_code)
         assert status < 500, (method, path, status, response.body[:300])
+        if credential == social and path.startswith(f"/api/conversations/{conversation}"):
+            # Another team's: not found, as if it did not exist (or a malformed request).
+            TRIED["outsider"] += 1
+            assert status in (400, 404), (method, path, status, response.body[:300])
         if status >= 400:
             TRIED["4xx"] += 1
             assert "error" in json.loads(response.body), (method, path)
@@ -143,5 +153,33 @@ def test_fuzzed_agent_api_never_5xx_and_refusals_write_nothing(client: Client,
 
     check()
     print(f"\nagent API fuzz: {TRIED['inputs']} inputs, {TRIED['2xx']} accepted, "
-          f"{TRIED['4xx']} refused with a reason, 0 5xx")
-    assert TRIED["4xx"] > TRIED["inputs"] // 2 and TRIED["2xx"] > 0
+          f"{TRIED['4xx']} refused with a reason, 0 5xx; another team's agent: "
+          f"{TRIED['outsider']} requests on the conversation, all refused")
+    assert TRIED["4xx"] > TRIED["inputs"] // 2 and TRIED["2xx"] > 0 and TRIED["outsider"] > 0
+
+
+def test_another_teams_agent_gets_404_on_every_route_for_the_conversation(
+        client: Client, agent: dict[str, str], social: dict[str, str]) -> None:
+    body = json.dumps(fixture("whatsapp/pywa_text.json")).encode()
+    assert client.http.post("/webhooks/meta", body=body, headers={
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body)}
+    ).status_code == 200
+    run_inbound_worker()
+    conversation = next(i["id"]["S"] for i in _state()[0] if i["SK"]["S"] == "META")
+    asked = [(method, template.format(id=conversation), kind) for method, template, kind
+             in ROUTES if "{id}" in template]
+    asked += [("GET", "/api/conversations?team=support", None),
+              ("GET", "/api/reports/sla?team=support", None)]
+    before = _state()
+    for method, path, kind in asked:
+        headers = {**social, "Content-Type": "application/json", "Idempotency-Key": "k"}
+        response = client.http.request(method, path, headers=headers, body=json.dumps(
+            VALID.get(kind or "", {})).encode() if method == "POST" else b"")
+        assert response.status_code == 404, (method, path, response.body)
+    assert _state() == before
+    # The conversation's own team still works on it: the 404s were about who asked.
+    assert client.http.get(f"/api/conversations/{conversation}",
+                           headers=agent).status_code == 200
+    print(f"\nanother team's agent: {len(asked)} of {len(asked)} routes answered 404, "
+          "nothing written")

@@ -1,11 +1,16 @@
-"""Teams' rotas and agents in DynamoDB (`TEAM#<team>`/`ROTA`, `AGENT#<id>`/`PROFILE`)."""
+"""Teams' rotas and agents in DynamoDB (`TEAM#<team>`/`ROTA`, `AGENT#<id>`/`PROFILE`).
+
+An agent's teams are a string set on the profile, so joining a team is one atomic ADD that
+two rotas saved at once cannot undo."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item
+from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
 from chalicelib.domain.oncall import (
     Agent,
     Rota,
@@ -51,15 +56,39 @@ class DynamoOnCall:
         return self._get(f"AGENT#{agent_id}", "PROFILE")
 
     def put_agent(self, agent: Agent, *, role: str, token: str | None,
-                  subscriptions: list[str]) -> None:
+                  subscriptions: list[str], teams: tuple[str, ...] = ()) -> None:
         item: dict[str, Any] = {"PK": f"AGENT#{agent.id}", "SK": "PROFILE",
                                 "agent": agent_to_dict(agent), "role": role,
                                 "subscriptions": subscriptions}
+        if teams:  # DynamoDB has no empty set: no teams is no attribute
+            item["teams"] = set(teams)
         if token:
             item["GSI1PK"] = "TOKEN"
             item["GSI1SK"] = token_hash(token)
         with aws_errors("save agent"):
             self.client.put_item(TableName=self.table, Item=to_item(item))
+
+    def set_teams(self, agent_id: str, teams: tuple[str, ...]) -> bool:
+        """Replace an agent's teams; False when there is no such agent."""
+        change: dict[str, Any] = ({"UpdateExpression": "SET teams = :t",
+                                   "ExpressionAttributeValues": {":t": value(set(teams))}}
+                                  if teams else {"UpdateExpression": "REMOVE teams"})
+        with aws_errors("save agent teams"):
+            try:
+                self.client.update_item(TableName=self.table,
+                                        Key=key(f"AGENT#{agent_id}", "PROFILE"),
+                                        ConditionExpression="attribute_exists(PK)", **change)
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
+    def join_team(self, agent_id: str, team: str) -> None:
+        with aws_errors("save agent teams"), suppress(
+                self.client.exceptions.ConditionalCheckFailedException):  # no such agent
+            self.client.update_item(
+                TableName=self.table, Key=key(f"AGENT#{agent_id}", "PROFILE"),
+                UpdateExpression="ADD teams :t", ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeValues={":t": value({team})})
 
     def by_token(self, token: str) -> dict[str, Any] | None:
         with aws_errors("find token"):
@@ -68,4 +97,13 @@ class DynamoOnCall:
                 KeyConditionExpression="GSI1PK = :t AND GSI1SK = :h",
                 ExpressionAttributeValues={":t": {"S": "TOKEN"},
                                            ":h": {"S": token_hash(token)}})["Items"]
-        return from_item(items[0]) if items else None
+        if not items:
+            return None
+        # The index names the agent; their teams are read from the profile itself, consistently,
+        # so a team taken away is taken away on the next request.
+        found = from_item(items[0])
+        profile = self.agent_record(str(found["agent"]["id"]))
+        if profile is None or not hmac.compare_digest(str(profile.get("GSI1SK", "")),
+                                                      token_hash(token)):
+            return None  # replaced (new token) since the index was read
+        return profile
