@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import axe_playwright_python
+import axe_playwright_python  # type: ignore[import-untyped]
 import pytest
 from playwright.sync_api import (
     Browser,
@@ -74,6 +74,13 @@ def desktop(browser: Browser, stack: LocalStack) -> Iterator[Page]:
 @pytest.fixture
 def phone(browser: Browser, stack: LocalStack) -> Iterator[Page]:
     context = _context(browser, stack, PHONE, is_mobile=True, has_touch=True)
+    yield context.new_page()
+    context.close()
+
+
+@pytest.fixture
+def browser_no_js(browser: Browser, stack: LocalStack) -> Iterator[Page]:
+    context = _context(browser, stack, DESKTOP, java_script_enabled=False)
     yield context.new_page()
     context.close()
 
