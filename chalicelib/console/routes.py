@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -74,8 +74,8 @@ def _cookie_session_id() -> str | None:
     return morsel.value if morsel else None
 
 
-def _set_cookie(session: sessions.Session, now: datetime) -> str:
-    seconds = max(0, int((session.expires_at - now).total_seconds()))
+def _set_cookie(session: sessions.Session, lifetime: timedelta) -> str:
+    seconds = int(lifetime.total_seconds())
     secure = "; Secure" if settings().public_url.startswith("https://") else ""
     return (f"{sessions.COOKIE}={session.id}; Path=/; Max-Age={seconds}; HttpOnly; "
             f"SameSite=Strict{secure}")
@@ -199,7 +199,7 @@ def sign_in() -> Response:
     deps = actions.session_deps()
     session = sessions.start(principal, deps)
     logger.info("console sign-in", extra={"agent": principal.id, "role": principal.role})
-    return redirect(_base() + next_path, {"Set-Cookie": _set_cookie(session, deps.now())})
+    return redirect(_base() + next_path, {"Set-Cookie": _set_cookie(session, deps.lifetime)})
 
 
 @console.route("/console/sign-out", methods=["POST"], content_types=FORM)
