@@ -328,8 +328,8 @@ def _back(conversation_id: str) -> str:
 def _change(act: Callable[[sessions.Session, dict[str, str]], Response]) -> Response:
     """A state change from a console form: signed in, same origin, the session's CSRF token."""
     session = _session()
-    if session is None:
-        return error(401, "sign in again")
+    if session is None:  # expired or revoked while the page was open: sign in, then go on
+        return redirect(_url("/console/sign-in", next=_referring_page()))
     if not _same_origin():
         return error(403, "cross-site request refused")
     try:
@@ -341,6 +341,13 @@ def _change(act: Callable[[sessions.Session, dict[str, str]], Response]) -> Resp
                                                                    session.principal.id})
         return error(403, "missing or wrong CSRF token: reload the page and try again")
     return act(session, form)
+
+
+def _referring_page() -> str:
+    """The console page the form was on (same origin only), to return to after signing in."""
+    referer = urlsplit(_header("referer") or "")
+    path = referer.path.removeprefix(_base()) if _base() else referer.path
+    return sessions.safe_next(path + (f"?{referer.query}" if referer.query else ""))
 
 
 def _acted(conversation_id: str, session: sessions.Session,

@@ -9,7 +9,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import accessibility_problems, shoot, sign_in
+from tests.browser.conftest import accessibility_problems, complaint, shoot, sign_in
 from tests.e2e.conftest import SECRETS, LocalStack
 
 pytestmark = pytest.mark.e2e
@@ -102,3 +102,17 @@ def test_an_admin_revokes_an_agents_sessions_and_sign_out_ends_one(
     expect(desktop.get_by_role("button", name="Sign in")).to_be_visible()
     desktop.goto("/console")
     expect(desktop.get_by_role("button", name="Sign in")).to_be_visible()
+
+
+def test_a_form_sent_after_the_session_ended_signs_in_and_returns_to_the_page(
+        desktop: Page, stack: LocalStack, agent: dict[str, str]) -> None:
+    conversation = complaint(stack, "my session test")
+    sign_in(desktop, agent["token"])
+    desktop.goto(f"/console/conversations/{conversation}")
+    assert stack.admin("DELETE", f"/api/agents/{agent['id']}/sessions").ok
+    desktop.get_by_role("button", name="Resolve").click()
+    expect(desktop.get_by_role("button", name="Sign in")).to_be_visible()
+    meta = stack.item("CONV#" + conversation.replace(".", "#", 1), "META")
+    assert meta is not None and meta["status"]["S"] == "awaiting_agent"  # nothing changed
+    sign_in(desktop, agent["token"], here=True)
+    assert desktop.url.endswith(f"/console/conversations/{conversation}")
