@@ -142,7 +142,8 @@ def test_without_javascript_an_agent_can_still_reply(
 
 def test_on_a_phone_the_inbox_and_conversation_are_usable(
         phone: Page, stack: LocalStack, agent: dict[str, str]) -> None:
-    conversation = complaint(stack, "my screen is small and so is my patience")
+    # What a customer writes is shown as text, never run as markup.
+    conversation = complaint(stack, "<img src=x onerror=alert(1)> my screen is small")
     phone.goto("/console/sign-in")
     assert accessibility_problems(phone) == []
     shoot(phone, "phone-sign-in")
@@ -152,6 +153,8 @@ def test_on_a_phone_the_inbox_and_conversation_are_usable(
     shoot(phone, "phone-inbox")
     phone.goto(f"/console/conversations/{conversation}")
     expect(phone.get_by_role("button", name="Send reply")).to_be_visible()
+    expect(phone.get_by_text("<img src=x onerror=alert(1)> my screen is small")).to_be_visible()
+    assert phone.locator(".thread img").count() == 0
     assert accessibility_problems(phone) == []
     width = phone.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, "the conversation must not scroll sideways on a phone"
