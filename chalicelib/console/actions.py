@@ -53,8 +53,10 @@ def conversation(principal: Principal, conversation_id: str) -> dict[str, Any]:
     return agent_api.show(conversation_id, bootstrap.agent_deps())
 
 
-def reply(principal: Principal, conversation_id: str, text: str,
-          private: bool) -> dict[str, Any]:
+def reply(principal: Principal, conversation_id: str, text: str, private: bool,
+          lambda_context: Any = None) -> dict[str, Any]:
+    # Idempotent sending needs the invocation's time left, as the API's reply route gives it.
+    bootstrap.lambda_context(lambda_context)
     return agent_api.reply(conversation_id, {"text": text, "private": private}, principal,
                            None, bootstrap.agent_deps())
 

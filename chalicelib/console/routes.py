@@ -118,8 +118,8 @@ def _to_sign_in(here: str) -> Response:
 
 
 def _here(path: str) -> str:
-    params = dict(_request().query_params or {})
-    params.pop("notice", None), params.pop("kind", None), params.pop("sig", None)
+    params = {k: v for k, v in (_request().query_params or {}).items()
+              if k not in ("notice", "kind", "sig")}  # a notice is shown once, not kept
     return path + (f"?{urlencode(params)}" if params else "")
 
 
@@ -375,7 +375,8 @@ def reply(conversation_id: str) -> Response:
         def act() -> str:
             if not text:
                 raise BadRequest("Write a reply first.")
-            sent = actions.reply(session.principal, conversation_id, text, private)
+            sent = actions.reply(session.principal, conversation_id, text, private,
+                                 console.lambda_context)
             route = sent["message"]["route"].replace("_", " ")
             return f"Reply sent on {sent['message']['platform']} ({route})."
         return _acted(conversation_id, session, act)
@@ -398,15 +399,23 @@ def assign(conversation_id: str) -> Response:
 @console.route("/console/conversations/{conversation_id}/resolve", methods=["POST"],
                content_types=FORM)
 def resolve(conversation_id: str) -> Response:
-    return _change(lambda session, form: _acted(conversation_id, session, lambda: (
-        actions.resolve(session.principal, conversation_id), "Resolved.")[1]))
+    def act(session: sessions.Session, form: dict[str, str]) -> Response:
+        def resolved() -> str:
+            actions.resolve(session.principal, conversation_id)
+            return "Resolved."
+        return _acted(conversation_id, session, resolved)
+    return _change(act)
 
 
 @console.route("/console/conversations/{conversation_id}/reopen", methods=["POST"],
                content_types=FORM)
 def reopen(conversation_id: str) -> Response:
-    return _change(lambda session, form: _acted(conversation_id, session, lambda: (
-        actions.reopen(session.principal, conversation_id), "Reopened.")[1]))
+    def act(session: sessions.Session, form: dict[str, str]) -> Response:
+        def reopened() -> str:
+            actions.reopen(session.principal, conversation_id)
+            return "Reopened."
+        return _acted(conversation_id, session, reopened)
+    return _change(act)
 
 
 # --- assets -----------------------------------------------------------------------------------
