@@ -8,12 +8,14 @@ from typing import Any
 from chalice.app import Chalice, Rate, Response
 
 from chalicelib import bootstrap, function_url, observability, services
+from chalicelib.console.routes import console
 from chalicelib.domain.errors import Forbidden, NotFound, Unauthorized
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.pages import page
 from chalicelib.services.auth import Principal, authenticate, require
 
 app = Chalice(app_name="replywindow")
+app.register_blueprint(console)  # the agent console's pages, /console (chalicelib/console/)
 
 
 @app.middleware("http")

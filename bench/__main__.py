@@ -17,7 +17,8 @@ BENCHES = [("coldstart", "Cold start: import of app.py vs import boto3"),
            ("ingest", "Webhook cost against the floor"),
            ("load", "Throughput with zero loss"),
            ("lateness", "Alert lateness"),
-           ("cost", "AWS bill per million inbound messages")]
+           ("cost", "AWS bill per million inbound messages"),
+           ("console_poll", "Console inbox poll: 304 against a full render")]
 
 
 def main() -> int:

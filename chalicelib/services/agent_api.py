@@ -127,7 +127,7 @@ def show(conversation_id: str, principal: Principal, deps: AgentDeps) -> dict[st
     messages = sorted(deps.inbox.messages(c.id), key=lambda m: str(m.get("created_at")))
     return {**summary(c, deps.now()), "messages": [
         {"id": m.get("message_id"), "direction": m.get("direction"),
-         "author": m.get("author"), "text": m.get("text", ""),
+         "author": m.get("author"), "text": m.get("text", ""), "channel": m.get("channel"),
          "created_at": m.get("created_at"), "deleted": bool(m.get("deleted", False)),
          "attachments": m.get("attachments", [])} for m in messages]}
 

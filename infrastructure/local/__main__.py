@@ -24,6 +24,7 @@ def main() -> int:
     built = runtime.built
     say(f"ReplyWindow is running ({time.monotonic() - started:.1f}s to start):")
     say(f"  API            {runtime.api_url}  (try {runtime.api_url}/health)")
+    say(f"  console        {runtime.api_url}/console  (sign in with an agent's or the admin token)")
     say(f"  webhooks       {runtime.webhook_url}/webhooks/x and /webhooks/meta "
         "(the function URL's stand-in)")
     say(f"  embedded AWS   {runtime.aws.endpoint}  (moto, Step Functions executing)")

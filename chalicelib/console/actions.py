@@ -1,0 +1,84 @@
+"""Everything the console asks of the services, in one place. Every call carries the signed-in
+Principal, so access rules (team scoping) are applied here once for every page."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib import bootstrap
+from chalicelib.config import settings
+from chalicelib.console import sessions
+from chalicelib.domain.events import Platform
+from chalicelib.services import agent_api
+from chalicelib.services.auth import Principal, authenticate, require
+
+PLATFORMS = tuple(p.value for p in Platform)
+
+
+def session_deps() -> sessions.SessionDeps:
+    from chalicelib.adapters.dynamodb.sessions import DynamoSessions
+
+    return sessions.SessionDeps(store=DynamoSessions(bootstrap.dynamodb(), settings().table),
+                                now=bootstrap.now, teams_of=_teams_of)
+
+
+def _teams_of(agent: str) -> tuple[str, ...]:
+    """Read at every request, like the API's token: an admin's change of teams applies at once."""
+    record = bootstrap.oncall().agent_record(agent) or {}
+    return tuple(str(t) for t in record.get("teams") or ())
+
+
+def sign_in(token: str) -> Principal:
+    """An agent's token, or the admin token; raises Unauthorized."""
+    return require(authenticate(f"Bearer {token.strip()}", bootstrap.auth_deps()),
+                   "agent", "admin")
+
+
+def admin(authorization: str | None) -> Principal:
+    return require(authenticate(authorization, bootstrap.auth_deps()), "admin")
+
+
+def inbox(principal: Principal, params: dict[str, str]) -> dict[str, Any]:
+    """The inbox page's rows; the platform filter applies to the page the store returned."""
+    wanted = {k: v for k, v in params.items() if k in ("team", "status", "cursor") and v}
+    found = agent_api.list_inbox(wanted, principal, bootstrap.agent_deps())
+    platform = params.get("platform")
+    if platform:
+        found["conversations"] = [c for c in found["conversations"]
+                                  if c["platform"] == platform]
+    return found
+
+
+def teams() -> list[str]:
+    policies = bootstrap.policies()
+    return [policies.default_team, *(t for t in policies.teams if t != policies.default_team)]
+
+
+def conversation(principal: Principal, conversation_id: str) -> dict[str, Any]:
+    return agent_api.show(conversation_id, principal, bootstrap.agent_deps())
+
+
+def reply(principal: Principal, conversation_id: str, text: str, private: bool,
+          lambda_context: Any = None) -> dict[str, Any]:
+    # Idempotent sending needs the invocation's time left, as the API's reply route gives it.
+    bootstrap.lambda_context(lambda_context)
+    return agent_api.reply(conversation_id, {"text": text, "private": private}, principal,
+                           None, bootstrap.agent_deps())
+
+
+def assign(principal: Principal, conversation_id: str, agent: str) -> dict[str, Any]:
+    return agent_api.assign(conversation_id, {"agent": agent}, principal,
+                            bootstrap.agent_deps())
+
+
+def resolve(principal: Principal, conversation_id: str) -> dict[str, Any]:
+    return agent_api.resolve(conversation_id, principal, bootstrap.agent_deps())
+
+
+def reopen(principal: Principal, conversation_id: str) -> dict[str, Any]:
+    return agent_api.reopen(conversation_id, principal, bootstrap.agent_deps())
+
+
+def now() -> datetime:
+    return bootstrap.now()

@@ -1,0 +1,118 @@
+"""The console's routes in the Chalice app against moto: cookies, headers, assets, revocation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import bootstrap
+from chalicelib.adapters.dynamodb.sessions import DynamoSessions
+from chalicelib.console import sessions
+from infrastructure.local.aws import Built
+from tests.integration.conftest import SECRETS
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture
+def client(aws: Built) -> Iterator[Client]:
+    import app
+
+    with Client(app.app) as test_client:
+        yield test_client
+
+
+def _sign_in(client: Client, **headers: str) -> dict[str, str]:
+    answer = client.http.post("/console/sign-in", headers={**FORM, **headers},
+                              body=f"token={SECRETS['admin_token']}&next=/console")
+    assert answer.status_code == 303, answer.body
+    return dict(answer.headers)
+
+
+def test_in_aws_the_cookie_is_secure_and_links_keep_the_stage_prefix(
+        aws: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLYWINDOW_PUBLIC_URL", "https://abc.execute-api.example/api")
+    bootstrap.reset()
+    import app
+
+    with Client(app.app) as client:
+        headers = _sign_in(client)
+        cookie = headers["Set-Cookie"]
+        assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        assert headers["Location"] == "/api/console"
+        page = client.http.get("/console", headers={"Cookie": cookie.split(";", 1)[0]})
+        assert b'href="/api/console/static/console.css"' in page.body
+
+
+def test_locally_the_cookie_is_not_secure_and_pages_carry_a_strict_csp(
+        client: Client) -> None:
+    cookie = _sign_in(client)["Set-Cookie"]
+    assert "Secure" not in cookie and "Max-Age=43200" in cookie
+    page = client.http.get("/console", headers={"Cookie": cookie.split(";", 1)[0]})
+    assert page.status_code == 200
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["Cache-Control"] == "no-store"
+    assert b"<script>" not in page.body and b"style=" not in page.body
+
+
+def test_a_sign_in_posted_from_another_site_is_refused(client: Client) -> None:
+    answer = client.http.post("/console/sign-in", headers={**FORM,
+                                                           "Origin": "https://evil.example"},
+                              body=f"token={SECRETS['admin_token']}")
+    assert answer.status_code == 403
+    assert "Set-Cookie" not in answer.headers
+
+
+def test_assets_are_served_and_nothing_else_is(client: Client) -> None:
+    script = client.http.get("/console/static/console.js")
+    assert script.status_code == 200
+    assert script.headers["Content-Type"].startswith("text/javascript")
+    assert client.http.get("/console/static/console.css").status_code == 200
+    for name in ("routes.py", "..%2Froutes.py", "templates"):
+        assert client.http.get(f"/console/static/{name}").status_code == 404
+
+
+def test_revoking_an_agents_sessions_deletes_every_one_of_them(client: Client) -> None:
+    store = DynamoSessions(bootstrap.dynamodb(), bootstrap.settings().table)
+    deps = sessions.SessionDeps(store=store, now=bootstrap.now)
+    from chalicelib.services.auth import Principal
+
+    started = [sessions.start(Principal("erin", "agent"), deps) for _ in range(3)]
+    kept = sessions.start(Principal("frank", "agent"), deps)
+    refused = client.http.delete("/api/agents/erin/sessions")
+    assert refused.status_code == 401
+    answer = client.http.delete("/api/agents/erin/sessions", headers={
+        "Authorization": f"Bearer {SECRETS['admin_token']}"})
+    assert answer.status_code == 200
+    assert answer.json_body == {"agent": "erin", "revoked": 3}
+    assert all(sessions.resume(s.id, deps) is None for s in started)
+    assert sessions.resume(kept.id, deps) is not None
+
+
+def test_without_a_public_url_the_stage_and_https_come_from_api_gateways_request(
+        aws: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The packaged API function has no REPLYWINDOW_PUBLIC_URL unless the operator sets
+    PublicUrl: its cookie must still be Secure and its links keep the `/api` stage."""
+    monkeypatch.setenv("REPLYWINDOW_PUBLIC_URL", "")
+    bootstrap.reset()
+    import app
+
+    event = {"resource": "/console/sign-in", "path": "/console/sign-in", "httpMethod": "POST",
+             "headers": {**FORM, "Host": "abc.execute-api.us-east-1.amazonaws.com",
+                         "X-Forwarded-Proto": "https"},
+             "multiValueHeaders": {}, "queryStringParameters": None,
+             "multiValueQueryStringParameters": None, "pathParameters": None,
+             "stageVariables": None, "isBase64Encoded": False,
+             "body": f"token={SECRETS['admin_token']}&next=/console",
+             "requestContext": {"resourcePath": "/console/sign-in", "httpMethod": "POST",
+                                "path": "/api/console/sign-in", "stage": "api",
+                                "requestId": "r1", "identity": {"sourceIp": "203.0.113.9"}}}
+    answer = app.app(event, None)
+    assert answer["statusCode"] == 303, answer
+    headers = {k.lower(): v for k, v in answer["headers"].items()}
+    assert headers["location"] == "/api/console"
+    assert "; Secure" in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"]
