@@ -17,14 +17,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/mypy app.py chalicelib infrastructure replywindow_cli
+	$(BIN)/mypy app.py chalicelib infrastructure replywindow_cli bench
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app.py chalicelib infrastructure replywindow_cli
+	$(BIN)/mypy app.py chalicelib infrastructure replywindow_cli bench
 
 package: $(STAMP)
 	$(BIN)/python -m infrastructure.package build
