@@ -59,8 +59,11 @@ def test_the_doc_names_files_and_functions() -> None:
     assert sum(name is not None for _, name in found) > 25
 
 
-@pytest.mark.parametrize(("path", "name"), sorted(set(references(DOC.read_text())),
-                                                  key=lambda r: (r[0], r[1] or "")))
+def _distinct() -> list[tuple[str, str | None]]:
+    return sorted(set(references(DOC.read_text())), key=lambda r: (r[0], r[1] or ""))
+
+
+@pytest.mark.parametrize(("path", "name"), _distinct())
 def test_each_reference_exists(path: str, name: str | None) -> None:
     full = _where(path)
     assert full.is_file(), f"{path} does not exist"
