@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 
 from bench.cost.recorder import Recorder
-from chalicelib import bootstrap
+from chalicelib import bootstrap, config
 from chalicelib.adapters.dynamodb.records import dedupe_pk
 from infrastructure.local.aws import Built
 
 
 def test_writes_reads_and_failed_conditions_are_counted_by_item(aws: Built) -> None:
-    ddb, table = bootstrap.dynamodb(), bootstrap.settings().table
+    ddb, table = bootstrap.dynamodb(), config.settings().table
     conversation = {"PK": {"S": "CONV#x#t-1"}, "SK": {"S": "META"},
                     "GSI1PK": {"S": "QUEUE#support#awaiting_agent"},
                     "GSI1SK": {"S": "2026-11-25T10:00:00+00:00#x.t-1"}}
