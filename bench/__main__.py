@@ -32,7 +32,8 @@ def main() -> int:
                                 capture_output=True, text=True, check=False,
                                 env={**os.environ, "PYTHONPATH": str(HERE.parent)})
         figures = _figures(result.stdout)
-        lines += [f"## {title} (`bench/{name}.py`, {time.monotonic() - started:.0f} s)\n",
+        where = f"bench/{name}.py" if (HERE / f"{name}.py").exists() else f"bench/{name}/"
+        lines += [f"## {title} (`{where}`, {time.monotonic() - started:.0f} s)\n",
                   "| figure | value |", "| --- | --- |"]
         lines += [f"| {k} | {v} |" for k, v in (f.split(": ", 1) for f in figures)]
         if result.returncode:

@@ -46,6 +46,7 @@ def _fill_inbox(secrets: dict[str, str]) -> None:
     """CONVERSATIONS customers write on Messenger; the triage worker files them."""
     import app
     from chalicelib import bootstrap, handlers
+    from chalicelib.config import settings
     from chalicelib.webhooks.signatures import meta_signature
     from infrastructure.local.function_url import url_event
     from infrastructure.local.pollers import QueuePoller
@@ -63,7 +64,7 @@ def _fill_inbox(secrets: dict[str, str]) -> None:
             body, "192.0.2.1", "bench")
         assert app.webhook_url(event, None)["statusCode"] == 200
     sqs = bootstrap.sqs()
-    url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
+    url = sqs.get_queue_url(QueueName=settings().inbound_queue)["QueueUrl"]
     arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     worker = QueuePoller(name="inbound", sqs=sqs, queue_url=url, queue_arn=arn,
@@ -110,10 +111,12 @@ def _run(secrets: dict[str, str]) -> dict[str, Any]:
             page_bytes, full_bytes = len(page.body), len(full.body)
         rows = len(json.loads(full.body)["conversations"])
         from chalicelib.services import agent_api
+        from chalicelib.services.auth import Principal
 
         start = time.perf_counter()
         for _ in range(N):
-            agent_api.list_inbox({}, bootstrap.agent_deps())
+            agent_api.list_inbox({}, Principal(id="admin", role="admin"),
+                                 bootstrap.agent_deps())
         read_s = time.perf_counter() - start
     return {"inbox rows": rows, "requests timed (each kind)": N,
             "full page ms": round(page_s / N * 1000, 2),

@@ -74,7 +74,7 @@ def measure() -> dict[str, Any]:
 
 
 def _run(aws: Any, secrets: dict[str, str]) -> dict[str, Any]:
-    from chalicelib import bootstrap
+    from chalicelib import bootstrap, config
     from chalicelib.webhooks.signatures import meta_signature, x_signature
     from infrastructure.local.function_url import url_event
 
@@ -82,7 +82,7 @@ def _run(aws: Any, secrets: dict[str, str]) -> dict[str, Any]:
     import app  # after the environment: the webhooks' Lambda, as deployed
 
     ddb, sqs = bootstrap.dynamodb(), bootstrap.sqs()
-    table = bootstrap.settings().table
+    table = config.settings().table
     floor_queue = sqs.create_queue(QueueName="bench-floor.fifo", Attributes={
         "FifoQueue": "true"})["QueueUrl"]
     ours_s = floor_s = 0.0

@@ -58,7 +58,8 @@ def measure(n: int = N, c: int = C) -> dict[str, Any]:
         table = os.environ["REPLYWINDOW_TABLE"]
 
         def scan() -> list[dict[str, Any]]:
-            items, kwargs = [], {}
+            items: list[dict[str, Any]] = []
+            kwargs: dict[str, Any] = {}
             while True:
                 page = ddb.scan(TableName=table, **kwargs)
                 items += page["Items"]

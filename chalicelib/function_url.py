@@ -1,7 +1,7 @@
 """The webhooks' front in AWS: a Lambda function URL on its own function.
 
 Webhooks are most of our requests, and a function URL costs nothing per request where API
-Gateway costs $1.00 (HTTP API) or $3.50 (REST) per million (bench/cost.py). A function URL hands
+Gateway costs $1.00 (HTTP API) or $3.50 (REST) per million (bench/cost/). A function URL hands
 the function API Gateway's payload format 2.0; Chalice routes the REST proxy event (1.0). This
 module translates both ways, for the webhook routes only: any other path is a 404 here, so the
 public URL exposes nothing but what the platforms call (the agent API stays behind Chalice's

@@ -1,4 +1,4 @@
-"""Domain outcomes -> HTTP answers (DESIGN §6): 4xx with a reason for the caller's mistakes,
+"""Domain outcomes -> HTTP answers: 4xx with a reason for the caller's mistakes,
 5xx only when AWS failed, so a platform retries exactly the deliveries that need it."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The platforms' webhooks get their own front, a Lambda function URL on a function of their own
 (the same code, `app.webhook_url` as handler, chalicelib/function_url.py): nothing per request,
 where API Gateway charges $1.00 (HTTP API) or $3.50 (REST) a million, and webhooks are most of
-our requests (bench/cost.py). The agent API stays on Chalice's REST API.
+our requests (bench/cost/). The agent API stays on Chalice's REST API.
 
     python -m infrastructure.package build [--stage dev]
 

@@ -14,7 +14,7 @@ os.environ.update(
     POWERTOOLS_TRACE_DISABLED="true",
 )
 
-# The emulator's transactions must not undo concurrent writes (see moto_fixes).
+# The emulator must apply conditional writes atomically, as DynamoDB does (see moto_fixes).
 from infrastructure.local import moto_fixes
 
 moto_fixes.apply()

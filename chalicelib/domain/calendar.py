@@ -1,4 +1,4 @@
-"""Business-hours calendars: the SLA clock runs only while the team is open (DESIGN §4).
+"""Business-hours calendars: the SLA clock runs only while the team is open.
 
 Opening hours are wall-clock times in the calendar's time zone, so a DST change moves them with
 the local clock; holidays are whole local days off. "24x7" is plain elapsed time. Work is

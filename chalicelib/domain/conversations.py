@@ -1,4 +1,4 @@
-"""Conversations and turns (DESIGN §2): what a customer message or a brand reply does to them.
+"""Conversations and turns: what a customer message or a brand reply does to them.
 
 A turn opens with a customer message after the brand last spoke; it needs a response. Its clock
 starts at the platform's own timestamp, never later than when ReplyWindow received it, so a late

@@ -63,7 +63,7 @@ def _aware(value: datetime) -> datetime:
 class MessageEvent(_Frozen):
     """A message in a conversation, from the customer (`in`) or from the brand (`out`).
 
-    `thread` identifies the conversation on its platform (see DESIGN §2); for X public replies
+    `thread` identifies the conversation on its platform; for X public replies
     the ingest service may move the message into the conversation of the tweet it replies to
     (the tweet index), so parsers set `thread` to the tweet's own chain root as far as the
     payload shows it and always fill `reply_to`.

@@ -1,4 +1,4 @@
-"""SLA policies (DESIGN §4, the file format is a contract): windows per priority, the warning
+"""SLA policies (the file format is a contract): windows per priority, the warning
 point, escalation, business hours, and per-team overrides. Unknown keys are errors that name
 their path, never silently ignored. Every conversation gets a timer: priority shortens a
 window, it never removes one."""

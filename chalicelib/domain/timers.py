@@ -1,4 +1,4 @@
-"""Due checks and the alarm clock's time buckets (DESIGN §1).
+"""Due checks and the alarm clock's time buckets (docs/architecture.md#alarm-clock).
 
 A turn's warning, breach and escalation are due checks. Each goes into the time bucket that
 rings at or after its due time; one Step Functions execution per bucket rings them all, so the

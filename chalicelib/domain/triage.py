@@ -1,4 +1,4 @@
-"""Triage: a priority and the reasons for it, from the text and who wrote it (DESIGN §5).
+"""Triage: a priority and the reasons for it, from the text and who wrote it.
 
 Deterministic and explainable, no network. Points add up; the priority follows the total:
 

@@ -1,4 +1,4 @@
-"""The platforms' documented webhook signatures (DESIGN §6). Pure; timing-safe comparisons.
+"""The platforms' documented webhook signatures. Pure; timing-safe comparisons.
 
 - X: CRC `response_token` = "sha256=" + base64(HMAC-SHA256(consumer secret, crc_token)); each POST
   carries `x-twitter-webhooks-signature: sha256=<base64 HMAC-SHA256 of the raw body>`.

@@ -2,7 +2,7 @@
 infrastructure/resources.yaml built through the service APIs from that one declaration.
 
 moto's CloudFormation cannot be used here: it lacks AWS::SNS::Subscription, and a state machine it
-creates is invisible to the executing backend (DESIGN §7).
+creates is invisible to the executing backend (docs/architecture.md#the-local-stack).
 """
 
 from __future__ import annotations
@@ -210,7 +210,7 @@ def _topic(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> N
 
 
 def _secret(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
-    # The secret is created empty of real values; the runtime seeds them (DESIGN §6).
+    # The secret is created empty of real values; the runtime seeds them.
     generate = props.get("GenerateSecretString", {})
     value = json.loads(generate.get("SecretStringTemplate", "{}"))
     if "GenerateStringKey" in generate:

@@ -1,6 +1,6 @@
 """Capture what SNS would deliver to phones and inboxes: moto routes a publish through each
 subscription's filter policy but drops sms/email deliveries, so the local runtime hooks the
-subscription's publish and appends each delivery as one JSON line (DESIGN §6)."""
+subscription's publish and appends each delivery as one JSON line."""
 
 from __future__ import annotations
 

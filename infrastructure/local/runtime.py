@@ -37,7 +37,7 @@ from infrastructure.local.pollers import (
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# Secret key in the platform secret -> environment variable that seeds it (DESIGN §6).
+# Secret key in the platform secret -> environment variable that seeds it.
 SEEDED_SECRETS = {
     "x_consumer_key": "REPLYWINDOW_X_CONSUMER_KEY",
     "x_consumer_secret": "REPLYWINDOW_X_CONSUMER_SECRET",

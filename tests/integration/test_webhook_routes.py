@@ -1,4 +1,4 @@
-"""The webhook routes through Chalice's test client against moto: the answers of DESIGN §6,
+"""The webhook routes through Chalice's test client against moto: their documented answers,
 and what each leaves behind in DynamoDB and SQS."""
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
-"""bench/cost.py's DynamoDB meter follows DynamoDB's documented capacity rules: the bill it
+"""bench/cost/meter.py's DynamoDB meter follows DynamoDB's documented capacity rules: the bill it
 prints is only as good as these."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench.cost import _read_units, provisioned_per_day, write_units
+from bench.cost.meter import item_kind, read_units, write_units
+from chalicelib.adapters.dynamodb.records import dedupe_pk, turn_sk
 
 
 def item(sk: str = "META", *, queue: str | None = None, pad: int = 0,
@@ -53,19 +54,14 @@ def test_a_batch_get_bills_each_item_by_its_own_size_and_consistency() -> None:
     big = item(pad=5000)  # over 4 KB: two read units when consistent
     result = {"Responses": {"t": [item(), big], "u": [item()]}}
     params = {"RequestItems": {"t": {"Keys": [], "ConsistentRead": True}, "u": {"Keys": []}}}
-    assert _read_units("BatchGetItem", params, result) == 1 + 2 + 0.5
+    assert read_units("BatchGetItem", params, result) == 1 + 2 + 0.5
 
 
-def test_provisioned_capacity_is_billed_by_the_hour_at_the_scaling_target_above_a_floor() -> None:
-    per_inbound = {"wru": 10.0, "wru_index": 2.0, "rru": 4.0, "rru_index": 1.0}
-    # Tiny volume: four floors of 5 units (table and index, reads and writes), all day.
-    floor = 24 * 5 * (2 * 0.00065 + 2 * 0.00013)
-    assert abs(provisioned_per_day(per_inbound, 10) - floor) < 1e-9
-    # At volume it grows with traffic: each unit used is paid at 1/0.7 of an hour's share.
-    big, bigger = (provisioned_per_day(per_inbound, n) for n in (10**7, 2 * 10**7))
-    assert abs(bigger / big - 2) < 1e-9
-    per_write = 0.00065 / 3600 / 0.7
-    expected = 10**7 / 86400 * 24 * 3600 * (10 * per_write + 4 * 0.00013 / 3600 / 0.7)
-    assert abs(big - expected) < 1e-6
-    # ... which is cheaper per unit than on demand ($0.625 a million writes).
-    assert per_write < 0.625e-6 / 2.4
+
+def test_writes_are_split_by_the_kind_the_adapters_key_builders_give() -> None:
+    claim = {"Item": {"PK": {"S": dedupe_pk("x", "1")}, "SK": {"S": "MSGID"}},
+             "ConditionExpression": "attribute_not_exists(PK)"}
+    assert item_kind(claim) == "webhook claim"
+    assert item_kind({"Key": claim["Item"]}) == "dedupe record"
+    assert item_kind({"Item": item(turn_sk(3))}) == "CONV/TURN"
+    assert item_kind({"Item": item()}) == "CONV/META"

@@ -1,4 +1,4 @@
-"""How domain objects look as DynamoDB items (DESIGN §3). Key shapes here are a contract."""
+"""Domain objects as DynamoDB items; the key shapes are a contract (docs/architecture.md)."""
 
 from __future__ import annotations
 

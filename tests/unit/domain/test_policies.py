@@ -1,4 +1,4 @@
-"""SLA policy files (DESIGN §4): windows, warnings, escalation, teams, clear errors."""
+"""SLA policy files: windows, warnings, escalation, teams, clear errors."""
 
 from __future__ import annotations
 

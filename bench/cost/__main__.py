@@ -1,0 +1,18 @@
+"""Replays the day and prints its figures, one `name: value` a line (what `make bench` reads)."""
+
+from __future__ import annotations
+
+import os
+
+from bench.cost.prices import assumptions, price
+from bench.cost.replay import replay_day
+
+
+def main() -> None:
+    day = replay_day(int(os.environ.get("BENCH_COST_CONVERSATIONS", "100")))
+    for name, value in price(day, assumptions()).items():
+        print(f"{name}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,193 @@
+"""Published prices, and what a counted day costs per million inbound messages.
+
+Pure once given its inputs: `price(day, assumed)` takes what the replayed day used
+(`DayCounts`) and what production does that the replay cannot show (`Assumptions`, read from
+the project's own declarations by `assumptions()`), and returns the printed figures."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+PRICES_DATE = "2026-11 (us-east-1, public on-demand prices)"
+PRICE = {
+    "function_url_request": 0.0,       # the webhooks' front: Lambda bills only the invocation
+    "apigw_http_request": 1.00e-6,     # HTTP API, first 300M: for comparison
+    "apigw_rest_request": 3.50e-6,     # REST API, first 333M: Chalice's own, for comparison
+    "lambda_request": 0.20e-6,
+    "lambda_gb_second": 0.0000166667,
+    "ddb_write_unit": 0.625e-6,        # on-demand WRU
+    "ddb_read_unit": 0.125e-6,         # on-demand RRU
+    "ddb_wcu_hour": 0.00065,           # provisioned write capacity unit, per hour
+    "ddb_rcu_hour": 0.00013,           # provisioned read capacity unit, per hour
+    "sqs_fifo_request": 0.50e-6,
+    "sqs_request": 0.40e-6,
+    "sfn_transition": 25e-6,           # Standard workflows
+    "sns_publish": 0.50e-6,
+    "sns_email": 2.0e-5,               # per email delivered; SMS excluded: priced per country
+    "secrets_call": 0.05e-4,
+}
+LAMBDA_GB = 0.5  # .chalice/config.json lambda_memory_size
+LAMBDA_SECONDS = {"webhook": 0.05, "worker": 0.12, "ring": 0.1}  # per invocation, assumed
+NAIVE_TRANSITIONS_PER_TURN = 10  # 3 x (Wait, Choice "answered?", Task alert) + start/end
+DAILY_VOLUMES = (10_000, 1_000_000, 10_000_000)
+
+
+@dataclass(frozen=True)
+class DayCounts:
+    """What the replayed day used, every figure counted (bench/cost/replay.py)."""
+
+    conversations: int
+    sent: Counter[str]                  # webhooks, inbound, brand replies
+    calls: Counter[tuple[str, str]]     # AWS requests by (service, operation)
+    units: Mapping[str, float]          # DynamoDB wru, wru_index, rru, rru_index
+    writes_by_kind: Mapping[str, float]  # DynamoDB units by the kind of item
+    reads_by_kind: Mapping[str, float]
+    invocations: dict[str, int]         # Lambda invocations the pollers made, by function
+    executions: int                     # alarm-clock executions
+    transitions: int                    # their state transitions
+    turns: int
+    deliveries: list[dict[str, Any]]    # the outbox: every SMS and email
+    missed: int                         # alerts expected and never delivered
+
+
+@dataclass(frozen=True)
+class Assumptions:
+    """What production does that one replayed day cannot show."""
+
+    resolution_s: float    # alarm-clock bucket width: caps executions a day
+    digest_after: int      # alerts a minute an agent gets one by one, then one digest a bucket
+    scaling_target: float  # TableCapacity=provisioned: auto scaling's target use
+    min_capacity: int      # ... and its floor, in units
+
+
+def assumptions() -> Assumptions:
+    """From the project's own declarations: the production policies, the app's digest rule
+    and the template's auto scaling."""
+    # Imported here: the app's modules read their environment (the metrics namespace) when
+    # first imported, which must be after the local stack set it.
+    from chalicelib.config import DEFAULT_POLICIES
+    from chalicelib.domain.policies import load_policies
+    from chalicelib.services.alerting import AlertingDeps
+    from infrastructure.template import load_resources
+
+    template = load_resources()
+    policy = template["Resources"]["TableWriteScaling"]["Properties"]
+    return Assumptions(
+        resolution_s=load_policies(DEFAULT_POLICIES).timer_resolution.total_seconds(),
+        digest_after=AlertingDeps.digest_after,
+        scaling_target=float(policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"])
+        / 100,
+        min_capacity=int(template["Parameters"]["TableMinCapacity"]["Default"]))
+
+
+def provisioned_per_day(units_per_inbound: dict[str, float], daily: int,
+                        assumed: Assumptions) -> float:
+    """Dollars a day for DynamoDB with TableCapacity=provisioned: auto scaling keeps each of
+    the table's and GSI1's reads and writes at its target use, never under the floor. This
+    assumes it follows the day's traffic; a real day's lag and spikes cost somewhat more."""
+    hourly = {"wru": PRICE["ddb_wcu_hour"], "rru": PRICE["ddb_rcu_hour"]}
+    dollars = 0.0
+    for kind in ("wru", "rru"):
+        index = units_per_inbound[f"{kind}_index"]
+        for share in (units_per_inbound[kind] - index, index):
+            capacity = max(assumed.min_capacity,
+                           share * daily / 86400 / assumed.scaling_target)
+            dollars += capacity * 24 * hourly[kind]
+    return dollars
+
+
+def price(day: DayCounts, assumed: Assumptions) -> dict[str, Any]:
+    """The printed figures: dollars per million inbound customer messages by service, other
+    webhook fronts, the naive one-execution-per-turn design, and three daily volumes."""
+    inbound = day.sent["inbound"]
+    units = defaultdict(float, day.units)
+    op = {f"{s}:{o}": n for (s, o), n in day.calls.items()}
+
+    def n(prefix: str) -> int:
+        return sum(v for k, v in op.items() if k.startswith(prefix))
+
+    worker = day.invocations.get("triage", 0)
+    ring = day.invocations.get("ring_alarm", 0)
+    emails = sum(d["protocol"] == "email" for d in day.deliveries)
+    sms = sum(d["protocol"] == "sms" for d in day.deliveries)
+    webhooks = day.sent["webhooks"]
+    lambda_seconds = (webhooks * LAMBDA_SECONDS["webhook"]
+                      + worker * LAMBDA_SECONDS["worker"] + ring * LAMBDA_SECONDS["ring"])
+    cost = {
+        "webhook front (function URL)": webhooks * PRICE["function_url_request"],
+        "Lambda": (webhooks + worker + ring) * PRICE["lambda_request"]
+        + PRICE["lambda_gb_second"] * LAMBDA_GB * lambda_seconds,
+        "DynamoDB": units["wru"] * PRICE["ddb_write_unit"]
+        + units["rru"] * PRICE["ddb_read_unit"],
+        # Sends we make, plus the pollers' receive and delete for each invocation; the alarm
+        # clock's own send to the alerts queue (one per execution).
+        "SQS": op.get("sqs:SendMessage", 0) * PRICE["sqs_fifo_request"]
+        + (2 * (worker + ring) + day.executions) * PRICE["sqs_request"],
+        "Step Functions": day.transitions * PRICE["sfn_transition"],
+        "SNS (publish + email)": n("sns:Publish") * PRICE["sns_publish"]
+        + emails * PRICE["sns_email"],
+        "Secrets Manager": n("secretsmanager:") * PRICE["secrets_call"],
+    }
+    per_million = {k: round(v / inbound * 1e6, 2) for k, v in cost.items()}
+    total = round(sum(per_million.values()), 2)
+    fronts = {name: round(total - per_million["webhook front (function URL)"]
+                          + webhooks * PRICE[front] / inbound * 1e6, 2)
+              for name, front in (("an HTTP API", "apigw_http_request"),
+                                  ("Chalice's REST API", "apigw_rest_request"))}
+    naive_sfn = day.turns * NAIVE_TRANSITIONS_PER_TURN * PRICE["sfn_transition"] / inbound * 1e6
+    naive_total = round(total - per_million["Step Functions"] + naive_sfn, 2)
+    # At volume, one execution per bucket carries every check due in it: transitions a day
+    # stop growing at the number of buckets a day (production resolution).
+    per_execution = day.transitions / day.executions if day.executions else 0
+    # An agent gets `digest_after` alerts a minute one by one, then one digest a bucket for the
+    # rest: past that, emails a day stop growing with traffic (per agent the replay emailed).
+    agents = len({d["agent"] for d in day.deliveries if d["protocol"] == "email"})
+    email_cap = agents * (assumed.digest_after + 60 / assumed.resolution_s) * 1440
+    units_per_inbound = {k: units[k] / inbound for k in ("wru", "wru_index", "rru", "rru_index")}
+    volumes = {}
+    for daily in DAILY_VOLUMES:
+        cap = 86400 / assumed.resolution_s * per_execution
+        sfn_day = min(daily * day.transitions / inbound, cap) * PRICE["sfn_transition"]
+        emails_day = min(daily * emails / inbound, email_cap)
+        sns_day = emails_day * PRICE["sns_email"] + min(
+            daily * n("sns:Publish") / inbound, emails_day) * PRICE["sns_publish"]
+        rest = (total - per_million["Step Functions"]
+                - per_million["SNS (publish + email)"]) * daily / 1e6
+        volumes[f"$/million at {daily:,}/day"] = round(
+            (rest + sfn_day + sns_day) / daily * 1e6, 2)
+        on_demand_day = per_million["DynamoDB"] * daily / 1e6
+        provisioned_day = provisioned_per_day(units_per_inbound, daily, assumed)
+        volumes[f"$/million at {daily:,}/day, table provisioned"] = round(
+            (rest - on_demand_day + provisioned_day + sfn_day + sns_day) / daily * 1e6, 2)
+        volumes[f"emails a day at {daily:,}/day"] = round(emails_day)
+    top_writes, top_reads = (", ".join(f"{k} {v / inbound:.1f}" for k, v in _largest(c, 6))
+                             for c in (day.writes_by_kind, day.reads_by_kind))
+    return {"prices": PRICES_DATE, "conversations": day.conversations,
+            "webhooks replayed": webhooks, "inbound customer messages": inbound,
+            "turns": day.turns, "alerts missed (must be 0)": day.missed,
+            "worker invocations": worker, "ring invocations": ring,
+            "alarm-clock executions": day.executions, "state transitions": day.transitions,
+            "AWS requests counted": sum(day.calls.values()),
+            "DynamoDB WRU per inbound": round(units["wru"] / inbound, 2),
+            "DynamoDB RRU per inbound": round(units["rru"] / inbound, 2),
+            "WRU per inbound by item": top_writes,
+            "RRU per inbound by item": top_reads,
+            "emails per 100 inbound": round(emails / inbound * 100, 1),
+            "emails by level": ", ".join(f"{k} {v}" for k, v in sorted(Counter(
+                d["level"] for d in day.deliveries if d["protocol"] == "email").items())),
+            "SMS per 100 inbound (not priced)": round(sms / inbound * 100, 1),
+            **{f"$/million inbound, {k}": v for k, v in per_million.items()},
+            "$/million inbound, total (excl. SMS)": total,
+            **{f"$/million inbound, total with {name} as the webhook front": v
+               for name, v in fronts.items()},
+            "$/million inbound, naive per-turn executions": naive_total,
+            "alarm clock saving (naive/ours)": round(naive_total / total, 2) if total else None,
+            **volumes}
+
+
+def _largest(counts: Mapping[str, float], n: int) -> list[tuple[str, float]]:
+    """The n largest, ties in the order counted (as `Counter.most_common`)."""
+    return sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[:n]

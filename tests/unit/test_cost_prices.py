@@ -1,0 +1,99 @@
+"""bench/cost/prices.py alone: counted usage times the dated prices, without a stack."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from bench.cost.prices import Assumptions, DayCounts, assumptions, price, provisioned_per_day
+
+ASSUMED = Assumptions(resolution_s=10.0, digest_after=5, scaling_target=0.7, min_capacity=5)
+
+
+def day(**changes: object) -> DayCounts:
+    """A tiny counted day: 10 inbound messages (20 webhooks), one agent emailed twice."""
+    counts: dict[str, object] = dict(
+        conversations=5, sent=Counter(webhooks=20, inbound=10, **{"brand replies": 10}),
+        calls=Counter({("sqs", "SendMessage"): 10, ("sns", "Publish"): 3,
+                       ("secretsmanager", "GetSecretValue"): 2, ("dynamodb", "PutItem"): 40}),
+        units=Counter(wru=100, wru_index=20, rru=40, rru_index=10),
+        writes_by_kind=Counter({"CONV/META": 60, "webhook claim": 40}),
+        reads_by_kind=Counter({"CONV/META": 40}),
+        invocations={"triage": 10, "ring_alarm": 2}, executions=2, transitions=6, turns=8,
+        deliveries=[{"protocol": "email", "agent": "alice", "level": "warning"},
+                    {"protocol": "email", "agent": "alice", "level": "breach"},
+                    {"protocol": "sms", "agent": "alice", "level": "warning"}],
+        missed=0)
+    counts |= changes
+    return DayCounts(**counts)  # type: ignore[arg-type]
+
+
+def test_each_service_is_its_counts_times_its_price_per_million_inbound() -> None:
+    figures = price(day(), ASSUMED)
+    per = "$/million inbound, "
+    # 100 write units at $0.625 and 40 read units at $0.125 a million, over 10 inbound.
+    assert figures[per + "DynamoDB"] == pytest.approx((100 * 0.625 + 40 * 0.125) / 10)
+    # 10 FIFO sends, a receive and a delete per invocation (12), one send per execution (2).
+    assert figures[per + "SQS"] == pytest.approx((10 * 0.5 + 26 * 0.4) / 10, abs=0.01)
+    assert figures[per + "Step Functions"] == pytest.approx(6 * 25 / 10)
+    assert figures[per + "SNS (publish + email)"] == pytest.approx((3 * 0.5 + 2 * 20) / 10)
+    assert figures[per + "webhook front (function URL)"] == 0
+    services = [v for k, v in figures.items() if k.startswith(per) and "total" not in k
+                and "naive" not in k]
+    assert figures[per + "total (excl. SMS)"] == pytest.approx(sum(services))
+    # The same webhooks behind a REST API: $3.50 a million requests, 2 per inbound message.
+    assert figures[per + "total with Chalice's REST API as the webhook front"] == pytest.approx(
+        figures[per + "total (excl. SMS)"] + 7.0)
+    assert figures["DynamoDB WRU per inbound"] == 10
+    assert figures["WRU per inbound by item"] == "CONV/META 6.0, webhook claim 4.0"
+    assert figures["emails per 100 inbound"] == 20
+    assert figures["SMS per 100 inbound (not priced)"] == 10
+    assert figures["emails by level"] == "breach 1, warning 1"
+
+
+def test_the_naive_design_pays_ten_transitions_a_turn() -> None:
+    figures = price(day(), ASSUMED)
+    ours = figures["$/million inbound, total (excl. SMS)"]
+    naive = ours - 6 * 25 / 10 + 8 * 10 * 25 / 10
+    assert figures["$/million inbound, naive per-turn executions"] == pytest.approx(naive)
+    assert figures["alarm clock saving (naive/ours)"] == round(naive / ours, 2)
+
+
+def test_at_volume_executions_and_emails_stop_growing_with_traffic() -> None:
+    figures = price(day(), ASSUMED)
+    # One agent: 5 alerts a minute one by one, then one digest per 10 s bucket.
+    cap = (5 + 6) * 1440
+    assert figures["emails a day at 10,000/day"] == 2000
+    assert figures["emails a day at 1,000,000/day"] == cap
+    assert figures["emails a day at 10,000,000/day"] == cap
+    # Capped costs spread over ten times the traffic: the bill per million falls.
+    assert figures["$/million at 10,000,000/day"] < figures["$/million at 1,000,000/day"]
+
+
+def test_a_provisioned_table_is_cheaper_at_volume_and_dearer_at_a_trickle() -> None:
+    figures = price(day(), ASSUMED)
+    assert (figures["$/million at 10,000,000/day, table provisioned"]
+            < figures["$/million at 10,000,000/day"])
+    assert (figures["$/million at 10,000/day, table provisioned"]
+            > figures["$/million at 10,000/day"])
+
+
+def test_provisioned_capacity_is_billed_by_the_hour_at_the_scaling_target_above_a_floor() -> None:
+    per_inbound = {"wru": 10.0, "wru_index": 2.0, "rru": 4.0, "rru_index": 1.0}
+    # Tiny volume: four floors of 5 units (table and index, reads and writes), all day.
+    floor = 24 * 5 * (2 * 0.00065 + 2 * 0.00013)
+    assert abs(provisioned_per_day(per_inbound, 10, ASSUMED) - floor) < 1e-9
+    # At volume it grows with traffic: each unit used is paid at 1/0.7 of an hour's share.
+    big, bigger = (provisioned_per_day(per_inbound, n, ASSUMED) for n in (10**7, 2 * 10**7))
+    assert abs(bigger / big - 2) < 1e-9
+    per_write = 0.00065 / 3600 / 0.7
+    expected = 10**7 / 86400 * 24 * 3600 * (10 * per_write + 4 * 0.00013 / 3600 / 0.7)
+    assert abs(big - expected) < 1e-6
+    # ... which is cheaper per unit than on demand ($0.625 a million writes).
+    assert per_write < 0.625e-6 / 2.4
+
+
+def test_the_assumptions_come_from_the_projects_own_declarations() -> None:
+    assert assumptions() == Assumptions(resolution_s=10.0, digest_after=5, scaling_target=0.7,
+                                        min_capacity=5)
