@@ -75,7 +75,7 @@ def _conversation(client: Client) -> str:
 
 
 def _ack(client: Client, token: str) -> int:
-    return int(client.http.get(f"/ack/{token}").status_code)
+    return int(client.http.post(f"/ack/{token}").status_code)
 
 
 def test_forged_swapped_expired_or_stale_ack_links_do_nothing(client: Client) -> None:
