@@ -111,4 +111,6 @@ def _duration(seconds: float) -> str:
     if whole < 3600:
         return f"{whole // 60} min"
     hours, minutes = divmod(whole // 60, 60)
+    if hours >= 48:
+        return f"{hours // 24} days {hours % 24} h"
     return f"{hours} h {minutes:02d} min" if minutes else f"{hours} h"
