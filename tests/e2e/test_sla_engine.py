@@ -106,7 +106,8 @@ def test_an_acknowledgement_stops_escalation_but_not_the_breach(stack: LocalStac
     assert link is not None
     page = requests.get(link.group(0), timeout=10)  # opening it shows the alert
     assert page.status_code == 200 and ">Acknowledge</button>" in page.text
-    done = requests.post(link.group(0), timeout=10)  # the page's button
+    done = requests.post(link.group(0), data=b"", timeout=10, headers={  # the page's button
+        "Content-Type": "application/x-www-form-urlencoded"})
     assert done.status_code == 200 and "Acknowledged" in done.text
     assert ">Acknowledge</button>" not in done.text  # nothing left to press
     wait_for(lambda: sms(alerts_for(stack, psid), "breach"), timeout=30, what="breach SMS")
