@@ -63,7 +63,10 @@ def respond(call: Callable[[], Any], status: int = 200,
 
 
 def text(body: str, status: int = 200) -> Response:
-    return Response(body=body, status_code=status, headers={"Content-Type": "text/plain"})
+    # nosniff: a browser must not guess HTML from what the body looks like.
+    return Response(body=body, status_code=status,
+                    headers={"Content-Type": "text/plain; charset=utf-8",
+                             "X-Content-Type-Options": "nosniff"})
 
 
 def current(app: Chalice) -> Request:

@@ -76,7 +76,8 @@ def reply(api: Api, args: argparse.Namespace) -> None:
 
 def ack(api: Api, args: argparse.Namespace) -> None:
     token = args.link.rstrip("/").rsplit("/", 1)[-1]
-    response = requests.get(f"{api.base}/ack/{token}", timeout=30)
+    # A POST, like the page's button: opening the link (GET) only shows the alert.
+    response = requests.post(f"{api.base}/ack/{token}", timeout=30)
     console.print(f"{response.status_code}: "
                   f"{'acknowledged' if response.ok else 'link not valid'}")
 

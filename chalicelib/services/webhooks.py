@@ -21,7 +21,7 @@ from chalicelib.domain.errors import (
     PayloadTooLarge,
     Unauthorized,
 )
-from chalicelib.webhooks import signatures
+from chalicelib.webhooks import handshakes, signatures
 
 if TYPE_CHECKING:
     from chalicelib.adapters.secrets import PlatformSecrets
@@ -44,6 +44,9 @@ class WebhookDeps:
 def x_crc(crc_token: str | None, deps: WebhookDeps) -> dict[str, str]:
     if not crc_token:
         raise BadRequest("crc_token query parameter is required")
+    if not handshakes.x_crc_token_ok(crc_token):
+        # Its answer would be a valid delivery signature for this text: never for a body.
+        raise BadRequest("crc_token must be 8 to 128 base64 characters")
     secret = deps.secrets().x_consumer_secret
     return {"response_token": signatures.x_crc_response(secret, crc_token)}
 
@@ -56,6 +59,8 @@ def meta_verify(mode: str | None, token: str | None, challenge: str | None,
     if not token or not expected or not hmac.compare_digest(
             token.encode(), expected.encode()):
         raise Forbidden("hub.verify_token does not match")
+    if not handshakes.meta_challenge_ok(challenge):
+        raise BadRequest("hub.challenge must be 1 to 128 letters, digits, '-' or '_'")
     return challenge
 
 

@@ -216,14 +216,16 @@ class Demo:
         return self.summary(console)
 
     def _maybe_acknowledge(self, alert: dict[str, Any], elapsed: float) -> None:
-        """The agent on call for Priya taps the link in the warning: no escalation follows."""
+        """The agent on call for Priya opens the link in the warning and taps Acknowledge: no
+        escalation follows."""
         conversation = alert.get("conversation") or ""
         if alert["protocol"] != "sms" or alert["level"] != "warning" or (
                 "447700900001" not in conversation):
             return
         link = re.search(r"https?://\S+/ack/\S+", alert["text"])
         if link:
-            status = requests.get(link.group(0), timeout=10).status_code
+            # Opening the link shows the alert; its Acknowledge button POSTs to the same URL.
+            status = requests.post(link.group(0), timeout=10).status_code
             self.board.sent.append(f"{elapsed:5.1f}s  {alert['to']} taps the ack link "
                                    f"for Priya -> {status}")
 

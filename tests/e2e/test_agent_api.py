@@ -109,3 +109,21 @@ def test_a_revoked_x_app_pages_the_admin_and_shows_in_the_cli_until_a_reply_work
     time.sleep(2)
     assert len(admin_sms("CHANNEL DOWN x")) == 1 and len(admin_sms("CHANNEL OK x")) == 1
     assert "revoked" not in cli(stack, "channels")
+
+
+def test_the_cli_acknowledges_an_alert_link(stack: LocalStack) -> None:
+    # Given a warning SMS about a Messenger complaint
+    page_id, psid = "1000000001", "7101"
+    now = int(time.time() * 1000)
+    assert stack.post_meta({"object": "page", "entry": [{"id": page_id, "time": now, "messaging": [{
+        "sender": {"id": psid}, "recipient": {"id": page_id}, "timestamp": now,
+        "message": {"mid": f"m_cli_{now}", "text": "My order is lost, this is awful"}}]}]}).ok
+    conv = f"messenger.dm-{page_id}-{psid}"
+    warning = wait_for(lambda: [d for d in stack.deliveries() if d["conversation"] == conv
+                                and d["level"] == "warning" and d["protocol"] == "sms"],
+                       timeout=30, what="warning SMS")
+    link = warning[0]["text"].rsplit(" ", 1)[-1]
+    # When the agent runs `ack LINK`, the turn is theirs (a GET would only show the page)
+    assert "acknowledged" in cli(stack, "ack", link)
+    item = stack.item(f"CONV#messenger#dm-{page_id}-{psid}", "META")
+    assert item is not None and item["acked_by"]["S"] == "alice"

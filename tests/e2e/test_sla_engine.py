@@ -104,8 +104,12 @@ def test_an_acknowledgement_stops_escalation_but_not_the_breach(stack: LocalStac
                        what="warning SMS")
     link = re.search(r"https?://\S+/ack/\S+", warning[0]["text"])
     assert link is not None
-    page = requests.get(link.group(0), timeout=10)
-    assert page.status_code == 200 and "Acknowledged" in page.text
+    page = requests.get(link.group(0), timeout=10)  # opening it shows the alert
+    assert page.status_code == 200 and ">Acknowledge</button>" in page.text
+    done = requests.post(link.group(0), data=b"", timeout=10, headers={  # the page's button
+        "Content-Type": "application/x-www-form-urlencoded"})
+    assert done.status_code == 200 and "Acknowledged" in done.text
+    assert ">Acknowledge</button>" not in done.text  # nothing left to press
     wait_for(lambda: sms(alerts_for(stack, psid), "breach"), timeout=30, what="breach SMS")
     escalate_at = _at(conv["escalate_at"])
     time.sleep(max(0.0, (escalate_at - datetime.now(UTC)).total_seconds()) + 3)
@@ -114,10 +118,44 @@ def test_an_acknowledgement_stops_escalation_but_not_the_breach(stack: LocalStac
     assert item is not None and item["acked_by"]["S"] == "alice"
 
 
+BROWSER = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/124.0 Mobile Safari/537.36")
+SCANNERS = ("Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0; Pro)",  # Safe Links
+            "Mozilla/5.0 (compatible; proofpoint-urldefense)",
+            "WhatsApp/2.23.20.0 A", "facebookexternalhit/1.1", "Slackbot-LinkExpanding 1.0")
+
+
+def test_opening_the_alert_link_acknowledges_nothing_so_breach_and_escalation_follow(
+        stack: LocalStack) -> None:
+    """Mail link scanners and chat previews fetch every link before the agent sees it: had that
+    acknowledged, the lead would never be paged about a turn nobody is on."""
+    psid = "7005"
+    assert stack.post_meta(messenger(psid, "Refund <b>now</b> & I mean it, this is awful")).ok
+    warning = wait_for(lambda: sms(alerts_for(stack, psid), "warning"), timeout=30,
+                       what="warning SMS")
+    link = re.search(r"https?://\S+/ack/\S+", warning[0]["text"])
+    assert link is not None
+    for agent in (BROWSER, *SCANNERS, BROWSER):
+        page = requests.get(link.group(0), headers={"User-Agent": agent}, timeout=10)
+        assert page.status_code == 200, agent
+        assert '<form method="post"><button type="submit">Acknowledge</button>' in page.text
+        assert "Refund &lt;b&gt;now&lt;/b&gt; &amp; I mean it" in page.text  # escaped
+        assert "<b>now</b>" not in page.text
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert page.headers["Cache-Control"] == "no-store"
+    wait_for(lambda: sms(alerts_for(stack, psid), "breach"), timeout=30, what="breach SMS")
+    wait_for(lambda: sms(alerts_for(stack, psid), "escalation"), timeout=30,
+             what="escalation SMS after the link was only opened")
+    item = stack.item(f"CONV#messenger#dm-{PAGE_ID}-{psid}", "META")
+    assert item is not None and "acked_by" not in item
+
+
 def test_a_forged_ack_link_gets_a_clear_403_page(stack: LocalStack) -> None:
-    page = requests.get(f"{stack.api}/ack/AAAAAAAA.BBBBBBBBBBBB", timeout=10)
-    assert page.status_code == 403
-    assert "invalid or has expired" in page.text
+    for method in ("GET", "POST"):
+        page = requests.request(method, f"{stack.api}/ack/AAAAAAAA.BBBBBBBBBBBB", timeout=10)
+        assert page.status_code == 403
+        assert "invalid or has expired" in page.text
+        assert "Acknowledge</button>" not in page.text
 
 
 def test_a_redelivered_bucket_sends_no_second_alert(stack: LocalStack) -> None:

@@ -4,6 +4,7 @@ DynamoDB, was queued, and the triage worker picked it up from the queue."""
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -25,12 +26,50 @@ def envelopes(platform: str) -> list[Path]:
 
 
 def test_handshakes_answer_with_the_seeded_secrets(stack: LocalStack) -> None:
-    crc = requests.get(f"{stack.webhooks}/webhooks/x", params={"crc_token": "t0k"}, timeout=5)
-    assert crc.json() == {"response_token": x_crc_response(SECRETS["x_consumer_secret"], "t0k")}
+    token = "M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0"  # X's shape: base64 of a UUID
+    crc = requests.get(f"{stack.webhooks}/webhooks/x", params={"crc_token": token}, timeout=5)
+    assert crc.json() == {"response_token": x_crc_response(SECRETS["x_consumer_secret"], token)}
     hub = requests.get(f"{stack.webhooks}/webhooks/meta", timeout=5, params={
         "hub.mode": "subscribe", "hub.verify_token": SECRETS["meta_verify_token"],
         "hub.challenge": "42"})
     assert (hub.status_code, hub.text) == (200, "42")
+    assert hub.headers["Content-Type"].startswith("text/plain")
+
+
+def _inbound_depth(stack: LocalStack) -> int:
+    sqs = stack.client("sqs")
+    url = sqs.get_queue_url(QueueName="replywindow-dev-inbound.fifo")["QueueUrl"]
+    attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    return sum(int(attributes[name]) for name in (
+        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"))
+
+
+@pytest.mark.parametrize("front", ["webhooks", "api"])
+def test_the_crc_cannot_be_made_to_sign_a_forged_delivery(stack: LocalStack, front: str) -> None:
+    """The attack: ask the unauthenticated CRC to "answer" a DM body, then POST that body with
+    the answer as its signature. Through the function URL and through the REST API alike, the
+    CRC refuses, the forged POST is a 401, and nothing is stored or queued."""
+    base = getattr(stack, front)
+    payload = json.loads((FIXTURES / "twitter" / "xaa_dm_received.json").read_text())
+    dm = payload["data"]["payload"]["direct_message_events"][0]
+    customer = "9999000000000000001" if front == "webhooks" else "9999000000000000002"
+    dm["id"], dm["message_create"]["sender_id"] = f"forged-via-{front}", customer
+    body = json.dumps(payload)
+    queued_before = _inbound_depth(stack)
+
+    crc = requests.get(f"{base}/webhooks/x", params={"crc_token": body}, timeout=5)
+    assert crc.status_code == 400
+    assert "response_token" not in crc.json() and "sha256=" not in crc.text
+    # The forger signs with whatever the CRC gave them (had it answered, the body's very
+    # delivery signature).
+    signature = crc.json().get("response_token", "sha256=")
+    forged = requests.post(f"{base}/webhooks/x", data=body.encode(), timeout=5, headers={
+        "Content-Type": "application/json", "x-twitter-webhooks-signature": signature})
+    assert forged.status_code == 401
+    time.sleep(1)  # what a worker would have done with it, had it been queued
+    assert stack.item(f"MSGID#x#forged-via-{front}", "MSGID") is None
+    assert stack.item(f"CONV#x#dm-1111111111111111111-{customer}", "META") is None
+    assert _inbound_depth(stack) == queued_before
 
 
 def test_every_published_envelope_is_accepted(stack: LocalStack) -> None:

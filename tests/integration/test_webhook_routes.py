@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import pytest
 from botocore.exceptions import ClientError
 from chalice.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib import bootstrap
 from chalicelib.webhooks.signatures import meta_signature, x_crc_response, x_signature
@@ -63,20 +66,50 @@ def body(name: str) -> bytes:
     return json.dumps(fixture(name)).encode()
 
 
+CRC_TOKEN = "M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0"  # X's shape: base64 of a UUID
+
+
 def test_x_crc_handshake(client: Client) -> None:
-    response = client.http.get("/webhooks/x?crc_token=abc123")
+    response = client.http.get(f"/webhooks/x?crc_token={CRC_TOKEN}")
     assert response.status_code == 200
-    assert json.loads(response.body) == {"response_token": x_crc_response(X_SECRET, "abc123")}
+    assert json.loads(response.body) == {"response_token": x_crc_response(X_SECRET, CRC_TOKEN)}
     assert client.http.get("/webhooks/x").status_code == 400
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=st.dictionaries(st.text(max_size=6), st.text(max_size=6) | st.integers(),
+                                max_size=3) | st.lists(st.integers(), max_size=3))
+def test_the_crc_route_signs_no_json_body(client: Client, document: Any) -> None:
+    # Given a forger's delivery body as the crc_token, the route answers 400 with a reason and
+    # nothing a forger could reuse as x-twitter-webhooks-signature.
+    response = client.http.get(f"/webhooks/x?{urlencode({'crc_token': json.dumps(document)})}")
+    assert response.status_code == 400
+    answer = json.loads(response.body)
+    assert "crc_token" in answer["error"] and "response_token" not in answer
+    assert "sha256=" not in response.body.decode()
 
 
 def test_meta_verification_handshake(client: Client) -> None:
     ok = client.http.get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=verify-me"
                          "&hub.challenge=1158201444")
     assert (ok.status_code, ok.body) == (200, b"1158201444")
+    # Inert text: no browser renders the echo as a page.
+    assert ok.headers["Content-Type"].startswith("text/plain")
+    assert ok.headers["X-Content-Type-Options"] == "nosniff"
     wrong = client.http.get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=nope"
-                            "&hub.challenge=1")
+                            "&hub.challenge=7301985524")
     assert wrong.status_code == 403
+    assert b"7301985524" not in wrong.body  # nothing echoed before the token matched
+
+
+def test_meta_never_echoes_markup_even_with_the_right_verify_token(client: Client) -> None:
+    markup = quote("<script>alert(1)</script>")
+    response = client.http.get("/webhooks/meta?hub.mode=subscribe&hub.verify_token=verify-me"
+                               f"&hub.challenge={markup}")
+    assert response.status_code == 400
+    assert b"<script>" not in response.body
+    assert "hub.challenge" in json.loads(response.body)["error"]
 
 
 def test_a_signed_x_dm_is_stored_and_queued(client: Client) -> None:
@@ -231,9 +264,9 @@ def test_the_function_url_front_delivers_webhooks_to_the_same_routes(aws: Built)
         "GET", "/webhooks/meta",
         query="hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444"), None)
     assert (challenge["statusCode"], challenge["body"]) == (200, "1158201444")
-    crc = app.webhook_url(function_url_event("GET", "/webhooks/x", query="crc_token=t%2B0"),
-                          None)
-    assert json.loads(crc["body"]) == {"response_token": x_crc_response(X_SECRET, "t+0")}
+    crc = app.webhook_url(function_url_event("GET", "/webhooks/x",
+                                             query="crc_token=t%2B0Rk9PYmFy"), None)
+    assert json.loads(crc["body"]) == {"response_token": x_crc_response(X_SECRET, "t+0Rk9PYmFy")}
 
     payload = body("whatsapp/pywa_text.json")
     signed = {"Content-Type": "application/json",

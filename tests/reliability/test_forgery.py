@@ -1,23 +1,30 @@
-"""Replay and forgery: a signature only ever vouches for its own body on its own platform; an
-acknowledge link only ever acts for its own agent, turn and lifetime; and every secret is
-compared in constant time (read from the code itself)."""
+"""Replay and forgery: a signature only ever vouches for its own body on its own platform; the
+subscription handshakes sign or echo nothing a forger chose; an acknowledge link only ever acts
+for its own agent, turn and lifetime, and only when its button is pressed (not when a link
+scanner opens it); and every secret is compared in constant time (read from the code itself)."""
 
 from __future__ import annotations
 
 import ast
 import json
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
 
 import pytest
 from chalice.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from chalicelib import bootstrap
 from chalicelib.domain.ports import AckGrant
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.aws import Built
 from tests.integration.conftest import SECRETS, run_inbound_worker
+from tests.integration.test_webhook_routes import function_url_event
 from tests.unit.webhooks.conftest import fixture
 
 CHALICELIB = Path(__file__).resolve().parents[2] / "chalicelib"
@@ -75,7 +82,7 @@ def _conversation(client: Client) -> str:
 
 
 def _ack(client: Client, token: str) -> int:
-    return int(client.http.get(f"/ack/{token}").status_code)
+    return int(client.http.post(f"/ack/{token}").status_code)
 
 
 def test_forged_swapped_expired_or_stale_ack_links_do_nothing(client: Client) -> None:
@@ -100,6 +107,73 @@ def test_forged_swapped_expired_or_stale_ack_links_do_nothing(client: Client) ->
     assert _ack(client, alice) == 200
     after = bootstrap.conversations().get(conversation)
     assert after is not None and (after.acked_by, after.acked_turn) == ("bob", 1)
+
+
+HANDSHAKES: Counter[str] = Counter()
+_bodies = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                               max_size=3), max_leaves=8)
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=st.dictionaries(st.text(max_size=8), _bodies, max_size=4)
+       | st.lists(_bodies, max_size=4))
+def test_the_crc_signs_no_forged_delivery_through_either_front(client: Client,
+                                                               document: Any) -> None:
+    """The CRC answer for a text is that text's delivery signature: a forger asks it to
+    "answer" a body, then POSTs the body with the answer. Both fronts refuse to answer, and the
+    POST signed with whatever they gave is a 401 that stores nothing."""
+    import app
+
+    body = json.dumps(document)
+    query = urlencode({"crc_token": body})
+    rest = client.http.get(f"/webhooks/x?{query}")
+    url = app.webhook_url(function_url_event("GET", "/webhooks/x", query=query), None)
+    for status, answer in ((rest.status_code, rest.body.decode()),
+                           (url["statusCode"], url["body"])):
+        assert status == 400 and "sha256=" not in answer
+        token = json.loads(answer).get("response_token", "sha256=")
+        assert _x(client, body.encode(), token) == 401
+    HANDSHAKES["crc"] += 2
+    # Nothing stored; only the channel's count of failed signatures (a forger at work) moved.
+    assert [i for i in _items() if i["PK"]["S"] != "CHANNELS"] == []
+
+
+@pytest.mark.parametrize("challenge", ["<script>alert(1)</script>", "<img src=x onerror=1>",
+                                       '{"a":1}', "x" * 129, "1 2", "1158201444\r\n<b>"])
+def test_the_meta_challenge_never_reflects_markup(client: Client, challenge: str) -> None:
+    for token in ("verify-me", "wrong"):  # the right verify token, and a wrong one
+        response = client.http.get("/webhooks/meta?" + urlencode({
+            "hub.mode": "subscribe", "hub.verify_token": token, "hub.challenge": challenge}))
+        assert response.status_code == (400 if token == "verify-me" else 403)
+        assert challenge.encode() not in response.body
+        HANDSHAKES["challenge"] += 1
+
+
+SCANNERS = ("Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0)",  # Safe Links
+            "Mozilla/5.0 (compatible; proofpoint-urldefense)", "facebookexternalhit/1.1",
+            "WhatsApp/2.23.20.0 A", "Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)",
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) Mobile/15E148", "")
+
+
+def test_link_scanners_opening_an_ack_link_acknowledge_nothing(client: Client) -> None:
+    conversation = _conversation(client)
+    link = bootstrap.ack_links().issue(AckGrant(conversation, 1, "alice",
+                                                datetime.now(UTC) + timedelta(hours=1)))
+    before = _items()
+    fetches = 0
+    for agent in SCANNERS * 3:
+        assert client.http.get(f"/ack/{link}", headers={"User-Agent": agent}).status_code == 200
+        fetches += 1
+    assert _items() == before  # not one write
+    assert _ack(client, link) == 200  # the button
+    after = bootstrap.conversations().get(conversation)
+    assert after is not None and (after.acked_by, after.acked_turn) == ("alice", 1)
+    print(f"\nhandshakes: {HANDSHAKES['crc']} CRC forgeries over both fronts and "
+          f"{HANDSHAKES['challenge']} reflected challenges refused; link scanners: {fetches} "
+          f"fetches by {len(SCANNERS)} user agents, 0 writes")
 
 
 _SECRETISH = ("signature", "digest", "token", "secret", "expected", "mac")

@@ -1,0 +1,137 @@
+"""The alert page behind an acknowledge link, through Chalice's test client against moto:
+opening it shows the alert and writes nothing, whoever fetches it; only its button (a POST)
+acknowledges; a bad link is a bare 403."""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+from chalicelib import bootstrap
+from chalicelib.domain.ports import AckGrant
+from chalicelib.webhooks.signatures import meta_signature
+from infrastructure.local.aws import Built
+from tests.integration.conftest import SECRETS, run_inbound_worker
+from tests.unit.webhooks.conftest import fixture
+
+WORDS = "<script>alert(1)</script> Where is my refund? Tom & Jerry's \"order\""
+ESCAPED = ("&lt;script&gt;alert(1)&lt;/script&gt; Where is my refund? Tom &amp; Jerry&#x27;s "
+           "&quot;order&quot;")
+AGENTS = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 Mobile",
+          "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0)",
+          "Mozilla/5.0 (compatible; proofpoint-urldefense)", "facebookexternalhit/1.1",
+          "WhatsApp/2.23.20.0 A", "")
+
+
+@pytest.fixture
+def client(aws: Built) -> Iterator[Client]:
+    import app
+
+    with Client(app.app) as test_client:
+        yield test_client
+
+
+def _table() -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = bootstrap.dynamodb().scan(
+        TableName=bootstrap.settings().table, ConsistentRead=True)["Items"]
+    return sorted(items, key=lambda i: (i["PK"]["S"], i["SK"]["S"]))
+
+
+def _complaint(client: Client) -> str:
+    """A WhatsApp customer writes WORDS; the worker triages the turn. Its conversation id."""
+    payload = copy.deepcopy(fixture("whatsapp/pywa_text.json"))
+    message = payload["entry"][0]["changes"][0]["value"]["messages"][0]
+    message["text"]["body"], message["timestamp"] = WORDS, str(int(time.time()))
+    body = json.dumps(payload).encode()
+    assert client.http.post("/webhooks/meta", body=body, headers={
+        "Content-Type": "application/json",
+        "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body)}
+    ).status_code == 200
+    run_inbound_worker()
+    ids = [i["id"]["S"] for i in _table() if i["SK"]["S"] == "META"]
+    assert len(ids) == 1
+    return str(ids[0])
+
+
+def _link(conversation: str, agent: str = "alice", lifetime: float = 3600) -> str:
+    now = datetime.now(UTC)
+    return bootstrap.ack_links().issue(AckGrant(conversation, 1, agent,
+                                                now + timedelta(seconds=lifetime)))
+
+
+def test_opening_the_link_shows_the_alert_and_writes_nothing_whoever_fetches_it(
+        client: Client) -> None:
+    conversation = _complaint(client)
+    token = _link(conversation)
+    before = _table()
+    for agent in AGENTS * 2:
+        page = client.http.get(f"/ack/{token}", headers={"User-Agent": agent})
+        assert page.status_code == 200, agent
+        html = page.body.decode()
+        assert ESCAPED in html and "<script>" not in html  # the customer's words, inert
+        assert "Warning" in html and "WhatsApp" in html and "Test Name" in html
+        assert " left" in html and "Not acknowledged yet" in html
+        assert '<form method="post"><button type="submit">Acknowledge</button></form>' in html
+    # A link scanner's visits changed nothing: no acknowledgement, no other write at all.
+    assert _table() == before
+    after = bootstrap.conversations().get(conversation)
+    assert after is not None and after.acked_by is None and after.assignee is None
+
+
+def test_the_page_forbids_leaking_framing_caching_and_scripts(client: Client) -> None:
+    page = client.http.get(f"/ack/{_link(_complaint(client))}")
+    headers = page.headers
+    assert headers["Content-Type"] == "text/html; charset=utf-8"
+    csp = dict(d.strip().split(" ", 1) for d in headers["Content-Security-Policy"].split(";"))
+    assert csp["default-src"] == "'none'" and csp["form-action"] == "'self'"
+    assert csp["frame-ancestors"] == "'none'" and csp["style-src"].startswith("'sha256-")
+    assert "script-src" not in csp and "<script" not in page.body.decode().replace(
+        "&lt;script", "")
+    assert (headers["X-Frame-Options"], headers["Referrer-Policy"], headers["Cache-Control"]) \
+        == ("DENY", "no-referrer", "no-store")
+    assert 'name="viewport" content="width=device-width,initial-scale=1"' in page.body.decode()
+
+
+def test_the_button_acknowledges_and_shows_the_page_again(client: Client) -> None:
+    conversation = _complaint(client)
+    token = _link(conversation)
+    # A browser's form submit: an empty urlencoded body, no session, no CSRF field.
+    done = client.http.post(f"/ack/{token}", body=b"",
+                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert done.status_code == 200
+    html = done.body.decode()
+    assert "Acknowledged: escalation stopped; it is yours, alice." in html
+    assert "Acknowledged by alice" in html and ESCAPED in html
+    assert "Acknowledge</button>" not in html  # nothing left to press
+    acked = bootstrap.conversations().get(conversation)
+    assert acked is not None and (acked.acked_by, acked.acked_turn) == ("alice", 1)
+    # Opening the link again says so; pressing again changes nothing.
+    assert "Acknowledged by alice" in client.http.get(f"/ack/{token}").body.decode()
+    again = client.http.post(f"/ack/{token}")
+    assert again.status_code == 200 and "Already acknowledged" in again.body.decode()
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_forged_or_expired_link_gets_a_bare_403(client: Client, method: str) -> None:
+    conversation = _complaint(client)
+    real, expired = _link(conversation), _link(conversation, "bob", lifetime=-1)
+    code, signature = real.split(".")
+    before = _table()
+    for token in (expired, f"{code}.{'A' * len(signature)}", f"{code}x.{signature}", code,
+                  "AAAAAAAA.BBBBBBBBBBBB"):
+        form = {"Content-Type": "application/x-www-form-urlencoded"} if method == "POST" else {}
+        page = client.http.request(method, f"/ack/{token}", body=b"", headers=form)
+        assert page.status_code == 403, token
+        html = page.body.decode()
+        assert "invalid or has expired" in html
+        assert "refund" not in html and conversation not in html and "Test Name" not in html
+        assert "Acknowledge</button>" not in html
+        assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert _table() == before
