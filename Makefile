@@ -34,14 +34,14 @@ browser:
 
 test: $(STAMP) browser
 	$(BIN)/ruff check .
-	$(BIN)/mypy app.py chalicelib infrastructure replywindow_cli bench
+	$(BIN)/mypy app.py chalicelib infrastructure replywindow_cli bench tests
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy app.py chalicelib infrastructure replywindow_cli bench
+	$(BIN)/mypy app.py chalicelib infrastructure replywindow_cli bench tests
 
 package: $(STAMP)
 	$(BIN)/python -m infrastructure.package build

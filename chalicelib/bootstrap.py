@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.config import settings
+from chalicelib.config import settings as settings  # tests reach the names through here
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

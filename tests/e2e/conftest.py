@@ -40,8 +40,9 @@ class LocalStack:
     platforms: FakePlatforms
     webhooks: str  # the webhooks' function URL (its own port, as in AWS)
 
-    def client(self, service: str):  # type: ignore[no-untyped-def]
-        return boto3.client(service, endpoint_url=self.aws, region_name="us-east-1")
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.aws,  # type: ignore[call-overload]
+                            region_name="us-east-1")
 
     @property
     def outbox(self) -> Path:

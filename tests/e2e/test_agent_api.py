@@ -9,6 +9,7 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -90,7 +91,7 @@ def test_a_revoked_x_app_pages_the_admin_and_shows_in_the_cli_until_a_reply_work
                         .read_text())
     assert stack.post_x(revoke).ok
 
-    def admin_sms(prefix: str) -> list[dict]:
+    def admin_sms(prefix: str) -> list[dict[str, Any]]:
         return [d for d in stack.deliveries() if d["protocol"] == "sms"
                 and d["to"] == "+15550100003" and d["text"].startswith(prefix)]
 

@@ -9,6 +9,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 import requests
@@ -20,10 +21,10 @@ pytestmark = pytest.mark.e2e
 PAGE_ID = "1000000001"
 
 
-def messenger(psid: str, text: str, *, echo: bool = False) -> dict:
+def messenger(psid: str, text: str, *, echo: bool = False) -> dict[str, Any]:
     mid = f"m_{uuid.uuid4().hex}"
     sender, recipient = (PAGE_ID, psid) if echo else (psid, PAGE_ID)
-    message: dict = {"mid": mid, "text": text}
+    message: dict[str, Any] = {"mid": mid, "text": text}
     if echo:
         message["is_echo"] = True
     return {"object": "page", "entry": [{"id": PAGE_ID, "time": int(time.time() * 1000),
@@ -34,18 +35,18 @@ def messenger(psid: str, text: str, *, echo: bool = False) -> dict:
                                              "message": message}]}]}
 
 
-def conversation(stack: LocalStack, psid: str) -> dict:
+def conversation(stack: LocalStack, psid: str) -> dict[str, Any]:
     item = wait_for(lambda: (i := stack.item(f"CONV#messenger#dm-{PAGE_ID}-{psid}", "META"))
                     and "due_at" in i and i, what="triaged conversation")
     return {k: next(iter(v.values())) for k, v in item.items()}
 
 
-def alerts_for(stack: LocalStack, psid: str) -> list[dict]:
+def alerts_for(stack: LocalStack, psid: str) -> list[dict[str, Any]]:
     conv_id = f"messenger.dm-{PAGE_ID}-{psid}"
     return [d for d in stack.deliveries() if d["conversation"] == conv_id]
 
 
-def sms(deliveries: list[dict], level: str) -> list[dict]:
+def sms(deliveries: list[dict[str, Any]], level: str) -> list[dict[str, Any]]:
     return [d for d in deliveries if d["level"] == level and d["protocol"] == "sms"]
 
 
@@ -173,7 +174,7 @@ def test_a_redelivered_bucket_sends_no_second_alert(stack: LocalStack) -> None:
     assert len(warnings) == 1
 
 
-def mention(post_id: str, text: str) -> dict:
+def mention(post_id: str, text: str) -> dict[str, Any]:
     return {"data": {"event_uuid": post_id, "filter": {"user_id": "1111111111111111111"},
                      "event_type": "post.mention.create", "payload": {
                          "id": post_id, "author_id": f"9{post_id[-6:]}", "text": text,

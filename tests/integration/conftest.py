@@ -55,10 +55,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Built]:
         built = build_resources(clients, load_resources(), "dev")
         clients.client("secretsmanager").put_secret_value(
             SecretId=os.environ["REPLYWINDOW_SECRETS"], SecretString=json.dumps(SECRETS))
-        parameters.clear_caches()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
         bootstrap.reset()
         yield built
-        parameters.clear_caches()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
         bootstrap.reset()
 
 

@@ -85,15 +85,16 @@ def post_meta(client: Client, payload: dict[str, Any]) -> None:
     run_inbound_worker()
 
 
-def mention(post_id: str, *, minutes_ago: float = 1, text: str = "hey @ExampleUser") -> dict:
+def mention(post_id: str, *, minutes_ago: float = 1,
+            text: str = "hey @ExampleUser") -> dict[str, Any]:
     payload = copy.deepcopy(fixture("twitter/xaa_post_mention_create.json"))
     payload["data"]["payload"].update(
         id=post_id, text=text, created_at=(datetime.now(UTC) - timedelta(minutes=minutes_ago))
         .isoformat())
-    return payload
+    return dict(payload)
 
 
-def messenger(psid: str, mid: str, at: datetime) -> dict:
+def messenger(psid: str, mid: str, at: datetime) -> dict[str, Any]:
     return {"object": "page", "entry": [{"id": "PAGE1", "time": 1, "messaging": [{
         "sender": {"id": psid}, "recipient": {"id": "PAGE1"},
         "timestamp": int(at.timestamp() * 1000), "message": {"mid": mid, "text": "help"}}]}]}
@@ -271,7 +272,7 @@ def test_an_app_revoke_event_marks_the_channel(client, platforms) -> None:
     assert health["channels"]["x"]["state"] == "revoked"
 
 
-def whatsapp(number: str, mid: str, at: datetime) -> dict:
+def whatsapp(number: str, mid: str, at: datetime) -> dict[str, Any]:
     return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
         "field": "messages", "value": {
             "metadata": {"display_phone_number": "1555", "phone_number_id": "PHONE1"},

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -33,16 +35,16 @@ def dm(mid: str, author: Person = ANN) -> MessageEvent:
                         created_at=NOW - timedelta(seconds=30))
 
 
-def table_items(pk_prefix: str) -> list[dict]:
+def table_items(pk_prefix: str) -> list[dict[str, Any]]:
     ddb = bootstrap.dynamodb()
     items = ddb.scan(TableName=bootstrap.settings().table)["Items"]
     return [i for i in items if i["PK"]["S"].startswith(pk_prefix)]
 
 
-def queued() -> list[dict]:
+def queued() -> list[dict[str, Any]]:
     sqs = bootstrap.sqs()
     url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
-    messages = []
+    messages: list[dict[str, Any]] = []
     while True:
         batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
         if not batch:
@@ -174,8 +176,8 @@ def test_a_worker_stopped_at_any_write_is_finished_by_the_redelivery_once(
     client = bootstrap.dynamodb()
     calls = {"n": 0}
 
-    def faulty(real):
-        def call(**kwargs):
+    def faulty(real: Callable[..., Any]) -> Callable[..., Any]:
+        def call(**kwargs: Any) -> Any:
             calls["n"] += 1
             if calls["n"] == at + 1:
                 if lost:

@@ -49,14 +49,14 @@ def post_meta(client: Client, body: bytes, signature: str | None = "sign") -> An
     return client.http.post("/webhooks/meta", headers=headers, body=body)
 
 
-def items() -> list[dict]:
+def items() -> list[dict[str, Any]]:
     return bootstrap.dynamodb().scan(TableName=bootstrap.settings().table)["Items"]
 
 
-def queued() -> list[dict]:
+def queued() -> list[dict[str, Any]]:
     sqs = bootstrap.sqs()
     url = sqs.get_queue_url(QueueName=bootstrap.settings().inbound_queue)["QueueUrl"]
-    out = []
+    out: list[dict[str, Any]] = []
     while batch := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
         out.extend(json.loads(m["Body"]) for m in batch)
     return out

@@ -39,7 +39,7 @@ def test_a_poison_message_is_parked_and_its_group_moves_on(
     handled: list[str] = []
 
     def handler(event: dict[str, Any], _: Any) -> dict[str, Any]:
-        failures = []
+        failures: list[dict[str, str]] = []
         for record in event["Records"]:
             if record["body"] == "poison" or failures:  # FIFO: the rest of the group waits
                 failures.append({"itemIdentifier": record["messageId"]})

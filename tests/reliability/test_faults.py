@@ -53,13 +53,14 @@ class FaultInjector:
 
     def _fault(self, site: tuple[str, str], n: int) -> ClientError:
         code = "ThrottlingException" if n % 2 == 0 else "InternalServerError"
-        return ClientError({"Error": {"Code": code, "Message": "injected"},
-                            "ResponseMetadata": {"HTTPStatusCode": 400 if n % 2 == 0
-                                                 else 500}}, site[1])
+        error: Any = {"Error": {"Code": code, "Message": "injected"},
+                      "ResponseMetadata": {"HTTPStatusCode": 400 if n % 2 == 0 else 500}}
+        return ClientError(error, site[1])
 
     @contextmanager
     def installed(self) -> Iterator[FaultInjector]:
-        original = botocore.client.BaseClient._make_api_call
+        base: Any = botocore.client.BaseClient  # patched where every client calls AWS
+        original = base._make_api_call
         injector = self
 
         def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
@@ -85,11 +86,11 @@ class FaultInjector:
                 raise injector._fault(site, n)
             return result
 
-        botocore.client.BaseClient._make_api_call = call  # type: ignore[method-assign]
+        base._make_api_call = call
         try:
             yield self
         finally:
-            botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+            base._make_api_call = original
 
 
 def _deliver(api: str, body: bytes, statuses: Counter[int]) -> bool:

@@ -39,7 +39,7 @@ def client(aws: Built) -> Iterator[Client]:
         yield test_client
 
 
-def _items() -> list[dict]:
+def _items() -> list[dict[str, Any]]:
     return bootstrap.dynamodb().scan(TableName=bootstrap.settings().table)["Items"]
 
 

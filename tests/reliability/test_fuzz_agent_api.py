@@ -54,7 +54,7 @@ junk = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_
 # Not the URL's own delimiters: chalice's local gateway also cuts ";params" off the last
 # segment and drops tab, CR and LF (urlparse) before it matches a route, so such a request
 # never reaches the app (nor can an HTTP request line carry them).
-segment = st.text(alphabet=st.characters(blacklist_categories=("Cs",),
+segment = st.text(alphabet=st.characters(blacklist_categories=["Cs"],
                                          blacklist_characters="/?#%;\t\r\n"),
                   min_size=1, max_size=80)
 

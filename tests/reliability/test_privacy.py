@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from chalice.test import Client
@@ -27,7 +28,7 @@ def client(aws: Built) -> Iterator[Client]:
         yield test_client
 
 
-def _post_x(client: Client, payload: dict) -> None:
+def _post_x(client: Client, payload: dict[str, Any]) -> None:
     body = json.dumps(payload).encode()
     assert client.http.post("/webhooks/x", body=body, headers={
         "Content-Type": "application/json",
@@ -35,7 +36,7 @@ def _post_x(client: Client, payload: dict) -> None:
     }).status_code == 200
 
 
-def _items() -> list[dict]:
+def _items() -> list[dict[str, Any]]:
     return bootstrap.dynamodb().scan(TableName=bootstrap.settings().table)["Items"]
 
 

@@ -15,7 +15,7 @@ def no_namespace() -> Iterator[None]:
     metrics = observability.metrics
     before = metrics.namespace
     metrics.namespace = None
-    metrics.provider.namespace = None
+    metrics.provider.namespace = None  # type: ignore[assignment]  # unset, as deployed without it
     yield
     metrics.namespace = before
     metrics.provider.namespace = before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -89,7 +90,7 @@ def test_storage_round_trip() -> None:
     ({"overrides": [{"start": "2026-01-01T00:00:00", "end": "2026-01-02T00:00:00",
                      "agent": "x"}]}, "timezone-aware"),
 ])
-def test_invalid_rotas_are_refused_clearly(change: dict, message: str) -> None:
+def test_invalid_rotas_are_refused_clearly(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         rota_from_dict({**rota_to_dict(DAILY), **change})
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from chalicelib.domain.reports import outcome, percentile, sla_report
 
@@ -12,7 +13,7 @@ T = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 def turn(platform: str, channel: str, *, answered_after: float | None, window: float = 3600,
          first: bool = True, by: str | None = "alice", priority: str = "normal",
-         opened: datetime = T) -> dict:
+         opened: datetime = T) -> dict[str, Any]:
     return {"platform": platform, "channel": channel, "priority": priority, "team": "support",
             "first": first, "opened_at": opened.isoformat(),
             "due_at": (opened + timedelta(seconds=window)).isoformat(),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_the_same_check_rung_twice_alerts_once(deps) -> None:
 
 def test_a_retry_after_a_failed_publish_reaches_only_who_missed_it(deps) -> None:
     class FailsForBobOnce(FakeNotifier):
-        def notify(self, **alert):  # type: ignore[no-untyped-def]
+        def notify(self, **alert: Any) -> None:
             if alert["agent"] == "bob" and not getattr(self, "failed", False):
                 self.failed = True
                 raise ConnectionError("SNS throttled")
@@ -137,12 +138,13 @@ def test_each_level_that_rings_unanswered_files_the_next_and_an_answer_stops_the
     from tests.fakes import FakeClock
 
     clock = FakeClock()
-    escalate_at = CONV.due_at + timedelta(minutes=10)  # type: ignore[operator]
+    assert CONV.due_at is not None
+    escalate_at = CONV.due_at + timedelta(minutes=10)
     deps.conversations.items[CONV.id] = replace(CONV, escalate_at=escalate_at)
     deps = replace(deps, clock=clock, resolution=timedelta(seconds=10))
     due(deps, "warning")
     ring_bucket(100, deps)
-    breach_bucket = int(CONV.due_at.timestamp())  # type: ignore[union-attr]
+    breach_bucket = int(CONV.due_at.timestamp())
     assert [(c.level, c.due_at) for c in deps.due_checks.buckets[breach_bucket]] == [
         ("breach", CONV.due_at)]
     assert clock.set_buckets == [breach_bucket]

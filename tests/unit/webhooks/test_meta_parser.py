@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import pytest
 
@@ -27,7 +28,7 @@ PAGE = "<PAGE_ID>"
 RESTFB_PAGE, RESTFB_USER = "12345654332", "987654321432"
 
 
-def page(*items: dict, page_id: str = PAGE, key: str = "messaging") -> dict:
+def page(*items: dict[str, Any], page_id: str = PAGE, key: str = "messaging") -> dict[str, Any]:
     """Docs samples show one `messaging[]` item: put it in the envelope Meta POSTs."""
     return {"object": "page", "entry": [{"id": page_id, "time": 1, key: list(items)}]}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -91,7 +92,7 @@ def test_aaa_user_event_revoke_is_a_channel_signal() -> None:
                       detail="app 13090192 access revoked by the account")]
 
 
-def quote_tweet(brand: str) -> dict:
+def quote_tweet(brand: str) -> dict[str, Any]:
     return {"for_user_id": brand,
             "tweet_create_events": [fixture("twitter/tweet_object_v11_quote_tweet_docs.json")]}
 
