@@ -10,12 +10,14 @@ from chalice.app import Chalice, Rate, Response
 from chalicelib import bootstrap, function_url, observability, services
 from chalicelib.console.alert import alerts
 from chalicelib.console.routes import console
+from chalicelib.console.team_pages import team_pages
 from chalicelib.domain.errors import NotFound, Unauthorized
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.services.auth import Principal, authenticate, require
 
 app = Chalice(app_name="replywindow")
 app.register_blueprint(console)  # the agent console's pages, /console (chalicelib/console/)
+app.register_blueprint(team_pages)  # on call, reports, channels
 app.register_blueprint(alerts)  # the alert page behind a link: GET shows, POST acknowledges
 
 
