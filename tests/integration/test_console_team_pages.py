@@ -121,3 +121,19 @@ def test_every_link_an_alert_carries_opens_a_page(client: Client) -> None:
         away = client.http.get(path)
         assert away.status_code == 303
         assert away.headers["Location"].startswith("/console/sign-in?next=")
+
+
+def test_a_channel_down_says_what_to_do_and_only_an_admin_sees_the_platforms_error(
+        client: Client) -> None:
+    bootstrap.channels().record("instagram", "unhealthy", "instagram: token rejected (190)",
+                                bootstrap.now())
+    admin_cookie, _ = _signed_in(client)
+    shown = _page(client, "/console/channels", admin_cookie)
+    assert "instagram: <span class=\"state\">unhealthy</span>" in shown
+    assert "What to do:" in shown and "Generate a new Page or system-user token" in shown
+    assert "token rejected (190)" in shown
+    made = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+        {"id": "carol", "name": "Carol", "email": "carol@example.com", "teams": ["support"]}))
+    agent_cookie, _ = _signed_in(client, json.loads(made.body)["token"])
+    seen = _page(client, "/console/channels", agent_cookie)
+    assert "What to do:" in seen and "token rejected (190)" not in seen
