@@ -3,20 +3,22 @@ function, map the result. Everything else lives in chalicelib/."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from chalice.app import Chalice, Rate, Response
 
 from chalicelib import bootstrap, function_url, observability, services
+from chalicelib.console.alert import alerts
 from chalicelib.console.routes import console
-from chalicelib.domain.errors import Forbidden, NotFound, Unauthorized
+from chalicelib.console.team_pages import team_pages
+from chalicelib.domain.errors import NotFound, Unauthorized
 from chalicelib.http import current, json_body, query, raw_body, respond, text
-from chalicelib.pages import alert_page, page
 from chalicelib.services.auth import Principal, authenticate, require
 
 app = Chalice(app_name="replywindow")
 app.register_blueprint(console)  # the agent console's pages, /console (chalicelib/console/)
+app.register_blueprint(team_pages)  # on call, reports, channels
+app.register_blueprint(alerts)  # the alert page behind a link: GET shows, POST acknowledges
 
 
 @app.middleware("http")
@@ -83,43 +85,6 @@ def webhook_url(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The webhooks' front in AWS: a function URL on its own Lambda (infrastructure/package.py),
     routed to the same routes above."""
     return function_url.handle(app, app.routes, event, context)
-
-
-# --- Alerts: acknowledge from the phone ----------------------------------------------------
-
-# Opening the link only shows the alert: mail scanners and link previews fetch every link, and
-# must not acknowledge for the agent. The page's button POSTs back; the token is the credential.
-_FORM_TYPES = ["application/x-www-form-urlencoded", "multipart/form-data", "application/json",
-               "text/plain"]
-
-
-@app.route("/ack/{token}", methods=["GET"])
-def alert(token: str) -> Response:
-    return _alert_page(lambda: alert_page(services.acknowledge.view(token,
-                                                                    bootstrap.ack_deps())))
-
-
-@app.route("/ack/{token}", methods=["POST"], content_types=_FORM_TYPES)
-def ack(token: str) -> Response:
-    def acknowledge_then_show() -> Response:
-        deps = bootstrap.ack_deps()
-        done = services.acknowledge.acknowledge(token, deps)
-        return alert_page(services.acknowledge.view(token, deps), notice=(
-            f"Acknowledged: escalation stopped; it is yours, {done.agent}." if not done.already
-            else "Already acknowledged or answered: nothing else to do."))
-
-    return _alert_page(acknowledge_then_show)
-
-
-def _alert_page(render: Callable[[], Response]) -> Response:
-    """A refused link gets a page saying so, with no details; an AWS fault is a 503."""
-    def refused_as_page() -> Response:
-        try:
-            return render()
-        except Forbidden as refused:
-            return page("Link not valid", f"{refused} Open the inbox to pick it up.", 403)
-
-    return respond(refused_as_page)
 
 
 # --- Agent API (agent or admin token) ------------------------------------------------------

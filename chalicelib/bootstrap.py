@@ -300,7 +300,7 @@ def ack_deps() -> AckDeps:
     from chalicelib.services.acknowledge import AckDeps
 
     return AckDeps(links=ack_links(), conversations=conversations(), now=now,
-                   on_turn=record_turn)
+                   on_turn=record_turn, human_agent=settings().meta_human_agent)
 
 
 def now() -> datetime:

@@ -9,8 +9,9 @@ from typing import Any
 from chalicelib import bootstrap
 from chalicelib.config import settings
 from chalicelib.console import sessions
+from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.events import Platform
-from chalicelib.services import agent_api
+from chalicelib.services import agent_api, channel_watch, oncall_admin
 from chalicelib.services.auth import Principal, authenticate, require
 
 PLATFORMS = tuple(p.value for p in Platform)
@@ -82,3 +83,42 @@ def reopen(principal: Principal, conversation_id: str) -> dict[str, Any]:
 
 def now() -> datetime:
     return bootstrap.now()
+
+
+def _visible_teams(principal: Principal) -> tuple[str, ...]:
+    """An admin's: every team the policies know; an agent's: their own."""
+    return tuple(teams()) if principal.role == "admin" else principal.teams
+
+
+def _admin_only(principal: Principal) -> None:
+    if principal.role != "admin":
+        raise Forbidden("only an admin can change the rota")
+
+
+def oncall(principal: Principal) -> list[dict[str, Any]]:
+    return oncall_admin.overview(_visible_teams(principal), bootstrap.admin_deps())
+
+
+def add_override(principal: Principal, team: str, form: dict[str, str]) -> dict[str, Any]:
+    _admin_only(principal)
+    return oncall_admin.add_override(team, form, bootstrap.admin_deps())
+
+
+def remove_override(principal: Principal, team: str, form: dict[str, str]) -> dict[str, Any]:
+    _admin_only(principal)
+    return oncall_admin.remove_override(team, form, bootstrap.admin_deps())
+
+
+def report(principal: Principal, params: dict[str, str]) -> dict[str, Any]:
+    """The SLA report the API serves (`GET /api/reports/sla`), same function, same numbers."""
+    return agent_api.report(params, principal, bootstrap.conversations(), bootstrap.now(),
+                            bootstrap.policies().default_team)
+
+
+def channels(principal: Principal) -> dict[str, dict[str, Any]]:
+    """Every channel's health; the platform's error details are for admins (as on /health)."""
+    shown = channel_watch.overview(bootstrap.channel_deps())
+    if principal.role != "admin":
+        for state in shown.values():
+            state["detail"] = "" if state["state"] not in ("silent",) else state["detail"]
+    return shown

@@ -286,9 +286,9 @@ def inbox_page() -> Response:
     except Exception as failure:
         return _failure_page(failure, session)
     now = actions.now()
-    return _page("inbox.html", session, rows=rows, filters=filters, etag=_etag(rows),
-                 teams=actions.teams(), statuses=STATUSES, platforms=actions.PLATFORMS,
-                 now=now.isoformat(), left=lambda due: _left(due, now))
+    return _page("inbox.html", session, section="Inbox", rows=rows, filters=filters,
+                 etag=_etag(rows), teams=actions.teams(), statuses=STATUSES,
+                 platforms=actions.PLATFORMS, now=now.isoformat(), left=lambda due: _left(due, now))
 
 
 @console.route("/console/inbox.json", methods=["GET"])
@@ -333,8 +333,8 @@ def conversation_page(conversation_id: str) -> Response:
     except Exception as failure:
         return _failure_page(failure, session)
     now = actions.now()
-    return _page("conversation.html", session, c=shown, left=_left(shown["due_at"], now),
-                 can_go_private=shown["channel"] == "public")
+    return _page("conversation.html", session, section="Inbox", c=shown,
+                 left=_left(shown["due_at"], now), can_go_private=shown["channel"] == "public")
 
 
 def _back(conversation_id: str) -> str:

@@ -99,8 +99,9 @@ def csrf_ok(session: Session, submitted: str | None) -> bool:
 
 def safe_next(candidate: str | None, default: str = "/console") -> str:
     """Where to go after signing in: a path of the console only, never another site
-    (`//evil`, `/\\evil`, `https://…` are open redirects)."""
-    if (not candidate or not candidate.startswith("/console") or "\\" in candidate
+    (`//evil`, `/\\evil`, `https://…` are open redirects), or the alert page signing in came
+    from (to reply from it)."""
+    if (not candidate or not candidate.startswith(("/console", "/ack/")) or "\\" in candidate
             or "//" in candidate or any(ord(ch) < 0x20 or ch == "\x7f" for ch in candidate)):
         return default
     return candidate

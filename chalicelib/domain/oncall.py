@@ -105,6 +105,39 @@ def on_call(rota: Rota, at: datetime) -> OnCall:
     return OnCall(primary=primary, secondary=secondary, lead=rota.lead)
 
 
+def next_handoff(rota: Rota, at: datetime) -> datetime:
+    """When the shift running at `at` hands off (the rota's own schedule, overrides aside)."""
+    zone = ZoneInfo(rota.timezone)
+    first = datetime.combine(rota.starts_on, rota.handoff, zone)
+    if at < first:
+        return first
+    n = shift_index(rota, at) + 1
+    whole_days, remainder = divmod(rota.shift, timedelta(days=1))
+    if remainder == timedelta(0):  # wall-clock days, as shift_index counts them
+        return datetime.combine(rota.starts_on + timedelta(days=n * int(whole_days)),
+                                rota.handoff, zone)
+    return (first.astimezone(UTC) + n * rota.shift).astimezone(zone)
+
+
+def next_change(rota: Rota, at: datetime, horizon: int = 64) -> datetime | None:
+    """The first moment after `at` when someone else is primary or secondary: a hand-off or an
+    override starting or ending; None when nothing will change (a one-person rota)."""
+    now = on_call(rota, at)
+    bounds = {t for o in rota.overrides for t in (o.start, o.end) if t > at}
+    handoff = at
+    for _ in range(horizon):  # each hand-off that changes nobody is skipped
+        handoff = next_handoff(rota, handoff)
+        bounds.add(handoff)
+        if (on_call(rota, handoff).primary, on_call(rota, handoff).secondary) != (
+                now.primary, now.secondary):
+            break
+    for moment in sorted(bounds):
+        then = on_call(rota, moment)
+        if (then.primary, then.secondary) != (now.primary, now.secondary):
+            return moment
+    return None
+
+
 def recipients(current: OnCall, level: str) -> tuple[str, ...]:
     """warning -> primary; breach -> primary and secondary; escalation -> the lead (or both,
     when the team has no lead)."""

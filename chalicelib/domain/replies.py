@@ -80,3 +80,42 @@ def _x(c: Conversation, private: bool) -> ReplyRoute:
 def _inside(c: Conversation, now: datetime, window: timedelta, reason: str) -> None:
     if c.last_customer_at is None or now - c.last_customer_at > window:
         raise ReplyRefused(reason)
+
+
+@dataclass(frozen=True)
+class ReplyAdvice:
+    """What a reply box should tell the agent before they write: the platform's length limit,
+    whether the reply goes privately (X offers the DM when a public reply is not allowed),
+    and whether a reply can be sent at all now, with the rule in words."""
+
+    limit: int
+    private: bool
+    allowed: bool
+    rule: str
+    closes_at: datetime | None = None  # when the messaging window closes, where one applies
+
+
+def advise(c: Conversation, now: datetime, *, human_agent: bool = False) -> ReplyAdvice:
+    """The rules `route` will apply, checked before the agent writes (same code path)."""
+    limit = MAX_LENGTH[c.platform]
+    dm_instead = c.platform is Platform.X and c.channel is Channel.PUBLIC and not c.summoned
+    try:
+        chosen = route(c, text="-", private=dm_instead, now=now, human_agent=human_agent)
+    except ReplyRefused as refused:
+        return ReplyAdvice(limit, dm_instead, False, str(refused))
+    windowed = chosen.kind == "dm" and c.platform is not Platform.X
+    closes = (c.last_customer_at + (HUMAN_AGENT_WINDOW if chosen.tag else MESSAGING_WINDOW)
+              if windowed and c.last_customer_at else None)
+    if dm_instead:
+        rule = ("The customer did not mention the brand, so X allows no public reply: "
+                "this reply goes as a direct message.")
+    elif c.platform is Platform.WHATSAPP:
+        rule = "WhatsApp's 24-hour customer-service window is open."
+    elif windowed:
+        rule = ("Meta's 24-hour messaging window is open." if not chosen.tag else
+                "Meta's 24-hour window has closed; the human-agent tag allows 7 days.")
+    else:
+        rule = {"public_reply": "A public reply to the customer's post.",
+                "comment_reply": "A public reply to the customer's comment.",
+                "dm": "A direct message."}.get(chosen.kind, "")
+    return ReplyAdvice(limit, dm_instead, True, f"{rule} At most {limit} characters.", closes)

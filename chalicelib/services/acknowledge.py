@@ -14,6 +14,7 @@ from datetime import datetime
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.ports import AckGrant, AckLinks, ConversationStore, VersionConflict
+from chalicelib.domain.replies import ReplyAdvice, advise
 
 RECENT_MESSAGES = 3  # as many as the alert's email carries
 
@@ -24,6 +25,7 @@ class AckDeps:
     conversations: ConversationStore
     now: Callable[[], datetime]
     on_turn: Callable[[str, int, dict[str, object]], None] | None = None
+    human_agent: bool = False  # the Meta Page may use the HUMAN_AGENT tag (7-day window)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,10 @@ class AlertView:
     seconds_left: float | None  # to the breach; negative once over; None without a deadline
     messages: tuple[tuple[str, str], ...]  # (who, text), oldest first
     acknowledged_by: str | None  # who acknowledged this turn, if anyone did
+    due_at: datetime | None = None  # the breach, for a live countdown on the page
+    followers: int | None = None  # the customer's reach, where the platform tells it
+    first_time: bool = False  # triage found no complaint from this customer before
+    reply: ReplyAdvice | None = None  # the platform's rules for a reply now; None if answered
 
     @property
     def open(self) -> bool:
@@ -67,7 +73,10 @@ def view(token: str, deps: AckDeps) -> AlertView:
         priority=c.priority, reasons=tuple(c.reasons),
         seconds_left=(c.due_at - now).total_seconds() if c.due_at and current else None,
         messages=tuple(deps.conversations.recent(c.id, RECENT_MESSAGES)),
-        acknowledged_by=c.acked_by if c.acked_turn == grant.turn else None)
+        acknowledged_by=c.acked_by if c.acked_turn == grant.turn else None,
+        due_at=c.due_at if current else None, followers=c.customer.followers,
+        first_time="first-time complainer" in c.reasons,
+        reply=advise(c, now, human_agent=deps.human_agent) if current else None)
 
 
 def _level(c: Conversation, now: datetime) -> str:

@@ -70,7 +70,7 @@ def ring_bucket(bucket: int, deps: AlertingDeps) -> RingReport:
     for check in sorted(checks, key=lambda c: c.due_at):
         _handle(check, deps, report, digests)
     for (agent, team), count in digests.items():
-        alert = alerts.digest(count, team, f"{deps.public_url}/api/conversations?team={team}")
+        alert = alerts.digest(count, team, f"{deps.public_url}/console?team={team}")
         deps.notifier.notify(agent=agent, team=team, level="digest", conversation=None,
                              subject=alert.subject, sms=alert.sms, email=alert.email)
     logger.info("bucket rang", extra={"bucket": bucket, "checks": report.checks,

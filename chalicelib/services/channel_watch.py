@@ -85,7 +85,7 @@ def signature(channel: str, ok: bool, deps: ChannelDeps) -> None:
 def check(deps: ChannelDeps) -> dict[str, str]:
     """One pass over every channel: open, re-send or close incidents. What it did, by channel."""
     now, policies, done = deps.now(), deps.policies(), {}
-    link = f"{deps.public_url}/health"
+    link = f"{deps.public_url}/console/channels"  # what is down and what to do about it
     for state in deps.store.all():
         ch = state.channel
         verdict = diagnose(state, now, _calendar(ch, policies), policies.channel_silence.get(ch))

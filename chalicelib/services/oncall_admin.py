@@ -20,6 +20,7 @@ from chalicelib.domain.oncall import (
     Override,
     Rota,
     agent_to_dict,
+    next_change,
     on_call,
     rota_from_dict,
     rota_to_dict,
@@ -175,3 +176,49 @@ def who_is_on_call(team: str, deps: AdminDeps) -> dict[str, Any]:
     current: OnCall = on_call(rota, now)
     return {"team": team, "at": now.isoformat(), "primary": current.primary,
             "secondary": current.secondary, "lead": current.lead}
+
+
+def remove_override(team: str, body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
+    """Removes the override `{"start", "end", "agent"}` names exactly (as the rota lists it)."""
+    rota = deps.store.rota(team)
+    if rota is None:
+        raise NotFound(f"team {team} has no rota")
+    try:
+        start = datetime.fromisoformat(str(body["start"]))
+        end = datetime.fromisoformat(str(body["end"]))
+        agent = str(body["agent"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise BadRequest(f"override: {error}") from error
+    kept = tuple(o for o in rota.overrides
+                 if (o.start, o.end, o.agent_id) != (start, end, agent))
+    if len(kept) == len(rota.overrides):
+        raise NotFound("no such override: it may have been removed already")
+    updated = replace(rota, overrides=kept)
+    deps.store.put_rota(updated)
+    return rota_to_dict(updated)
+
+
+def overview(teams: tuple[str, ...], deps: AdminDeps) -> list[dict[str, Any]]:
+    """For each team: who is on call now, when that changes, the rota and the overrides not
+    over yet (soonest first). A team without a rota says so (nobody would be alerted)."""
+    now = deps.now()
+    shown: list[dict[str, Any]] = []
+    for team in teams:
+        rota = deps.store.rota(team)
+        if rota is None:
+            shown.append({"team": team, "rota": None})
+            continue
+        current = on_call(rota, now)
+        changes = next_change(rota, now)
+        shown.append({
+            "team": team, "rota": rota_to_dict(rota),
+            "now": {"primary": current.primary, "secondary": current.secondary,
+                    "lead": current.lead},
+            "changes_at": changes.isoformat() if changes else None,
+            "then": ({"primary": (later := on_call(rota, changes)).primary,
+                      "secondary": later.secondary} if changes else None),
+            "overrides": [{"start": o.start.isoformat(), "end": o.end.isoformat(),
+                           "agent": o.agent_id, "active": o.start <= now < o.end}
+                          for o in sorted(rota.overrides, key=lambda o: o.start)
+                          if o.end > now]})
+    return shown

@@ -15,6 +15,14 @@ def say(text: str) -> None:
     print(text, flush=True)
 
 
+def _admin_token_hint(token: str) -> str:
+    """The dev default is no secret (it is printed above too); a token the user set stays
+    theirs: never printed, and never put in a URL."""
+    if token.startswith("dev-"):
+        return f"paste the token {token}"
+    return "paste the REPLYWINDOW_ADMIN_TOKEN you set"
+
+
 def main() -> int:
     settings = LocalSettings.from_env()
     started = time.monotonic()
@@ -24,7 +32,9 @@ def main() -> int:
     built = runtime.built
     say(f"ReplyWindow is running ({time.monotonic() - started:.1f}s to start):")
     say(f"  API            {runtime.api_url}  (try {runtime.api_url}/health)")
-    say(f"  console        {runtime.api_url}/console  (sign in with an agent's or the admin token)")
+    say(f"  console        {runtime.api_url}/console")
+    say(f"  sign in        {runtime.api_url}/console/sign-in  as the local admin: "
+        f"{_admin_token_hint(runtime.seeded.get('admin_token', ''))}")
     say(f"  webhooks       {runtime.webhook_url}/webhooks/x and /webhooks/meta "
         "(the function URL's stand-in)")
     say(f"  embedded AWS   {runtime.aws.endpoint}  (moto, Step Functions executing)")

@@ -276,6 +276,10 @@ def main(say: Callable[[str], None] = print) -> int:
         secrets = runtime.seeded
         aws, webhooks = runtime.aws.endpoint, runtime.webhook_url
         console.print("Started a local stack with the demo's seconds-long windows.")
+    if runtime is not None:
+        api = runtime.api_url
+    console.print(f"Console: {api}/console (sign in at {api}/console/sign-in with the admin "
+                  "token) shows the inbox, alerts and reports while the hour plays.")
     try:
         Demo(webhooks, aws, secrets).run(console)
     finally:

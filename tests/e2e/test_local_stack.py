@@ -48,3 +48,11 @@ def test_alarm_clock_definition_executes_and_rings_the_bucket(stack: LocalStack)
         executionArn=execution["executionArn"])["events"]]
     assert "WaitStateExited" in history
     assert "TaskSucceeded" in history
+
+
+def test_make_run_prints_the_console_and_how_to_sign_in_without_the_admins_token(
+        stack: LocalStack) -> None:
+    printed = (stack.state_dir / "stack.log").read_text()
+    assert f"{stack.api}/console/sign-in" in printed
+    assert requests.get(f"{stack.api}/console/sign-in", timeout=5).status_code == 200
+    assert SECRETS["admin_token"] not in printed  # a token set by the user is never printed

@@ -142,7 +142,7 @@ def test_opening_the_alert_link_acknowledges_nothing_so_breach_and_escalation_fo
         assert '<form method="post"><button type="submit">Acknowledge</button>' in page.text
         assert "Refund &lt;b&gt;now&lt;/b&gt; &amp; I mean it" in page.text  # escaped
         assert "<b>now</b>" not in page.text
-        assert page.headers["Referrer-Policy"] == "no-referrer"
+        assert page.headers["Referrer-Policy"] == "same-origin"
         assert page.headers["Cache-Control"] == "no-store"
     wait_for(lambda: sms(alerts_for(stack, psid), "breach"), timeout=30, what="breach SMS")
     wait_for(lambda: sms(alerts_for(stack, psid), "escalation"), timeout=30,

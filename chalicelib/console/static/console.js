@@ -110,7 +110,26 @@
     window.setTimeout(poll, POLL_MS);
   }
 
+  // A reply box that knows its platform's limit says how much is left as the agent types.
+  function counter() {
+    var box = document.querySelector("textarea[data-limit]");
+    var shown = document.getElementById("reply-count");
+    if (!box || !shown) { return; }
+    var limit = parseInt(box.getAttribute("data-limit"), 10);
+    var update = function () {
+      var used = box.value.length;
+      shown.textContent = used + " of " + limit + " characters" +
+        (used > limit ? ": too long" : "");
+      shown.classList.toggle("overdue", used > limit);
+    };
+    box.addEventListener("input", update);
+    update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var clock = document.querySelector("[data-now]");
+    if (clock) { skew = Date.parse(clock.getAttribute("data-now")) - Date.now() || 0; }
+    counter();
     tick();
     window.setInterval(tick, 1000);
     live();

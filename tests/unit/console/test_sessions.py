@@ -95,12 +95,14 @@ def test_the_csrf_token_belongs_to_one_session(deps: sessions.SessionDeps) -> No
 
 @pytest.mark.parametrize("candidate", [
     None, "", "https://evil.example/console", "//evil.example", "/\\evil.example",
-    "/console//evil.example", "/api/agents", "/console\r\nSet-Cookie: x=1", "console"])
+    "/console//evil.example", "/api/agents", "/console\r\nSet-Cookie: x=1", "console",
+    "/ack", "/ackx/t.sig", "/ack//evil.example"])
 def test_sign_in_never_sends_anyone_off_the_console(candidate: str | None) -> None:
     assert sessions.safe_next(candidate) == "/console"
 
 
 @pytest.mark.parametrize("path", ["/console", "/console?status=resolved",
-                                  "/console/conversations/x.t-123"])
+                                  "/console/conversations/x.t-123",
+                                  "/ack/AbCd1234.sig_-x#answer"])  # back to the alert
 def test_sign_in_returns_to_the_console_page_asked_for(path: str) -> None:
     assert sessions.safe_next(path) == path

@@ -61,6 +61,6 @@ def test_time_left_reads_naturally() -> None:
 
 
 def test_a_digest_replaces_a_flood_with_one_link_to_the_inbox() -> None:
-    alert = digest(12, "support", "https://x.example/api/conversations?team=support")
+    alert = digest(12, "support", "https://x.example/console?team=support")
     assert alert.sms == ("12 conversations for support need a reply now. "
-                         "Inbox: https://x.example/api/conversations?team=support")
+                         "Inbox: https://x.example/console?team=support")

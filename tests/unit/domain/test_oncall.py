@@ -12,7 +12,10 @@ from hypothesis import strategies as st
 
 from chalicelib.domain.oncall import (
     OnCall,
+    Override,
     Rota,
+    next_change,
+    next_handoff,
     on_call,
     recipients,
     rota_from_dict,
@@ -107,3 +110,25 @@ def test_the_primary_is_always_a_member_and_never_their_own_backup(moment, membe
     current = on_call(rota, moment)
     assert current.primary in members
     assert current.secondary != current.primary
+
+
+def test_the_next_change_is_the_next_hand_off_in_local_time_even_across_dst() -> None:
+    # London moves its clocks on 29 March 2026: the hand-off stays at 09:00 local.
+    assert next_change(DAILY, at(28, 10)) == at(29, 9)
+    assert next_change(DAILY, at(29, 8, 59)) == at(29, 9)
+    assert on_call(DAILY, at(29, 9)).primary != on_call(DAILY, at(29, 8, 59)).primary
+
+
+def test_an_override_moves_the_next_change_to_its_start_and_end() -> None:
+    cover = Override(start=at(24, 12), end=at(24, 14), agent_id="erin")
+    rota = Rota(**{**DAILY.__dict__, "overrides": (cover,)})
+    assert next_change(rota, at(24, 10)) == at(24, 12)
+    assert next_change(rota, at(24, 13)) == at(24, 14)
+
+
+def test_a_hand_off_that_changes_nobody_is_not_a_change() -> None:
+    alone = Rota(team="night", members=("zoe",), shift=timedelta(hours=12), handoff=time(8),
+                 timezone="UTC", starts_on=date(2026, 1, 1))
+    noon = datetime(2026, 1, 2, 12, tzinfo=UTC)
+    assert next_handoff(alone, noon) == datetime(2026, 1, 2, 20, tzinfo=UTC)
+    assert next_change(alone, noon) is None

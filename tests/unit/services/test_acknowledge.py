@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.console.alert import render
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.events import Channel, Person, Platform
 from chalicelib.domain.ports import AckGrant
-from chalicelib.pages import alert_page
 from chalicelib.services.acknowledge import AckDeps, acknowledge, view
 from tests.fakes import FakeAckLinks, FakeConversations
 
@@ -83,7 +83,7 @@ def test_an_expired_link_is_refused() -> None:
 
 def test_the_rendered_page_escapes_everything_the_customer_controls() -> None:
     ack, token = deps()
-    html = alert_page(view(token, ack)).body
+    html = render(view(token, ack), token, base="", session=None).body
     assert isinstance(html, str)
     assert "Ann &lt;Admin&gt; on Messenger" in html and "<Admin>" not in html
     assert "2 min left" in html and "keyword: refund" in html

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -124,6 +125,24 @@ def test_a_flood_becomes_one_digest_per_agent(deps) -> None:
     assert sent(deps) == [("alice", "warning")] * 3 + [("alice", "digest")]
     assert report.digested == 3
     assert deps.notifier.sent[-1]["sms"].startswith("3 conversations for support need")
+
+
+def test_every_link_an_alert_carries_opens_a_page_never_a_json_endpoint(deps) -> None:
+    """The ack link opens the alert page; a digest's opens the inbox filtered to its team."""
+    for n in range(5):
+        conv = replace(CONV, thread=f"t-{n + 20}")
+        deps.conversations.items[conv.id] = conv
+        due(deps, "warning", conv=conv.id)
+    ring_bucket(100, deps)
+    links = [(a["level"], link) for a in deps.notifier.sent for text in (a["sms"], a["email"])
+             for link in re.findall(r"https://rw\.example(\S+)", text)]
+    assert {level for level, _ in links} == {"warning", "digest"}
+    for level, path in links:
+        assert not path.startswith("/api/"), (level, path)
+        if level == "digest":
+            assert path == "/console?team=support"
+        else:
+            assert re.fullmatch(r"/ack/t\d+\.sig", path), path
 
 
 def test_no_rota_means_the_ring_fails_and_is_retried(deps) -> None:

@@ -64,7 +64,7 @@ def test_one_alert_per_incident_and_one_when_it_is_over(deps) -> None:
     sms = admin_sms(deps)
     assert len(sms) == 2
     assert sms[0].startswith("CHANNEL DOWN x: no events for 2h01m")
-    assert sms[1] == "CHANNEL OK x: working again after 5m. https://rw.example/health"
+    assert sms[1] == "CHANNEL OK x: working again after 5m. https://rw.example/console/channels"
 
 
 def test_an_alert_that_failed_is_sent_by_the_next_pass(deps) -> None:
@@ -76,7 +76,7 @@ def test_an_alert_that_failed_is_sent_by_the_next_pass(deps) -> None:
     assert channel_watch.check(deps) == {}
     assert admin_sms(deps) == [
         "CHANNEL DOWN messenger: unhealthy: messenger: token rejected (190). "
-        "https://rw.example/health"]
+        "https://rw.example/console/channels"]
 
 
 def test_a_channel_that_recovers_before_anyone_was_told_stays_quiet(deps) -> None:

@@ -1,0 +1,46 @@
+"""What the reply box says before the agent writes: the same rules `route` applies when the
+reply is sent (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from chalicelib.domain.conversations import Conversation
+from chalicelib.domain.events import Channel, Person, Platform
+from chalicelib.domain.replies import advise
+
+NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+TWEET = Conversation(platform=Platform.X, thread="t-1", channel=Channel.PUBLIC, brand_id="9",
+                     customer=Person(id="42", handle="ann"), created_at=NOW, turn=1,
+                     last_customer_message_id="1001", last_customer_at=NOW, summoned=True)
+
+
+def test_x_public_reply_when_summoned_with_its_280_characters() -> None:
+    advice = advise(TWEET, NOW)
+    assert (advice.limit, advice.private, advice.allowed) == (280, False, True)
+    assert "public reply" in advice.rule
+
+
+def test_x_not_summoned_offers_the_dm_instead_of_refusing() -> None:
+    advice = advise(replace(TWEET, summoned=False), NOW)
+    assert advice.allowed and advice.private
+    assert "direct message" in advice.rule
+
+
+def test_whatsapp_outside_the_window_allows_only_a_template() -> None:
+    chat = replace(TWEET, platform=Platform.WHATSAPP, channel=Channel.PRIVATE,
+                   last_customer_at=NOW - timedelta(hours=25))
+    advice = advise(chat, NOW)
+    assert not advice.allowed and "template" in advice.rule
+    inside = advise(replace(chat, last_customer_at=NOW - timedelta(hours=1)), NOW)
+    assert inside.allowed and inside.closes_at == NOW + timedelta(hours=23)
+
+
+def test_meta_messaging_window_and_the_human_agent_tag() -> None:
+    dm = replace(TWEET, platform=Platform.MESSENGER, channel=Channel.PRIVATE,
+                 last_customer_at=NOW - timedelta(hours=30))
+    assert not advise(dm, NOW).allowed
+    tagged = advise(dm, NOW, human_agent=True)
+    assert tagged.allowed and tagged.closes_at == dm.last_customer_at + timedelta(days=7)
+    assert advise(dm, NOW).limit == 2000
