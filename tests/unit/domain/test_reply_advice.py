@@ -42,5 +42,5 @@ def test_meta_messaging_window_and_the_human_agent_tag() -> None:
                  last_customer_at=NOW - timedelta(hours=30))
     assert not advise(dm, NOW).allowed
     tagged = advise(dm, NOW, human_agent=True)
-    assert tagged.allowed and tagged.closes_at == dm.last_customer_at + timedelta(days=7)
+    assert tagged.allowed and tagged.closes_at == NOW - timedelta(hours=30) + timedelta(days=7)
     assert advise(dm, NOW).limit == 2000
