@@ -50,7 +50,7 @@ def alert(token: str) -> Response:
 def ack(token: str) -> Response:
     def acknowledged() -> str:
         done = acknowledge.acknowledge(token, bootstrap.ack_deps())
-        return (f"Acknowledged: escalation stopped; it is yours, {done.agent}."
+        return (f"Acknowledged: no more alerts for this turn; it is yours, {done.agent}."
                 if not done.already else "Already acknowledged or answered: nothing else to do.")
     return _shown(token, acknowledged)
 
@@ -92,7 +92,7 @@ def _status(alert: AlertView) -> str:
     if alert.level == "answered":
         return "This turn was answered (or the customer wrote again): nothing to do here."
     if alert.acknowledged_by:
-        return f"Acknowledged by {alert.acknowledged_by}: escalation stopped."
+        return f"Acknowledged by {alert.acknowledged_by}: no more alerts for this turn."
     return "Not acknowledged yet."
 
 

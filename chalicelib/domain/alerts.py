@@ -64,7 +64,7 @@ def compose(level: str, c: Conversation, now: datetime, link: str,
              + (f" - {', '.join(c.reasons)}" if c.reasons else ""),
              "", "Latest messages:"]
     lines += [f"  {who}: {text}" for who, text in recent] or ["  (none stored)"]
-    lines += ["", f"Acknowledge (stops escalation): {link}"]
+    lines += ["", f"Acknowledge (stops further alerts): {link}"]
     return Alert(level=level, subject=subject, sms=sms, email="\n".join(lines))
 
 

@@ -2,7 +2,8 @@
 
 Opening the link (GET) only reads: mail link scanners and SMS or chat previews fetch every link
 before a person does, and an acknowledgement they made would silently stop the escalation. Only
-the page's Acknowledge button (a POST) makes the turn the agent's and stops escalation.
+the page's Acknowledge button (a POST) makes the turn the agent's and stops its breach and
+escalation alerts.
 """
 
 from __future__ import annotations

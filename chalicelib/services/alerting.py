@@ -84,7 +84,9 @@ def _skip_reason(check: DueCheck, c: Conversation | None) -> str | None:
         return "conversation gone"  # erased on request: nobody to alert about
     if c.turn != check.turn or c.status is not Status.AWAITING_AGENT:
         return "answered"
-    if check.level == "escalation" and c.acked_turn == check.turn:
+    if check.level != "warning" and c.acked_turn == check.turn:
+        # Someone said "on it" from the alert page: like a paging tool's acknowledgement, no
+        # more pages about this turn (breach nor lead). The breach still counts in the report.
         return "acknowledged"
     return None
 
@@ -108,6 +110,9 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
             digests: dict[tuple[str, str], int]) -> None:
     c = deps.conversations.get(check.conversation)
     reason = _skip_reason(check, c)
+    if reason == "acknowledged" and c is not None and check.level == "breach" \
+            and deps.on_turn is not None:
+        deps.on_turn(c.id, c.turn, {"breached": True})
     if reason is not None or c is None:
         report.skipped[reason or "?"] += 1
         return

@@ -64,13 +64,15 @@ def test_the_warning_link_opens_the_alert_page_and_acknowledge_stops_the_escalat
     assert accessibility_problems(phone) == []
 
     phone.get_by_role("button", name="Acknowledge").click()
-    expect(phone.get_by_role("status")).to_contain_text("Acknowledged: escalation stopped")
+    expect(phone.get_by_role("status")).to_contain_text(
+        "Acknowledged: no more alerts for this turn")
     expect(phone.get_by_role("button", name="Acknowledge")).to_have_count(0)
     meta = _meta(stack, conversation)
     assert meta["acked_by"] == "alice"  # the agent the link was sent to
 
     # Past the escalation time: the lead was never paged about this conversation.
     _sleep_until(meta["escalate_at"], 3)
+    assert _alerts(stack, conversation, "breach") == []
     assert _alerts(stack, conversation, "escalation") == []
     assert [d for d in stack.deliveries() if d["conversation"] == conversation
             and d["to"] == LEAD] == []

@@ -110,7 +110,7 @@ def test_the_button_acknowledges_and_shows_the_page_again(client: Client) -> Non
                             headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert done.status_code == 200
     html = done.body.decode()
-    assert "Acknowledged: escalation stopped; it is yours, alice." in html
+    assert "Acknowledged: no more alerts for this turn; it is yours, alice." in html
     assert "Acknowledged by alice" in html and ESCAPED in html
     assert "Acknowledge</button>" not in html  # nothing left to press
     acked = bootstrap.conversations().get(conversation)
