@@ -114,7 +114,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
         [sys.executable, "-m", "infrastructure.local"], cwd=ROOT, env=env, stdout=log,
         stderr=subprocess.STDOUT, text=True)
     api = f"http://127.0.0.1:{api_port}"
-    deadline = time.monotonic() + 60
+    # Generous: the first start of a fresh clone packages the template (`chalice package`),
+    # which takes tens of seconds on a busy machine.
+    deadline = time.monotonic() + 240
     while True:
         if process.poll() is not None:
             raise RuntimeError((state_dir / "stack.log").read_text())
