@@ -158,7 +158,7 @@ def redelivery() -> SqsRedelivery:
 def ack_links() -> DynamoAckLinks:
     from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
 
-    return DynamoAckLinks(dynamodb(), settings().table, lambda: secrets().ack_signing_key)
+    return DynamoAckLinks(dynamodb(), settings().table, lambda: secrets().signing_key())
 
 
 @cache
@@ -258,7 +258,7 @@ def agent_deps() -> AgentDeps:
     return AgentDeps(conversations=conversations(), inbox=conversations(),
                      store=ingest_store(), send=reply_sender(), now=now,
                      default_team=policies().default_team, on_turn=record_turn,
-                     cursor_key=lambda: secrets().ack_signing_key, agent_teams=agent_teams,
+                     cursor_key=lambda: secrets().signing_key(), agent_teams=agent_teams,
                      meta_human_agent=settings().meta_human_agent,
                      channel_problem=channel_problem)
 
