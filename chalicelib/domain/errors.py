@@ -27,6 +27,10 @@ class IdempotencyKeyReused(ReplyRefused):
     """An Idempotency-Key already used for a different reply (answered 409 with the reason)."""
 
 
+class BadPlatformId(ReplyRefused):
+    """A stored platform id is not of the platform's shape: no request is made with it."""
+
+
 class Unauthorized(Exception):
     """The request is not signed (or authenticated) as it must be: answered 401."""
 

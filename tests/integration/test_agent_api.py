@@ -159,7 +159,9 @@ def test_a_messenger_reply_inside_24_hours_uses_the_page_token(client, agent,
     assert reply(client, "messenger.dm-PAGE1-PSID2", agent).status_code == 201
     [sent] = platforms.requests
     assert sent["path"] == "/me/messages"
-    assert sent["query"]["access_token"] == PAGE_TOKEN
+    # The page token in the header only: a token in a URL ends up in access logs.
+    assert sent["headers"]["Authorization"] == f"Bearer {PAGE_TOKEN}"
+    assert "access_token" not in sent["query"]
     assert sent["json"]["recipient"] == {"id": "PSID2"}
     assert sent["json"]["messaging_type"] == "RESPONSE"
 
@@ -274,7 +276,7 @@ def test_an_app_revoke_event_marks_the_channel(client, platforms) -> None:
 def whatsapp(number: str, mid: str, at: datetime) -> dict:
     return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
         "field": "messages", "value": {
-            "metadata": {"display_phone_number": "1555", "phone_number_id": "PHONE1"},
+            "metadata": {"display_phone_number": "1555", "phone_number_id": "106540352242922"},
             "contacts": [{"profile": {"name": "Priya"}, "wa_id": number}],
             "messages": [{"from": number, "id": mid, "timestamp": str(int(at.timestamp())),
                           "type": "text", "text": {"body": "where is my order"}}]}}]}]}
@@ -283,9 +285,9 @@ def whatsapp(number: str, mid: str, at: datetime) -> dict:
 def test_a_whatsapp_reply_inside_the_window_goes_through_the_cloud_api(client, agent,
                                                                        platforms) -> None:
     post_meta(client, whatsapp("447700900001", "wamid.1", datetime.now(UTC)))
-    assert reply(client, "whatsapp.wa-PHONE1-447700900001", agent).status_code == 201
+    assert reply(client, "whatsapp.wa-106540352242922-447700900001", agent).status_code == 201
     [sent] = platforms.requests
-    assert sent["path"] == "/PHONE1/messages"
+    assert sent["path"] == "/106540352242922/messages"
     assert sent["headers"]["Authorization"] == f"Bearer {WHATSAPP_TOKEN}"
     assert sent["json"] == {"messaging_product": "whatsapp", "to": "447700900001",
                             "type": "text", "text": {"body": "On it!"}}
@@ -295,7 +297,7 @@ def test_a_whatsapp_reply_outside_the_window_needs_a_template(client, agent,
                                                               platforms) -> None:
     post_meta(client, whatsapp("447700900002", "wamid.2",
                                datetime.now(UTC) - timedelta(hours=25)))
-    refused = reply(client, "whatsapp.wa-PHONE1-447700900002", agent)
+    refused = reply(client, "whatsapp.wa-106540352242922-447700900002", agent)
     assert refused.status_code == 409
     assert "template" in json.loads(refused.body)["error"]
     assert platforms.requests == []
@@ -307,6 +309,28 @@ def test_an_instagram_comment_gets_a_public_reply_under_it(client, agent, platfo
     [sent] = platforms.requests
     assert sent["path"] == "/123456789/replies"
     assert sent["json"] == {"message": "On it!"}
+
+
+def test_an_instagram_comment_reply_sends_the_page_token_in_the_header(client, agent,
+                                                                     platforms) -> None:
+    post_meta(client, fixture("instagram/restfb_ig_comment_dashboard_sample.json"))
+    assert reply(client, "instagram.c-987654321", agent).status_code == 201
+    [sent] = platforms.requests
+    assert sent["headers"]["Authorization"] == f"Bearer {PAGE_TOKEN}"
+    assert sent["query"] == {}
+
+
+def test_an_id_that_is_not_of_the_platforms_shape_is_refused_before_any_request(
+        client, agent, platforms) -> None:
+    """A comment id like `../me` would post to another Graph API endpoint: refused, no call."""
+    for bad in ("../me", "123/../../me", "1?access_token=x", "1%2F..", "12 3"):
+        payload = copy.deepcopy(fixture("instagram/restfb_ig_comment_dashboard_sample.json"))
+        payload["entry"][0]["changes"][0]["value"].update(id=bad, parent_id=f"p{len(bad)}")
+        post_meta(client, payload)
+        refused = reply(client, f"instagram.c-p{len(bad)}", agent)
+        assert refused.status_code == 409, (bad, refused.body)
+        assert "not of the platform's id shape" in json.loads(refused.body)["error"]
+    assert platforms.requests == []
 
 
 def test_assign_resolve_and_reopen(client, agent, platforms) -> None:
