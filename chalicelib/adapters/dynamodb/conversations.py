@@ -115,6 +115,23 @@ class DynamoConversations:
         return out
 
 
+    def unsure(self, conversation_id: str, key_: str, attempt: dict[str, Any]) -> None:
+        """A reply that may have been sent (one item per idempotency key: a retry rewrites it).
+        Kept, and erased, with the conversation's other items."""
+        expires_at = int((self.now() + self.retention).timestamp())
+        with aws_errors("record reply that may have been sent"):
+            self.client.put_item(TableName=self.table, Item=to_item({
+                **attempt, "PK": self._pk(conversation_id), "SK": f"UNSURE#{key_[:32]}",
+                "expires_at": expires_at}))
+
+    def unsure_replies(self, conversation_id: str) -> list[dict[str, Any]]:
+        with aws_errors("read replies that may have been sent"):
+            items = self.client.query(
+                TableName=self.table, KeyConditionExpression="PK = :pk AND "
+                "begins_with(SK, :u)", ExpressionAttributeValues={
+                    ":pk": value(self._pk(conversation_id)), ":u": value("UNSURE#")})["Items"]
+        return [from_item(i) for i in items]
+
     def turns(self, start: date, end: date) -> list[dict[str, Any]]:
         """Turn records opened between two days (inclusive), from the GSI1 day partitions."""
         out: list[dict[str, Any]] = []

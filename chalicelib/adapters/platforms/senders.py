@@ -13,7 +13,7 @@ from urllib.parse import quote
 import requests
 from requests_oauthlib import OAuth1Session
 
-from chalicelib.adapters.platforms.calls import call
+from chalicelib.adapters.platforms.calls import Budget, call
 from chalicelib.adapters.secrets import PlatformSecrets
 from chalicelib.domain.errors import BadPlatformId, PlatformFailed
 from chalicelib.domain.events import Platform
@@ -36,9 +36,12 @@ def _path_id(value: str, shape: re.Pattern[str], what: str) -> str:
 
 class PlatformSenders:
     def __init__(self, secrets: Callable[[], PlatformSecrets], x_api_url: str,
-                 graph_api_url: str, sleep: Callable[[float], None] | None = None) -> None:
+                 graph_api_url: str, sleep: Callable[[float], None] | None = None,
+                 budget: Budget | None = None) -> None:
         self.secrets, self.x_api, self.graph = secrets, x_api_url, graph_api_url
-        self._extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        self._extra: dict[str, Any] = {"budget": budget or Budget()}
+        if sleep:
+            self._extra["sleep"] = sleep
 
     def send(self, route: ReplyRoute, text: str) -> str:
         """The platform's id of the sent message."""
