@@ -143,7 +143,7 @@ class DynamoChannels:
                                                ":prev": value(previous.isoformat())})
 
     def record(self, channel: str, state: str, detail: str, at: datetime) -> None:
-        """A problem (revoked, send_failed, unhealthy, signature_failures), or "healthy": a
+        """A problem (revoked, send_failed, unhealthy), or "healthy": a
         send went through."""
         if state == "healthy":
             self._update(channel, "SET last_send_ok_at = :at", {":at": at.isoformat()},
