@@ -40,3 +40,15 @@ def test_ack_links_are_never_signed_with_an_empty_key() -> None:
 
 def test_secrets_never_print() -> None:
     assert "k" * 32 not in repr(parse_secrets({"ack_signing_key": "k" * 32}))
+
+
+def test_a_null_admin_token_admits_nobody_as_admin() -> None:
+    """Read as the text "None", `Bearer None` would have been the admin."""
+    from chalicelib.domain.errors import Unauthorized
+    from chalicelib.services.auth import AuthDeps, authenticate
+
+    s = parse_secrets({"admin_token": None})
+    deps = AuthDeps(admin_token=lambda: s.admin_token, find_token=lambda token: None)
+    for header in ("Bearer None", "Bearer null", "Bearer "):
+        with pytest.raises(Unauthorized):
+            authenticate(header, deps)
