@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -116,13 +117,15 @@ class DynamoConversations:
 
 
     def unsure(self, conversation_id: str, key_: str, attempt: dict[str, Any]) -> None:
-        """A reply that may have been sent (one item per idempotency key: a retry rewrites it).
-        Kept, and erased, with the conversation's other items."""
+        """A reply that may have been sent, one item per idempotency key: a retry keeps the
+        first attempt's time, which its echo is matched against. Kept, and erased, with the
+        conversation's other items."""
         expires_at = int((self.now() + self.retention).timestamp())
-        with aws_errors("record reply that may have been sent"):
+        with aws_errors("record reply that may have been sent"), suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
             self.client.put_item(TableName=self.table, Item=to_item({
                 **attempt, "PK": self._pk(conversation_id), "SK": f"UNSURE#{key_[:32]}",
-                "expires_at": expires_at}))
+                "expires_at": expires_at}), ConditionExpression="attribute_not_exists(SK)")
 
     def unsure_replies(self, conversation_id: str) -> list[dict[str, Any]]:
         with aws_errors("read replies that may have been sent"):
