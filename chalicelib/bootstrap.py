@@ -158,7 +158,7 @@ def redelivery() -> SqsRedelivery:
 def ack_links() -> DynamoAckLinks:
     from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
 
-    return DynamoAckLinks(dynamodb(), settings().table, lambda: secrets().ack_signing_key)
+    return DynamoAckLinks(dynamodb(), settings().table, lambda: secrets().signing_key())
 
 
 @cache
@@ -218,12 +218,15 @@ def reply_sender() -> Callable[[ReplyRoute, str, str], str]:
         IdempotencyValidationError,
     )
 
+    from chalicelib.adapters.platforms.calls import Budget
     from chalicelib.adapters.platforms.senders import PlatformSenders
-    from chalicelib.domain.errors import IdempotencyKeyReused, ReplyRefused
+    from chalicelib.domain.errors import IdempotencyKeyReused, ReplyMaybeSent, ReplyRefused
     from chalicelib.domain.events import Platform
     from chalicelib.domain.replies import ReplyRoute
 
-    senders = PlatformSenders(secrets, settings().x_api_url, settings().graph_api_url)
+    budget = Budget(read=min(settings().platform_read_timeout, Budget().total))
+    senders = PlatformSenders(secrets, settings().x_api_url, settings().graph_api_url,
+                              budget=budget)
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().table, key_attr="PK", sort_key_attr="SK",
         expiry_attr="expires_at", boto3_client=dynamodb())
@@ -234,20 +237,30 @@ def reply_sender() -> Callable[[ReplyRoute, str, str], str]:
     def send_reply(request: dict[str, Any]) -> dict[str, str]:
         route = ReplyRoute(**{**request["route"], "platform": Platform(
             request["route"]["platform"])})
-        return {"id": senders.send(route, request["text"])}
+        try:
+            return {"id": senders.send(route, request["text"])}
+        except ReplyMaybeSent as unsure:
+            # Kept as this key's result (powertools deletes the record of a call that
+            # raised): a retry with the same key gets the same answer and never posts again.
+            return {"maybe_sent": unsure.detail, "channel": unsure.channel,
+                    "timed_out": "yes" if unsure.timed_out else ""}
 
     def send(route: ReplyRoute, text: str, key: str) -> str:
         request = {"key": key, "text": text, "route": {
             "platform": route.platform.value, "kind": route.kind,
             "recipient": route.recipient, "brand_id": route.brand_id, "tag": route.tag}}
         try:
-            return str(send_reply(request=request)["id"])
+            result = send_reply(request=request)
         except IdempotencyAlreadyInProgressError as error:
             raise ReplyRefused("this reply is already being sent") from error
         except IdempotencyValidationError as error:
             raise IdempotencyKeyReused(
                 "Idempotency-Key: already used for a different reply on this conversation; "
                 "use a new key for a new reply") from error
+        if "maybe_sent" in result:
+            raise ReplyMaybeSent(result["channel"], result["maybe_sent"],
+                                 timed_out=bool(result["timed_out"]))
+        return str(result["id"])
 
     return send
 
@@ -258,9 +271,9 @@ def agent_deps() -> AgentDeps:
     return AgentDeps(conversations=conversations(), inbox=conversations(),
                      store=ingest_store(), send=reply_sender(), now=now,
                      default_team=policies().default_team, on_turn=record_turn,
-                     cursor_key=lambda: secrets().ack_signing_key, agent_teams=agent_teams,
+                     cursor_key=lambda: secrets().signing_key(), agent_teams=agent_teams,
                      meta_human_agent=settings().meta_human_agent,
-                     channel_problem=channel_problem)
+                     channel_problem=channel_problem, unsure=conversations())
 
 
 @cache

@@ -27,6 +27,7 @@ class Settings:
     max_body_bytes: int
     meta_human_agent: bool  # the Page may use the HUMAN_AGENT tag (7-day window)
     digest_after: int  # alerts a minute an agent gets one by one before a digest
+    platform_read_timeout: float  # seconds a platform has to answer a reply's post
 
 
 def _required(name: str) -> str:
@@ -56,4 +57,5 @@ def settings() -> Settings:
         max_body_bytes=int(os.environ.get("REPLYWINDOW_MAX_BODY_BYTES", str(1024 * 1024))),
         meta_human_agent=os.environ.get("REPLYWINDOW_META_HUMAN_AGENT", "") == "true",
         digest_after=int(os.environ.get("REPLYWINDOW_DIGEST_AFTER", "5")),
+        platform_read_timeout=float(os.environ.get("REPLYWINDOW_PLATFORM_READ_TIMEOUT", "10")),
     )

@@ -16,6 +16,7 @@ from chalicelib.domain.errors import (
     NotFound,
     PayloadTooLarge,
     PlatformFailed,
+    ReplyMaybeSent,
     ReplyRefused,
     StoreUnavailable,
     Unauthorized,
@@ -30,6 +31,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (NotFound, 404),
     (ReplyRefused, 409),
     (PlatformFailed, 502),
+    (ReplyMaybeSent, 502),  # 504 when the platform did not answer in time (below)
     (MalformedPayload, 400),
     (BadRequest, 400),
 )
@@ -54,6 +56,8 @@ def respond(call: Callable[[], Any], status: int = 200,
     except Exception as failure:
         for kind, code in _STATUS:
             if isinstance(failure, kind):
+                if isinstance(failure, ReplyMaybeSent) and failure.timed_out:
+                    code = 504
                 logger.info("refused", extra={"status": code, "reason": str(failure)})
                 return error(code, str(failure))
         raise

@@ -251,10 +251,26 @@ class FakeChannelStore:
             self.states[channel] = replace(s, longest_gap=gap)
 
     def signature(self, channel: str, ok: bool, at: datetime) -> None:
-        if not ok:
-            self.record(channel, "signature_failures", "bad signatures", at)
-        else:
-            self.states[channel] = replace(self._get(channel), last_verified_at=at)
+        s = self._get(channel)
+        if ok:
+            self.states[channel] = replace(s, last_verified_at=at)
+        elif s.bad_first_at is None or (s.last_verified_at is not None
+                                        and s.bad_first_at <= s.last_verified_at):
+            self.states[channel] = replace(s, bad_first_at=at, bad_last_at=at, bad_count=1)
+        else:  # the run goes on
+            self.states[channel] = replace(s, bad_last_at=at, bad_count=s.bad_count + 1)
+
+    def claim_page(self, channel: str, at: datetime, every: timedelta) -> bool:
+        s = self._get(channel)
+        if s.last_paged_at is not None and at - s.last_paged_at < every:
+            return False
+        self.states[channel] = replace(s, last_paged_at=at)
+        return True
+
+    def release_page(self, channel: str, at: datetime, previous: datetime | None) -> None:
+        s = self._get(channel)
+        if s.last_paged_at == at:
+            self.states[channel] = replace(s, last_paged_at=previous)
 
     def record(self, channel: str, state: str, detail: str, at: datetime) -> None:
         s = self._get(channel)

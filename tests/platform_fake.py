@@ -1,13 +1,15 @@
 """A real local HTTP server playing X and Meta's Graph API for tests: it verifies OAuth 1.0a
-signatures server-side with oauthlib (X) and the access tokens (Meta, WhatsApp), records what
-it got, and answers 429 or 500 on demand."""
+signatures server-side with oauthlib (X) and the access tokens (Meta, WhatsApp, only in the
+`Authorization` header), records what it got, and on demand answers 429 or 5xx, answers too
+late (after the client's read timeout, having taken the post), or refuses connections."""
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -73,10 +75,40 @@ class FakePlatforms:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
     failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
-    counter: int = 0
+    delays: list[float] = field(default_factory=list)
+    counter: int = 0  # posts taken (each would be visible to the customer)
+    _server: ThreadingHTTPServer | None = None
+    _thread: threading.Thread | None = None
 
-    def fail_next(self, status: int, times: int = 1, **headers: str) -> None:
-        self.failures.extend([(status, headers)] * times)
+    def fail_next(self, status: int, times: int = 1,
+                  headers: dict[str, str] | None = None) -> None:
+        self.failures.extend([(status, headers or {})] * times)
+
+    def delay_next(self, seconds: float) -> None:
+        """Take the next post (it counts as sent) but answer only after `seconds`."""
+        self.delays.append(seconds)
+
+    def refuse_connections(self, seconds: float) -> None:
+        """Stop listening now (connections are refused, nothing can arrive) and listen again
+        on the same port after `seconds`."""
+        self._stop()
+        timer = threading.Timer(seconds, self._start)
+        timer.daemon = True
+        timer.start()
+
+    def _start(self) -> None:
+        port = int(self.url.rsplit(":", 1)[1]) if self.url else 0
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler(self))
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def _stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
 
 
 def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
@@ -106,6 +138,13 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
                                       "json": json.loads(raw or b"null"),
                                       "headers": dict(self.headers)}
             state.requests.append(record)
+            if state.delays:
+                # The post is taken (counted) and the answer comes after the client gave up.
+                state.counter += 1
+                time.sleep(state.delays.pop(0))
+                with suppress(OSError):
+                    self._answer(200, {"data": {"id": f"19000000000000{state.counter:05d}"}})
+                return
             if state.failures:
                 status, headers = state.failures.pop(0)
                 self._answer(status, {"detail": "injected"}, headers)
@@ -125,17 +164,16 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
                     self._answer(201, {"data": {"dm_event_id": f"dm{state.counter}",
                                                 "dm_conversation_id": "c1"}})
                 return
-            if parts.path.endswith("/messages") and "Authorization" in self.headers:
-                if self.headers["Authorization"] != f"Bearer {WHATSAPP_TOKEN}":
-                    self._answer(401, {"error": {"message": "Invalid OAuth access token",
-                                                 "code": 190}})
-                    return
-                self._answer(200, {"messaging_product": "whatsapp",
-                                   "messages": [{"id": f"wamid.sent{state.counter}"}]})
-                return
-            if query.get("access_token") != PAGE_TOKEN:
+            # Graph API: the token only in the header (a token in a URL ends up in logs).
+            bearer = self.headers.get("Authorization", "")
+            if "access_token" in query or bearer not in (f"Bearer {WHATSAPP_TOKEN}",
+                                                         f"Bearer {PAGE_TOKEN}"):
                 self._answer(400, {"error": {"message": "Error validating access token",
                                              "code": 190}})
+                return
+            if bearer == f"Bearer {WHATSAPP_TOKEN}":
+                self._answer(200, {"messaging_product": "whatsapp",
+                                   "messages": [{"id": f"wamid.sent{state.counter}"}]})
                 return
             if parts.path.endswith("/messages"):
                 self._answer(200, {"recipient_id": "x", "message_id": f"m_sent{state.counter}"})
@@ -148,11 +186,8 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
 @contextmanager
 def fake_platforms() -> Iterator[FakePlatforms]:
     state = FakePlatforms()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(state))
-    state.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    state._start()
     try:
         yield state
     finally:
-        server.shutdown()
+        state._stop()

@@ -29,6 +29,28 @@ class PlatformSecrets:
     def __repr__(self) -> str:  # never print a secret, even by accident in a traceback
         return "PlatformSecrets(<redacted>)"
 
+    def signing_key(self) -> str:
+        """The key that signs ack links and inbox cursors. Empty, every signature would be
+        one anyone can compute: refuse to run rather than sign with it."""
+        if not self.ack_signing_key:
+            raise MissingSecret("ack_signing_key is missing or empty in the platform secret: "
+                                "set it to a long random value")
+        return self.ack_signing_key
+
+
+class MissingSecret(RuntimeError):
+    """A secret the code cannot run without is absent: a deployment error, not bad input."""
+
+
+def parse_secrets(raw: Any) -> PlatformSecrets:
+    """The secret's JSON as PlatformSecrets. A `null`, empty or blank value is missing (""),
+    never the text "None": an empty secret must look unset to every check."""
+    if not isinstance(raw, dict):
+        raise MissingSecret("the platform secret is not a JSON object of keys")
+    known = PlatformSecrets.__dataclass_fields__
+    return PlatformSecrets(**{k: str(v) for k, v in raw.items()
+                              if k in known and v is not None and str(v).strip()})
+
 
 def load_secrets(name: str, *, force_fetch: bool = False) -> PlatformSecrets:
     try:
@@ -36,5 +58,4 @@ def load_secrets(name: str, *, force_fetch: bool = False) -> PlatformSecrets:
                                          force_fetch=force_fetch)
     except parameters.exceptions.GetParameterError as error:
         raise StoreUnavailable(f"read secret {name}: {type(error.__cause__).__name__}") from error
-    known = PlatformSecrets.__dataclass_fields__
-    return PlatformSecrets(**{k: str(v) for k, v in dict(raw).items() if k in known})
+    return parse_secrets(raw)

@@ -28,6 +28,7 @@ from chalicelib.domain.errors import (
     Forbidden,
     NotFound,
     PlatformFailed,
+    ReplyMaybeSent,
     ReplyRefused,
     StoreUnavailable,
     Unauthorized,
@@ -374,6 +375,8 @@ def _acted(conversation_id: str, session: sessions.Session,
         kind, text = "error", f"Not sent: {refused}"
     except PlatformFailed as failed:
         kind, text = "error", f"Not sent: the platform failed ({failed})"
+    except ReplyMaybeSent as unsure:
+        kind, text = "error", f"Not confirmed: {unsure}. Do not send it again."
     except BadRequest as refused:
         kind, text = "error", str(refused)
     except Exception as failure:

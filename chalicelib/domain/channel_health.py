@@ -4,7 +4,11 @@ A channel is in trouble when the platform stopped calling (silent longer than it
 longest gap, counted in business hours, times three; or a configured gap), when deliveries
 keep failing their signature (a rotated app secret), or when the platform refused our
 credentials (a revoked app, an expired page token). Each incident is told to the admins once,
-and once more when it is over.
+and once more when it is over; a channel that flaps pages them at most once a period.
+
+Anyone can POST an unsigned body to a webhook, so failed signatures alone prove nothing: only a
+run of them with no verified delivery of the channel in between, lasting a while, is a rotated
+secret. Junk while real deliveries keep verifying is just junk.
 """
 
 from __future__ import annotations
@@ -22,6 +26,16 @@ SIGNATURE_PROBLEM = "signature_failures"
 
 
 @dataclass(frozen=True)
+class AlertPolicy:
+    """`channel_alerts` in the policies: when failed signatures are an incident, and how often
+    one channel may page the admins."""
+
+    signature_failures: int = 5  # failed signatures in the run, at least
+    signature_over: timedelta = timedelta(minutes=10)  # from the run's first to its latest
+    page_every: timedelta = timedelta(hours=1)  # at most one "down" page per channel per this
+
+
+@dataclass(frozen=True)
 class ChannelState:
     channel: str
     last_event_at: datetime | None = None
@@ -35,6 +49,11 @@ class ChannelState:
     incident: str | None = None  # what the open incident is about
     incident_since: datetime | None = None
     incident_alerted: bool = False
+    # The current run of failed signatures: failures recorded since the last verified delivery.
+    bad_first_at: datetime | None = None
+    bad_last_at: datetime | None = None
+    bad_count: int = 0
+    last_paged_at: datetime | None = None  # the last "down" page about this channel
 
 
 @dataclass(frozen=True)
@@ -55,18 +74,33 @@ def _after(a: datetime | None, b: datetime | None) -> bool:
     return a is not None and b is not None and a > b
 
 
+def signature_incident(state: ChannelState, policy: AlertPolicy) -> bool:
+    """A run of failed signatures long and sustained enough, with no verified delivery (nor any
+    event, which only a verified delivery records) since it began."""
+    first, last = state.bad_first_at, state.bad_last_at
+    if first is None or last is None or state.bad_count < policy.signature_failures:
+        return False
+    if last - first < policy.signature_over:
+        return False
+    return not (_after(state.last_verified_at, first) or _after(state.last_event_at, first))
+
+
+def may_page(state: ChannelState, now: datetime, policy: AlertPolicy) -> bool:
+    """Whether a "down" page about this channel is allowed now (one per period)."""
+    return state.last_paged_at is None or now - state.last_paged_at >= policy.page_every
+
+
 def diagnose(state: ChannelState, now: datetime, calendar: BusinessCalendar,
-             configured_silence: timedelta | None = None) -> Verdict | None:
+             configured_silence: timedelta | None = None,
+             policy: AlertPolicy = AlertPolicy()) -> Verdict | None:
     """What is wrong with the channel now, or None."""
     if state.problem in AUTH_PROBLEMS and not _after(state.last_send_ok_at, state.problem_at) \
             and not (state.problem == "revoked"
                      and _after(state.last_event_at, state.problem_at)):
         return Verdict("auth", f"{state.problem}: {state.problem_detail}"[:80].rstrip(": "))
-    if state.problem == SIGNATURE_PROBLEM and not (
-            _after(state.last_verified_at, state.problem_at)
-            or _after(state.last_event_at, state.problem_at)):
-        return Verdict(SIGNATURE_PROBLEM, "deliveries fail their signature: check the app "
-                                          "secret")
+    if signature_incident(state, policy):
+        return Verdict(SIGNATURE_PROBLEM, f"{state.bad_count} deliveries failed their "
+                                          "signature, none verified: check the app secret")
     threshold = silence_threshold(state, configured_silence)
     if threshold is not None and state.last_event_at is not None:
         silent = calendar.elapsed(state.last_event_at, now)

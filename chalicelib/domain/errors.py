@@ -27,6 +27,10 @@ class IdempotencyKeyReused(ReplyRefused):
     """An Idempotency-Key already used for a different reply (answered 409 with the reason)."""
 
 
+class BadPlatformId(ReplyRefused):
+    """A stored platform id is not of the platform's shape: no request is made with it."""
+
+
 class Unauthorized(Exception):
     """The request is not signed (or authenticated) as it must be: answered 401."""
 
@@ -49,6 +53,17 @@ class PlatformFailed(Exception):
     def __init__(self, channel: str, detail: str) -> None:
         super().__init__(f"{channel}: {detail}")
         self.channel = channel
+
+
+class ReplyMaybeSent(Exception):
+    """The platform took the post but gave no clear answer (a read timeout, a 5xx, a dropped
+    connection): the reply may be out. Never resent; the platform's echo settles it. Answered
+    504 after a timeout, 502 otherwise."""
+
+    def __init__(self, channel: str, detail: str, *, timed_out: bool = False) -> None:
+        super().__init__(f"{channel}: {detail}: the reply may have been sent; it is not sent "
+                         "again, and the platform's echo of it will settle it")
+        self.channel, self.detail, self.timed_out = channel, detail, timed_out
 
 
 class ChannelAuthFailed(PlatformFailed):

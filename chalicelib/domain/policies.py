@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from chalicelib.domain.calendar import BusinessCalendar, CalendarError
+from chalicelib.domain.channel_health import AlertPolicy
 from chalicelib.domain.timers import DueCheck
 
 PRIORITIES = ("urgent", "high", "normal", "low")
@@ -99,6 +100,7 @@ class Policies:
     rules: tuple[TeamRule, ...] = field(default_factory=tuple)
     # A channel silent this long (business time) is down; unset, its own history decides.
     channel_silence: Mapping[str, timedelta] = field(default_factory=dict)
+    channel_alerts: AlertPolicy = field(default_factory=AlertPolicy)
 
     @property
     def teams(self) -> tuple[str, ...]:
@@ -182,7 +184,8 @@ def parse_policies(text: str) -> Policies:
     except yaml.YAMLError as error:
         raise PolicyError(f"policy file is not valid YAML: {error}") from error
     spec = _mapping(raw, "", ("warn_at", "timer_resolution", "calendar", "priorities",
-                              "teams", "default_team", "channel_silence"))
+                              "teams", "default_team", "channel_silence",
+                              "channel_alerts"))
     if "priorities" not in spec:
         raise PolicyError("priorities: missing")
     warn_at = _warn_at(spec.get("warn_at", 0.75), "warn_at")
@@ -211,7 +214,24 @@ def parse_policies(text: str) -> Policies:
                _mapping(spec.get("channel_silence") or {}, "channel_silence",
                         (*PLATFORMS, "meta")).items()}
     return Policies(warn_at=warn_at, timer_resolution=resolution, default_team=default_team,
-                    teams_policy=teams, rules=tuple(rules), channel_silence=silence)
+                    teams_policy=teams, rules=tuple(rules), channel_silence=silence,
+                    channel_alerts=_alert_policy(spec.get("channel_alerts") or {}))
+
+
+def _alert_policy(value: Any) -> AlertPolicy:
+    """`channel_alerts: {signature_failures: 5, signature_over: 10m, page_every: 1h}`."""
+    spec = _mapping(value, "channel_alerts",
+                    ("signature_failures", "signature_over", "page_every"))
+    default = AlertPolicy()
+    failures = spec.get("signature_failures", default.signature_failures)
+    if not isinstance(failures, int) or isinstance(failures, bool) or failures < 1:
+        raise PolicyError("channel_alerts.signature_failures: a whole number, 1 or more")
+    return AlertPolicy(
+        signature_failures=failures,
+        signature_over=parse_duration(spec["signature_over"], "channel_alerts.signature_over")
+        if "signature_over" in spec else default.signature_over,
+        page_every=parse_duration(spec["page_every"], "channel_alerts.page_every")
+        if "page_every" in spec else default.page_every)
 
 
 def load_policies(path: Path) -> Policies:

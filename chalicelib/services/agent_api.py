@@ -22,6 +22,7 @@ from chalicelib.domain.errors import (
     ChannelAuthFailed,
     ConversationNotFound,
     NotFound,
+    ReplyMaybeSent,
     StoreUnavailable,
 )
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
@@ -47,6 +48,15 @@ class Inbox(Protocol):
     def messages(self, conversation_id: str) -> list[dict[str, Any]]: ...
 
 
+class UnsureReplies(Protocol):
+    """Replies whose post may or may not have reached the platform (adapters/dynamodb/
+    conversations.py)."""
+
+    def unsure(self, conversation_id: str, key_: str, attempt: dict[str, Any]) -> None: ...
+
+    def unsure_replies(self, conversation_id: str) -> list[dict[str, Any]]: ...
+
+
 @dataclass(frozen=True)
 class AgentDeps:
     conversations: ConversationStore
@@ -60,6 +70,7 @@ class AgentDeps:
     agent_teams: Callable[[str], tuple[str, ...] | None]  # None: no such agent
     meta_human_agent: bool = False
     channel_problem: Callable[[str, str, str], None] = lambda platform, state, detail: None
+    unsure: UnsureReplies | None = None
 
 
 def summary(c: Conversation, now: datetime) -> dict[str, Any]:
@@ -129,7 +140,29 @@ def show(conversation_id: str, principal: Principal, deps: AgentDeps) -> dict[st
         {"id": m.get("message_id"), "direction": m.get("direction"),
          "author": m.get("author"), "text": m.get("text", ""), "channel": m.get("channel"),
          "created_at": m.get("created_at"), "deleted": bool(m.get("deleted", False)),
-         "attachments": m.get("attachments", [])} for m in messages]}
+         "attachments": m.get("attachments", [])} for m in messages],
+        "unsure_replies": _unsure(c.id, messages, deps)}
+
+
+def _unsure(conversation_id: str, messages: list[dict[str, Any]],
+            deps: AgentDeps) -> list[dict[str, Any]]:
+    """Replies that may have been sent, each settled ("sent") once the platform's echo of the
+    brand's post with the same text is in the conversation."""
+    if deps.unsure is None:
+        return []
+    out = []
+    for attempt in sorted(deps.unsure.unsure_replies(conversation_id),
+                          key=lambda a: str(a.get("attempted_at"))):
+        echo = next((m for m in messages if m.get("direction") == "out"
+                     and m.get("text") == attempt.get("text")
+                     and str(m.get("created_at")) >= str(attempt.get("attempted_at"))[:16]),
+                    None)
+        out.append({"text": attempt.get("text"), "author": attempt.get("author"),
+                    "attempted_at": attempt.get("attempted_at"),
+                    "detail": attempt.get("detail"),
+                    "state": "sent" if echo else "may_have_been_sent",
+                    "message_id": echo.get("message_id") if echo else None})
+    return out
 
 
 def _update(conversation_id: str, principal: Principal, deps: AgentDeps,
@@ -192,6 +225,15 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
         # The token is expired or revoked: every reply on this channel will fail until an
         # admin reconnects it, so say so where it is seen (/health), not just to this agent.
         deps.channel_problem(c.platform.value, "unhealthy", str(failure))
+        raise
+    except ReplyMaybeSent as unsure:
+        # Not resent (the customer would see it twice): the conversation shows it as maybe
+        # sent until the platform's echo of it arrives; the turn's clock keeps running.
+        if deps.unsure is not None:
+            with suppress(StoreUnavailable):
+                deps.unsure.unsure(c.id, key, {
+                    "text": text, "author": agent.id, "route": chosen.kind,
+                    "attempted_at": now.isoformat(), "detail": unsure.detail})
         raise
     with suppress(StoreUnavailable):  # bookkeeping: the reply is out; record it, don't fail
         deps.channel_problem(c.platform.value, "healthy", "")  # the last send that went through

@@ -16,6 +16,7 @@ from chalicelib.domain.channel_health import (
     ChannelState,
     diagnose,
     down_message,
+    may_page,
     recovered_message,
     silence_threshold,
 )
@@ -44,6 +45,14 @@ class ChannelStore(Protocol):
     def incident_alerted(self, channel: str) -> None: ...
 
     def close_incident(self, channel: str, kind: str) -> bool: ...
+
+    def claim_page(self, channel: str, at: datetime, every: timedelta) -> bool:
+        """Take the channel's one "down" page of the period (atomic across containers)."""
+        ...
+
+    def release_page(self, channel: str, at: datetime, previous: datetime | None) -> None:
+        """Give back a claim whose page could not be sent."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -85,15 +94,28 @@ def signature(channel: str, ok: bool, deps: ChannelDeps) -> None:
 def check(deps: ChannelDeps) -> dict[str, str]:
     """One pass over every channel: open, re-send or close incidents. What it did, by channel."""
     now, policies, done = deps.now(), deps.policies(), {}
-    link = f"{deps.public_url}/console/channels"  # what is down and what to do about it
+    # The link opens the console page: what is down and what to do about it.
+    link, alerts = f"{deps.public_url}/console/channels", policies.channel_alerts
     for state in deps.store.all():
         ch = state.channel
-        verdict = diagnose(state, now, _calendar(ch, policies), policies.channel_silence.get(ch))
+        verdict = diagnose(state, now, _calendar(ch, policies), policies.channel_silence.get(ch),
+                           alerts)
         if verdict is not None:
             opened = state.incident is None and deps.store.open_incident(ch, verdict.kind, now)
             if opened or (state.incident is not None and not state.incident_alerted):
-                # A new incident, or one whose alert failed last time: tell the admins.
-                deps.notify_admins(*down_message(ch, verdict, link))
+                # A new incident, or one whose alert failed or was held: tell the admins,
+                # unless this channel paged them less than a period ago (a flapping channel);
+                # then a later pass tells them if it is still down.
+                if not (may_page(state, now, alerts)
+                        and deps.store.claim_page(ch, now, alerts.page_every)):
+                    done[ch] = f"held: {verdict.kind}"
+                    logger.info("channel down, page held", extra={"channel": ch})
+                    continue
+                try:
+                    deps.notify_admins(*down_message(ch, verdict, link))
+                except Exception:
+                    deps.store.release_page(ch, now, state.last_paged_at)
+                    raise
                 deps.store.incident_alerted(ch)
                 done[ch] = f"down: {verdict.kind}"
                 logger.warning("channel down", extra={"channel": ch, "kind": verdict.kind})

@@ -160,7 +160,9 @@ def test_a_messenger_reply_inside_24_hours_uses_the_page_token(client, agent,
     assert reply(client, "messenger.dm-PAGE1-PSID2", agent).status_code == 201
     [sent] = platforms.requests
     assert sent["path"] == "/me/messages"
-    assert sent["query"]["access_token"] == PAGE_TOKEN
+    # The page token in the header only: a token in a URL ends up in access logs.
+    assert sent["headers"]["Authorization"] == f"Bearer {PAGE_TOKEN}"
+    assert "access_token" not in sent["query"]
     assert sent["json"]["recipient"] == {"id": "PSID2"}
     assert sent["json"]["messaging_type"] == "RESPONSE"
 
@@ -168,21 +170,22 @@ def test_a_messenger_reply_inside_24_hours_uses_the_page_token(client, agent,
 def test_a_429_is_retried_after_the_platforms_pause_then_succeeds(client, agent,
                                                                   platforms) -> None:
     post_x(client, mention("2080765813578191304"))
-    platforms.fail_next(429, **{"x-rate-limit-reset": str(int(time.time()))})
+    platforms.fail_next(429, headers={"x-rate-limit-reset": str(int(time.time()))})
     response = reply(client, "x.t-2080765813578191304", agent)
     assert response.status_code == 201
     assert len(platforms.requests) == 2
 
 
-def test_repeated_5xx_becomes_a_502_that_says_what_happened(client, agent, platforms) -> None:
+def test_a_5xx_becomes_a_502_that_says_what_happened(client, agent, platforms) -> None:
     post_x(client, mention("2080765813578191305"))
-    platforms.fail_next(503, times=3, **{"Retry-After": "0"})
+    platforms.fail_next(503, times=3, headers={"Retry-After": "0"})
     response = reply(client, "x.t-2080765813578191305", agent)
     assert response.status_code == 502
-    assert "answered 503 3 times" in json.loads(response.body)["error"]
+    assert "answered 503: the reply may have been sent" in json.loads(response.body)["error"]
+    assert len(platforms.requests) == 1  # a 5xx may have posted it: never resent
     conv = json.loads(client.http.get("/api/conversations/x.t-2080765813578191305",
                                       headers=agent).body)
-    assert conv["status"] == "awaiting_agent"  # nothing was sent: the clock keeps running
+    assert conv["status"] == "awaiting_agent"  # nothing confirmed: the clock keeps running
 
 
 def test_the_same_reply_retried_is_sent_once(client, agent, platforms) -> None:
@@ -275,7 +278,7 @@ def test_an_app_revoke_event_marks_the_channel(client, platforms) -> None:
 def whatsapp(number: str, mid: str, at: datetime) -> dict[str, Any]:
     return {"object": "whatsapp_business_account", "entry": [{"id": "WABA", "changes": [{
         "field": "messages", "value": {
-            "metadata": {"display_phone_number": "1555", "phone_number_id": "PHONE1"},
+            "metadata": {"display_phone_number": "1555", "phone_number_id": "106540352242922"},
             "contacts": [{"profile": {"name": "Priya"}, "wa_id": number}],
             "messages": [{"from": number, "id": mid, "timestamp": str(int(at.timestamp())),
                           "type": "text", "text": {"body": "where is my order"}}]}}]}]}
@@ -284,9 +287,9 @@ def whatsapp(number: str, mid: str, at: datetime) -> dict[str, Any]:
 def test_a_whatsapp_reply_inside_the_window_goes_through_the_cloud_api(client, agent,
                                                                        platforms) -> None:
     post_meta(client, whatsapp("447700900001", "wamid.1", datetime.now(UTC)))
-    assert reply(client, "whatsapp.wa-PHONE1-447700900001", agent).status_code == 201
+    assert reply(client, "whatsapp.wa-106540352242922-447700900001", agent).status_code == 201
     [sent] = platforms.requests
-    assert sent["path"] == "/PHONE1/messages"
+    assert sent["path"] == "/106540352242922/messages"
     assert sent["headers"]["Authorization"] == f"Bearer {WHATSAPP_TOKEN}"
     assert sent["json"] == {"messaging_product": "whatsapp", "to": "447700900001",
                             "type": "text", "text": {"body": "On it!"}}
@@ -296,7 +299,7 @@ def test_a_whatsapp_reply_outside_the_window_needs_a_template(client, agent,
                                                               platforms) -> None:
     post_meta(client, whatsapp("447700900002", "wamid.2",
                                datetime.now(UTC) - timedelta(hours=25)))
-    refused = reply(client, "whatsapp.wa-PHONE1-447700900002", agent)
+    refused = reply(client, "whatsapp.wa-106540352242922-447700900002", agent)
     assert refused.status_code == 409
     assert "template" in json.loads(refused.body)["error"]
     assert platforms.requests == []
@@ -308,6 +311,28 @@ def test_an_instagram_comment_gets_a_public_reply_under_it(client, agent, platfo
     [sent] = platforms.requests
     assert sent["path"] == "/123456789/replies"
     assert sent["json"] == {"message": "On it!"}
+
+
+def test_an_instagram_comment_reply_sends_the_page_token_in_the_header(client, agent,
+                                                                     platforms) -> None:
+    post_meta(client, fixture("instagram/restfb_ig_comment_dashboard_sample.json"))
+    assert reply(client, "instagram.c-987654321", agent).status_code == 201
+    [sent] = platforms.requests
+    assert sent["headers"]["Authorization"] == f"Bearer {PAGE_TOKEN}"
+    assert sent["query"] == {}
+
+
+def test_an_id_that_is_not_of_the_platforms_shape_is_refused_before_any_request(
+        client, agent, platforms) -> None:
+    """A comment id like `../me` would post to another Graph API endpoint: refused, no call."""
+    for bad in ("../me", "123/../../me", "1?access_token=x", "1%2F..", "12 3"):
+        payload = copy.deepcopy(fixture("instagram/restfb_ig_comment_dashboard_sample.json"))
+        payload["entry"][0]["changes"][0]["value"].update(id=bad, parent_id=f"p{len(bad)}")
+        post_meta(client, payload)
+        refused = reply(client, f"instagram.c-p{len(bad)}", agent)
+        assert refused.status_code == 409, (bad, refused.body)
+        assert "not of the platform's id shape" in json.loads(refused.body)["error"]
+    assert platforms.requests == []
 
 
 def test_assign_resolve_and_reopen(client, agent, platforms) -> None:
@@ -647,3 +672,105 @@ def test_health_tells_strangers_only_that_it_is_up(client, agent, platforms) -> 
     assert full["status"] == "ok"
     assert full["table"] == bootstrap.settings().table
     assert {"queues", "topic", "state_machine", "stage", "channels"} <= set(full)
+
+
+# --- No double posts: resent only when it certainly did not arrive ----------------------------
+# A reply that may have reached the platform (a read timeout, a 5xx) is never resent: the agent
+# is told so, the conversation shows it, a retry with the same Idempotency-Key posts nothing,
+# and the platform's echo settles it. The fake platform counts the posts it took.
+
+
+def conversation(client: Client, conv: str, headers: dict[str, str]) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(client.http.get(f"/api/conversations/{conv}",
+                                                       headers=headers).body)
+    return found
+
+
+def echo_of(tweet: str, text: str, sent_id: str) -> dict[str, Any]:
+    """The brand's own post as X's webhook delivers it."""
+    echo = copy.deepcopy(fixture("twitter/xaa_post_reply_create.json"))
+    echo["data"]["payload"].update(id=sent_id, author_id="1111111111111111111", text=text,
+                                   in_reply_to_tweet_id=tweet,
+                                   in_reply_to_user_id="2222222222222222222",
+                                   created_at=datetime.now(UTC).isoformat())
+    return dict(echo)
+
+
+@pytest.mark.parametrize("status", [500, 503])
+def test_an_ambiguous_5xx_is_not_resent_and_a_retry_with_the_same_key_posts_nothing(
+        client, agent, platforms: FakePlatforms, status: int) -> None:
+    tweet = f"208076581357819{status}"
+    conv = f"x.t-{tweet}"
+    post_x(client, mention(tweet))
+    platforms.fail_next(status, times=3, headers={"Retry-After": "0"})
+    headers = {**agent, "Idempotency-Key": "reply-1"}
+    first = reply(client, conv, headers, "Sorry! A refund is on its way")
+    assert first.status_code == 502, first.body
+    said = json.loads(first.body)["error"]
+    assert f"answered {status}" in said and "may have been sent" in said
+    assert len(platforms.requests) == 1  # taken once, never resent
+    again = reply(client, conv, headers, "Sorry! A refund is on its way")
+    assert again.status_code == 502 and "may have been sent" in json.loads(again.body)["error"]
+    assert len(platforms.requests) == 1  # the same key: still one post
+    print(f"ambiguous {status}: {len(platforms.requests)} post, retry with the same key: "
+          f"still {len(platforms.requests)}")
+    shown = conversation(client, conv, agent)
+    assert shown["status"] == "awaiting_agent"  # nothing confirmed: the clock keeps running
+    [unsure] = shown["unsure_replies"]
+    assert unsure["state"] == "may_have_been_sent" and unsure["author"] == "alice"
+    assert unsure["text"] == "Sorry! A refund is on its way"
+    # The platform's echo of the brand's post settles it: sent, and the turn answered.
+    post_x(client, echo_of(tweet, "Sorry! A refund is on its way", f"209{status}0000000001"))
+    shown = conversation(client, conv, agent)
+    assert shown["status"] == "awaiting_customer"
+    assert [u["state"] for u in shown["unsure_replies"]] == ["sent"]
+    assert shown["unsure_replies"][0]["message_id"] == f"209{status}0000000001"
+
+
+def test_a_read_timeout_is_a_504_that_may_have_been_sent_and_is_never_resent(
+        client, agent, platforms: FakePlatforms, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLYWINDOW_PLATFORM_READ_TIMEOUT", "1")
+    bootstrap.reset()
+    post_x(client, mention("2080765813578191700"))
+    platforms.delay_next(2.5)  # the post is taken; the answer comes after the client gave up
+    headers = {**agent, "Idempotency-Key": "slow-1"}
+    started = time.monotonic()
+    first = reply(client, "x.t-2080765813578191700", headers)
+    took = time.monotonic() - started
+    assert first.status_code == 504, first.body
+    assert "no answer within 1 s" in json.loads(first.body)["error"]
+    assert took < 2.5  # the read timeout, not the platform, decided
+    assert platforms.counter == 1 and len(platforms.requests) == 1
+    again = reply(client, "x.t-2080765813578191700", headers)
+    assert again.status_code == 504
+    time.sleep(1.6)  # let the slow answer finish: nothing else arrives
+    assert platforms.counter == 1 and len(platforms.requests) == 1
+    print(f"read timeout: {platforms.counter} post, retry with the same key: still "
+          f"{platforms.counter}")
+    shown = conversation(client, "x.t-2080765813578191700", agent)
+    assert [u["state"] for u in shown["unsure_replies"]] == ["may_have_been_sent"]
+
+
+def test_a_refused_connection_is_retried_and_the_reply_goes_out_once(
+        client, agent, platforms: FakePlatforms) -> None:
+    post_x(client, mention("2080765813578191701"))
+    platforms.refuse_connections(0.2)  # refuses the first attempt, not the one 0.5 s on
+    response = reply(client, "x.t-2080765813578191701", agent)
+    assert response.status_code == 201, response.body
+    assert platforms.counter == 1 and len(platforms.requests) == 1
+    assert conversation(client, "x.t-2080765813578191701", agent)["unsure_replies"] == []
+
+
+def test_a_429_whose_reset_is_beyond_the_budget_is_not_waited_for(
+        client, agent, platforms: FakePlatforms) -> None:
+    post_x(client, mention("2080765813578191702"))
+    platforms.fail_next(429, headers={"x-rate-limit-reset": str(int(time.time()) + 900)})
+    started = time.monotonic()
+    response = reply(client, "x.t-2080765813578191702", agent)
+    assert time.monotonic() - started < 5
+    assert response.status_code == 502
+    assert "was not sent" in json.loads(response.body)["error"]
+    assert len(platforms.requests) == 1 and platforms.counter == 0
+    # Certainly not sent: the same request later goes out.
+    assert reply(client, "x.t-2080765813578191702", agent).status_code == 201
+    assert platforms.counter == 1

@@ -1,11 +1,13 @@
 """Channel health against moto: the silent failures (a rotated app secret, a revoked app, a
 refused token) reach the admins' phones once per incident and once on recovery, and /health
-shows each channel's state."""
+shows each channel's state. Forged POSTs, which anyone can send, page nobody while the
+channel's real deliveries keep verifying, and one channel pages at most once an hour."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +19,26 @@ from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local import outbox
 from infrastructure.local.aws import Built
 from tests.integration.conftest import SECRETS
+from tests.integration.test_agent_api import whatsapp
 from tests.unit.webhooks.conftest import fixture
 
 ADMIN = {"Authorization": f"Bearer {SECRETS['admin_token']}"}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    """The functions' clock (bootstrap.now), moved by the test: minutes pass in no time."""
+    fake = Clock()
+    monkeypatch.setattr(bootstrap, "now", fake)
+    return fake
 
 
 @pytest.fixture
@@ -53,24 +72,70 @@ def _health(client: Client) -> dict[str, Any]:
     return dict(json.loads(client.http.get("/health", headers=ADMIN).body)["channels"])
 
 
-def test_a_rotated_app_secret_pages_the_admins_once_then_recovers(client) -> None:
+def _valid(http: Client, n: int, at: datetime) -> None:
+    body = json.dumps(whatsapp("447700900123", f"wamid.real{n}", at)).encode()
+    assert _meta(http, body, meta_signature(SECRETS["meta_app_secret"], body)) == 200
+
+
+def test_forged_posts_among_valid_deliveries_page_nobody(client, clock) -> None:
     http, deliveries = client
+    forged = json.dumps(fixture("whatsapp/pywa_text.json")).encode()
+    sent = 0
+    for group in range(10):  # 50 forged POSTs over 25 minutes, a real delivery after every 5
+        for _ in range(5):
+            clock.at += timedelta(seconds=30)
+            assert _meta(http, forged, meta_signature("a-guess", forged)) == 401
+            sent += 1
+        _valid(http, group, clock.at)
+        assert handlers.channel_watch() == {}
+    assert sent == 50
+    assert _sms(deliveries) == []
+    assert _health(http)["meta"]["state"] != "signature_failures"
+    print(f"{sent} forged POSTs among valid deliveries: {len(_sms(deliveries))} pages")
+
+
+def test_a_rotated_app_secret_pages_the_admins_once_then_recovers(client, clock) -> None:
+    http, deliveries = client
+    _valid(http, 0, clock.at)
     body = json.dumps(fixture("whatsapp/pywa_text.json")).encode()
     stale = meta_signature("last-years-app-secret", body)
-    for _ in range(4):
+    for minute in range(1, 11):  # a failure a minute, nothing verified
+        clock.at += timedelta(minutes=1)
         assert _meta(http, body, stale) == 401
-    assert handlers.channel_watch() == {}  # four in a row could be a probe, not an outage
+        # Not before the run has lasted 10 minutes (the policies' default): five in a row
+        # could be a probe, not an outage.
+        assert handlers.channel_watch() == {}, minute
+    clock.at += timedelta(minutes=1)
     assert _meta(http, body, stale) == 401
     assert handlers.channel_watch() == {"meta": "down: signature_failures"}
     assert handlers.channel_watch() == {}
     assert _health(http)["meta"]["state"] == "signature_failures"
-    assert _meta(http, body, meta_signature(SECRETS["meta_app_secret"], body)) == 200
+    clock.at += timedelta(minutes=1)
+    _valid(http, 1, clock.at)
     assert handlers.channel_watch() == {"meta": "recovered"}
     sms = _sms(deliveries)
     assert [to for to, _ in sms] == ["+15550100010", "+15550100010"]  # the admin, not Alice
-    assert sms[0][1].startswith("CHANNEL DOWN meta: deliveries fail their signature")
+    assert sms[0][1].startswith("CHANNEL DOWN meta: 11 deliveries failed their signature")
     assert sms[1][1].startswith("CHANNEL OK meta: working again")
     assert _health(http)["whatsapp"]["last_event_at"] is not None
+    print(f"forged run of 11 over 10 minutes, nothing verified: "
+          f"{sum(t.startswith('CHANNEL DOWN') for _, t in sms)} page")
+
+    # Down again 20 minutes later: the admins were paged about meta less than an hour ago.
+    for _ in range(12):
+        clock.at += timedelta(minutes=1)
+        assert _meta(http, body, stale) == 401
+    assert handlers.channel_watch() == {"meta": "held: signature_failures"}
+    bootstrap.reset()  # another container: the limit is in DynamoDB, not in memory
+    clock.at += timedelta(minutes=20)
+    assert _meta(http, body, stale) == 401
+    assert handlers.channel_watch() == {"meta": "held: signature_failures"}
+    assert len(_sms(deliveries)) == 2
+    clock.at += timedelta(minutes=30)  # 63 minutes after the first page, still down: told now
+    assert _meta(http, body, stale) == 401
+    assert handlers.channel_watch() == {"meta": "down: signature_failures"}
+    assert handlers.channel_watch() == {}
+    assert len(_sms(deliveries)) == 3
 
 
 def test_a_revoked_x_app_pages_the_admins(client) -> None:

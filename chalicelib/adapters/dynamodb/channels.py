@@ -2,8 +2,11 @@
 event, its longest gap, its last successful send, its last problem and its open incident,
 where /health, the channel watch and the operators can see them.
 
-The hot path pays little: a channel's last event is written at most once a minute per
-container, and signature failures are counted in memory until a run of them is worth a write.
+The hot path pays little: a channel's last event and its last verified delivery are written
+at most once a minute per container, and so are failed signatures (counted in memory between
+writes), so a flood of forged POSTs costs a write a minute, not one each. A run of failures
+lives in the item (`bad_first_at`, `bad_last_at`, `bad_count`), shared by every container;
+a verified delivery after `bad_first_at` ends it.
 """
 
 from __future__ import annotations
@@ -14,13 +17,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, value
-from chalicelib.domain.channel_health import SIGNATURE_PROBLEM, ChannelState
+from chalicelib.domain.channel_health import ChannelState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 TOUCH_EVERY = timedelta(minutes=1)
-SIGNATURE_RUN = 5  # consecutive failed signatures in one container make a problem
 
 
 def _time(raw: Any) -> datetime | None:
@@ -31,7 +33,7 @@ class DynamoChannels:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client, self.table = client, table
         self._touched: dict[str, datetime] = {}
-        self._bad_signatures: Counter[str] = Counter()
+        self._bad_signatures: Counter[str] = Counter()  # failures not written yet
 
     def _key(self, channel: str) -> dict[str, Any]:
         return key("CHANNELS", channel)
@@ -75,21 +77,73 @@ class DynamoChannels:
                 ExpressionAttributeValues={":g": value(seconds)})
 
     def signature(self, channel: str, ok: bool, at: datetime) -> None:
+        verified, failed = f"verified:{channel}", f"failed:{channel}"
         if ok:
-            self._bad_signatures.pop(channel, None)
-            last = self._touched.get(f"verified:{channel}")
-            if last is None or at - last >= TOUCH_EVERY:  # proof the secret works again
-                self._touched[f"verified:{channel}"] = at
+            last = self._touched.get(verified)
+            # Written at once after a failure here (it ends the run), else once a minute.
+            if failed in self._touched or last is None or at - last >= TOUCH_EVERY:
+                self._touched[verified] = at
+                self._touched.pop(failed, None)
+                self._bad_signatures.pop(channel, None)
                 self._update(channel, "SET last_verified_at = :at", {":at": at.isoformat()},
                              "record verified delivery")
             return
         self._bad_signatures[channel] += 1
-        if self._bad_signatures[channel] == SIGNATURE_RUN:
-            self.record(channel, SIGNATURE_PROBLEM, f"{SIGNATURE_RUN} deliveries in a row "
-                                                    "failed their signature", at)
+        last = self._touched.get(failed)
+        if last is not None and at - last < TOUCH_EVERY:
+            return
+        self._touched[failed] = at
+        count = self._bad_signatures.pop(channel)
+        with aws_errors("record failed signatures"):
+            try:  # the run goes on: no verified delivery since it began
+                self.client.update_item(
+                    TableName=self.table, Key=self._key(channel),
+                    UpdateExpression="SET bad_last_at = :at ADD bad_count :n",
+                    ConditionExpression="attribute_exists(bad_first_at) AND "
+                                        "(attribute_not_exists(last_verified_at) OR "
+                                        "bad_first_at > last_verified_at)",
+                    ExpressionAttributeValues={":at": value(at.isoformat()),
+                                               ":n": value(count)})
+                return
+            except self.client.exceptions.ConditionalCheckFailedException:
+                pass
+        self._update(channel, "SET bad_first_at = :at, bad_last_at = :at, bad_count = :n",
+                     {":at": at.isoformat(), ":n": count}, "record failed signatures")
+
+    def claim_page(self, channel: str, at: datetime, every: timedelta) -> bool:
+        """One "down" page per channel per period, whichever container sends it."""
+        with aws_errors("claim channel page"):
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=self._key(channel),
+                    UpdateExpression="SET last_paged_at = :at",
+                    ConditionExpression="attribute_not_exists(last_paged_at) OR "
+                                        "last_paged_at <= :cutoff",
+                    ExpressionAttributeValues={":at": value(at.isoformat()),
+                                               ":cutoff": value((at - every).isoformat())})
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
+    def release_page(self, channel: str, at: datetime, previous: datetime | None) -> None:
+        with aws_errors("release channel page"), suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
+            if previous is None:
+                self.client.update_item(
+                    TableName=self.table, Key=self._key(channel),
+                    UpdateExpression="REMOVE last_paged_at",
+                    ConditionExpression="last_paged_at = :at",
+                    ExpressionAttributeValues={":at": value(at.isoformat())})
+            else:
+                self.client.update_item(
+                    TableName=self.table, Key=self._key(channel),
+                    UpdateExpression="SET last_paged_at = :prev",
+                    ConditionExpression="last_paged_at = :at",
+                    ExpressionAttributeValues={":at": value(at.isoformat()),
+                                               ":prev": value(previous.isoformat())})
 
     def record(self, channel: str, state: str, detail: str, at: datetime) -> None:
-        """A problem (revoked, send_failed, unhealthy, signature_failures), or "healthy": a
+        """A problem (revoked, send_failed, unhealthy), or "healthy": a
         send went through."""
         if state == "healthy":
             self._update(channel, "SET last_send_ok_at = :at", {":at": at.isoformat()},
@@ -147,5 +201,8 @@ class DynamoChannels:
                 problem_at=_time(i.get("problem_at")),
                 problem_detail=str(i.get("problem_detail") or ""),
                 incident=i.get("incident"), incident_since=_time(i.get("incident_since")),
-                incident_alerted=bool(i.get("incident_alerted", False))))
+                incident_alerted=bool(i.get("incident_alerted", False)),
+                bad_first_at=_time(i.get("bad_first_at")),
+                bad_last_at=_time(i.get("bad_last_at")), bad_count=int(i.get("bad_count", 0)),
+                last_paged_at=_time(i.get("last_paged_at"))))
         return sorted(states, key=lambda s: s.channel)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -114,6 +115,25 @@ class DynamoConversations:
                 out.extend(from_item(i) for i in page.get("Items", []))
         return out
 
+
+    def unsure(self, conversation_id: str, key_: str, attempt: dict[str, Any]) -> None:
+        """A reply that may have been sent, one item per idempotency key: a retry keeps the
+        first attempt's time, which its echo is matched against. Kept, and erased, with the
+        conversation's other items."""
+        expires_at = int((self.now() + self.retention).timestamp())
+        with aws_errors("record reply that may have been sent"), suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
+            self.client.put_item(TableName=self.table, Item=to_item({
+                **attempt, "PK": self._pk(conversation_id), "SK": f"UNSURE#{key_[:32]}",
+                "expires_at": expires_at}), ConditionExpression="attribute_not_exists(SK)")
+
+    def unsure_replies(self, conversation_id: str) -> list[dict[str, Any]]:
+        with aws_errors("read replies that may have been sent"):
+            items = self.client.query(
+                TableName=self.table, KeyConditionExpression="PK = :pk AND "
+                "begins_with(SK, :u)", ExpressionAttributeValues={
+                    ":pk": value(self._pk(conversation_id)), ":u": value("UNSURE#")})["Items"]
+        return [from_item(i) for i in items]
 
     def turns(self, start: date, end: date) -> list[dict[str, Any]]:
         """Turn records opened between two days (inclusive), from the GSI1 day partitions."""

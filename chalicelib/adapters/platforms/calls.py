@@ -1,29 +1,48 @@
-"""One HTTP call to a platform, with bounded retries that honour the platform's own pacing
-(`Retry-After`, `x-rate-limit-reset`), and errors that say what happened."""
+"""One HTTP call to a platform that posts something a customer sees, within a time budget.
+
+A post is resent only when it certainly did not arrive: the connection was never made
+(refused, connect timeout, DNS) or the platform said 429 and when to come back, and that wait
+fits the budget. After a read timeout, a dropped connection or a 5xx the post may well be
+out: it is never resent (a customer would see it twice); ReplyMaybeSent says so, and the
+platform's echo of the brand's post settles it.
+
+The budget keeps a reply request under API Gateway's 29 s integration timeout, with room for
+the DynamoDB bookkeeping around it."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import requests
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
-from chalicelib.domain.errors import ChannelAuthFailed, PlatformFailed
+from chalicelib.domain.errors import ChannelAuthFailed, PlatformFailed, ReplyMaybeSent
 
 ATTEMPTS = 3
 MAX_WAIT = 5.0  # seconds; beyond this the agent hears about it rather than waits
 _META_AUTH_CODES = {190, 102, 10, 200}  # expired/invalid token, permissions
 
 
+@dataclass(frozen=True)
+class Budget:
+    """Connect and read timeouts of one attempt, and the deadline of the whole call."""
+
+    connect: float = 3.05  # a TCP connect to a healthy API takes milliseconds
+    read: float = 10.0
+    total: float = 20.0  # < 29 s: API Gateway's limit, less the bookkeeping around the call
+
+
 def _wait(response: requests.Response, attempt: int, now: Callable[[], float]) -> float:
     retry_after = response.headers.get("Retry-After")
     if retry_after and retry_after.isdigit():
-        return min(float(retry_after), MAX_WAIT)
+        return float(retry_after)
     reset = response.headers.get("x-rate-limit-reset")
     if reset and reset.isdigit():
-        return min(max(0.0, float(reset) - now()), MAX_WAIT)
-    backoff: float = min(0.5 * 2**attempt, MAX_WAIT)
+        return max(0.0, float(reset) - now())
+    backoff: float = 0.5 * 2**attempt
     return backoff
 
 
@@ -40,29 +59,58 @@ def _error_detail(response: requests.Response) -> tuple[str, int | None]:
     return str(body)[:200], None
 
 
+def never_connected(error: requests.RequestException) -> bool:
+    """True only when no byte of the request can have reached the platform."""
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    if not isinstance(error, requests.ConnectionError) or isinstance(
+            error, requests.exceptions.SSLError):
+        return False  # a read timeout, or a connection dropped after the request was written
+    cause = error.args[0] if error.args else None
+    # requests wraps urllib3's MaxRetryError; NewConnectionError (refused, DNS) is a
+    # ConnectTimeoutError there: failures of the connect, before anything is sent.
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, ConnectTimeoutError)
+
+
 def call(session: requests.Session, method: str, url: str, *, channel: str,
          sleep: Callable[[float], None] = time.sleep,
-         now: Callable[[], float] = time.time, **kwargs: Any) -> dict[str, Any]:
+         now: Callable[[], float] = time.monotonic, clock: Callable[[], float] = time.time,
+         budget: Budget = Budget(), **kwargs: Any) -> dict[str, Any]:
+    deadline = now() + budget.total
     last = ""
     for attempt in range(ATTEMPTS):
+        left = deadline - now()
+        timeout = (min(budget.connect, left), min(budget.read, left))
         try:
-            response = session.request(method, url, timeout=10, **kwargs)
+            response = session.request(method, url, timeout=timeout, **kwargs)
         except requests.RequestException as error:
+            if not never_connected(error):
+                timed_out = isinstance(error, requests.Timeout)
+                what = (f"no answer within {timeout[1]:.0f} s" if timed_out
+                        else f"the connection broke ({type(error).__name__})")
+                raise ReplyMaybeSent(channel, what, timed_out=timed_out) from error
             last = f"unreachable ({type(error).__name__})"
-            sleep(min(0.5 * 2**attempt, MAX_WAIT))
-            continue
-        if response.ok:
-            data: dict[str, Any] = response.json() if response.content else {}
-            return data
-        detail, code = _error_detail(response)
-        if response.status_code in (401, 403) or code in _META_AUTH_CODES:
-            raise ChannelAuthFailed(channel, f"token rejected ({response.status_code}): "
-                                             f"{detail}; reconnect the channel")
-        if response.status_code == 429 or response.status_code >= 500:
-            last = f"answered {response.status_code}"
-            if attempt + 1 < ATTEMPTS:
-                sleep(_wait(response, attempt, now))
-            continue
-        raise PlatformFailed(channel, f"refused the reply ({response.status_code}): {detail}")
-    raise PlatformFailed(channel, f"{last} {ATTEMPTS} times; the reply was not sent, try again "
-                                  "shortly")
+            pause = 0.5 * 2**attempt
+        else:
+            if response.ok:
+                data: dict[str, Any] = response.json() if response.content else {}
+                return data
+            detail, code = _error_detail(response)
+            if response.status_code in (401, 403) or code in _META_AUTH_CODES:
+                raise ChannelAuthFailed(channel, f"token rejected ({response.status_code}): "
+                                                 f"{detail}; reconnect the channel")
+            if response.status_code >= 500:
+                raise ReplyMaybeSent(channel, f"answered {response.status_code}")
+            if response.status_code != 429:
+                raise PlatformFailed(channel, f"refused the reply ({response.status_code}): "
+                                              f"{detail}")
+            last = "rate limited (429)"
+            pause = _wait(response, attempt, clock)
+            if pause > MAX_WAIT or pause + budget.connect > deadline - now():
+                raise PlatformFailed(channel, f"rate limited for {pause:.0f} s more; the reply "
+                                              "was not sent, try again then")
+        if attempt + 1 == ATTEMPTS or pause + budget.connect > deadline - now():
+            break
+        sleep(pause)
+    raise PlatformFailed(channel, f"{last}, {attempt + 1} attempts; the reply was not sent, "
+                                  "try again shortly")

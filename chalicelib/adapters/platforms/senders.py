@@ -5,24 +5,43 @@ test or an emulator can stand in for the platform."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import requests
 from requests_oauthlib import OAuth1Session
 
-from chalicelib.adapters.platforms.calls import call
+from chalicelib.adapters.platforms.calls import Budget, call
 from chalicelib.adapters.secrets import PlatformSecrets
-from chalicelib.domain.errors import PlatformFailed
+from chalicelib.domain.errors import BadPlatformId, PlatformFailed
 from chalicelib.domain.events import Platform
 from chalicelib.domain.replies import ReplyRoute
+
+# The published shapes of the ids we put in a URL: X's are 64-bit numbers; Graph API object ids
+# (Page, Instagram user, WhatsApp phone number, comment) are numbers, and a Facebook comment's
+# is `<post>_<comment>`. Anything else (`../me`, `1/..`, `1?x=`) would reach another endpoint.
+_X_ID = re.compile(r"[0-9]{1,20}")
+_META_ID = re.compile(r"[0-9]{1,32}(?:_[0-9]{1,32})?")
+
+
+def _path_id(value: str, shape: re.Pattern[str], what: str) -> str:
+    """The id, percent-encoded for a URL path, or BadPlatformId before any request."""
+    if not shape.fullmatch(value):
+        raise BadPlatformId(f"cannot reply: the {what} {value[:40]!r} is not of the "
+                            "platform's id shape")
+    return quote(value, safe="")
 
 
 class PlatformSenders:
     def __init__(self, secrets: Callable[[], PlatformSecrets], x_api_url: str,
-                 graph_api_url: str, sleep: Callable[[float], None] | None = None) -> None:
+                 graph_api_url: str, sleep: Callable[[float], None] | None = None,
+                 budget: Budget | None = None) -> None:
         self.secrets, self.x_api, self.graph = secrets, x_api_url, graph_api_url
-        self._extra: dict[str, Any] = {"sleep": sleep} if sleep else {}
+        self._extra: dict[str, Any] = {"budget": budget or Budget()}
+        if sleep:
+            self._extra["sleep"] = sleep
 
     def send(self, route: ReplyRoute, text: str) -> str:
         """The platform's id of the sent message."""
@@ -38,23 +57,23 @@ class PlatformSenders:
                                 resource_owner_key=s.x_access_token,
                                 resource_owner_secret=s.x_access_token_secret)
         if route.kind == "public_reply":
+            tweet = _path_id(route.recipient, _X_ID, "X post id")
             data = call(session, "POST", f"{self.x_api}/2/tweets", channel="x", json={
-                "text": text, "reply": {"in_reply_to_tweet_id": route.recipient}},
-                **self._extra)
+                "text": text, "reply": {"in_reply_to_tweet_id": tweet}}, **self._extra)
             return _id(data, "data", "id", channel="x")
-        data = call(session, "POST",
-                    f"{self.x_api}/2/dm_conversations/with/{route.recipient}/messages",
+        user = _path_id(route.recipient, _X_ID, "X user id")
+        data = call(session, "POST", f"{self.x_api}/2/dm_conversations/with/{user}/messages",
                     channel="x", json={"text": text}, **self._extra)
         return _id(data, "data", "dm_event_id", channel="x")
 
     def _meta(self, route: ReplyRoute, text: str) -> str:
         channel = route.platform.value
-        session = requests.Session()
-        params = {"access_token": self.secrets().meta_page_token}
         if route.kind == "comment_reply":
+            comment = _path_id(route.recipient, _META_ID, f"{channel} comment id")
             edge = "replies" if route.platform is Platform.INSTAGRAM else "comments"
-            data = call(session, "POST", f"{self.graph}/{route.recipient}/{edge}",
-                        channel=channel, params=params, json={"message": text}, **self._extra)
+            data = call(self._graph_session(self.secrets().meta_page_token), "POST",
+                        f"{self.graph}/{comment}/{edge}", channel=channel,
+                        json={"message": text}, **self._extra)
             return _id(data, "id", channel=channel)
         recipient = ({"comment_id": route.recipient} if route.kind == "private_reply"
                      else {"id": route.recipient})
@@ -62,15 +81,17 @@ class PlatformSenders:
                                 "messaging_type": "MESSAGE_TAG" if route.tag else "RESPONSE"}
         if route.tag:
             body["tag"] = route.tag
-        sender = "me" if route.platform is not Platform.INSTAGRAM else route.brand_id
-        data = call(session, "POST", f"{self.graph}/{sender}/messages", channel=channel,
-                    params=params, json=body, **self._extra)
+        sender = "me" if route.platform is not Platform.INSTAGRAM else _path_id(
+            route.brand_id, _META_ID, "Instagram account id")
+        data = call(self._graph_session(self.secrets().meta_page_token), "POST",
+                    f"{self.graph}/{sender}/messages", channel=channel, json=body,
+                    **self._extra)
         return _id(data, "message_id", channel=channel)
 
     def _whatsapp(self, route: ReplyRoute, text: str) -> str:
-        session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {self.secrets().whatsapp_token}"
-        data = call(session, "POST", f"{self.graph}/{route.brand_id}/messages",
+        phone = _path_id(route.brand_id, _META_ID, "WhatsApp phone number id")
+        data = call(self._graph_session(self.secrets().whatsapp_token), "POST",
+                    f"{self.graph}/{phone}/messages",
                     channel="whatsapp", json={"messaging_product": "whatsapp",
                                               "to": route.recipient, "type": "text",
                                               "text": {"body": text}}, **self._extra)
@@ -78,6 +99,13 @@ class PlatformSenders:
         if isinstance(messages, list) and messages and isinstance(messages[0], dict):
             return str(messages[0].get("id"))
         raise PlatformFailed("whatsapp", "accepted the reply but returned no message id")
+
+    @staticmethod
+    def _graph_session(token: str) -> requests.Session:
+        # The token in a header, never the query string: URLs end up in proxy and access logs.
+        session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {token}"
+        return session
 
 
 def _id(data: dict[str, Any], *path: str, channel: str) -> str:

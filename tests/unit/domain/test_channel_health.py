@@ -8,11 +8,14 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.domain.calendar import BusinessCalendar
 from chalicelib.domain.channel_health import (
+    AlertPolicy,
     ChannelState,
     Verdict,
     diagnose,
     down_message,
+    may_page,
     recovered_message,
+    signature_incident,
     silence_threshold,
 )
 
@@ -67,12 +70,55 @@ def test_a_revoked_app_is_back_when_its_events_are() -> None:
     assert diagnose(replace(revoked, last_event_at=NOW), NOW, ALWAYS) is None
 
 
-def test_bad_signatures_are_down_until_a_verified_delivery() -> None:
+POLICY = AlertPolicy(signature_failures=5, signature_over=timedelta(minutes=10))
+RUN = replace(LEARNED, last_event_at=NOW - timedelta(minutes=30),
+              last_verified_at=NOW - timedelta(minutes=30),
+              bad_first_at=NOW - timedelta(minutes=12), bad_last_at=NOW - timedelta(minutes=1),
+              bad_count=8)
+
+
+def test_a_sustained_run_of_bad_signatures_with_nothing_verified_is_down() -> None:
+    assert signature_incident(RUN, POLICY)
+    verdict = diagnose(RUN, NOW, ALWAYS, policy=POLICY)
+    assert verdict is not None and verdict.kind == "signature_failures"
+    assert verdict.summary.startswith("8 deliveries failed their signature, none verified")
+
+
+def test_a_verified_delivery_during_the_run_means_the_secret_works() -> None:
+    for verified in (NOW - timedelta(minutes=5), NOW):
+        assert not signature_incident(replace(RUN, last_verified_at=verified), POLICY)
+        assert diagnose(replace(RUN, last_verified_at=verified), NOW, ALWAYS,
+                        policy=POLICY) is None
+        assert diagnose(replace(RUN, last_event_at=verified), NOW, ALWAYS,
+                        policy=POLICY) is None
+
+
+def test_a_short_burst_of_junk_is_not_an_incident_however_many() -> None:
+    burst = replace(RUN, bad_first_at=NOW - timedelta(minutes=3), bad_count=5000)
+    assert not signature_incident(burst, POLICY)
+    # nor a few failures long ago on a quiet channel, then nothing: the run must last
+    probe = replace(RUN, bad_first_at=NOW - timedelta(hours=3),
+                    bad_last_at=NOW - timedelta(hours=3) + timedelta(seconds=20))
+    assert not signature_incident(probe, POLICY)
+
+
+def test_too_few_failures_are_not_an_incident_however_long() -> None:
+    assert not signature_incident(replace(RUN, bad_count=4), POLICY)
+    assert signature_incident(replace(RUN, bad_count=4), AlertPolicy(signature_failures=4))
+
+
+def test_the_old_in_memory_problem_alone_no_longer_pages() -> None:
     failing = replace(LEARNED, problem="signature_failures",
                       problem_at=NOW - timedelta(minutes=1))
-    verdict = diagnose(failing, NOW, ALWAYS)
-    assert verdict is not None and verdict.kind == "signature_failures"
-    assert diagnose(replace(failing, last_event_at=NOW), NOW, ALWAYS) is None
+    assert diagnose(failing, NOW, ALWAYS) is None
+
+
+def test_a_channel_pages_at_most_once_a_period() -> None:
+    policy = AlertPolicy(page_every=timedelta(hours=1))
+    assert may_page(LEARNED, NOW, policy)
+    assert not may_page(replace(LEARNED, last_paged_at=NOW - timedelta(minutes=59)), NOW,
+                        policy)
+    assert may_page(replace(LEARNED, last_paged_at=NOW - timedelta(hours=1)), NOW, policy)
 
 
 def test_admin_alerts_fit_one_sms_with_one_link() -> None:

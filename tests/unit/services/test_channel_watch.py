@@ -95,3 +95,65 @@ def test_overview_names_each_state(deps) -> None:
     assert view["whatsapp"]["state"] == "learning"
     assert view["x"]["state"] == "revoked" and view["x"]["detail"] == "app revoked by @brand"
     assert view["x"]["silence_alert_after_s"] == 7200
+
+
+def test_junk_among_verified_deliveries_never_pages(deps) -> None:
+    for _ in range(10):  # 50 forged POSTs over 50 minutes, a real delivery after every 5
+        for _ in range(5):
+            deps.now.at += timedelta(minutes=1)
+            channel_watch.signature("meta", False, deps)
+        channel_watch.signature("meta", True, deps)
+        assert channel_watch.check(deps) == {}
+    assert admin_sms(deps) == []
+
+
+def test_a_sustained_run_with_nothing_verified_pages_once_then_recovers(deps) -> None:
+    channel_watch.signature("meta", True, deps)
+    for minute in range(12):
+        deps.now.at += timedelta(minutes=1)
+        channel_watch.signature("meta", False, deps)
+        # not before the run has lasted 10 minutes (the default policy)
+        assert channel_watch.check(deps) == ({"meta": "down: signature_failures"}
+                                             if minute == 10 else {})
+    channel_watch.signature("meta", True, deps)
+    assert channel_watch.check(deps) == {"meta": "recovered"}
+    sms = admin_sms(deps)
+    assert len(sms) == 2 and sms[0].startswith("CHANNEL DOWN meta: 11 deliveries failed")
+
+
+def test_a_flapping_channel_pages_once_a_period_and_the_held_page_follows(deps) -> None:
+    deps.store.record("x", "unhealthy", "x: token rejected (401)", deps.now())
+    assert channel_watch.check(deps) == {"x": "down: auth"}
+    deps.now.at += timedelta(minutes=5)
+    deps.store.record("x", "healthy", "", deps.now())
+    assert channel_watch.check(deps) == {"x": "recovered"}
+    deps.now.at += timedelta(minutes=5)
+    deps.store.record("x", "unhealthy", "x: token rejected (401)", deps.now())
+    assert channel_watch.check(deps) == {"x": "held: auth"}  # 10 minutes after the last page
+    deps.now.at += timedelta(minutes=30)
+    assert channel_watch.check(deps) == {"x": "held: auth"}
+    deps.now.at += timedelta(minutes=21)  # an hour after the first page: still down, told now
+    assert channel_watch.check(deps) == {"x": "down: auth"}
+    assert channel_watch.check(deps) == {}
+    assert [s.split(":")[0] for s in admin_sms(deps)] == ["CHANNEL DOWN x", "CHANNEL OK x",
+                                                          "CHANNEL DOWN x"]
+
+
+def test_the_thresholds_come_from_the_policies(deps) -> None:
+    from chalicelib.domain.policies import PolicyError
+
+    text = (Path(__file__).resolve().parents[2] / "fixtures" / "policies" / "seconds.yaml"
+            ).read_text()
+    tuned = parse_policies(text + "channel_alerts: {signature_failures: 3, signature_over: 2m,"
+                                  " page_every: 4h}\n")
+    assert (tuned.channel_alerts.signature_failures, tuned.channel_alerts.signature_over,
+            tuned.channel_alerts.page_every) == (3, timedelta(minutes=2), timedelta(hours=4))
+    quick = replace(deps, policies=lambda: tuned)
+    for _ in range(3):
+        deps.now.at += timedelta(minutes=1)
+        channel_watch.signature("meta", False, quick)
+    assert channel_watch.check(quick) == {"meta": "down: signature_failures"}
+    with pytest.raises(PolicyError, match="signature_failures"):
+        parse_policies(text + "channel_alerts: {signature_failures: 0}\n")
+    with pytest.raises(PolicyError, match="unknown key"):
+        parse_policies(text + "channel_alerts: {pages: 1}\n")
