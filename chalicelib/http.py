@@ -11,6 +11,7 @@ from chalice.app import Chalice, Request, Response
 
 from chalicelib.domain.errors import (
     BadRequest,
+    ErasureIncomplete,
     Forbidden,
     MalformedPayload,
     NotFound,
@@ -47,6 +48,10 @@ def respond(call: Callable[[], Any], status: int = 200,
         if guard is not None:
             guard()
         result = call()
+    except ErasureIncomplete as fault:
+        # Retryable like any AWS fault, but the caller must know the erasure is not done.
+        logger.error("erasure incomplete", extra={"left": fault.left, "total": fault.total})
+        return error(503, str(fault))
     except StoreUnavailable as fault:
         # Logged with its cause (never the body); the platform will retry the delivery.
         logger.exception("AWS unavailable", extra={"fault": str(fault)})

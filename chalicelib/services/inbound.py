@@ -60,6 +60,12 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
             # answers nobody, so it starts no conversation.
             store.pass_over(event.platform, event.message_id)
             return "brand_elsewhere", None
+        if current is None and _erased_since(event, store):
+            # Written before its author's erasure (queued then, or redelivered late by the
+            # platform): it must not bring erased words back. A message written after the
+            # erasure is a new contact and starts a conversation as any other.
+            store.bury(event.platform, event.message_id)
+            return "erased_customer", None
         base = current or conversations.start(event, thread)
         transition = conversations.apply(base, event, received_at)
         after = transition.conversation
@@ -80,6 +86,12 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
         # The text goes to triage in memory only: the dedupe record never holds it.
         return transition.outcome.value, {**facts, "text": event.text}
     raise VersionConflict(f"conversation {event.platform}:{event.thread} kept changing")
+
+
+def _erased_since(event: MessageEvent, store: IngestStore) -> bool:
+    """Read only where a conversation would be created: an erasure deletes them all."""
+    erased_at = store.erased_at(event.platform, event.author.id)
+    return erased_at is not None and event.created_at <= erased_at
 
 
 def _thread(event: MessageEvent, store: IngestStore) -> str:
