@@ -21,6 +21,7 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from chalicelib.domain.redaction import hide_phones
 
 logger = Logger(child=True)
 
@@ -54,12 +55,15 @@ def respond(call: Callable[[], Any], status: int = 200,
         return error(503, str(fault))
     except StoreUnavailable as fault:
         # Logged with its cause (never the body); the platform will retry the delivery.
-        logger.exception("AWS unavailable", extra={"fault": str(fault)})
+        logger.exception("AWS unavailable", extra={"fault": hide_phones(str(fault))})
         return error(503, "temporarily unavailable; retry later")
     except Exception as failure:
         for kind, code in _STATUS:
             if isinstance(failure, kind):
-                logger.info("refused", extra={"status": code, "reason": str(failure)})
+                # The caller gets the whole reason; the log, none of the phone numbers
+                # it may name (a WhatsApp customer's id, an agent's SMS number).
+                logger.info("refused", extra={"status": code,
+                                              "reason": hide_phones(str(failure))})
                 return error(code, str(failure))
         raise
     if isinstance(result, Response):

@@ -22,6 +22,7 @@ from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.policies import Policies
 from chalicelib.domain.ports import IngestStore, NewMessage, VersionConflict
 from chalicelib.domain.ports import message_sk as event_sk
+from chalicelib.domain.redaction import hide_phones
 from chalicelib.services import turns
 
 _MAX_ATTEMPTS = 8  # optimistic-lock retries: only a burst on one conversation needs more than 1
@@ -85,7 +86,8 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
                                         first=after.first_turn)
         # The text goes to triage in memory only: the dedupe record never holds it.
         return transition.outcome.value, {**facts, "text": event.text}
-    raise VersionConflict(f"conversation {event.platform}:{event.thread} kept changing")
+    raise VersionConflict(hide_phones(f"conversation {event.platform}:{event.thread} kept "
+                                      "changing"))
 
 
 def _erased_since(event: MessageEvent, store: IngestStore) -> bool:
