@@ -3,7 +3,10 @@ and its hashes, the SDK left to the runtime, the tools on the same versions as t
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -72,3 +75,28 @@ def test_a_file_that_is_not_a_lock_is_refused(tmp_path: Path, line: str, problem
     assert lock_problems(lock) == []
     lock.write_text(good + line)
     assert [p[:len(problem)] for p in lock_problems(lock)] == [problem]
+
+
+def test_the_shipped_code_imports_nothing_the_zip_lacks() -> None:
+    """app.py and chalicelib import only the standard library, the lock's packages, and
+    what the Lambda runtime (boto3, botocore) or `chalice package` (chalice) provides."""
+    provided = set(_requirements(ROOT / "requirements.txt")) | {"boto3", "botocore", "chalice"}
+    distributions = importlib.metadata.packages_distributions()
+    for path in [ROOT / "app.py", *sorted((ROOT / "chalicelib").rglob("*.py"))]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                modules = [node.module]
+                # Powertools' Tracer needs the X-Ray SDK, the extra the zip leaves out.
+                assert "Tracer" not in {a.name for a in node.names}, f"{path}: Tracer"
+            else:
+                continue
+            for module in modules:
+                top = module.split(".")[0]
+                if top in sys.stdlib_module_names or top == "chalicelib" or top.startswith(
+                        "mypy_boto3"):  # mypy_boto3: type checking only
+                    continue
+                names = {re.sub(r"[-_.]+", "-", d).lower()
+                         for d in distributions.get(top, [])}
+                assert names & provided, f"{path.relative_to(ROOT)} imports {module}"
