@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.errors import StoreUnavailable
-from chalicelib.domain.redaction import hide_phones
+from chalicelib.domain.redaction import conversation_label
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -28,7 +28,7 @@ class SnsNotifier:
         if conversation:
             # Attributes are metadata SNS keeps and logs (delivery status): a WhatsApp
             # conversation's id holds the customer's phone number.
-            attributes["conversation"] = hide_phones(conversation)
+            attributes["conversation"] = conversation_label(conversation)
         try:
             self.client.publish(
                 TopicArn=self.topic_arn, Subject=subject[:100], MessageStructure="json",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.redaction import hide_phones
+from chalicelib.domain.redaction import conversation_label, hide_phones
 
 
 @pytest.mark.parametrize(("text", "phone"), [
@@ -29,3 +29,11 @@ def test_the_same_number_with_or_without_plus_hashes_alike() -> None:
 ])
 def test_other_ids_stay_readable(text: str) -> None:
     assert hide_phones(text) == text
+
+
+def test_a_conversation_label_hides_only_a_whatsapp_customer() -> None:
+    label = conversation_label("whatsapp.wa-1122334455667-15557654321")
+    assert label.startswith("whatsapp.wa-1122334455667-~") and "15557654321" not in label
+    for other in ("messenger.dm-123456789012345-7654321", "x.dm-1234567-7654321",
+                  "instagram.dm-17841400000000-1234567"):
+        assert conversation_label(other) == other  # what alerts are matched on stays
