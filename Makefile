@@ -4,13 +4,23 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck package demo bench clean browser
+.PHONY: run test lint typecheck package demo bench clean browser lock
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements-dev.txt
+	$(BIN)/python -m pip install -q --require-hashes -r requirements-dev.txt
 	touch $(STAMP)
+
+# The lock files, after an edit of requirements.in or requirements-dev.in: every package
+# pinned with its hashes (requirements.txt is what ships in the Lambda zip), the tools locked
+# to the same versions the zip has.
+LOCK := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-index-url --no-emit-find-links
+
+lock: $(STAMP)
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK) -o requirements.txt requirements.in
+	CUSTOM_COMPILE_COMMAND="make lock" $(LOCK) -o requirements-dev.txt requirements-dev.in
 
 run: $(STAMP)
 	$(BIN)/python -m infrastructure.local

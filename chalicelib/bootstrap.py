@@ -288,7 +288,7 @@ def dead_letters() -> SqsDeadLetters:
 def customer_data() -> DynamoCustomerData:
     from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
 
-    return DynamoCustomerData(dynamodb(), settings().table, policies().timer_resolution)
+    return DynamoCustomerData(dynamodb(), settings().table, policies().timer_resolution, now)
 
 
 def auth_deps() -> AuthDeps:

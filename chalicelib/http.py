@@ -11,6 +11,7 @@ from chalice.app import Chalice, Request, Response
 
 from chalicelib.domain.errors import (
     BadRequest,
+    ErasureIncomplete,
     Forbidden,
     MalformedPayload,
     NotFound,
@@ -21,6 +22,7 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
     Unauthorized,
 )
+from chalicelib.domain.redaction import hide_phones
 
 logger = Logger(child=True)
 
@@ -49,16 +51,23 @@ def respond(call: Callable[[], Any], status: int = 200,
         if guard is not None:
             guard()
         result = call()
+    except ErasureIncomplete as fault:
+        # Retryable like any AWS fault, but the caller must know the erasure is not done.
+        logger.error("erasure incomplete", extra={"left": fault.left, "total": fault.total})
+        return error(503, str(fault))
     except StoreUnavailable as fault:
         # Logged with its cause (never the body); the platform will retry the delivery.
-        logger.exception("AWS unavailable", extra={"fault": str(fault)})
+        logger.exception("AWS unavailable", extra={"fault": hide_phones(str(fault))})
         return error(503, "temporarily unavailable; retry later")
     except Exception as failure:
         for kind, code in _STATUS:
             if isinstance(failure, kind):
                 if isinstance(failure, ReplyMaybeSent) and failure.timed_out:
                     code = 504
-                logger.info("refused", extra={"status": code, "reason": str(failure)})
+                # The caller gets the whole reason; the log, none of the phone numbers
+                # it may name (a WhatsApp customer's id, an agent's SMS number).
+                logger.info("refused", extra={"status": code,
+                                              "reason": hide_phones(str(failure))})
                 return error(code, str(failure))
         raise
     if isinstance(result, Response):

@@ -26,6 +26,12 @@ def alert_sent(platform: str, level: str) -> None:
     metrics.add_metadata(key="platform", value=platform)
 
 
+def erasure_incomplete(left: int) -> None:
+    """An erasure AWS did not let finish: someone must see that it is retried."""
+    metrics.add_metric(name="ErasuresIncomplete", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="items_left", value=left)
+
+
 def flush() -> None:
     if not metrics.metric_set:  # most invocations record nothing: no empty EMF line
         return

@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -33,6 +34,27 @@ BUILD = ROOT / "build"
 # What build/sam.json is made of: a change to any of these rebuilds it.
 INPUTS = ("app.py", ".chalice/config.json", "requirements.txt", "infrastructure/*.py",
           "infrastructure/*.yaml", "infrastructure/*.json")
+
+
+_PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^\s;]+(\s*;[^-]+)?\s+--hash=sha256:")
+
+
+def lock_problems(lock: Path) -> list[str]:
+    """What keeps `lock` from being a lock: a requirement not pinned with `==`, one without
+    its hashes, or an option line (another file, another index). `chalice package` installs
+    requirements.txt into the zip; with hashes on every line, pip checks each download."""
+    problems = []
+    # A requirement and its hashes are one logical line, continued with backslashes.
+    logical = re.sub(r"\\\n", " ", lock.read_text())
+    for line in logical.splitlines():
+        line = line.split(" #", 1)[0].strip() if not line.startswith("#") else ""
+        if not line:
+            continue
+        if line.startswith("-"):
+            problems.append(f"{line.split()[0]}: a lock lists packages, nothing else")
+        elif not _PINNED.match(line):
+            problems.append(f"{line.split()[0]}: not pinned with == and --hash")
+    return problems
 
 
 def _split_function_overrides(template: dict[str, Any]) -> dict[str, Any]:
@@ -111,6 +133,10 @@ def _add_public_url(sam: dict[str, Any], api_stage: str) -> None:
 
 
 def package(out_dir: Path, stage: str = "dev") -> Path:
+    problems = lock_problems(ROOT / "requirements.txt")
+    if problems:
+        raise SystemExit("requirements.txt is not a lock (`make lock` writes it): "
+                         + "; ".join(problems))
     out_dir.mkdir(parents=True, exist_ok=True)
     merge = out_dir / "merge.json"
     template = load_resources()

@@ -30,6 +30,7 @@ class FakeIngestStore:
         self.turns: dict[tuple[str, int], dict[str, Any]] = {}
         self.accepted: dict[tuple[Platform, str], datetime] = {}
         self.elsewhere: set[tuple[Platform, str]] = set()
+        self.erased: dict[tuple[Platform, str], datetime] = {}  # customers' tombstones
         self._lock = threading.Lock()
 
     def accept(self, event: MessageEvent, received_at: datetime) -> None:
@@ -51,6 +52,9 @@ class FakeIngestStore:
 
     def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None:
         return self.customers.get((platform, user_id))
+
+    def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
+        return self.erased.get((platform, user_id))
 
     def record(self, message: NewMessage) -> None:
         event, c = message.event, message.conversation
@@ -80,6 +84,9 @@ class FakeIngestStore:
                 self.turns[(c.id, c.turn)]["response_seconds"] = message.response_seconds
 
     def pass_over(self, platform: Platform, message_id: str) -> None:
+        self.elsewhere.add((platform, message_id))
+
+    def bury(self, platform: Platform, message_id: str) -> None:
         self.elsewhere.add((platform, message_id))
 
     def finish_applied(self, event: MessageEvent,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.redaction import conversation_label
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -25,7 +26,9 @@ class SnsNotifier:
                subject: str, sms: str, email: str) -> None:
         attributes = {"agent": agent, "team": team, "level": level}
         if conversation:
-            attributes["conversation"] = conversation
+            # Attributes are metadata SNS keeps and logs (delivery status): a WhatsApp
+            # conversation's id holds the customer's phone number.
+            attributes["conversation"] = conversation_label(conversation)
         try:
             self.client.publish(
                 TopicArn=self.topic_arn, Subject=subject[:100], MessageStructure="json",

@@ -7,6 +7,17 @@ class StoreUnavailable(RuntimeError):
     """AWS failed (throttled, 5xx, unreachable): nothing half-written; the caller should retry."""
 
 
+class ErasureIncomplete(StoreUnavailable):
+    """AWS did not take every deletion of an erasure (a throttled table), even after retries:
+    answered 503 with this reason, never audited as done. What is left is found again by the
+    same request, retried."""
+
+    def __init__(self, left: int, total: int) -> None:
+        super().__init__(f"erasure incomplete: {left} of {total} items are not deleted yet; "
+                         "retry the request")
+        self.left, self.total = left, total
+
+
 class QueueUnavailable(StoreUnavailable):
     """The queue could not take the message; the delivery must be retried."""
 

@@ -105,6 +105,10 @@ class IngestStore(Protocol):
 
     def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None: ...
 
+    def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
+        """When the customer's data was erased on request, while its tombstone lasts."""
+        ...
+
     def record(self, message: NewMessage) -> None:
         """Commit the conversation if it is still at `expected_version` (VersionConflict
         otherwise), with the message, its turn, its customer and its dedupe record. What is
@@ -120,6 +124,11 @@ class IngestStore(Protocol):
     def pass_over(self, platform: Platform, message_id: str) -> None:
         """The worker is done with a message that belongs to no conversation (a brand post):
         its redeliveries are duplicates, its edits and deletions touch nothing."""
+        ...
+
+    def bury(self, platform: Platform, message_id: str) -> None:
+        """A message of an erased customer, not stored: its claim keeps only that (no
+        conversation, no customer), and its redeliveries are duplicates."""
         ...
 
     def edit(self, platform: Platform, message_id: str, text: str) -> bool: ...

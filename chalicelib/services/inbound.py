@@ -22,6 +22,7 @@ from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.policies import Policies
 from chalicelib.domain.ports import IngestStore, NewMessage, VersionConflict
 from chalicelib.domain.ports import message_sk as event_sk
+from chalicelib.domain.redaction import hide_phones
 from chalicelib.services import turns
 
 _MAX_ATTEMPTS = 8  # optimistic-lock retries: only a burst on one conversation needs more than 1
@@ -60,6 +61,12 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
             # answers nobody, so it starts no conversation.
             store.pass_over(event.platform, event.message_id)
             return "brand_elsewhere", None
+        if current is None and _erased_since(event, store):
+            # Written before its author's erasure (queued then, or redelivered late by the
+            # platform): it must not bring erased words back. A message written after the
+            # erasure is a new contact and starts a conversation as any other.
+            store.bury(event.platform, event.message_id)
+            return "erased_customer", None
         base = current or conversations.start(event, thread)
         transition = conversations.apply(base, event, received_at)
         after = transition.conversation
@@ -79,7 +86,14 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
                                         first=after.first_turn)
         # The text goes to triage in memory only: the dedupe record never holds it.
         return transition.outcome.value, {**facts, "text": event.text}
-    raise VersionConflict(f"conversation {event.platform}:{event.thread} kept changing")
+    raise VersionConflict(hide_phones(f"conversation {event.platform}:{event.thread} kept "
+                                      "changing"))
+
+
+def _erased_since(event: MessageEvent, store: IngestStore) -> bool:
+    """Read only where a conversation would be created: an erasure deletes them all."""
+    erased_at = store.erased_at(event.platform, event.author.id)
+    return erased_at is not None and event.created_at <= erased_at
 
 
 def _thread(event: MessageEvent, store: IngestStore) -> str:

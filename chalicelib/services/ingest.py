@@ -29,6 +29,7 @@ from chalicelib.domain.ports import (
     InboundQueue,
     IngestStore,
 )
+from chalicelib.domain.redaction import hide_phones
 
 logger = Logger(child=True)
 
@@ -77,7 +78,7 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
         elif isinstance(event, Ignored):
             logger.info("event ignored", extra={"platform": event.platform,
                                                 "event_type": event.event_type,
-                                                "reason": event.reason})
+                                                "reason": hide_phones(event.reason)})
             report.add("ignored")
     if platforms and deps.channel_seen is not None:
         deps.channel_seen(platforms)  # after the work: bookkeeping never costs a delivery

@@ -14,6 +14,7 @@ from aws_lambda_powertools import Logger
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.policies import Policies
 from chalicelib.domain.ports import ConversationStore, VersionConflict
+from chalicelib.domain.redaction import conversation_label
 from chalicelib.domain.timers import AlarmClock, DueChecks
 from chalicelib.domain.triage import CustomerSnapshot, Triage, triage
 from chalicelib.services import alarm
@@ -109,7 +110,7 @@ def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
     # Only the warning: ringing it files the breach, and the breach the escalation.
     alarm.schedule(plan.checks(c.id, c.turn)[:1], store=deps.due_checks, clock=deps.clock,
                    resolution=policy.timer_resolution, now=deps.now)
-    logger.info("turn planned", extra={"conversation": c.id, "turn": c.turn,
+    logger.info("turn planned", extra={"conversation": conversation_label(c.id), "turn": c.turn,
                                        "priority": c.priority, "team": c.team,
                                        "due_at": plan.due_at.isoformat()})
     return "planned"

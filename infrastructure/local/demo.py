@@ -29,6 +29,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from chalicelib.domain.redaction import conversation_label, hide_phones
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.runtime import ROOT, LocalRuntime, LocalSettings
 
@@ -187,7 +188,8 @@ class Demo:
                 f"{(datetime.fromisoformat(due) - now).total_seconds():+.0f}s")
             customer = c.get("customer", {})
             who = customer.get("handle", {}).get("S") if isinstance(customer, dict) else None
-            levels = sorted(set(counts.get(c["id"], [])))
+            # Alerts name a conversation by its label (a WhatsApp number hashed).
+            levels = sorted(set(counts.get(conversation_label(c["id"]), [])))
             style = {"awaiting_agent": "yellow", "awaiting_customer": "green"}.get(
                 c["status"], "")
             table.add_row(c["id"][:34], str(who or "-"), str(c.get("priority", "...")),
@@ -220,7 +222,7 @@ class Demo:
         escalation follows."""
         conversation = alert.get("conversation") or ""
         if alert["protocol"] != "sms" or alert["level"] != "warning" or (
-                "447700900001" not in conversation):
+                hide_phones("447700900001") not in conversation):
             return
         link = re.search(r"https?://\S+/ack/\S+", alert["text"])
         if link:
@@ -240,7 +242,8 @@ class Demo:
             "warnings": sum(a["level"] == "warning" for a in sms),
             "breaches": sum(a["level"] == "breach" for a in sms),
             "escalations": sum(a["level"] == "escalation" for a in sms),
-            "answered in time": sum(c["id"] not in breached for c in answered),
+            "answered in time": sum(conversation_label(c["id"]) not in breached
+                                    for c in answered),
             "acknowledged": sum(bool(c.get("acked_by")) for c in conversations),
             "breached": len(breached),
         }

@@ -1,15 +1,31 @@
 """Everything ReplyWindow holds about one customer: exported on request, erased on request
 (GDPR access and erasure). The customer's profile lists their conversations; each
-conversation's items, dedupe records, tweet-index entries and alert records go with it."""
+conversation's items, dedupe records, tweet-index entries and alert records go with it.
+
+An erasure is complete or fails loudly: a tombstone first (a message of theirs still queued, or
+redelivered late by the platform, stores nothing), then every deletion, retried while AWS
+leaves some unprocessed, and only then the profile. A request cut short keeps the profile, so
+the same request, retried, finds everything that is left.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.dynamodb.batch_write import write_all
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
-from chalicelib.adapters.dynamodb.records import customer_pk, dedupe_pk, tweet_pk
+from chalicelib.adapters.dynamodb.records import (
+    TOMBSTONE,
+    customer_pk,
+    dedupe_pk,
+    erased_pk,
+    tweet_pk,
+)
 from chalicelib.domain.conversations import split_conversation_id
+from chalicelib.domain.errors import ErasureIncomplete
 from chalicelib.domain.timers import bucket_of
 
 if TYPE_CHECKING:
@@ -19,8 +35,11 @@ LEVELS = ("warning", "breach", "escalation")
 
 
 class DynamoCustomerData:
-    def __init__(self, client: DynamoDBClient, table: str, resolution: timedelta) -> None:
+    def __init__(self, client: DynamoDBClient, table: str, resolution: timedelta,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.client, self.table, self.resolution = client, table, resolution
+        self.now, self.sleep = now, sleep
 
     def _profile(self, platform: str, user_id: str) -> dict[str, Any] | None:
         with aws_errors("read customer"):
@@ -60,32 +79,54 @@ class DynamoCustomerData:
         profile = self._profile(platform, user_id)
         if profile is None:
             return None
-        keys: list[dict[str, Any]] = [key(customer_pk(platform, user_id), "PROFILE")]
+        erased_at = self.now()
+        expires_at = int((erased_at + TOMBSTONE).timestamp())
+        self._tombstone(platform, user_id, erased_at, expires_at)
+        # What is found through the conversations' items goes before them: a retry after a
+        # failure finds it again only while those items are there.
+        found: list[dict[str, Any]] = []
+        held: list[dict[str, Any]] = []
         conversations = sorted(profile.get("conversations", []))
         messages = 0
         for conversation_id in conversations:
             items = self._conversation_items(conversation_id)
             turns = 0
             for item in items:
-                keys.append(key(item["PK"], item["SK"]))
+                held.append(_delete(key(item["PK"], item["SK"])))
                 sk = str(item["SK"])
                 if sk.startswith("MSG#"):
                     messages += 1
-                    keys.append(key(dedupe_pk(platform, item["message_id"]), "MSGID"))
+                    # The message id's claim becomes its tombstone: a redelivery is a duplicate.
+                    found.append({"PutRequest": {"Item": to_item({
+                        "PK": dedupe_pk(platform, item["message_id"]), "SK": "MSGID",
+                        "erased": True, "expires_at": expires_at})}})
                     if platform == "x":
-                        keys.append(key(tweet_pk(item["message_id"]), "TWEET"))
+                        found.append(_delete(key(tweet_pk(item["message_id"]), "TWEET")))
                 elif sk.startswith("TURN#"):
                     turns += 1
                 elif sk == "META":
-                    keys += self._due_checks(conversation_id, item)
-            keys += [key(f"ALERT#{conversation_id}#{turn}#{level}", "ALERT")
-                     for turn in range(1, turns + 1) for level in LEVELS]
-        with aws_errors("erase customer"):
-            for start in range(0, len(keys), 25):
-                self.client.batch_write_item(RequestItems={self.table: [
-                    {"DeleteRequest": {"Key": k}} for k in keys[start:start + 25]]})
+                    found += [_delete(k) for k in self._due_checks(conversation_id, item)]
+            found += [_delete(key(f"ALERT#{conversation_id}#{turn}#{level}", "ALERT"))
+                      for turn in range(1, turns + 1) for level in LEVELS]
+        total = len(found) + len(held) + 1
+        for writes in (found, held):
+            left = write_all(self.client, self.table, writes, "erase customer", self.sleep)
+            if left:
+                raise ErasureIncomplete(len(left), total)
+        with aws_errors("erase customer"):  # last: until now, a retry finds everything left
+            self.client.delete_item(TableName=self.table,
+                                    Key=key(customer_pk(platform, user_id), "PROFILE"))
         return {"conversations": len(conversations), "messages": messages,
-                "items_deleted": len(keys)}
+                "items_deleted": total}
+
+    def _tombstone(self, platform: str, user_id: str, erased_at: datetime,
+                   expires_at: int) -> None:
+        """Before anything is deleted: from now on the worker stores none of the customer's
+        messages written before `erased_at` (queued, or redelivered late by the platform)."""
+        with aws_errors("erase customer"):
+            self.client.put_item(TableName=self.table, Item=to_item({
+                "PK": erased_pk(platform, user_id), "SK": "ERASED",
+                "erased_at": erased_at.isoformat(), "expires_at": expires_at}))
 
     def _due_checks(self, conversation_id: str, meta: dict[str, Any]) -> list[dict[str, Any]]:
         """The open turn's due checks hold the conversation id (and so the customer's): they
@@ -106,3 +147,7 @@ class DynamoCustomerData:
                 "PK": f"AUDIT#{at.date().isoformat()}", "SK": f"{at.isoformat()}#{action}",
                 "action": action, "platform": platform, "customer": user_id, "by": by,
                 "outcome": outcome}))
+
+
+def _delete(item_key: dict[str, Any]) -> dict[str, Any]:
+    return {"DeleteRequest": {"Key": item_key}}

@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
 from chalicelib.adapters.dynamodb.records import (
+    TOMBSTONE,
     conversation_from,
     conversation_item,
     conversation_pk,
     customer_pk,
     dedupe_pk,
+    erased_pk,
     message_item,
     turn_sk,
     tweet_pk,
@@ -71,7 +73,9 @@ class DynamoIngestStore:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except self.client.exceptions.ConditionalCheckFailedException as error:
                 old = from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
-                applied = "elsewhere" in old or self._stored(event, old) is not None
+                # An erased message's claim is its tombstone: its redelivery stores nothing.
+                applied = ("elsewhere" in old or "erased" in old
+                           or self._stored(event, old) is not None)
                 raise AlreadyStored(event.message_id, applied=applied) from error
 
     def _claim(self, platform: Platform, message_id: str) -> dict[str, Any]:
@@ -145,6 +149,10 @@ class DynamoIngestStore:
             platform=platform, user_id=user_id, handle=item.get("handle"),
             followers=item.get("followers"), complaints=int(item.get("complaints", 0)),
             first_seen=datetime.fromisoformat(first_seen) if first_seen else None)
+
+    def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
+        item = self._get(erased_pk(platform, user_id), "ERASED", "read tombstone")
+        return datetime.fromisoformat(item["erased_at"]) if item else None
 
     def record(self, message: NewMessage) -> None:
         m, c, event = message, message.conversation, message.event
@@ -292,8 +300,8 @@ class DynamoIngestStore:
 
     def _message_key(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
         claim = self._claim(platform, message_id)
-        if not claim or claim.get("elsewhere"):
-            return None  # unknown, or a brand message outside any conversation: nothing kept
+        if not claim or claim.get("elsewhere") or claim.get("erased"):
+            return None  # unknown, a brand message outside any conversation, or erased
         pk = self._conversation_pk(platform, message_id, claim)
         where = key(pk, str(claim["message_sk"])) if pk and "message_sk" in claim else None
         if where is None or self._item(where) is None:
@@ -307,6 +315,12 @@ class DynamoIngestStore:
                 TableName=self.table, Key=key(dedupe_pk(platform, message_id), "MSGID"),
                 UpdateExpression="SET elsewhere = :t, expires_at = :exp",
                 ExpressionAttributeValues={":t": value(True), ":exp": value(self._expires_at())})
+
+    def bury(self, platform: Platform, message_id: str) -> None:
+        with aws_errors("store dedupe record"):
+            self.client.put_item(TableName=self.table, Item=to_item({
+                "PK": dedupe_pk(platform, message_id), "SK": "MSGID", "erased": True,
+                "expires_at": int((self.now() + TOMBSTONE).timestamp())}))
 
     def edit(self, platform: Platform, message_id: str, text: str) -> bool:
         message_key = self._message_key(platform, message_id)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import hashlib
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.events import Channel, MessageEvent, Person, Platform
 
 UNTRIAGED = "untriaged"  # the inbox team of a conversation triage has not seen yet
+# How long an erased customer's tombstone stays: longer than any platform keeps redelivering a
+# webhook (WhatsApp retries for up to 7 days, Meta and X for less), so a late redelivery of
+# erased words finds it and stores nothing.
+TOMBSTONE = timedelta(days=14)
 
 
 def conversation_pk(platform: Platform | str, thread: str) -> str:
@@ -25,6 +30,13 @@ def tweet_pk(tweet_id: str) -> str:
 
 def customer_pk(platform: Platform | str, user_id: str) -> str:
     return f"CUST#{Platform(platform).value}#{user_id}"
+
+
+def erased_pk(platform: Platform | str, user_id: str) -> str:
+    """An erased customer's tombstone: the id hashed, as the tombstone outlives the erasure
+    (a WhatsApp id is a phone number)."""
+    digest = hashlib.sha256(f"{Platform(platform).value}#{user_id}".encode()).hexdigest()
+    return f"ERASED#{Platform(platform).value}#{digest[:32]}"
 
 
 def turn_sk(turn: int) -> str:
