@@ -302,6 +302,10 @@ def inbox_rows() -> Response:
     except StoreUnavailable:
         logger.exception("console inbox: AWS unavailable")
         return error(503, "temporarily unavailable; retry later")
+    except NotFound as missing:  # another team's inbox: as if it did not exist
+        return error(404, str(missing))
+    except BadRequest as refused:
+        return error(400, str(refused))
     tag = _etag(rows)
     headers: dict[str, str | list[str]] = {"ETag": tag, "Cache-Control": "no-cache, private",
                                            **SECURITY_HEADERS}
