@@ -40,15 +40,10 @@ def admin(authorization: str | None) -> Principal:
     return require(authenticate(authorization, bootstrap.auth_deps()), "admin")
 
 
-def inbox(principal: Principal, params: dict[str, str]) -> dict[str, Any]:
-    """The inbox page's rows; the platform filter applies to the page the store returned."""
-    wanted = {k: v for k, v in params.items() if k in ("team", "status", "cursor") and v}
-    found = agent_api.list_inbox(wanted, principal, bootstrap.agent_deps())
-    platform = params.get("platform")
-    if platform:
-        found["conversations"] = [c for c in found["conversations"]
-                                  if c["platform"] == platform]
-    return found
+def inbox(principal: Principal, params: dict[str, str], show: int) -> dict[str, Any]:
+    """The inbox page's rows: all the caller's teams (or the one chosen), merged."""
+    return agent_api.waiting(principal, visible_teams(principal), params, show,
+                             bootstrap.agent_deps())
 
 
 def teams() -> list[str]:
@@ -85,7 +80,7 @@ def now() -> datetime:
     return bootstrap.now()
 
 
-def _visible_teams(principal: Principal) -> tuple[str, ...]:
+def visible_teams(principal: Principal) -> tuple[str, ...]:
     """An admin's: every team the policies know; an agent's: their own."""
     return tuple(teams()) if principal.role == "admin" else principal.teams
 
@@ -96,7 +91,7 @@ def _admin_only(principal: Principal) -> None:
 
 
 def oncall(principal: Principal) -> list[dict[str, Any]]:
-    return oncall_admin.overview(_visible_teams(principal), bootstrap.admin_deps())
+    return oncall_admin.overview(visible_teams(principal), bootstrap.admin_deps())
 
 
 def add_override(principal: Principal, team: str, form: dict[str, str]) -> dict[str, Any]:

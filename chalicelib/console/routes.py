@@ -246,6 +246,10 @@ def revoke_sessions(agent_id: str) -> Response:
 
 # --- inbox ------------------------------------------------------------------------------------
 
+PAGE = 25  # rows an inbox view starts with; "show more" adds as many
+MAX_SHOWN = 200
+
+
 def _filters() -> dict[str, str]:
     params = dict(_request().query_params or {})
     chosen = {"team": params.get("team", ""), "status": params.get("status", ""),
@@ -254,24 +258,42 @@ def _filters() -> dict[str, str]:
         chosen["status"] = ""
     if chosen["platform"] and chosen["platform"] not in actions.PLATFORMS:
         chosen["platform"] = ""
+    # A team the policies do not know is dropped; one they know but the caller is not in is
+    # kept, and answered as if it did not exist (404).
     if chosen["team"] and chosen["team"] not in actions.teams():
         chosen["team"] = ""
     return chosen
 
 
-def _rows(session: sessions.Session, filters: dict[str, str]) -> list[dict[str, Any]]:
-    found = actions.inbox(session.principal, {k: v for k, v in filters.items() if v})
+def _shown_count() -> int:
+    asked = dict(_request().query_params or {}).get("show", "")
+    count = int(asked) if asked.isdigit() else PAGE
+    return min(MAX_SHOWN, max(PAGE, count))
+
+
+def _rows(session: sessions.Session, filters: dict[str, str],
+          show: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows shown and what was left out ({"count": n, "unknown": more beyond n})."""
+    found = actions.inbox(session.principal, {k: v for k, v in filters.items() if v}, show)
     # Seconds left change every second; the page counts down from due_at itself, so they
     # stay out of what is compared (the ETag) and sent.
     rows = [{k: v for k, v in row.items() if k != "seconds_left"}
             for row in found["conversations"]]
     for row in rows:  # lets the page highlight exactly the rows that changed
         row["fp"] = _etag([row]).strip('"')[:16]
-    return rows
+    return rows, {"count": found["more"], "unknown": found["more_unknown"]}
 
 
-def _etag(rows: list[dict[str, Any]]) -> str:
-    canonical = json.dumps(rows, sort_keys=True, separators=(",", ":"), default=str)
+def _more_text(more: dict[str, Any]) -> str:
+    if more["unknown"]:
+        # Not counted to the end (each poll reads only what it shows): a lower bound.
+        return f"At least {more['count']} more waiting beyond these" if more["count"] else (
+            "More waiting beyond these")
+    return f"{more['count']} more waiting beyond these" if more["count"] else ""
+
+
+def _etag(rows: list[dict[str, Any]], more: dict[str, Any] | None = None) -> str:
+    canonical = json.dumps([rows, more], sort_keys=True, separators=(",", ":"), default=str)
     return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
 
 
@@ -280,15 +302,20 @@ def inbox_page() -> Response:
     session = _session()
     if session is None:
         return _to_sign_in(_here("/console"))
-    filters = _filters()
+    filters, show = _filters(), _shown_count()
     try:
-        rows = _rows(session, filters)
+        rows, more = _rows(session, filters, show)
     except Exception as failure:
         return _failure_page(failure, session)
     now = actions.now()
+    wanted = {k: v for k, v in filters.items() if v}
+    more_link = (_url("/console", **wanted, show=str(show + PAGE))
+                 if (more["count"] or more["unknown"]) and show < MAX_SHOWN else "")
     return _page("inbox.html", session, section="Inbox", rows=rows, filters=filters,
-                 etag=_etag(rows), teams=actions.teams(), statuses=STATUSES,
-                 platforms=actions.PLATFORMS, now=now.isoformat(), left=lambda due: _left(due, now))
+                 poll={**wanted, "show": str(show)}, etag=_etag(rows, more),
+                 teams=actions.visible_teams(session.principal), statuses=STATUSES,
+                 platforms=actions.PLATFORMS, now=now.isoformat(), more=_more_text(more),
+                 more_link=more_link, left=lambda due: _left(due, now))
 
 
 @console.route("/console/inbox.json", methods=["GET"])
@@ -298,7 +325,7 @@ def inbox_rows() -> Response:
     if session is None:
         return error(401, "sign in again")
     try:
-        rows = _rows(session, _filters())
+        rows, more = _rows(session, _filters(), _shown_count())
     except StoreUnavailable:
         logger.exception("console inbox: AWS unavailable")
         return error(503, "temporarily unavailable; retry later")
@@ -306,12 +333,13 @@ def inbox_rows() -> Response:
         return error(404, str(missing))
     except BadRequest as refused:
         return error(400, str(refused))
-    tag = _etag(rows)
+    tag = _etag(rows, more)
     headers: dict[str, str | list[str]] = {"ETag": tag, "Cache-Control": "no-cache, private",
                                            **SECURITY_HEADERS}
     if tag in (_header("if-none-match") or "").split(", "):
         return Response(body="", status_code=304, headers=headers)
-    return Response(body={"conversations": rows, "now": actions.now().isoformat()},
+    return Response(body={"conversations": rows, "more": _more_text(more),
+                          "now": actions.now().isoformat()},
                     status_code=200, headers={"Content-Type": "application/json", **headers})
 
 

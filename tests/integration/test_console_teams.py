@@ -1,13 +1,13 @@
 """The console keeps each team's work to its team: an agent of another team gets exactly what a
 conversation that does not exist gets, and the team pages show none of another team's numbers
-or rota. Two teams: `social` takes Messenger, `support` everything else."""
+or rota. Two teams: `social` takes Messenger and WhatsApp, `support` everything else."""
 
 from __future__ import annotations
 
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,8 @@ from chalice.test import Client
 from chalicelib import bootstrap
 from infrastructure.local.aws import Built
 from tests.integration.conftest import SECRETS
-from tests.integration.test_agent_api import make_agent, messenger, post_meta
+from tests.integration.test_agent_api import make_agent, messenger, post_meta, whatsapp
+from tests.unit.webhooks.conftest import fixture
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 ADMIN = {"Authorization": f"Bearer {SECRETS['admin_token']}",
@@ -30,7 +31,7 @@ def client(aws: Built, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Itera
 
     policies = tmp_path / "policies.yaml"
     policies.write_text(DEFAULT_POLICIES.read_text()
-                        + "teams:\n  social:\n    platforms: [messenger]\n")
+                        + "teams:\n  social:\n    platforms: [messenger, whatsapp]\n")
     monkeypatch.setenv("REPLYWINDOW_POLICIES", str(policies))
     bootstrap.reset()
     import app
@@ -144,3 +145,52 @@ def test_the_team_pages_show_nothing_of_another_team(
         assert refused.status_code == 403, (path, refused.status_code)
     rota = bootstrap.oncall().rota("social")
     assert rota is not None and rota.overrides == ()
+
+
+def test_the_inbox_merges_every_team_filters_before_the_cut_and_says_what_is_left(
+        client: Client) -> None:
+    """27 waiting for social (26 Messenger DMs, then one WhatsApp chat, the latest deadline)
+    and an Instagram comment for support: an agent of both sees both teams in one list, a
+    platform filter finds the WhatsApp chat behind the 26 DMs, and a cut list says so."""
+    both = _token(make_agent(client, "pat", ["social", "support"]))
+    start = datetime.now(UTC) - timedelta(minutes=40)
+    dms = messenger("PSID00", "m_00", start)
+    dms["entry"][0]["messaging"] = [
+        messenger(f"PSID{n:02d}", f"m_{n:02d}", start + timedelta(seconds=n))[
+            "entry"][0]["messaging"][0] for n in range(26)]
+    post_meta(client, dms)
+    post_meta(client, whatsapp("447700900009", "wamid.9", datetime.now(UTC)))
+    post_meta(client, fixture("instagram/restfb_ig_comment_dashboard_sample.json"))
+    cookie, _ = signed_in(client, both)
+
+    def poll(query: str = "") -> dict[str, object]:
+        answer = client.http.get(f"/console/inbox.json?{query}", headers={"Cookie": cookie})
+        assert answer.status_code == 200, answer.body
+        return dict(json.loads(answer.body))
+
+    first = poll()
+    rows = first["conversations"]
+    assert isinstance(rows, list) and len(rows) == 25
+    dues = [r["due_at"] for r in rows]
+    assert None not in dues and dues == sorted(dues)  # one list, earliest deadline first
+    # Each poll reads only a little more than it shows: "at least", never "nothing more".
+    assert first["more"] == "At least 2 more waiting beyond these"
+    page = client.http.get("/console", headers={"Cookie": cookie}).body.decode()
+    assert "At least 2 more waiting beyond these" in page and 'href="/console?show=50"' in page
+    everything = poll("show=50")["conversations"]
+    assert isinstance(everything, list) and len(everything) == 28
+    assert {r["team"] for r in everything} == {"social", "support"}
+    assert [r["id"] for r in everything if r["team"] == "support"] == ["instagram.c-987654321"]
+    chats = poll("platform=whatsapp")
+    assert [r["id"] for r in chats["conversations"]] == [  # type: ignore[attr-defined]
+        "whatsapp.wa-PHONE1-447700900009"]
+    assert chats["more"] == ""
+    only = poll("team=support")["conversations"]
+    assert [r["id"] for r in only] == ["instagram.c-987654321"]  # type: ignore[attr-defined]
+    filters = client.http.get("/console", headers={"Cookie": teams_cookie(client)}).body
+    assert b'<option value="support"' not in filters  # sam: his own team only in the filter
+    assert b'<option value="social"' in filters
+
+
+def teams_cookie(client: Client) -> str:
+    return signed_in(client, _token(make_agent(client, "sol", ["social"])))[0]

@@ -86,6 +86,8 @@
       });
       table.tBodies[0].replaceChildren(fresh);
       document.getElementById("empty").hidden = data.conversations.length > 0;
+      var more = document.getElementById("more");
+      if (more) { more.textContent = data.more || ""; more.hidden = !data.more; }
       document.getElementById("live").textContent = changed ? changed +
         (changed === 1 ? " conversation" : " conversations") + " new or changed" : "";
       known = seen;
