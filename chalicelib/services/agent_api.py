@@ -32,7 +32,7 @@ from chalicelib.domain.ports import (
     VersionConflict,
     committed_facts,
 )
-from chalicelib.domain.replies import ReplyRoute, route
+from chalicelib.domain.replies import ReplyRoute, advise, route
 from chalicelib.domain.reports import sla_report
 from chalicelib.services.auth import Principal, sees, sees_team
 
@@ -169,7 +169,13 @@ def _get(conversation_id: str, principal: Principal, deps: AgentDeps) -> Convers
 def show(conversation_id: str, principal: Principal, deps: AgentDeps) -> dict[str, Any]:
     c = _get(conversation_id, principal, deps)
     messages = sorted(deps.inbox.messages(c.id), key=lambda m: str(m.get("created_at")))
-    return {**summary(c, deps.now()), "messages": [
+    now = deps.now()
+    advice = advise(c, now, human_agent=deps.meta_human_agent)
+    return {**summary(c, now), "reply": {
+        "limit": advice.limit, "private": advice.private, "allowed": advice.allowed,
+        "rule": advice.rule,
+        "closes_at": advice.closes_at.isoformat() if advice.closes_at else None},
+        "messages": [
         {"id": m.get("message_id"), "direction": m.get("direction"),
          "author": m.get("author"), "text": m.get("text", ""), "channel": m.get("channel"),
          "created_at": m.get("created_at"), "deleted": bool(m.get("deleted", False)),

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from chalice.test import Client
@@ -10,8 +13,11 @@ from chalice.test import Client
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.sessions import DynamoSessions
 from chalicelib.console import sessions
+from chalicelib.webhooks.signatures import x_signature
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS
+from tests.integration.conftest import SECRETS, run_inbound_worker
+from tests.integration.test_agent_api import messenger, post_meta
+from tests.unit.webhooks.conftest import fixture
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -116,3 +122,40 @@ def test_without_a_public_url_the_stage_and_https_come_from_api_gateways_request
     headers = {k.lower(): v for k, v in answer["headers"].items()}
     assert headers["location"] == "/api/console"
     assert "; Secure" in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"]
+
+
+def _admin_cookie(client: Client) -> str:
+    return _sign_in(client)["Set-Cookie"].split(";", 1)[0]
+
+
+def test_the_conversation_pages_reply_box_knows_the_platforms_rules(client: Client) -> None:
+
+    cookie = _admin_cookie(client)
+    post_meta(client, messenger("PSID1", "m_old", datetime.now(UTC) - timedelta(hours=30)))
+    written = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    post_meta(client, messenger("PSID2", "m_new", written))
+    payload = copy.deepcopy(fixture("twitter/xaa_post_reply_create.json"))
+    payload["data"]["payload"]["entities"] = {}  # no @mention of the brand: no public reply
+    body = json.dumps(payload).encode()
+    assert client.http.post("/webhooks/x", body=body, headers={
+        "x-twitter-webhooks-signature": x_signature(SECRETS["x_consumer_secret"], body),
+        "Content-Type": "application/json"}).status_code == 200
+    run_inbound_worker()
+
+    def page(conversation: str) -> str:
+        answer = client.http.get(f"/console/conversations/{conversation}",
+                                 headers={"Cookie": cookie})
+        assert answer.status_code == 200, answer.body[:300]
+        return answer.body.decode()
+
+    closed = page("messenger.dm-PAGE1-PSID1")
+    assert "No reply can be sent now" in closed and "24-hour" in closed
+    assert "<textarea" not in closed
+    open_ = page("messenger.dm-PAGE1-PSID2")
+    assert 'maxlength="2000" data-limit="2000"' in open_ and "0 of 2000 characters" in open_
+    closes = written + timedelta(hours=24)
+    assert f'The window closes at <time datetime="{closes.isoformat()}">' in open_
+    dm = page("x.t-2090000000000000001")
+    assert 'maxlength="280"' in dm and 'name="private" value="on"' in dm
+    assert "goes as a direct message" in dm
+    assert 'type="checkbox" name="private"' not in dm  # no choice: it can only be a DM
