@@ -143,6 +143,9 @@ def test_a_forged_or_expired_link_gets_a_bare_403(client: Client, method: str) -
 class _BrokenLinks:
     """A link store failing in a way nobody planned for, quoting what it was given."""
 
+    def issue(self, grant: AckGrant) -> str:
+        raise RuntimeError("not used here")
+
     def redeem(self, token: str, now: datetime) -> AckGrant | None:
         raise RuntimeError(f"unexpected: {token}")
 
