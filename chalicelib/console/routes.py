@@ -379,16 +379,25 @@ def _change(act: Callable[[sessions.Session, dict[str, str]], Response]) -> Resp
     if session is None:  # expired or revoked while the page was open: sign in, then go on
         return redirect(_url("/console/sign-in", next=_referring_page()))
     if not _same_origin():
-        return error(403, "cross-site request refused")
+        return _refused(403, session, "This form was sent from another site, so nothing was "
+                                      "done.")
     try:
         form = _form()
     except BadRequest as refused:
-        return error(400, str(refused))
+        return _refused(400, session, f"The form could not be read ({refused}).")
     if not sessions.csrf_ok(session, form.get("csrf") or _header("x-csrf-token")):
         logger.info("console: CSRF token missing or wrong", extra={"agent":
                                                                    session.principal.id})
-        return error(403, "missing or wrong CSRF token: reload the page and try again")
+        return _refused(403, session, "The page was out of date (missing or wrong CSRF "
+                                      "token), so nothing was done.")
     return act(session, form)
+
+
+def _refused(status: int, session: sessions.Session, message: str) -> Response:
+    """A refused form: a page saying so, with the way back to the page it came from."""
+    return html("problem.html", status, base=_base(), title="Not done", message=message,
+                retry=_base() + _referring_page(), principal=session.principal,
+                csrf=session.csrf, notice=None)
 
 
 def _referring_page() -> str:

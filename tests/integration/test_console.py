@@ -159,3 +159,20 @@ def test_the_conversation_pages_reply_box_knows_the_platforms_rules(client: Clie
     assert 'maxlength="280"' in dm and 'name="private" value="on"' in dm
     assert "goes as a direct message" in dm
     assert 'type="checkbox" name="private"' not in dm  # no choice: it can only be a DM
+
+
+def test_a_refused_console_form_is_a_page_with_the_way_back_not_json(client: Client) -> None:
+    cookie = _admin_cookie(client)
+    back = {"Referer": "http://localhost/console/conversations/x.t-1?status=resolved"}
+    for headers, body, status, words in (
+            ({"Origin": "https://evil.example"}, "csrf=x", 403, "from another site"),
+            ({}, "csrf=wrong", 403, "out of date"),
+            ({}, "csrf=x&text=" + "a" * 70_000, 400, "could not be read")):
+        answer = client.http.post("/console/conversations/x.t-1/resolve", headers={
+            **FORM, **back, **headers, "Cookie": cookie}, body=body)
+        assert answer.status_code == status, (words, answer.body[:200])
+        assert answer.headers["Content-Type"].startswith("text/html")
+        page = answer.body.decode()
+        assert words in page
+        assert ('<a href="/console/conversations/x.t-1?status=resolved">Reload the page and '
+                'try again</a>') in page
