@@ -3,6 +3,7 @@ Principal, so access rules (team scoping) are applied here once for every page."
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -21,13 +22,21 @@ def session_deps() -> sessions.SessionDeps:
     from chalicelib.adapters.dynamodb.sessions import DynamoSessions
 
     return sessions.SessionDeps(store=DynamoSessions(bootstrap.dynamodb(), settings().table),
-                                now=bootstrap.now, teams_of=_teams_of)
+                                now=bootstrap.now, current=_current)
 
 
-def _teams_of(agent: str) -> tuple[str, ...]:
-    """Read at every request, like the API's token: an admin's change of teams applies at once."""
-    record = bootstrap.oncall().agent_record(agent) or {}
-    return tuple(str(t) for t in record.get("teams") or ())
+def _current(agent: str, role: str) -> sessions.Current | None:
+    """Read at every request, like the API's token: an admin's change of teams applies at
+    once, and a replaced token (or admin token) ends the sessions started with the old one."""
+    if role == "admin" and agent == "admin":
+        admin_token = bootstrap.secrets().admin_token or ""
+        return sessions.Current((), sessions.fingerprint(
+            role, hashlib.sha256(admin_token.encode()).hexdigest()))
+    record = bootstrap.oncall().agent_record(agent)
+    if record is None or str(record.get("role", "agent")) != role or not record.get("GSI1SK"):
+        return None
+    return sessions.Current(tuple(str(t) for t in record.get("teams") or ()),
+                            sessions.fingerprint(role, str(record["GSI1SK"])))
 
 
 def sign_in(token: str) -> Principal:

@@ -194,3 +194,34 @@ def test_the_inbox_merges_every_team_filters_before_the_cut_and_says_what_is_lef
 
 def teams_cookie(client: Client) -> str:
     return signed_in(client, _token(make_agent(client, "sol", ["social"])))[0]
+
+
+def test_replacing_an_agents_token_ends_their_console_sessions(
+        client: Client, teams: dict[str, tuple[str, str]]) -> None:
+    cookie, _ = teams["alice"]
+    other_cookie, _ = teams["sam"]
+    assert client.http.get("/console", headers={"Cookie": cookie}).status_code == 200
+    replaced = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+        {"id": "alice", "name": "Alice", "phone": "+15550100002", "teams": ["support"]}))
+    assert replaced.status_code == 201
+    gone = client.http.get("/console", headers={"Cookie": cookie})
+    assert gone.status_code == 303 and gone.headers["Location"].startswith("/console/sign-in")
+    assert client.http.get("/console/inbox.json", headers={"Cookie": cookie}).status_code == 401
+    assert client.http.get("/console", headers={"Cookie": other_cookie}).status_code == 200
+    assert bootstrap.dynamodb().query(  # and the table holds none of alice's sessions
+        TableName=bootstrap.settings().table, IndexName="GSI1",
+        KeyConditionExpression="GSI1PK = :p",
+        ExpressionAttributeValues={":p": {"S": "SESSIONS#alice"}})["Count"] == 0
+    new_cookie, _ = signed_in(client, json.loads(replaced.body)["token"])
+    assert client.http.get("/console", headers={"Cookie": new_cookie}).status_code == 200
+
+
+def test_a_change_of_teams_keeps_the_session_and_applies_at_once(
+        client: Client, teams: dict[str, tuple[str, str]]) -> None:
+    cookie, _ = teams["sam"]
+    moved = client.http.put("/api/agents/sam/teams", headers=ADMIN,
+                            body=json.dumps({"teams": ["support"]}))
+    assert moved.status_code == 200
+    assert client.http.get("/console", headers={"Cookie": cookie}).status_code == 200
+    assert client.http.get(f"/console/conversations/{SOCIAL_CONV}",
+                           headers={"Cookie": cookie}).status_code == 404  # teams apply now
