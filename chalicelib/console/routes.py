@@ -79,14 +79,21 @@ def _cookie_session_id() -> str | None:
         jar = SimpleCookie(_header("cookie") or "")
     except CookieError:
         return None
-    morsel = jar.get(sessions.COOKIE)
+    morsel = jar.get(_cookie_name())
     return morsel.value if morsel else None
+
+
+def _cookie_name() -> str:
+    """Over https the `__Host-` prefix: the browser keeps such a cookie only if it is Secure,
+    for Path=/ and this host alone, so no sibling subdomain can plant or shadow a session.
+    Path=/ covers the stage prefix too. Plain http (local) cannot use it."""
+    return f"__Host-{sessions.COOKIE}" if _https() else sessions.COOKIE
 
 
 def _set_cookie(session: sessions.Session, lifetime: timedelta) -> str:
     seconds = int(lifetime.total_seconds())
     secure = "; Secure" if _https() else ""
-    return (f"{sessions.COOKIE}={session.id}; Path=/; Max-Age={seconds}; HttpOnly; "
+    return (f"{_cookie_name()}={session.id}; Path=/; Max-Age={seconds}; HttpOnly; "
             f"SameSite=Strict{secure}")
 
 
@@ -99,7 +106,7 @@ def _https() -> bool:
 
 def _clear_cookie() -> str:
     secure = "; Secure" if _https() else ""
-    return f"{sessions.COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"
+    return f"{_cookie_name()}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"
 
 
 def _form() -> dict[str, str]:
@@ -114,11 +121,18 @@ def _form() -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items()}
 
 
-def _same_origin() -> bool:
-    """A browser names the page a POST comes from; another site's page is refused."""
+def _same_origin(*, required: bool = False) -> bool:
+    """A browser names the page a POST comes from; another site's page is refused. Where no
+    CSRF token can protect the form (sign-in: no session yet), the browser must say where it
+    comes from (`Origin`, or `Sec-Fetch-Site: same-origin`): else another site could sign a
+    visitor in as the attacker (login CSRF) and read what they then type."""
     origin = _header("origin")
+    fetch_site = _header("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False  # none: typed or bookmarked by the person, not sent by another page
     if origin is None:
-        return True  # not a browser, or an old one: the CSRF token still has to match
+        # Not a browser, or an old one: the CSRF token still has to match.
+        return not required or fetch_site == "same-origin"
     public = settings().public_url
     expected = "{0.scheme}://{0.netloc}".format(urlsplit(public)) if public else None
     host = _header("host")
@@ -201,7 +215,7 @@ def sign_in() -> Response:
         return html("sign_in.html", 400, base=_base(), next="/console", error=str(refused),
                     principal=None)
     next_path = sessions.safe_next(form.get("next"))
-    if not _same_origin():
+    if not _same_origin(required=True):
         return html("sign_in.html", 403, base=_base(), next=next_path, principal=None,
                     error="This form must be sent from this site.")
     token = form.get("token", "")

@@ -98,7 +98,7 @@ def test_a_state_change_without_the_csrf_token_or_from_another_site_is_refused(
     conversation = complaint(stack, "csrf check please")
     browser = requests.Session()
     signed = browser.post(f"{stack.api}/console/sign-in", data={"token": agent["token"]},
-                          timeout=10, allow_redirects=False)
+                          timeout=10, allow_redirects=False, headers={"Origin": stack.api})
     assert signed.status_code == 303 and "rw_session" in browser.cookies
     page = browser.get(f"{stack.api}/console/conversations/{conversation}", timeout=10).text
     csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
@@ -109,7 +109,7 @@ def test_a_state_change_without_the_csrf_token_or_from_another_site_is_refused(
     elsewhere = browser.post(resolve, data={"csrf": csrf}, timeout=10, allow_redirects=False,
                              headers={"Origin": "https://evil.example"})
     assert (missing.status_code, wrong.status_code, elsewhere.status_code) == (403, 403, 403)
-    assert "csrf" in missing.json()["error"].lower()
+    assert "CSRF" in missing.text and missing.headers["Content-Type"].startswith("text/html")
     meta = stack.item("CONV#" + conversation.replace(".", "#", 1), "META")
     assert meta is not None and meta["status"]["S"] == "awaiting_agent"  # nothing written
 
@@ -121,7 +121,8 @@ def test_a_state_change_without_the_csrf_token_or_from_another_site_is_refused(
 def test_the_inbox_poll_answers_304_while_nothing_changed(
         stack: LocalStack, agent: dict[str, str]) -> None:
     browser = requests.Session()
-    browser.post(f"{stack.api}/console/sign-in", data={"token": agent["token"]}, timeout=10)
+    browser.post(f"{stack.api}/console/sign-in", data={"token": agent["token"]}, timeout=10,
+                 headers={"Origin": stack.api})
     first = browser.get(f"{stack.api}/console/inbox.json?status=resolved", timeout=10)
     assert first.status_code == 200 and first.headers["ETag"]
     again = browser.get(f"{stack.api}/console/inbox.json?status=resolved", timeout=10,

@@ -65,7 +65,7 @@ def test_next_never_leads_to_another_site(stack: LocalStack, agent: dict[str, st
     for hostile in ("//evil.example/", "https://evil.example/", "/\\evil.example",
                     "/console//evil.example"):
         answer = requests.post(f"{stack.api}/console/sign-in", timeout=10,
-                               allow_redirects=False,
+                               allow_redirects=False, headers={"Origin": stack.api},
                                data={"token": agent["token"], "next": hostile})
         assert answer.status_code == 303
         assert answer.headers["Location"] == "/console", hostile

@@ -31,7 +31,8 @@ def client(aws: Built) -> Iterator[Client]:
 
 
 def _sign_in(client: Client, **headers: str) -> dict[str, str]:
-    answer = client.http.post("/console/sign-in", headers={**FORM, **headers},
+    answer = client.http.post("/console/sign-in", headers={
+        **FORM, "Sec-Fetch-Site": "same-origin", **headers},
                               body=f"token={SECRETS['admin_token']}&next=/console")
     assert answer.status_code == 303, answer.body
     return dict(answer.headers)
@@ -47,15 +48,24 @@ def test_in_aws_the_cookie_is_secure_and_links_keep_the_stage_prefix(
         headers = _sign_in(client)
         cookie = headers["Set-Cookie"]
         assert "; Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+        # __Host-: Secure, Path=/ (which covers the /api stage too) and no Domain, so no
+        # sibling subdomain can set or shadow it.
+        assert cookie.startswith("__Host-rw_session=") and "; Path=/;" in cookie
+        assert "Domain" not in cookie
         assert headers["Location"] == "/api/console"
         page = client.http.get("/console", headers={"Cookie": cookie.split(";", 1)[0]})
         assert b'href="/api/console/static/console.css"' in page.body
+        # Over https a session cookie without the prefix (one a subdomain could plant) is
+        # not taken.
+        planted = cookie.split(";", 1)[0].removeprefix("__Host-")
+        assert client.http.get("/console", headers={"Cookie": planted}).status_code == 303
 
 
 def test_locally_the_cookie_is_not_secure_and_pages_carry_a_strict_csp(
         client: Client) -> None:
     cookie = _sign_in(client)["Set-Cookie"]
     assert "Secure" not in cookie and "Max-Age=43200" in cookie
+    assert cookie.startswith("rw_session=")  # plain http: no __Host- prefix possible
     page = client.http.get("/console", headers={"Cookie": cookie.split(";", 1)[0]})
     assert page.status_code == 200
     csp = page.headers["Content-Security-Policy"]
@@ -65,12 +75,20 @@ def test_locally_the_cookie_is_not_secure_and_pages_carry_a_strict_csp(
     assert b"<script>" not in page.body and b"style=" not in page.body
 
 
-def test_a_sign_in_posted_from_another_site_is_refused(client: Client) -> None:
-    answer = client.http.post("/console/sign-in", headers={**FORM,
-                                                           "Origin": "https://evil.example"},
-                              body=f"token={SECRETS['admin_token']}")
-    assert answer.status_code == 403
-    assert "Set-Cookie" not in answer.headers
+def test_a_sign_in_posted_from_another_site_or_from_nowhere_is_refused(client: Client) -> None:
+    """Login CSRF: a sign-in must say it comes from this site (Origin, or Sec-Fetch-Site)."""
+    for headers in ({"Origin": "https://evil.example"}, {},
+                    {"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+                    {"Origin": "https://evil.example", "Sec-Fetch-Site": "same-origin"}):
+        answer = client.http.post("/console/sign-in", headers={**FORM, **headers},
+                                  body=f"token={SECRETS['admin_token']}")
+        assert answer.status_code == 403, headers
+        assert "Set-Cookie" not in answer.headers
+    for headers in ({"Sec-Fetch-Site": "same-origin"},
+                    {"Origin": "http://console.example", "Host": "console.example"}):
+        answer = client.http.post("/console/sign-in", headers={**FORM, **headers},
+                                  body=f"token={SECRETS['admin_token']}")
+        assert answer.status_code == 303, headers
 
 
 def test_assets_are_served_and_nothing_else_is(client: Client) -> None:
@@ -109,7 +127,8 @@ def test_without_a_public_url_the_stage_and_https_come_from_api_gateways_request
 
     event = {"resource": "/console/sign-in", "path": "/console/sign-in", "httpMethod": "POST",
              "headers": {**FORM, "Host": "abc.execute-api.us-east-1.amazonaws.com",
-                         "X-Forwarded-Proto": "https"},
+                         "X-Forwarded-Proto": "https",
+                         "Origin": "https://abc.execute-api.us-east-1.amazonaws.com"},
              "multiValueHeaders": {}, "queryStringParameters": None,
              "multiValueQueryStringParameters": None, "pathParameters": None,
              "stageVariables": None, "isBase64Encoded": False,
@@ -122,6 +141,7 @@ def test_without_a_public_url_the_stage_and_https_come_from_api_gateways_request
     headers = {k.lower(): v for k, v in answer["headers"].items()}
     assert headers["location"] == "/api/console"
     assert "; Secure" in headers["set-cookie"] and "HttpOnly" in headers["set-cookie"]
+    assert headers["set-cookie"].startswith("__Host-rw_session=")
 
 
 def _admin_cookie(client: Client) -> str:

@@ -46,8 +46,8 @@ def _token(headers: dict[str, str]) -> str:
 
 def signed_in(client: Client, token: str) -> tuple[str, str]:
     """A session cookie and the CSRF token its pages carry."""
-    answer = client.http.post("/console/sign-in", headers={**FORM, "Sec-Fetch-Site": "same-origin"},
-                              body=f"token={token}")
+    answer = client.http.post("/console/sign-in", body=f"token={token}",
+                              headers={**FORM, "Sec-Fetch-Site": "same-origin"})
     assert answer.status_code == 303, answer.body
     cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
     page = client.http.get("/console/oncall", headers={"Cookie": cookie}).body.decode()
