@@ -303,10 +303,12 @@ def agent_teams(agent_id: str) -> tuple[str, ...] | None:
 
 
 def admin_deps() -> AdminDeps:
+    from chalicelib.adapters.dynamodb.sessions import DynamoSessions
     from chalicelib.services.oncall_admin import AdminDeps
 
     return AdminDeps(store=oncall(), subscriptions=notifier(), now=now,
-                     teams=lambda: policies().teams, default_team=policies().default_team)
+                     teams=lambda: policies().teams, default_team=policies().default_team,
+                     end_sessions=DynamoSessions(dynamodb(), settings().table).delete_for)
 
 
 def ack_deps() -> AckDeps:

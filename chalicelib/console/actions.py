@@ -3,6 +3,7 @@ Principal, so access rules (team scoping) are applied here once for every page."
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from typing import Any
 
@@ -21,13 +22,21 @@ def session_deps() -> sessions.SessionDeps:
     from chalicelib.adapters.dynamodb.sessions import DynamoSessions
 
     return sessions.SessionDeps(store=DynamoSessions(bootstrap.dynamodb(), settings().table),
-                                now=bootstrap.now, teams_of=_teams_of)
+                                now=bootstrap.now, current=_current)
 
 
-def _teams_of(agent: str) -> tuple[str, ...]:
-    """Read at every request, like the API's token: an admin's change of teams applies at once."""
-    record = bootstrap.oncall().agent_record(agent) or {}
-    return tuple(str(t) for t in record.get("teams") or ())
+def _current(agent: str, role: str) -> sessions.Current | None:
+    """Read at every request, like the API's token: an admin's change of teams applies at
+    once, and a replaced token (or admin token) ends the sessions started with the old one."""
+    if role == "admin" and agent == "admin":
+        admin_token = bootstrap.secrets().admin_token or ""
+        return sessions.Current((), sessions.fingerprint(
+            role, hashlib.sha256(admin_token.encode()).hexdigest()))
+    record = bootstrap.oncall().agent_record(agent)
+    if record is None or str(record.get("role", "agent")) != role or not record.get("GSI1SK"):
+        return None
+    return sessions.Current(tuple(str(t) for t in record.get("teams") or ()),
+                            sessions.fingerprint(role, str(record["GSI1SK"])))
 
 
 def sign_in(token: str) -> Principal:
@@ -40,15 +49,10 @@ def admin(authorization: str | None) -> Principal:
     return require(authenticate(authorization, bootstrap.auth_deps()), "admin")
 
 
-def inbox(principal: Principal, params: dict[str, str]) -> dict[str, Any]:
-    """The inbox page's rows; the platform filter applies to the page the store returned."""
-    wanted = {k: v for k, v in params.items() if k in ("team", "status", "cursor") and v}
-    found = agent_api.list_inbox(wanted, principal, bootstrap.agent_deps())
-    platform = params.get("platform")
-    if platform:
-        found["conversations"] = [c for c in found["conversations"]
-                                  if c["platform"] == platform]
-    return found
+def inbox(principal: Principal, params: dict[str, str], show: int) -> dict[str, Any]:
+    """The inbox page's rows: all the caller's teams (or the one chosen), merged."""
+    return agent_api.waiting(principal, visible_teams(principal), params, show,
+                             bootstrap.agent_deps())
 
 
 def teams() -> list[str]:
@@ -85,7 +89,7 @@ def now() -> datetime:
     return bootstrap.now()
 
 
-def _visible_teams(principal: Principal) -> tuple[str, ...]:
+def visible_teams(principal: Principal) -> tuple[str, ...]:
     """An admin's: every team the policies know; an agent's: their own."""
     return tuple(teams()) if principal.role == "admin" else principal.teams
 
@@ -96,7 +100,7 @@ def _admin_only(principal: Principal) -> None:
 
 
 def oncall(principal: Principal) -> list[dict[str, Any]]:
-    return oncall_admin.overview(_visible_teams(principal), bootstrap.admin_deps())
+    return oncall_admin.overview(visible_teams(principal), bootstrap.admin_deps())
 
 
 def add_override(principal: Principal, team: str, form: dict[str, str]) -> dict[str, Any]:

@@ -11,20 +11,23 @@ and comes back here.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable
 
+from aws_lambda_powertools import Logger
 from chalice.app import Blueprint, Response
 
 from chalicelib import bootstrap
 from chalicelib.console import sessions
 from chalicelib.console.render import html
 from chalicelib.console.routes import _base, _session
-from chalicelib.domain.errors import Forbidden
-from chalicelib.http import respond
+from chalicelib.domain.errors import Forbidden, NotFound, StoreUnavailable
+from chalicelib.domain.ports import VersionConflict
 from chalicelib.services import acknowledge
 from chalicelib.services.acknowledge import AlertView
 
 alerts = Blueprint(__name__)
+logger = Logger(child=True)
 
 # The token is in the URL: no Referer may carry it to another site (same-origin, not
 # no-referrer: with no-referrer the browser sends `Origin: null` on the reply form's POST, which
@@ -56,19 +59,36 @@ def ack(token: str) -> Response:
 
 
 def _shown(token: str, act: Callable[[], str | None]) -> Response:
-    """Act (or not), then show the alert; a refused link gets a page saying only that, and an
-    AWS fault a 503."""
-    def page() -> Response:
-        try:
-            notice = act()
-            shown = acknowledge.view(token, bootstrap.ack_deps())
-        except Forbidden as refused:
-            return html("problem.html", 403, HEADERS, base=_base(), title="Link not valid",
-                        message=f"{refused} Open the inbox to pick it up.", principal=None,
-                        csrf="", notice=None)
-        return render(shown, token, base=_base(), session=_session(), notice=notice,
-                      now=bootstrap.now().isoformat())
-    return respond(page)
+    """Act (or not), then show the alert. Whatever goes wrong, the answer is a page a person
+    can read, and nothing that reaches the log names the path: the token in it is a
+    credential (an exception left to Chalice is logged with its path)."""
+    try:
+        notice = act()
+        shown = acknowledge.view(token, bootstrap.ack_deps())
+    except Forbidden as refused:
+        return _problem(403, "Link not valid", f"{refused} Open the inbox to pick it up.")
+    except NotFound:
+        return _problem(404, "Link not valid",
+                        "This link is not valid. Open the inbox to pick the conversation up.")
+    except (StoreUnavailable, VersionConflict):
+        logger.warning("alert page: AWS unavailable or busy")
+        return _problem(503, "Temporarily unavailable",
+                        "Nothing was lost: try again in a minute.", {"Retry-After": "60"})
+    except Exception as failure:
+        # The type and where, never the message (it may quote the token or a customer).
+        logger.error("alert page failed", extra={
+            "error": type(failure).__name__,
+            "at": traceback.format_tb(failure.__traceback__)[-1:]})
+        return _problem(500, "Something went wrong",
+                        "The alert could not be shown: try again in a minute.")
+    return render(shown, token, base=_base(), session=_session(), notice=notice,
+                  now=bootstrap.now().isoformat())
+
+
+def _problem(status: int, title: str, message: str,
+             headers: dict[str, str] | None = None) -> Response:
+    return html("problem.html", status, {**HEADERS, **(headers or {})}, base=_base(),
+                title=title, message=message, principal=None, csrf="", notice=None)
 
 
 def render(shown: AlertView, token: str, *, base: str, session: sessions.Session | None,

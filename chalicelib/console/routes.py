@@ -80,14 +80,21 @@ def _cookie_session_id() -> str | None:
         jar = SimpleCookie(_header("cookie") or "")
     except CookieError:
         return None
-    morsel = jar.get(sessions.COOKIE)
+    morsel = jar.get(_cookie_name())
     return morsel.value if morsel else None
+
+
+def _cookie_name() -> str:
+    """Over https the `__Host-` prefix: the browser keeps such a cookie only if it is Secure,
+    for Path=/ and this host alone, so no sibling subdomain can plant or shadow a session.
+    Path=/ covers the stage prefix too. Plain http (local) cannot use it."""
+    return f"__Host-{sessions.COOKIE}" if _https() else sessions.COOKIE
 
 
 def _set_cookie(session: sessions.Session, lifetime: timedelta) -> str:
     seconds = int(lifetime.total_seconds())
     secure = "; Secure" if _https() else ""
-    return (f"{sessions.COOKIE}={session.id}; Path=/; Max-Age={seconds}; HttpOnly; "
+    return (f"{_cookie_name()}={session.id}; Path=/; Max-Age={seconds}; HttpOnly; "
             f"SameSite=Strict{secure}")
 
 
@@ -100,7 +107,7 @@ def _https() -> bool:
 
 def _clear_cookie() -> str:
     secure = "; Secure" if _https() else ""
-    return f"{sessions.COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"
+    return f"{_cookie_name()}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"
 
 
 def _form() -> dict[str, str]:
@@ -115,11 +122,18 @@ def _form() -> dict[str, str]:
     return {k: v[0] for k, v in parsed.items()}
 
 
-def _same_origin() -> bool:
-    """A browser names the page a POST comes from; another site's page is refused."""
+def _same_origin(*, required: bool = False) -> bool:
+    """A browser names the page a POST comes from; another site's page is refused. Where no
+    CSRF token can protect the form (sign-in: no session yet), the browser must say where it
+    comes from (`Origin`, or `Sec-Fetch-Site: same-origin`): else another site could sign a
+    visitor in as the attacker (login CSRF) and read what they then type."""
     origin = _header("origin")
+    fetch_site = _header("sec-fetch-site")
+    if fetch_site is not None and fetch_site not in ("same-origin", "none"):
+        return False  # none: typed or bookmarked by the person, not sent by another page
     if origin is None:
-        return True  # not a browser, or an old one: the CSRF token still has to match
+        # Not a browser, or an old one: the CSRF token still has to match.
+        return not required or fetch_site == "same-origin"
     public = settings().public_url
     expected = "{0.scheme}://{0.netloc}".format(urlsplit(public)) if public else None
     host = _header("host")
@@ -202,7 +216,7 @@ def sign_in() -> Response:
         return html("sign_in.html", 400, base=_base(), next="/console", error=str(refused),
                     principal=None)
     next_path = sessions.safe_next(form.get("next"))
-    if not _same_origin():
+    if not _same_origin(required=True):
         return html("sign_in.html", 403, base=_base(), next=next_path, principal=None,
                     error="This form must be sent from this site.")
     token = form.get("token", "")
@@ -247,6 +261,10 @@ def revoke_sessions(agent_id: str) -> Response:
 
 # --- inbox ------------------------------------------------------------------------------------
 
+PAGE = 25  # rows an inbox view starts with; "show more" adds as many
+MAX_SHOWN = 200
+
+
 def _filters() -> dict[str, str]:
     params = dict(_request().query_params or {})
     chosen = {"team": params.get("team", ""), "status": params.get("status", ""),
@@ -255,24 +273,42 @@ def _filters() -> dict[str, str]:
         chosen["status"] = ""
     if chosen["platform"] and chosen["platform"] not in actions.PLATFORMS:
         chosen["platform"] = ""
+    # A team the policies do not know is dropped; one they know but the caller is not in is
+    # kept, and answered as if it did not exist (404).
     if chosen["team"] and chosen["team"] not in actions.teams():
         chosen["team"] = ""
     return chosen
 
 
-def _rows(session: sessions.Session, filters: dict[str, str]) -> list[dict[str, Any]]:
-    found = actions.inbox(session.principal, {k: v for k, v in filters.items() if v})
+def _shown_count() -> int:
+    asked = dict(_request().query_params or {}).get("show", "")
+    count = int(asked) if asked.isdigit() else PAGE
+    return min(MAX_SHOWN, max(PAGE, count))
+
+
+def _rows(session: sessions.Session, filters: dict[str, str],
+          show: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The rows shown and what was left out ({"count": n, "unknown": more beyond n})."""
+    found = actions.inbox(session.principal, {k: v for k, v in filters.items() if v}, show)
     # Seconds left change every second; the page counts down from due_at itself, so they
     # stay out of what is compared (the ETag) and sent.
     rows = [{k: v for k, v in row.items() if k != "seconds_left"}
             for row in found["conversations"]]
     for row in rows:  # lets the page highlight exactly the rows that changed
         row["fp"] = _etag([row]).strip('"')[:16]
-    return rows
+    return rows, {"count": found["more"], "unknown": found["more_unknown"]}
 
 
-def _etag(rows: list[dict[str, Any]]) -> str:
-    canonical = json.dumps(rows, sort_keys=True, separators=(",", ":"), default=str)
+def _more_text(more: dict[str, Any]) -> str:
+    if more["unknown"]:
+        # Not counted to the end (each poll reads only what it shows): a lower bound.
+        return f"At least {more['count']} more waiting beyond these" if more["count"] else (
+            "More waiting beyond these")
+    return f"{more['count']} more waiting beyond these" if more["count"] else ""
+
+
+def _etag(rows: list[dict[str, Any]], more: dict[str, Any] | None = None) -> str:
+    canonical = json.dumps([rows, more], sort_keys=True, separators=(",", ":"), default=str)
     return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
 
 
@@ -281,15 +317,20 @@ def inbox_page() -> Response:
     session = _session()
     if session is None:
         return _to_sign_in(_here("/console"))
-    filters = _filters()
+    filters, show = _filters(), _shown_count()
     try:
-        rows = _rows(session, filters)
+        rows, more = _rows(session, filters, show)
     except Exception as failure:
         return _failure_page(failure, session)
     now = actions.now()
+    wanted = {k: v for k, v in filters.items() if v}
+    more_link = (_url("/console", **wanted, show=str(show + PAGE))
+                 if (more["count"] or more["unknown"]) and show < MAX_SHOWN else "")
     return _page("inbox.html", session, section="Inbox", rows=rows, filters=filters,
-                 etag=_etag(rows), teams=actions.teams(), statuses=STATUSES,
-                 platforms=actions.PLATFORMS, now=now.isoformat(), left=lambda due: _left(due, now))
+                 poll={**wanted, "show": str(show)}, etag=_etag(rows, more),
+                 teams=actions.visible_teams(session.principal), statuses=STATUSES,
+                 platforms=actions.PLATFORMS, now=now.isoformat(), more=_more_text(more),
+                 more_link=more_link, left=lambda due: _left(due, now))
 
 
 @console.route("/console/inbox.json", methods=["GET"])
@@ -299,16 +340,21 @@ def inbox_rows() -> Response:
     if session is None:
         return error(401, "sign in again")
     try:
-        rows = _rows(session, _filters())
+        rows, more = _rows(session, _filters(), _shown_count())
     except StoreUnavailable:
         logger.exception("console inbox: AWS unavailable")
         return error(503, "temporarily unavailable; retry later")
-    tag = _etag(rows)
+    except NotFound as missing:  # another team's inbox: as if it did not exist
+        return error(404, str(missing))
+    except BadRequest as refused:
+        return error(400, str(refused))
+    tag = _etag(rows, more)
     headers: dict[str, str | list[str]] = {"ETag": tag, "Cache-Control": "no-cache, private",
                                            **SECURITY_HEADERS}
     if tag in (_header("if-none-match") or "").split(", "):
         return Response(body="", status_code=304, headers=headers)
-    return Response(body={"conversations": rows, "now": actions.now().isoformat()},
+    return Response(body={"conversations": rows, "more": _more_text(more),
+                          "now": actions.now().isoformat()},
                     status_code=200, headers={"Content-Type": "application/json", **headers})
 
 
@@ -348,16 +394,25 @@ def _change(act: Callable[[sessions.Session, dict[str, str]], Response]) -> Resp
     if session is None:  # expired or revoked while the page was open: sign in, then go on
         return redirect(_url("/console/sign-in", next=_referring_page()))
     if not _same_origin():
-        return error(403, "cross-site request refused")
+        return _refused(403, session, "This form was sent from another site, so nothing was "
+                                      "done.")
     try:
         form = _form()
     except BadRequest as refused:
-        return error(400, str(refused))
+        return _refused(400, session, f"The form could not be read ({refused}).")
     if not sessions.csrf_ok(session, form.get("csrf") or _header("x-csrf-token")):
         logger.info("console: CSRF token missing or wrong", extra={"agent":
                                                                    session.principal.id})
-        return error(403, "missing or wrong CSRF token: reload the page and try again")
+        return _refused(403, session, "The page was out of date (missing or wrong CSRF "
+                                      "token), so nothing was done.")
     return act(session, form)
+
+
+def _refused(status: int, session: sessions.Session, message: str) -> Response:
+    """A refused form: a page saying so, with the way back to the page it came from."""
+    return html("problem.html", status, base=_base(), title="Not done", message=message,
+                retry=_base() + _referring_page(), principal=session.principal,
+                csrf=session.csrf, notice=None)
 
 
 def _referring_page() -> str:

@@ -24,7 +24,7 @@ LIFETIME = timedelta(hours=12)
 
 class SessionStore(Protocol):
     def put(self, digest: str, agent: str, role: str, created: datetime,
-            expires: datetime) -> None: ...
+            expires: datetime, credential: str = "") -> None: ...
 
     def get(self, digest: str) -> dict[str, Any] | None: ...
 
@@ -38,7 +38,16 @@ class SessionDeps:
     store: SessionStore
     now: Callable[[], datetime]
     lifetime: timedelta = LIFETIME
-    teams_of: Callable[[str], tuple[str, ...]] = lambda _agent: ()  # an agent's teams now
+    # (agent, role) -> their teams now and a fingerprint of the credential they sign in with,
+    # or None when they can no longer sign in. Read at every request (consistently): a new
+    # token, a changed role or a removed agent ends their sessions at once.
+    current: Callable[[str, str], Current | None] = lambda _agent, _role: Current((), "")
+
+
+@dataclass(frozen=True)
+class Current:
+    teams: tuple[str, ...]
+    credential: str
 
 
 @dataclass(frozen=True)
@@ -64,7 +73,9 @@ def start(principal: Principal, deps: SessionDeps) -> Session:
     session_id = secrets.token_urlsafe(32)
     now = deps.now()
     expires = now + deps.lifetime
-    deps.store.put(digest(session_id), principal.id, principal.role, now, expires)
+    now_ = deps.current(principal.id, principal.role)
+    deps.store.put(digest(session_id), principal.id, principal.role, now, expires,
+                   now_.credential if now_ else "")
     return Session(session_id, principal, expires)
 
 
@@ -80,8 +91,18 @@ def resume(session_id: str | None, deps: SessionDeps) -> Session | None:
     if deps.now() >= expires:
         return None
     agent, role = str(stored["agent"]), str(stored["role"])
-    teams = deps.teams_of(agent) if role == "agent" else ()
+    current = deps.current(agent, role)
+    if current is None or not hmac.compare_digest(str(stored.get("credential", "")).encode(),
+                                                  current.credential.encode()):
+        return None  # the token was replaced (or the agent removed) since signing in
+    teams = current.teams if role == "agent" else ()
     return Session(session_id, Principal(id=agent, role=role, teams=teams), expires)
+
+
+def fingerprint(role: str, token_digest: str) -> str:
+    """What a session keeps of the credential it was started with: enough to notice a new
+    token, nothing that helps guess one."""
+    return hashlib.sha256(f"session|{role}|{token_digest}".encode()).hexdigest()[:32]
 
 
 def end(session_id: str, deps: SessionDeps) -> None:

@@ -33,7 +33,7 @@ from chalicelib.domain.ports import (
     VersionConflict,
     committed_facts,
 )
-from chalicelib.domain.replies import ReplyRoute, route
+from chalicelib.domain.replies import ReplyRoute, advise, route
 from chalicelib.domain.reports import sla_report
 from chalicelib.services.auth import Principal, sees, sees_team
 
@@ -126,6 +126,50 @@ def list_inbox(params: Mapping[str, str], principal: Principal,
             "next": sign(deps.cursor_key(), query, after) if after else None}
 
 
+MAX_SCANNED = 500  # rows read per team for one inbox view: bounds what one page costs
+
+
+def _queue_order(c: Conversation) -> datetime:
+    """The inbox index's order (records.inbox_keys): the deadline while we owe a reply."""
+    if c.status is Status.AWAITING_AGENT and c.due_at:
+        return c.due_at
+    return c.turn_opened_at or c.created_at
+
+
+def waiting(principal: Principal, teams: tuple[str, ...], params: Mapping[str, str],
+            show: int, deps: AgentDeps) -> dict[str, Any]:
+    """The console's inbox: every team given (or the one asked for) merged, earliest deadline
+    first, the platform filter applied before the cut, and how many more there are, so that
+    nothing waiting hides behind a page or another team."""
+    status = params.get("status") or Status.AWAITING_AGENT.value
+    if status not in STATUSES:
+        raise BadRequest(f"status: one of {', '.join(STATUSES)}")
+    team = params.get("team")
+    if team:
+        if not sees_team(principal, team):
+            raise NotFound(f"team {team}: not one of your teams")
+        teams = (team,)
+    platform = params.get("platform")
+    found: list[Conversation] = []
+    unknown_more = False  # a team's queue was not read to its end
+    for queue in teams:
+        matched: list[Conversation] = []
+        cursor, scanned = None, 0
+        while True:
+            page, cursor = deps.inbox.inbox(queue, status,
+                                            100 if platform else min(100, show + 1), cursor)
+            scanned += len(page)
+            matched.extend(c for c in page if not platform or c.platform.value == platform)
+            if cursor is None or len(matched) > show or scanned >= MAX_SCANNED:
+                break
+        unknown_more = unknown_more or cursor is not None
+        found.extend(matched)
+    found.sort(key=lambda c: (_queue_order(c), c.id))
+    now = deps.now()
+    return {"conversations": [summary(c, now) for c in found[:show]],
+            "more": max(0, len(found) - show), "more_unknown": unknown_more}
+
+
 def _get(conversation_id: str, principal: Principal, deps: AgentDeps) -> Conversation:
     c = deps.conversations.get(conversation_id)
     if c is None or not sees(principal, c, deps.default_team):
@@ -136,7 +180,13 @@ def _get(conversation_id: str, principal: Principal, deps: AgentDeps) -> Convers
 def show(conversation_id: str, principal: Principal, deps: AgentDeps) -> dict[str, Any]:
     c = _get(conversation_id, principal, deps)
     messages = sorted(deps.inbox.messages(c.id), key=lambda m: str(m.get("created_at")))
-    return {**summary(c, deps.now()), "messages": [
+    now = deps.now()
+    advice = advise(c, now, human_agent=deps.meta_human_agent)
+    return {**summary(c, now), "reply": {
+        "limit": advice.limit, "private": advice.private, "allowed": advice.allowed,
+        "rule": advice.rule,
+        "closes_at": advice.closes_at.isoformat() if advice.closes_at else None},
+        "messages": [
         {"id": m.get("message_id"), "direction": m.get("direction"),
          "author": m.get("author"), "text": m.get("text", ""), "channel": m.get("channel"),
          "created_at": m.get("created_at"), "deleted": bool(m.get("deleted", False)),

@@ -60,6 +60,7 @@ class AdminDeps:
     now: Callable[[], datetime]
     teams: Callable[[], tuple[str, ...]]  # the teams the SLA policies know
     default_team: str
+    end_sessions: Callable[[str], int] = lambda _agent: 0  # an agent's console sessions
 
 
 def _text(body: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:
@@ -118,6 +119,10 @@ def create_agent(body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
                                         admin=role == "admin")
     token = "rw_" + secrets.token_urlsafe(24)
     deps.store.put_agent(agent, role=role, token=token, subscriptions=arns, teams=teams)
+    if previous:
+        # The old token is dead: so are the browsers signed in with it. (Sessions also check
+        # the token's fingerprint on every request; this removes them from the table too.)
+        deps.end_sessions(agent_id)
     return {"agent": agent_to_dict(agent), "role": role, "teams": list(teams), "token": token}
 
 

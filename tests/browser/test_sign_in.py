@@ -65,7 +65,7 @@ def test_next_never_leads_to_another_site(stack: LocalStack, agent: dict[str, st
     for hostile in ("//evil.example/", "https://evil.example/", "/\\evil.example",
                     "/console//evil.example"):
         answer = requests.post(f"{stack.api}/console/sign-in", timeout=10,
-                               allow_redirects=False,
+                               allow_redirects=False, headers={"Origin": stack.api},
                                data={"token": agent["token"], "next": hostile})
         assert answer.status_code == 303
         assert answer.headers["Location"] == "/console", hostile
@@ -116,3 +116,20 @@ def test_a_form_sent_after_the_session_ended_signs_in_and_returns_to_the_page(
     assert meta is not None and meta["status"]["S"] == "awaiting_agent"  # nothing changed
     sign_in(desktop, agent["token"], here=True)
     assert desktop.url.endswith(f"/console/conversations/{conversation}")
+
+
+def test_a_reply_typed_when_the_session_ended_is_still_there_after_signing_in(
+        desktop: Page, stack: LocalStack, agent: dict[str, str]) -> None:
+    conversation = complaint(stack, "my reply survives sign in")
+    sign_in(desktop, agent["token"])
+    desktop.goto(f"/console/conversations/{conversation}")
+    desktop.get_by_label("Reply").fill("Sorry about that, a refund is on its way.")
+    assert stack.admin("DELETE", f"/api/agents/{agent['id']}/sessions").ok
+    desktop.get_by_role("button", name="Send reply").click()
+    expect(desktop.get_by_role("button", name="Sign in")).to_be_visible()
+    sign_in(desktop, agent["token"], here=True)
+    assert desktop.url.endswith(f"/console/conversations/{conversation}")
+    expect(desktop.get_by_label("Reply")).to_have_value(
+        "Sorry about that, a refund is on its way.")
+    desktop.goto(f"/console/conversations/{conversation}")  # kept for the detour only
+    expect(desktop.get_by_label("Reply")).to_have_value("")

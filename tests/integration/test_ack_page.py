@@ -138,3 +138,46 @@ def test_a_forged_or_expired_link_gets_a_bare_403(client: Client, method: str) -
         assert "Acknowledge</button>" not in html
         assert page.headers["Referrer-Policy"] == "same-origin"
     assert _table() == before
+
+
+class _BrokenLinks:
+    """A link store failing in a way nobody planned for, quoting what it was given."""
+
+    def issue(self, grant: AckGrant) -> str:
+        raise RuntimeError("not used here")
+
+    def redeem(self, token: str, now: datetime) -> AckGrant | None:
+        raise RuntimeError(f"unexpected: {token}")
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_fault_is_a_page_that_says_try_again_and_the_token_is_never_logged(
+        client: Client, method: str, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+    import dataclasses
+    import logging
+
+    conversation = _complaint(client)
+    token = _link(conversation)
+    caplog.set_level(logging.DEBUG)
+    form = {"Content-Type": "application/x-www-form-urlencoded"} if method == "POST" else {}
+    real = bootstrap.ack_deps()
+    monkeypatch.setattr(bootstrap, "ack_deps",
+                        lambda: dataclasses.replace(real, links=_BrokenLinks()))
+    broken = client.http.request(method, f"/ack/{token}", body=b"", headers=form)
+    assert broken.status_code == 500
+    assert broken.headers["Content-Type"].startswith("text/html")
+    assert "try again in a minute" in broken.body.decode()
+    monkeypatch.setattr(bootstrap, "ack_deps", lambda: real)
+    bootstrap.dynamodb().delete_table(TableName=bootstrap.settings().table)  # AWS fails
+    down = client.http.request(method, f"/ack/{token}", body=b"", headers=form)
+    assert down.status_code == 503
+    assert down.headers["Content-Type"].startswith("text/html")
+    assert "try again in a minute" in down.body.decode()
+    assert down.headers["Retry-After"] == "60"
+    logged = caplog.text + "".join(capsys.readouterr()) + "".join(
+        repr(vars(record)) for record in caplog.records)
+    assert any(getattr(record, "error", None) == "RuntimeError"  # it is logged...
+               for record in caplog.records if record.getMessage() == "alert page failed")
+    assert token not in logged and "Caught exception" not in logged  # ...without the token
+    assert token.split(".")[0] not in logged

@@ -39,7 +39,8 @@ def client(aws: Built) -> Iterator[Client]:
 
 def _signed_in(client: Client, token: str = SECRETS["admin_token"]) -> tuple[str, str]:
     """A session cookie and the CSRF token the pages carry."""
-    answer = client.http.post("/console/sign-in", headers=FORM, body=f"token={token}")
+    answer = client.http.post("/console/sign-in", headers={**FORM, "Sec-Fetch-Site":
+                                                           "same-origin"}, body=f"token={token}")
     assert answer.status_code == 303
     cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
     page = client.http.get("/console/oncall", headers={"Cookie": cookie}).body.decode()

@@ -21,11 +21,12 @@ class DynamoSessions:
         self.client, self.table = client, table
 
     def put(self, digest: str, agent: str, role: str, created: datetime,
-            expires: datetime) -> None:
+            expires: datetime, credential: str = "") -> None:
         with aws_errors("store session"):
             self.client.put_item(TableName=self.table, Item=to_item({
                 "PK": f"SESSION#{digest}", "SK": "SESSION", "agent": agent, "role": role,
-                "created": created.isoformat(), "expires": expires.isoformat(),
+                "credential": credential, "created": created.isoformat(),
+                "expires": expires.isoformat(),
                 "expires_at": int(expires.timestamp()),
                 "GSI1PK": f"SESSIONS#{agent}", "GSI1SK": digest}))
 

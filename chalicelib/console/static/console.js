@@ -86,6 +86,8 @@
       });
       table.tBodies[0].replaceChildren(fresh);
       document.getElementById("empty").hidden = data.conversations.length > 0;
+      var more = document.getElementById("more");
+      if (more) { more.textContent = data.more || ""; more.hidden = !data.more; }
       document.getElementById("live").textContent = changed ? changed +
         (changed === 1 ? " conversation" : " conversations") + " new or changed" : "";
       known = seen;
@@ -126,7 +128,38 @@
     update();
   }
 
+  // The session ended while a reply was being written: the form's POST is sent to sign in
+  // first. What was typed is kept in this tab (sessionStorage) across that detour only, and
+  // put back in the same form's box after signing in; any other page load forgets it.
+  function keepReply() {
+    var store = null;
+    try { store = window.sessionStorage; } catch (e) { return; }
+    if (!store) { return; }
+    if (document.querySelector("form[data-sign-in]")) {
+      document.querySelector("form[data-sign-in]").addEventListener("submit", function () {
+        store.setItem("rw-signing-in", "1");
+      });
+      return;
+    }
+    var box = document.getElementById("reply");
+    var kept = null;
+    try { kept = JSON.parse(store.getItem("rw-reply") || "null"); } catch (e) { kept = null; }
+    if (box && box.form && kept && store.getItem("rw-signing-in") && !box.value &&
+        kept.action === box.form.action) {
+      box.value = kept.text;
+    }
+    store.removeItem("rw-signing-in");
+    store.removeItem("rw-reply");
+    if (box && box.form) {
+      box.form.addEventListener("submit", function () {
+        store.setItem("rw-reply", JSON.stringify({ action: box.form.action,
+                                                   text: box.value.slice(0, 10000) }));
+      });
+    }
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    keepReply();
     var clock = document.querySelector("[data-now]");
     if (clock) { skew = Date.parse(clock.getAttribute("data-now")) - Date.now() || 0; }
     counter();

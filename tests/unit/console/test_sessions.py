@@ -20,9 +20,9 @@ class MemorySessions:
         self.items: dict[str, dict[str, Any]] = {}
 
     def put(self, digest: str, agent: str, role: str, created: datetime,
-            expires: datetime) -> None:
+            expires: datetime, credential: str = "") -> None:
         self.items[digest] = {"agent": agent, "role": role, "created": created.isoformat(),
-                              "expires": expires.isoformat()}
+                              "expires": expires.isoformat(), "credential": credential}
 
     def get(self, digest: str) -> dict[str, Any] | None:
         return self.items.get(digest)
@@ -106,3 +106,22 @@ def test_sign_in_never_sends_anyone_off_the_console(candidate: str | None) -> No
                                   "/ack/AbCd1234.sig_-x#answer"])  # back to the alert
 def test_sign_in_returns_to_the_console_page_asked_for(path: str) -> None:
     assert sessions.safe_next(path) == path
+
+
+def test_a_session_ends_when_the_credential_it_was_started_with_is_replaced() -> None:
+    credential = {"carol": "first"}
+
+    def current(agent: str, role: str) -> sessions.Current | None:
+        return sessions.Current(("support",), credential[agent]) if agent in credential \
+            else None
+
+    deps = sessions.SessionDeps(store=MemorySessions(), now=Clock(), current=current)
+    started = sessions.start(Principal("carol", "agent", ("support",)), deps)
+    resumed = sessions.resume(started.id, deps)
+    assert resumed is not None and resumed.principal.teams == ("support",)
+    credential["carol"] = "second"  # a new token
+    assert sessions.resume(started.id, deps) is None
+    again = sessions.start(Principal("carol", "agent"), deps)
+    assert sessions.resume(again.id, deps) is not None
+    del credential["carol"]  # no longer an agent
+    assert sessions.resume(again.id, deps) is None
