@@ -183,7 +183,7 @@ def test_the_inbox_merges_every_team_filters_before_the_cut_and_says_what_is_lef
     assert [r["id"] for r in everything if r["team"] == "support"] == ["instagram.c-987654321"]
     chats = poll("platform=whatsapp")
     assert [r["id"] for r in chats["conversations"]] == [  # type: ignore[attr-defined]
-        "whatsapp.wa-PHONE1-447700900009"]
+        "whatsapp.wa-106540352242922-447700900009"]
     assert chats["more"] == ""
     only = poll("team=support")["conversations"]
     assert [r["id"] for r in only] == ["instagram.c-987654321"]  # type: ignore[attr-defined]
