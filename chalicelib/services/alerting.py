@@ -110,6 +110,8 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
     reason = _skip_reason(check, c)
     if reason is not None or c is None:
         report.skipped[reason or "?"] += 1
+        if reason == "answered" and c is not None:
+            observability.answered_before_alert(c.platform.value, check.level)
         return
     _file_next(check, c, deps)
     now = deps.now()
