@@ -101,7 +101,7 @@ class QueuePoller(threading.Thread):
 
     def run(self) -> None:
         with ThreadPoolExecutor(self.concurrency,
-                                thread_name_prefix=f"{self.function_name}-") as workers:
+                                thread_name_prefix=self.function_name) as workers:
             while not self._stop_event.is_set():
                 if not self._slots.acquire(timeout=0.2):
                     continue  # every worker busy: wait for one (or for stop)
