@@ -3,14 +3,17 @@ second and the brand answers half of them natively (its own reply in the thread,
 signs it) about a second after each; the warning rings 3 s after a complaint
 (bench/clockstop_policies.yaml).
 
-Printed: the time from an answer's webhook (its HTTP 200) to its turn being closed (DynamoDB
-polled every few ms), p50/p99/max; the alerts sent for turns answered before their warning time
-(must be 0) and the unanswered turns warned (must be all); how often the ring's last look (is
-the turn still open?) saved an alert, from the AnsweredBeforeAlert metric the ring emits; and
-the triage worker's time per message against its floor: the very AWS requests it made during
-the burst, replayed directly with boto3 on the same emulator at the same concurrency, with
-none of our code between them (run after the alerts are counted, as the replayed writes
-overwrite the stack's items)."""
+Printed: the time from an answer's webhook (its HTTP 200) to its turn being closed, p50/p99/max
+(closed: when the triage worker's write of the conversation as answered returned, seen from
+its own requests, 0 if that came before the client had its 200; DynamoDB is also read every
+250 ms as a fallback); the alerts sent for turns answered before their warning time (must be
+0) and the unanswered turns warned (must be all); how often the ring's last look (is the turn
+still open?) saved an alert, from the AnsweredBeforeAlert metric the ring emits; and the
+triage worker's time per message against its floor: the very AWS requests it made during the
+burst, replayed directly with boto3 on the same emulator at the same concurrency, with none of
+our code between them (run after the alerts are counted, as the replayed writes overwrite the
+stack's items). The stack is one process (moto included): the machine's load average is
+printed with the figures, as other work on the machine slows every one of them."""
 
 from __future__ import annotations
 
@@ -47,7 +50,7 @@ N = int(os.environ.get("BENCH_CLOCKSTOP_N", "100"))
 BURST_SECONDS = 1.0  # the complaints arrive over this long
 ANSWER_AFTER = 1.0  # each answer follows its complaint by this long
 SENDERS = 16  # concurrent connections posting, as the platform's delivery does
-POLL_SECONDS = 0.025  # how often the open turns are read
+POLL_SECONDS = 0.25  # how often the answered turns not yet seen closed are read
 
 
 @dataclass
@@ -73,7 +76,7 @@ class Burst:
 
     @property
     def clock_stop(self) -> list[float]:
-        return sorted(self.closed[c] - self.answered[c] for c in self.answered
+        return sorted(max(0.0, self.closed[c] - self.answered[c]) for c in self.answered
                       if c in self.closed)
 
 
@@ -91,11 +94,12 @@ def _post_x(runtime: LocalRuntime, session: requests.Session, payload: dict[str,
 
 
 def run_burst(runtime: LocalRuntime, n: int, *, burst_seconds: float = BURST_SECONDS,
-              answer_after: float = ANSWER_AFTER, settle_seconds: float = 2.0) -> Burst:
+              answer_after: float = ANSWER_AFTER, settle_seconds: float = 2.0,
+              burst: Burst | None = None) -> Burst:
     """Posts the burst to a running stack, watches the answered turns close, then waits until
     every warning that could ring has rung and reads the outbox."""
     base = str(int(uuid.uuid4().hex[:8], 16) % 10**7 + 10**7)
-    burst = Burst()
+    burst = burst or Burst()
     ddb = boto3.client("dynamodb", endpoint_url=runtime.aws.endpoint, region_name="us-east-1")
     table = os.environ["REPLYWINDOW_TABLE"]
     started = time.time()
@@ -257,8 +261,8 @@ class WorkerRecorder:
     """The triage worker's invocations as it ran them: each one's duration and messages, and
     the AWS requests made from its thread, kept for the floor's replay."""
 
-    def __init__(self, poller: QueuePoller) -> None:
-        self.poller = poller
+    def __init__(self, poller: QueuePoller, burst: Burst) -> None:
+        self.poller, self.burst = poller, burst
         self.invocations: list[tuple[float, int, list[Call]]] = []
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -271,10 +275,15 @@ class WorkerRecorder:
 
         def recording(client: Any, operation: str, params: dict[str, Any]) -> Any:
             calls: list[Call] | None = getattr(local, "calls", None)
-            if calls is not None:
-                calls.append((client.meta.service_model.service_name, operation,
-                              copy.deepcopy(params)))
-            return original_call(client, operation, params)
+            if calls is None:
+                return original_call(client, operation, params)
+            calls.append((client.meta.service_model.service_name, operation,
+                          copy.deepcopy(params)))
+            result = original_call(client, operation, params)
+            closed = _answered_conversation(operation, params)
+            if closed is not None:
+                self.burst.closed.setdefault(closed, time.time())
+            return result
 
         def timed(event: dict[str, Any], context: Any) -> Any:
             local.calls = []
@@ -314,6 +323,17 @@ class WorkerRecorder:
             return sum(pool.map(replay, [calls for _, _, calls in self.invocations]))
 
 
+def _answered_conversation(operation: str, params: dict[str, Any]) -> str | None:
+    """The conversation a successful write leaves answered: the worker's versioned put of the
+    conversation item (chalicelib/adapters/dynamodb/ingest_store.py)."""
+    item = params.get("Item") or {}
+    if operation != "PutItem" or item.get("SK", {}).get("S") != "META" or item.get(
+            "status", {}).get("S") != "awaiting_customer":
+        return None
+    pk = str(item.get("PK", {}).get("S", ""))
+    return "x." + pk.split("#", 2)[2] if pk.startswith("CONV#x#") else None
+
+
 def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))]
 
@@ -322,10 +342,11 @@ def measure(n: int = N) -> dict[str, Any]:
     with metric_tap("AnsweredBeforeAlert") as tap, local_stack(POLICIES) as runtime:
         triage = next(p for p in runtime.pollers
                       if isinstance(p, QueuePoller) and p.function_name == "triage")
-        recorder = WorkerRecorder(triage)
+        burst = Burst()
+        recorder = WorkerRecorder(triage, burst)
         recorder.install()
         try:
-            burst = run_burst(runtime, n)
+            run_burst(runtime, n, burst=burst)
         finally:
             recorder.uninstall()
         saved = tap.total
@@ -336,6 +357,7 @@ def measure(n: int = N) -> dict[str, Any]:
     calls = sum(len(c) for _, _, c in recorder.invocations)
     warned = sum("warning" in burst.alerts.get(c, ()) for c in burst.unanswered)
     return {
+        "load average (1 min, whole machine)": round(os.getloadavg()[0], 2),
         "complaints": n, "answered natively": len(burst.answered),
         "webhooks refused (must be 0)": burst.refused,
         "answers seen closing the turn": len(stops),

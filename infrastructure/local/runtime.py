@@ -182,7 +182,6 @@ class LocalRuntime:
 
     def _start_pollers(self, application: Any) -> None:
         """One poller per SQS event source and one runner per schedule of the template."""
-        sqs = self.aws.client("sqs")
         for spec in self.functions.values():
             handler = getattr(application, spec.entry_point)
             runner: QueuePoller | ScheduleRunner
@@ -194,6 +193,8 @@ class LocalRuntime:
                 if concurrency(spec) == 0:
                     self.say(f"  {spec.logical}: reserved concurrency 0, its queue waits")
                     continue
+                # Its own client: the receiving thread and every worker share its connections.
+                sqs = self.aws.client("sqs", connections=concurrency(spec) + 1)
                 runner = QueuePoller(
                     name=spec.entry_point, sqs=sqs, queue_url=self.built.refs[spec.queue],
                     queue_arn=self.built.attrs[spec.queue]["Arn"], region=self.settings.region,
