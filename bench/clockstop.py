@@ -11,10 +11,11 @@ its own requests, 0 if that came before the client had its 200; DynamoDB is also
 too) and the unanswered turns warned (must be all); how often the ring's last look (is the turn
 still open?) saved an alert, from the AnsweredBeforeAlert metric the ring emits; and the
 triage worker's time per message against its floor: the very AWS requests it made during the
-burst, replayed directly with boto3 on the same emulator at the same concurrency, with none of
-our code between them (run after the alerts are counted, as the replayed writes overwrite the
-stack's items). The stack is one process (moto included): the machine's load average is
-printed with the figures, as other work on the machine slows every one of them."""
+burst, replayed directly with boto3 on the same emulator, as many at once as the worker ran on
+average, with none of our code between them (run after the alerts are counted, as the replayed
+writes overwrite the stack's items). The stack is one process (moto included): the machine's
+load average is printed with the figures, as other work on the machine slows every one of
+them."""
 
 from __future__ import annotations
 
@@ -299,6 +300,7 @@ class WorkerRecorder:
     def __init__(self, poller: QueuePoller, burst: Burst) -> None:
         self.poller, self.burst = poller, burst
         self.invocations: list[tuple[float, int, list[Call]]] = []
+        self.span: list[float] = []  # the first invocation's start, the last one's end
         self._local = threading.local()
         self._lock = threading.Lock()
         self._original_call = botocore.client.BaseClient._make_api_call  # type: ignore[attr-defined]
@@ -328,6 +330,8 @@ class WorkerRecorder:
             finally:
                 took = time.perf_counter() - start
                 with self._lock:
+                    self.span = [min(self.span[0], start), max(self.span[1], start + took)] \
+                        if self.span else [start, start + took]
                     self.invocations.append((took, len(event["Records"]), local.calls))
                 local.calls = None
 
@@ -338,11 +342,18 @@ class WorkerRecorder:
         botocore.client.BaseClient._make_api_call = self._original_call  # type: ignore[attr-defined]
         self.poller.handler = self._original_handler
 
+    @property
+    def average_concurrency(self) -> int:
+        """Invocations in flight on average while the worker was busy with the burst."""
+        busy = sum(t for t, _, _ in self.invocations)
+        return max(1, round(busy / (self.span[1] - self.span[0]))) if self.span else 1
+
     def floor_seconds(self, endpoint: str) -> tuple[float, float]:
-        """The same requests, each invocation's in its order, issued directly at the worker's
-        concurrency; a request refused now (a condition already met, an execution already
-        started) costs the emulator what the original did up to its decision. Returns the
-        invocations' summed time and the replay's wall time."""
+        """The same requests, each invocation's in its order, issued directly by as many
+        threads as the worker ran on average (so both meet the same contention); a request
+        refused now (a condition already met, an execution already started) costs the emulator
+        what the original did up to its decision. Returns the invocations' summed time and the
+        replay's wall time."""
         clients: dict[str, Any] = {}
         for service in {c[0] for _, _, calls in self.invocations for c in calls}:
             clients[service] = boto3.client(  # type: ignore[call-overload]
@@ -356,7 +367,7 @@ class WorkerRecorder:
             return time.perf_counter() - start
 
         began = time.perf_counter()
-        with ThreadPoolExecutor(self.poller.concurrency) as pool:
+        with ThreadPoolExecutor(self.average_concurrency) as pool:
             summed = sum(pool.map(replay, [calls for _, _, calls in self.invocations]))
         return summed, time.perf_counter() - began
 
@@ -411,6 +422,8 @@ def measure(n: int = N) -> dict[str, Any]:
         "alerts the last look saved (AnsweredBeforeAlert, warm-up included)": int(saved),
         "triage concurrency (peak/allowed)": f"{triage.peak_concurrency}/{triage.concurrency}",
         "triage invocations": len(recorder.invocations),
+        "triage invocations in flight on average (the floor's threads)":
+            recorder.average_concurrency,
         "AWS requests per message (triage)": round(calls / messages, 1) if messages else None,
         "triage requests per message by operation": ", ".join(
             f"{op} {count / messages:.1f}" for op, count in Counter(
