@@ -17,6 +17,7 @@ BENCHES = [("coldstart", "Cold start: import of app.py vs import boto3"),
            ("ingest", "Webhook cost against the floor"),
            ("load", "Throughput with zero loss"),
            ("lateness", "Alert lateness"),
+           ("clockstop", "An answer stops the clock under a burst"),
            ("cost", "AWS bill per million inbound messages"),
            ("console_poll", "Console inbox poll: 304 against a full render")]
 

@@ -23,11 +23,20 @@ from chalicelib import bootstrap, observability
 from chalicelib.services import alerting, inbound
 from chalicelib.services import channel_watch as watch
 
-_alerts_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-# FIFO: after a failure, the rest of that group's batch is failed too, so order is kept.
-_inbound_processor = SqsFifoPartialProcessor(skip_group_on_error=True)
-_inbound_processor.raise_on_entire_batch_failure = False  # not a constructor argument here
 _MAX_RETRY_SECONDS = 30
+
+
+# A processor holds its batch's records and outcomes: one per invocation, never shared, so
+# invocations running side by side (threads of the local runtime) cannot mix their batches.
+def _alerts_processor() -> BatchProcessor:
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def _inbound_processor() -> SqsFifoPartialProcessor:
+    # FIFO: after a failure, the rest of that group's batch is failed too, so order is kept.
+    processor = SqsFifoPartialProcessor(skip_group_on_error=True)
+    processor.raise_on_entire_batch_failure = False  # not a constructor argument here
+    return processor
 
 
 def _ring_record(record: SQSRecord) -> None:
@@ -52,7 +61,7 @@ def _retry_soon(event: dict[str, Any], response: dict[str, Any]) -> dict[str, An
 def ring_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         return _retry_soon(event, dict(process_partial_response(
-            event=event, record_handler=_ring_record, processor=_alerts_processor,
+            event=event, record_handler=_ring_record, processor=_alerts_processor(),
             context=context)))
     finally:
         observability.flush()
@@ -60,7 +69,7 @@ def ring_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 def inbound_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _retry_soon(event, dict(process_partial_response(
-        event=event, record_handler=_inbound_record, processor=_inbound_processor,
+        event=event, record_handler=_inbound_record, processor=_inbound_processor(),
         context=context)))
 
 

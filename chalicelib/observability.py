@@ -32,6 +32,13 @@ def erasure_incomplete(left: int) -> None:
     metrics.add_metadata(key="items_left", value=left)
 
 
+def answered_before_alert(platform: str, level: str) -> None:
+    """An alert came due for a turn already answered: the ring's last look did not send it."""
+    metrics.add_metric(name="AnsweredBeforeAlert", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="platform", value=platform)
+    metrics.add_metadata(key="level", value=level)
+
+
 def flush() -> None:
     if not metrics.metric_set:  # most invocations record nothing: no empty EMF line
         return

@@ -115,6 +115,8 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
         deps.on_turn(c.id, c.turn, {"breached": True})
     if reason is not None or c is None:
         report.skipped[reason or "?"] += 1
+        if reason == "answered" and c is not None:
+            observability.answered_before_alert(c.platform.value, check.level)
         return
     _file_next(check, c, deps)
     now = deps.now()

@@ -18,10 +18,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from chalicelib.domain.events import (
+    Channel,
     ChannelSignal,
     Ignored,
     MessageDeleted,
     MessageEvent,
+    Platform,
     WebhookEvent,
 )
 from chalicelib.domain.ports import (
@@ -106,7 +108,16 @@ def _message(event: MessageEvent, received_at: datetime, deps: IngestDeps) -> st
 
 
 def _send(event: MessageEvent, body: dict[str, Any], deps: IngestDeps) -> None:
-    # The group keeps a conversation's events in order; an X reply's thread is only a guess
-    # here (the tweet index is read in the worker), and the version check covers the rest.
-    deps.queue.send(body, group=f"{event.platform.value}.{event.thread}",
+    deps.queue.send(body, group=_group(event),
                     dedupe_id=f"{event.platform.value}:{event.message_id}")
+
+
+def _group(event: MessageEvent) -> str:
+    """The group keeps a conversation's events in order. An X reply's conversation is only
+    known in the worker (the tweet index), so it goes in the group of the tweet it answers:
+    a reply to the customer's first tweet then waits for that tweet, where groups running side
+    by side would let the answer reach the worker first and find no conversation to answer.
+    Deeper in a thread it is a guess, and the version check covers concurrent writes."""
+    if event.platform is Platform.X and event.channel is Channel.PUBLIC and event.reply_to:
+        return f"{event.platform.value}.t-{event.reply_to}"
+    return f"{event.platform.value}.{event.thread}"

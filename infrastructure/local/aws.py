@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import boto3
 import requests
+from botocore.config import Config
 from moto.server import ThreadedMotoServer
 
 from infrastructure.local import moto_fixes
@@ -43,9 +44,12 @@ class EmbeddedAws:
     def stop(self) -> None:
         self._server.stop()
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str, connections: int = 10) -> Any:
+        """A client of the emulator; `connections`: the threads that will share it (beyond
+        its pool, connections are opened and dropped on every request)."""
         return boto3.client(service, endpoint_url=self.endpoint,  # type: ignore[call-overload]
-                            region_name=self.region)
+                            region_name=self.region,
+                            config=Config(max_pool_connections=connections))
 
 
 @dataclass

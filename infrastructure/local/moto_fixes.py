@@ -7,6 +7,10 @@
    each item's conditional write atomically, and ReplyWindow relies on that under concurrency
    (the webhook's claim, the conversation's versioned commit). Serialising moto's DynamoDB
    writes behind one lock makes the emulator honour that contract.
+3. moto's Query and Scan walk a table's item dict while, on the threaded server, a write may
+   add to it: the read fails with "dictionary changed size during iteration" (a 500 that
+   DynamoDB never returns for that). They take the writes' lock too; with the local event
+   source running batches side by side, the ring's index queries meet the triage's writes.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from moto.stepfunctions.parser.asl.component.common.error_name.failure_event imp
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp
 
 _LOCK = threading.RLock()
-_WRITES = ("put_item", "update_item", "delete_item", "batch_write_item")
+_LOCKED = ("put_item", "update_item", "delete_item", "batch_write_item", "query", "scan")
 _applied = False
 
 
@@ -32,7 +36,7 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    for name in _WRITES:
+    for name in _LOCKED:
         original = getattr(DynamoDBBackend, name, None)
         if original is None:
             continue

@@ -1,7 +1,8 @@
 """One poller per `@app.on_sqs_message` handler, behaving like Lambda's SQS event source mapping:
-batches up to the handler's batch size, the queue's visibility timeout, delete on success,
-partial batch failures (`batchItemFailures`), and redrive to the DLQ after maxReceiveCount (the
-queue's RedrivePolicy, which moto applies on receive)."""
+batches up to the handler's batch size, up to the function's concurrency of them at once (a
+FIFO queue's distinct message groups side by side, each group in order), the queue's visibility
+timeout, delete on success, partial batch failures (`batchItemFailures`), and redrive to the DLQ
+after maxReceiveCount (the queue's RedrivePolicy, which moto applies on receive)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 log = logging.getLogger("replywindow.local")
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines drown the output
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+# With batches in flight and nothing receivable, how long the poller waits for one to finish
+# before asking again (a new group's first message needs no batch to finish).
+_BUSY_POLL_SECONDS = 0.05
 
 
 class LambdaContext:
@@ -59,38 +65,103 @@ def to_lambda_event(messages: list[dict[str, Any]], queue_arn: str, region: str)
 
 
 class QueuePoller(threading.Thread):
+    """Lambda's event source mapping for one queue: up to `concurrency` batches in flight at
+    once, each invoking the handler on a worker thread.
+
+    On a FIFO queue, order within a message group comes from the queue itself, as on AWS: a
+    receive never returns a message whose group has a message in flight (received, neither
+    deleted nor visible again), so a group is never processed alongside itself while distinct
+    groups run side by side. moto applies that lock from the in-flight set as it stands when a
+    receive starts; this poller is the queue's only receiver, so that set is exact for a
+    receive that does not wait. A receive that waits keeps its start's set for up to
+    `wait_seconds` (and spins on a queue whose visible messages are all locked), so the
+    poller long-polls only while no batch is in flight, and otherwise asks again as soon as a
+    batch finishes."""
+
     def __init__(self, *, name: str, sqs: Any, queue_url: str, queue_arn: str, region: str,
                  handler: Handler, batch_size: int, wait_seconds: int = 1,
-                 memory_mb: int = 512, timeout_seconds: int = 60) -> None:
+                 memory_mb: int = 512, timeout_seconds: int = 60, concurrency: int = 1) -> None:
         super().__init__(name=f"poller-{name}", daemon=True)
+        if concurrency < 1:
+            raise ValueError(f"{name}: concurrency must be at least 1, not {concurrency}")
         self.memory_mb, self.timeout_seconds = memory_mb, timeout_seconds
         self.sqs, self.queue_url, self.queue_arn, self.region = sqs, queue_url, queue_arn, region
         self.handler, self.batch_size, self.wait_seconds = handler, batch_size, wait_seconds
-        self.function_name = name
+        self.function_name, self.concurrency = name, concurrency
         self._stop_event = threading.Event()
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._finished = threading.Event()  # a batch finished: its groups may be free again
+        self._lock = threading.Lock()
+        self._in_flight = 0
         self.invocations = 0
+        self.peak_concurrency = 0  # the most batches ever in flight at once
 
     def stop(self) -> None:
         self._stop_event.set()
 
     def run(self) -> None:
-        while not self._stop_event.is_set():
-            try:
-                self.poll_once()
-            except Exception:  # a poller must outlive any one bad batch, like Lambda's ESM
-                log.exception("poller %s: batch failed", self.function_name)
-                self._stop_event.wait(1)
+        with ThreadPoolExecutor(self.concurrency,
+                                thread_name_prefix=self.function_name) as workers:
+            while not self._stop_event.is_set():
+                if not self._slots.acquire(timeout=0.2):
+                    continue  # every worker busy: wait for one (or for stop)
+                try:
+                    submitted = self._dispatch(workers)
+                except Exception:  # a poller must outlive any one bad receive, like Lambda's
+                    log.exception("poller %s: receive failed", self.function_name)
+                    submitted = False
+                    self._stop_event.wait(1)
+                if not submitted:
+                    self._slots.release()
+
+    def _dispatch(self, workers: ThreadPoolExecutor) -> bool:
+        with self._lock:
+            busy = self._in_flight
+        self._finished.clear()  # before receiving: a batch finishing meanwhile is not missed
+        messages = self._receive(0 if busy else self.wait_seconds)
+        if not messages:
+            if busy:
+                self._finished.wait(_BUSY_POLL_SECONDS)
+            return False
+        with self._lock:
+            self._in_flight += 1
+            self.invocations += 1
+            self.peak_concurrency = max(self.peak_concurrency, self._in_flight)
+        workers.submit(self._work, messages)
+        return True
+
+    def _work(self, messages: list[dict[str, Any]]) -> None:
+        try:
+            self._invoke(messages)
+        except Exception:  # e.g. the delete failed: the messages come back, as on AWS
+            log.exception("poller %s: batch of %d not settled", self.function_name,
+                          len(messages))
+        finally:
+            with self._lock:
+                self._in_flight -= 1
+            self._slots.release()
+            self._finished.set()
 
     def poll_once(self) -> int:
-        response = self.sqs.receive_message(
-            QueueUrl=self.queue_url, MaxNumberOfMessages=min(self.batch_size, 10),
-            WaitTimeSeconds=self.wait_seconds, AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        messages = response.get("Messages", [])
+        """One receive and one invocation on the calling thread (tests drive this)."""
+        messages = self._receive(self.wait_seconds)
         if not messages:
             return 0
-        self.invocations += 1
+        with self._lock:
+            self.invocations += 1
+        self._invoke(messages)
+        return len(messages)
+
+    def _receive(self, wait_seconds: int) -> list[dict[str, Any]]:
+        response = self.sqs.receive_message(
+            QueueUrl=self.queue_url, MaxNumberOfMessages=min(self.batch_size, 10),
+            WaitTimeSeconds=wait_seconds, AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages: list[dict[str, Any]] = response.get("Messages", [])
+        return messages
+
+    def _invoke(self, messages: list[dict[str, Any]]) -> None:
         event = to_lambda_event(messages, self.queue_arn, self.region)
         try:
             result = self.handler(event, LambdaContext(self.function_name, self.memory_mb,
@@ -99,7 +170,7 @@ class QueuePoller(threading.Thread):
             # The whole batch failed: nothing is deleted, the visibility timeout brings it back.
             log.exception("handler %s raised: batch of %d left for retry",
                           self.function_name, len(messages))
-            return len(messages)
+            return
         failed = {f["itemIdentifier"] for f in (result or {}).get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
         if done:
@@ -110,7 +181,6 @@ class QueuePoller(threading.Thread):
             )
         # Like Lambda, failed items are left alone: they come back when their visibility
         # expires (the handlers shorten it themselves, on AWS as here).
-        return len(messages)
 
 
 class ScheduleRunner(threading.Thread):

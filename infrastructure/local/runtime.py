@@ -182,7 +182,6 @@ class LocalRuntime:
 
     def _start_pollers(self, application: Any) -> None:
         """One poller per SQS event source and one runner per schedule of the template."""
-        sqs = self.aws.client("sqs")
         for spec in self.functions.values():
             handler = getattr(application, spec.entry_point)
             runner: QueuePoller | ScheduleRunner
@@ -191,11 +190,16 @@ class LocalRuntime:
                                         every=schedule_seconds(spec.schedule),
                                         memory_mb=spec.memory, timeout_seconds=spec.timeout)
             elif spec.queue is not None:
+                if concurrency(spec) == 0:
+                    self.say(f"  {spec.logical}: reserved concurrency 0, its queue waits")
+                    continue
+                # Its own client: the receiving thread and every worker share its connections.
+                sqs = self.aws.client("sqs", connections=concurrency(spec) + 1)
                 runner = QueuePoller(
                     name=spec.entry_point, sqs=sqs, queue_url=self.built.refs[spec.queue],
                     queue_arn=self.built.attrs[spec.queue]["Arn"], region=self.settings.region,
                     handler=handler, batch_size=spec.batch_size, memory_mb=spec.memory,
-                    timeout_seconds=spec.timeout)
+                    timeout_seconds=spec.timeout, concurrency=concurrency(spec))
             else:
                 continue  # invoked over HTTP: the API and the function URL
             runner.start()
@@ -274,6 +278,21 @@ def local_additions(settings: LocalSettings, endpoint: str) -> dict[str, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
     }
+
+
+# Lambda runs an SQS event source's batches side by side up to the function's reserved
+# concurrency; a function without one is bounded only by the account's pool (1,000 by default).
+# Locally every invocation is a thread of one process sharing a laptop's cores: such a function
+# gets this many, enough to keep an answer from queueing behind a burst's other conversations.
+UNRESERVED_CONCURRENCY = 8
+
+
+def concurrency(spec: FunctionSpec) -> int:
+    """How many of the function's invocations run at once locally (0: none, as on AWS, where
+    a reserved concurrency of 0 throttles every invocation and the messages wait)."""
+    if spec.reserved_concurrency is None:
+        return UNRESERVED_CONCURRENCY
+    return spec.reserved_concurrency
 
 
 THROTTLED = {"statusCode": 429, "headers": {"Content-Type": "application/json"},

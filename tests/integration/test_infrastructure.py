@@ -20,7 +20,13 @@ from infrastructure.local.aws import (
     build_resources,
     packaged_functions,
 )
-from infrastructure.local.runtime import LocalRuntime, LocalSettings, free_port
+from infrastructure.local.runtime import (
+    UNRESERVED_CONCURRENCY,
+    LocalRuntime,
+    LocalSettings,
+    concurrency,
+    free_port,
+)
 from infrastructure.package import inputs_digest, package
 from infrastructure.template import event_source_queues, load_resources, stateful_resources
 
@@ -317,3 +323,15 @@ def test_the_template_is_packaged_once_for_concurrent_starts_and_again_when_inpu
     (tmp_path / "sam.json.stamp").write_text("an older digest")
     assert packaging.packaged("dev", tmp_path)[1] is True
     assert (tmp_path / "sam.json.stamp").read_text() == inputs_digest("dev")
+
+
+def test_a_queue_worker_runs_as_many_batches_at_once_as_its_reserved_concurrency(
+        packaged: dict[str, Any], embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    _, built = embedded_aws
+    template = json.loads(json.dumps(packaged))
+    template["Resources"]["Triage"]["Properties"]["ReservedConcurrentExecutions"] = 3
+    functions = packaged_functions(template, built, "prod", {"PublicUrl": "http://127.0.0.1:9"})
+    assert concurrency(functions["Triage"]) == 3
+    # None reserved: bounded by the account on AWS, by a fixed pool of threads locally.
+    assert functions["RingAlarm"].reserved_concurrency is None
+    assert concurrency(functions["RingAlarm"]) == UNRESERVED_CONCURRENCY

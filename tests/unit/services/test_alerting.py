@@ -72,6 +72,18 @@ def test_an_answered_turn_is_skipped(deps) -> None:
     assert report.skipped == {"answered": 1}
 
 
+def test_an_alert_the_last_look_saved_is_counted(deps) -> None:
+    from chalicelib import observability
+
+    observability.metrics.clear_metrics()
+    deps.conversations.items[CONV.id] = replace(CONV, status=Status.AWAITING_CUSTOMER)
+    due(deps, "warning")
+    ring_bucket(100, deps)
+    saved = observability.metrics.metric_set.get("AnsweredBeforeAlert", {}).get("Value")
+    observability.metrics.clear_metrics()
+    assert saved == [1.0]
+
+
 def test_a_later_turn_makes_the_old_checks_moot(deps) -> None:
     deps.conversations.items[CONV.id] = replace(CONV, turn=2)
     due(deps, "breach")

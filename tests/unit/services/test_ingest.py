@@ -141,6 +141,14 @@ def test_a_brand_reply_in_the_thread_answers_the_turn_and_records_response_time(
     assert store(deps).turns[("x.t-100", 1)]["response_seconds"] == 1200
 
 
+def test_an_x_reply_is_queued_behind_the_tweet_it_answers(deps) -> None:
+    # Groups run side by side: in its own group the answer could reach the worker before the
+    # complaint it answers, find no conversation and answer nobody.
+    ingest([tweet("100"), tweet("200", author=BRAND, reply_to="100"),
+            tweet("201", reply_to="100", summoned=False)], deps)
+    assert [group for group, _, _ in queue(deps).sent] == ["x.t-100", "x.t-100", "x.t-100"]
+
+
 def test_a_brand_post_elsewhere_answers_nobody(deps) -> None:
     deliver([tweet("100")], deps)
     deliver([tweet("300", author=BRAND, reply_to=None)], deps)
