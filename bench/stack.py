@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from moto.moto_api._internal.models import moto_api_backend
+
 from infrastructure.local.runtime import LocalRuntime, LocalSettings, free_port
 
 SECRETS = {"REPLYWINDOW_X_CONSUMER_SECRET": "bench-x", "REPLYWINDOW_META_APP_SECRET": "bench-m",
@@ -28,11 +30,15 @@ def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
     settings = LocalSettings(api_port=free_port(), webhook_port=free_port(), aws_port=free_port(),
                              state_dir=state)
     runtime = LocalRuntime(settings, say=lambda _: None)
+    # moto keeps its accounts in this process: start from none (an earlier embedded emulator
+    # may have left its table behind) and leave none behind.
+    moto_api_backend.reset()
     runtime.start()
     try:
         yield runtime
     finally:
         runtime.stop()
+        moto_api_backend.reset()
         os.environ.clear()
         os.environ.update(saved)
         from chalicelib import bootstrap
