@@ -107,6 +107,21 @@ def _add_webhook_front(sam: dict[str, Any]) -> None:
                                     WEBHOOK_PREFIX.strip("/")]]}}
 
 
+def _keep_webhooks_off_the_rest_api(sam: dict[str, Any]) -> None:
+    """The webhooks are served only by their function URL: left on the REST API they would run
+    under the API handler's whole-application role with no reserved concurrency, beside the
+    webhook function's least privilege. API Gateway answers 403 for a path it does not
+    declare (the local REST front does the same: infrastructure/local/rest_front.py)."""
+    paths = sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    for path in [p for p in paths if p.startswith(WEBHOOK_PREFIX)]:
+        del paths[path]
+
+
+def rest_api_paths(sam: dict[str, Any]) -> list[str]:
+    """The paths the packaged REST API declares: all that API Gateway routes to the app."""
+    return list(sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"])
+
+
 def _api_stage(stage: str) -> str:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return str(config["stages"][stage].get("api_gateway_stage",
@@ -154,6 +169,7 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     sam = json.loads(sam_path.read_text())
     _apply_function_overrides(sam, overrides)
     _add_webhook_front(sam)
+    _keep_webhooks_off_the_rest_api(sam)
     _add_public_url(sam, _api_stage(stage))
     sam_path.write_text(json.dumps(sam, indent=2))
     return sam_path

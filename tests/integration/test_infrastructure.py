@@ -187,6 +187,36 @@ def test_webhooks_are_fronted_by_a_function_url_on_a_function_of_their_own(
     assert output == [{"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}, "webhooks"]
 
 
+def test_the_rest_api_serves_no_webhook_and_the_local_rest_front_matches_it(
+        packaged: dict[str, Any]) -> None:
+    """Only the function URL takes webhooks: on the REST API they would run under the whole
+    application's role, with no reserved concurrency. Locally the API port routes exactly the
+    RestAPI's paths, so an undeclared one is API Gateway's 403 there too."""
+    import threading
+
+    import requests
+
+    import app
+    from infrastructure.local.rest_front import rest_front
+
+    paths = packaging.rest_api_paths(packaged)
+    assert [p for p in paths if "webhook" in p] == []
+    assert {"/health", "/api/conversations", "/ack/{token}"} <= set(paths)
+    port = free_port()
+    server = rest_front(app.app, paths, "127.0.0.1", port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for method, path in (("GET", "/webhooks/x?crc_token=abcdefgh"), ("POST", "/webhooks/x"),
+                             ("GET", "/webhooks/meta"), ("POST", "/webhooks/meta")):
+            answer = requests.request(method, base + path, data=b"{}", timeout=10)
+            assert answer.status_code == 403, (method, path)
+            assert answer.json() == {"message": "Missing Authentication Token"}
+        assert requests.get(f"{base}/health", timeout=10).status_code == 200
+    finally:
+        server.shutdown()
+
+
 # Variables chalicelib/config.py reads that a deployed function may leave unset: the default is
 # right in AWS. Anything else the code reads must come from the template.
 SAFE_DEFAULTS = {
