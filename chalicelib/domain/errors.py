@@ -77,6 +77,15 @@ class ReplyMaybeSent(Exception):
         self.channel, self.detail, self.timed_out = channel, detail, timed_out
 
 
+class PlatformRefused(ReplyRefused):
+    """The platform refused this one reply (duplicate content, a restricted reply, outside the
+    messaging window...): answered 409 with the platform's reason; the channel is fine."""
+
+    def __init__(self, channel: str, detail: str) -> None:
+        super().__init__(f"{channel}: {detail}")
+        self.channel = channel
+
+
 class ChannelAuthFailed(PlatformFailed):
     """The platform says our token is expired or revoked: the channel needs attention."""
 
