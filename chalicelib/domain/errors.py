@@ -22,6 +22,11 @@ class QueueUnavailable(StoreUnavailable):
     """The queue could not take the message; the delivery must be retried."""
 
 
+class NotConfigured(Exception):
+    """A credential the request needs is not filled in yet (answered 503 with this reason: the
+    platform retries, and an operator can tell what to set)."""
+
+
 class NotFound(LookupError):
     """What was asked for does not exist: answered 404."""
 

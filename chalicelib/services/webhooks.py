@@ -18,6 +18,7 @@ from chalicelib.domain.errors import (
     BadRequest,
     Forbidden,
     MalformedPayload,
+    NotConfigured,
     PayloadTooLarge,
     Unauthorized,
 )
@@ -49,6 +50,9 @@ def x_crc(crc_token: str | None, deps: WebhookDeps) -> dict[str, str]:
         # Its answer would be a valid delivery signature for this text: never for a body.
         raise BadRequest("crc_token must be 8 to 128 base64 characters")
     secret = deps.secrets().x_consumer_secret
+    if not secret:
+        # An HMAC under an empty key is no proof of anything, to X or to a forger.
+        raise NotConfigured("X is not configured: set x_consumer_secret in the platform secret")
     return {"response_token": signatures.x_crc_response(secret, crc_token)}
 
 
