@@ -107,6 +107,20 @@ def _add_webhook_front(sam: dict[str, Any]) -> None:
                                     WEBHOOK_PREFIX.strip("/")]]}}
 
 
+def _attach_log_groups(sam: dict[str, Any]) -> None:
+    """Each function logs to the log group resources.yaml declares for it (<Function>LogGroup:
+    retention, and a role granted that group's ARN, not a name pattern)."""
+    resources = sam["Resources"]
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        group = f"{name}LogGroup"
+        if resources.get(group, {}).get("Type") != "AWS::Logs::LogGroup":
+            raise SystemExit(f"{name} has no log group: declare {group} (AWS::Logs::LogGroup) "
+                             "in infrastructure/resources.yaml and grant its role that group")
+        resource["Properties"]["LoggingConfig"] = {"LogGroup": {"Ref": group}}
+
+
 def _keep_webhooks_off_the_rest_api(sam: dict[str, Any]) -> None:
     """The webhooks are served only by their function URL: left on the REST API they would run
     under the API handler's whole-application role with no reserved concurrency, beside the
@@ -170,6 +184,7 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     _apply_function_overrides(sam, overrides)
     _add_webhook_front(sam)
     _keep_webhooks_off_the_rest_api(sam)
+    _attach_log_groups(sam)
     _add_public_url(sam, _api_stage(stage))
     sam_path.write_text(json.dumps(sam, indent=2))
     return sam_path

@@ -151,6 +151,9 @@ def test_local_resources_carry_the_declared_settings(
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == built.attrs["InboundDeadLetterQueue"]["Arn"]
     assert int(redrive["maxReceiveCount"]) == 5
+    groups = aws.client("logs").describe_log_groups(
+        logGroupNamePrefix=built.refs["WebhookHandlerLogGroup"])["logGroups"]
+    assert [g["retentionInDays"] for g in groups] == [30]
 
 
 def test_an_unknown_resource_type_stops_the_local_build(
@@ -169,7 +172,7 @@ def test_webhooks_are_fronted_by_a_function_url_on_a_function_of_their_own(
     assert webhooks["Handler"] == "app.webhook_url" and api["Handler"] == "app.app"
     # The same code and settings as the API handler; its own entry point, role (public, so
     # least privilege) and reserved concurrency (tests/reliability/test_least_privilege.py).
-    own = {"Handler", "Role", "ReservedConcurrentExecutions", "Environment"}
+    own = {"Handler", "Role", "ReservedConcurrentExecutions", "Environment", "LoggingConfig"}
     assert {k: v for k, v in webhooks.items() if k not in own} == {
         k: v for k, v in api.items() if k not in own}
     assert webhooks["Role"] == {"Fn::GetAtt": ["WebhookRole", "Arn"]}

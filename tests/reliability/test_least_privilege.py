@@ -92,9 +92,8 @@ def test_no_secret_is_written_in_the_template(template) -> None:
 # The public webhook function's role, statement by statement: (actions, resources). Anything
 # more is what a forged delivery could reach if the code had a hole.
 WEBHOOK_ROLE = [
-    ({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-     [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-                  "/aws/lambda/${AWS::StackName}-WebhookHandler-*"}]),
+    ({"logs:CreateLogStream", "logs:PutLogEvents"},
+     [{"Fn::GetAtt": ["WebhookHandlerLogGroup", "Arn"]}]),
     ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
      [{"Fn::GetAtt": ["Table", "Arn"]}]),
     ({"sqs:GetQueueUrl", "sqs:SendMessage"}, [{"Fn::GetAtt": ["InboundQueue", "Arn"]}]),
@@ -133,15 +132,35 @@ def test_a_flood_of_webhooks_cannot_take_the_accounts_concurrency(
                           template["Resources"][name]["Properties"] for name in others)
 
 
-def test_functions_write_only_to_this_stacks_log_groups(template: dict[str, Any]) -> None:
-    logs = [(role, s) for role, s in _statements(template)
-            if any(str(a).startswith("logs:") for a in _as_list(s["Action"]))]
-    assert {role for role, _ in logs} == {"DefaultRole", "WebhookRole"}
-    prefix = ("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-              "/aws/lambda/${AWS::StackName}-")
-    for role, statement in logs:
-        for resource in _as_list(statement["Resource"]):
-            assert resource["Fn::Sub"].startswith(prefix), (role, resource)
+def test_each_function_writes_only_to_its_own_log_group_which_expires(
+        template: dict[str, Any]) -> None:
+    """Log groups of the stack's own, attached by ARN (no function-name pattern, which
+    CloudFormation truncates for a long stack name), kept LogRetentionDays."""
+    resources = template["Resources"]
+    functions = {name: r["Properties"] for name, r in resources.items()
+                 if r["Type"] == "AWS::Serverless::Function"}
+    assert {"APIHandler", "WebhookHandler", "Triage", "RingAlarm", "ChannelWatch"} <= set(
+        functions)
+    granted: dict[str, set[str]] = {}
+    for role, statement in _statements(template):
+        actions = {str(a) for a in _as_list(statement["Action"])}
+        if any(a.startswith("logs:") for a in actions):
+            assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"}, (role, actions)
+            granted.setdefault(role, set()).update(
+                r["Fn::GetAtt"][0] for r in _as_list(statement["Resource"]))
+    for name, props in functions.items():
+        group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group == f"{name}LogGroup"
+        assert resources[group] == {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "RetentionInDays": {"Ref": "LogRetentionDays"}}}
+        role = props["Role"]["Fn::GetAtt"][0]
+        assert group in granted[role], (name, role)
+    # A role reaches the log groups of its own functions, and no other.
+    for role, groups in granted.items():
+        assert groups == {f"{name}LogGroup" for name, props in functions.items()
+                          if props["Role"]["Fn::GetAtt"][0] == role}, role
+    parameter = template["Parameters"]["LogRetentionDays"]
+    assert (parameter["Type"], parameter["Default"]) == ("Number", 30)
 
 
 class AwsCalls:
