@@ -107,6 +107,30 @@ def _add_webhook_front(sam: dict[str, Any]) -> None:
                                     WEBHOOK_PREFIX.strip("/")]]}}
 
 
+# Where each function finds the stack's resources: from the resources themselves, so a stack
+# deployed with Stage=prod (or any name) points its code at what its roles cover, whatever
+# stage .chalice/config.json was packaged for. The secret by its ARN (its Ref; it has no
+# name attribute), which Secrets Manager takes as an id.
+RESOURCE_VARIABLES: dict[str, Any] = {
+    "REPLYWINDOW_STAGE": {"Ref": "Stage"},
+    "REPLYWINDOW_TABLE": {"Ref": "Table"},
+    "REPLYWINDOW_INBOUND_QUEUE": {"Fn::GetAtt": ["InboundQueue", "QueueName"]},
+    "REPLYWINDOW_ALERTS_QUEUE": {"Fn::GetAtt": ["AlertsQueue", "QueueName"]},
+    "REPLYWINDOW_ALERTS_TOPIC": {"Fn::GetAtt": ["AlertsTopic", "TopicName"]},
+    "REPLYWINDOW_ALARM_CLOCK": {"Fn::GetAtt": ["AlarmClock", "Name"]},
+    "REPLYWINDOW_SECRETS": {"Ref": "PlatformSecrets"},
+}
+
+
+def _resource_names_from_resources(sam: dict[str, Any]) -> None:
+    for resource in sam["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        variables = resource["Properties"].setdefault("Environment", {}).setdefault(
+            "Variables", {})
+        variables.update(RESOURCE_VARIABLES)
+
+
 def _attach_log_groups(sam: dict[str, Any]) -> None:
     """Each function logs to the log group resources.yaml declares for it (<Function>LogGroup:
     retention, and a role granted that group's ARN, not a name pattern)."""
@@ -185,6 +209,7 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     _add_webhook_front(sam)
     _keep_webhooks_off_the_rest_api(sam)
     _attach_log_groups(sam)
+    _resource_names_from_resources(sam)
     _add_public_url(sam, _api_stage(stage))
     sam_path.write_text(json.dumps(sam, indent=2))
     return sam_path

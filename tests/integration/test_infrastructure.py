@@ -313,10 +313,46 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
     }
     for function in functions.values():
         # The template's own values, the public URL parameter resolved, nothing added.
-        assert function.environment["REPLYWINDOW_TABLE"] == "replywindow-prod"
+        assert function.environment["REPLYWINDOW_TABLE"] == built.refs["Table"]
         assert function.environment["REPLYWINDOW_RETENTION_DAYS"] == "400"
         assert function.environment["REPLYWINDOW_PUBLIC_URL"] == "http://127.0.0.1:9"
         assert "AWS_ENDPOINT_URL" not in function.environment
+
+
+def test_every_functions_resource_names_follow_the_stage_it_is_deployed_as() -> None:
+    """Packaged from the dev stage's config, deployed with Stage=prod: each function's
+    environment names the prod resources (what its role covers), resolved from the template as
+    CloudFormation would, by the local resolver."""
+    from moto import mock_aws
+
+    from infrastructure.local.aws import InProcessAws
+
+    template, _ = packaging.packaged("dev")
+    with mock_aws():
+        aws = InProcessAws()
+        built = build_resources(aws, template, "prod")
+        functions = packaged_functions(template, built, "prod",
+                                       {"PublicUrl": "https://care.example.com"})
+        sqs, sns = aws.client("sqs"), aws.client("sns")
+        topics = {t["TopicArn"].rsplit(":", 1)[1] for t in sns.list_topics()["Topics"]}
+        machines = {m["name"] for m in aws.client("stepfunctions").list_state_machines()[
+            "stateMachines"]}
+        secret = aws.client("secretsmanager").describe_secret(
+            SecretId=functions["Triage"].environment["REPLYWINDOW_SECRETS"])["Name"]
+        assert len(functions) >= 5
+        for name, function in functions.items():
+            env = function.environment
+            assert env["REPLYWINDOW_STAGE"] == "prod", name
+            assert env["REPLYWINDOW_TABLE"] == "replywindow-prod", name
+            aws.client("dynamodb").describe_table(TableName=env["REPLYWINDOW_TABLE"])
+            for queue in ("REPLYWINDOW_INBOUND_QUEUE", "REPLYWINDOW_ALERTS_QUEUE"):
+                assert env[queue].startswith("replywindow-prod-"), (name, queue)
+                sqs.get_queue_url(QueueName=env[queue])
+            assert env["REPLYWINDOW_ALERTS_TOPIC"] in topics, name
+            assert env["REPLYWINDOW_ALARM_CLOCK"] in machines, name
+            assert env["REPLYWINDOW_SECRETS"] == built.refs["PlatformSecrets"], name
+            assert "dev" not in json.dumps(env), name
+        assert secret == "replywindow-prod/platform-secrets"
 
 
 def test_functions_that_disagree_on_their_environment_stop_the_local_start(
