@@ -4,6 +4,7 @@ secret in plain text."""
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -94,11 +95,22 @@ def test_no_secret_is_written_in_the_template(template) -> None:
 WEBHOOK_ROLE = [
     ({"logs:CreateLogStream", "logs:PutLogEvents"},
      [{"Fn::GetAtt": ["WebhookHandlerLogGroup", "Arn"]}]),
-    ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-     [{"Fn::GetAtt": ["Table", "Arn"]}]),
+    ({"dynamodb:GetItem"}, [{"Fn::GetAtt": ["Table", "Arn"]}]),
+    ({"dynamodb:PutItem", "dynamodb:UpdateItem"}, [{"Fn::GetAtt": ["Table", "Arn"]}]),
     ({"sqs:GetQueueUrl", "sqs:SendMessage"}, [{"Fn::GetAtt": ["InboundQueue", "Arn"]}]),
     ({"secretsmanager:GetSecretValue"}, [{"Ref": "PlatformSecrets"}]),
 ]
+
+
+def leading_keys(template: dict[str, Any]) -> list[tuple[set[str], list[str]]]:
+    """The webhook role's table statements: (actions, the partition key patterns allowed)."""
+    found = []
+    for role, s in _statements(template):
+        if role == "WebhookRole" and str(_as_list(s["Action"])[0]).startswith("dynamodb:"):
+            assert set(s["Condition"]) == {"ForAllValues:StringLike"}, s
+            found.append(({str(a) for a in _as_list(s["Action"])},
+                          s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]))
+    return found
 
 
 def webhook_statements(template: dict[str, Any]) -> list[tuple[set[str], list[Any]]]:
@@ -260,6 +272,21 @@ def test_the_webhook_path_calls_nothing_its_role_does_not_allow_and_uses_all_of_
                if not any(action in actions and target in {_logical(r) for r in resources}
                           for actions, resources in allowed)}
     assert refused == set(), f"the webhook function would get AccessDenied for {refused}"
+    # Each item the path reads or writes is in a partition its statement allows (IAM's
+    # dynamodb:LeadingKeys, matched as StringLike), and each pattern is used.
+    patterns = leading_keys(template)
+    assert patterns == [({"dynamodb:GetItem"}, ["MSGID#*", "CONV#*", "TWEET#*"]), (
+        {"dynamodb:PutItem", "dynamodb:UpdateItem"}, ["MSGID#*", "CONV#*", "CHANNELS"])]
+    used: set[tuple[str, str]] = set()
+    for action, params in aws_calls.calls:
+        if not action.startswith("dynamodb:"):
+            continue
+        pk = str((params.get("Key") or params.get("Item"))["PK"]["S"])
+        matched = [(a, p) for actions, allowed in patterns if action in actions
+                   for p in allowed for a in (action,) if fnmatchcase(pk, p)]
+        assert matched, f"{action} on partition {pk!r} would be AccessDenied"
+        used.update(matched)
+    assert {p for _, p in used} == {p for _, allowed in patterns for p in allowed}
     # And nothing granted goes unused (logs are written by Lambda's runtime, not our code).
     granted = {(action, _logical(r)) for actions, resources in allowed for action in actions
                for r in resources if not action.startswith("logs:")}
