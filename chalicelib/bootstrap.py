@@ -362,7 +362,7 @@ def webhook_deps() -> WebhookDeps:
 
     return WebhookDeps(ingest=ingest_deps, secrets=secrets,
                        max_body_bytes=settings().max_body_bytes, now=now,
-                       signature_checked=signature_checked)
+                       signature_checked=signature_checked, unsigned=unsigned_post)
 
 
 @cache
@@ -387,6 +387,12 @@ def channel_seen(platforms: Iterable[str]) -> None:
     from chalicelib.services import channel_watch
 
     channel_watch.seen(platforms, channel_deps())
+
+
+def unsigned_post(channel: str) -> None:
+    from chalicelib.services import channel_watch
+
+    channel_watch.unsigned(channel, channel_deps())
 
 
 def signature_checked(channel: str, ok: bool) -> None:

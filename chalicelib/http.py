@@ -14,6 +14,7 @@ from chalicelib.domain.errors import (
     ErasureIncomplete,
     Forbidden,
     MalformedPayload,
+    NotConfigured,
     NotFound,
     PayloadTooLarge,
     PlatformFailed,
@@ -31,6 +32,7 @@ _STATUS: tuple[tuple[type[Exception], int], ...] = (
     (Unauthorized, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (NotConfigured, 503),
     (ReplyRefused, 409),
     (PlatformFailed, 502),
     (ReplyMaybeSent, 502),  # 504 when the platform did not answer in time (below)

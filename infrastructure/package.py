@@ -107,6 +107,59 @@ def _add_webhook_front(sam: dict[str, Any]) -> None:
                                     WEBHOOK_PREFIX.strip("/")]]}}
 
 
+# Where each function finds the stack's resources: from the resources themselves, so a stack
+# deployed with Stage=prod (or any name) points its code at what its roles cover, whatever
+# stage .chalice/config.json was packaged for. The secret by its ARN (its Ref; it has no
+# name attribute), which Secrets Manager takes as an id.
+RESOURCE_VARIABLES: dict[str, Any] = {
+    "REPLYWINDOW_STAGE": {"Ref": "Stage"},
+    "REPLYWINDOW_TABLE": {"Ref": "Table"},
+    "REPLYWINDOW_INBOUND_QUEUE": {"Fn::GetAtt": ["InboundQueue", "QueueName"]},
+    "REPLYWINDOW_ALERTS_QUEUE": {"Fn::GetAtt": ["AlertsQueue", "QueueName"]},
+    "REPLYWINDOW_ALERTS_TOPIC": {"Fn::GetAtt": ["AlertsTopic", "TopicName"]},
+    "REPLYWINDOW_ALARM_CLOCK": {"Fn::GetAtt": ["AlarmClock", "Name"]},
+    "REPLYWINDOW_SECRETS": {"Ref": "PlatformSecrets"},
+}
+
+
+def _resource_names_from_resources(sam: dict[str, Any]) -> None:
+    for resource in sam["Resources"].values():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        variables = resource["Properties"].setdefault("Environment", {}).setdefault(
+            "Variables", {})
+        variables.update(RESOURCE_VARIABLES)
+
+
+def _attach_log_groups(sam: dict[str, Any]) -> None:
+    """Each function logs to the log group resources.yaml declares for it (<Function>LogGroup:
+    retention, and a role granted that group's ARN, not a name pattern)."""
+    resources = sam["Resources"]
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        group = f"{name}LogGroup"
+        if resources.get(group, {}).get("Type") != "AWS::Logs::LogGroup":
+            raise SystemExit(f"{name} has no log group: declare {group} (AWS::Logs::LogGroup) "
+                             "in infrastructure/resources.yaml and grant its role that group")
+        resource["Properties"]["LoggingConfig"] = {"LogGroup": {"Ref": group}}
+
+
+def _keep_webhooks_off_the_rest_api(sam: dict[str, Any]) -> None:
+    """The webhooks are served only by their function URL: left on the REST API they would run
+    under the API handler's whole-application role with no reserved concurrency, beside the
+    webhook function's least privilege. API Gateway answers 403 for a path it does not
+    declare (the local REST front does the same: infrastructure/local/rest_front.py)."""
+    paths = sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"]
+    for path in [p for p in paths if p.startswith(WEBHOOK_PREFIX)]:
+        del paths[path]
+
+
+def rest_api_paths(sam: dict[str, Any]) -> list[str]:
+    """The paths the packaged REST API declares: all that API Gateway routes to the app."""
+    return list(sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"])
+
+
 def _api_stage(stage: str) -> str:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return str(config["stages"][stage].get("api_gateway_stage",
@@ -154,6 +207,9 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     sam = json.loads(sam_path.read_text())
     _apply_function_overrides(sam, overrides)
     _add_webhook_front(sam)
+    _keep_webhooks_off_the_rest_api(sam)
+    _attach_log_groups(sam)
+    _resource_names_from_resources(sam)
     _add_public_url(sam, _api_stage(stage))
     sam_path.write_text(json.dumps(sam, indent=2))
     return sam_path

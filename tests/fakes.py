@@ -267,6 +267,11 @@ class FakeChannelStore:
         else:  # the run goes on
             self.states[channel] = replace(s, bad_last_at=at, bad_count=s.bad_count + 1)
 
+    def unsigned(self, channel: str, at: datetime) -> None:
+        s = self._get(channel)
+        self.states[channel] = replace(s, unsigned_count=s.unsigned_count + 1,
+                                       unsigned_last_at=at)
+
     def claim_page(self, channel: str, at: datetime, every: timedelta) -> bool:
         s = self._get(channel)
         if s.last_paged_at is not None and at - s.last_paged_at < every:

@@ -74,15 +74,16 @@ class _Validator(RequestValidator):  # type: ignore[misc]
 class FakePlatforms:
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
-    failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    failures: list[tuple[int, dict[str, str], dict[str, Any]]] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
     counter: int = 0  # posts taken (each would be visible to the customer)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
-    def fail_next(self, status: int, times: int = 1,
-                  headers: dict[str, str] | None = None) -> None:
-        self.failures.extend([(status, headers or {})] * times)
+    def fail_next(self, status: int, times: int = 1, headers: dict[str, str] | None = None,
+                  body: dict[str, Any] | None = None) -> None:
+        """Answer the next posts with `status` (and the platform's error `body`, if given)."""
+        self.failures.extend([(status, headers or {}, body or {"detail": "injected"})] * times)
 
     def delay_next(self, seconds: float) -> None:
         """Take the next post (it counts as sent) but answer only after `seconds`."""
@@ -146,8 +147,8 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
                     self._answer(200, {"data": {"id": f"19000000000000{state.counter:05d}"}})
                 return
             if state.failures:
-                status, headers = state.failures.pop(0)
-                self._answer(status, {"detail": "injected"}, headers)
+                status, headers, body = state.failures.pop(0)
+                self._answer(status, body, headers)
                 return
             state.counter += 1
             if parts.path.startswith("/2/"):

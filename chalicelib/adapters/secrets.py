@@ -43,13 +43,14 @@ class MissingSecret(RuntimeError):
 
 
 def parse_secrets(raw: Any) -> PlatformSecrets:
-    """The secret's JSON as PlatformSecrets. A `null`, empty or blank value is missing (""),
-    never the text "None": an empty secret must look unset to every check."""
+    """The secret's JSON as PlatformSecrets. Only a non-blank string is a value: `null`, an
+    empty or blank string, and anything not a string (`false`, `0`, `{}`, a list) are missing
+    (""). Turned into text they would be secrets anyone can guess (`Bearer False`)."""
     if not isinstance(raw, dict):
         raise MissingSecret("the platform secret is not a JSON object of keys")
     known = PlatformSecrets.__dataclass_fields__
-    return PlatformSecrets(**{k: str(v) for k, v in raw.items()
-                              if k in known and v is not None and str(v).strip()})
+    return PlatformSecrets(**{k: v for k, v in raw.items()
+                              if k in known and isinstance(v, str) and v.strip()})
 
 
 def load_secrets(name: str, *, force_fetch: bool = False) -> PlatformSecrets:

@@ -8,11 +8,15 @@ and once more when it is over; a channel that flaps pages them at most once a pe
 
 Anyone can POST an unsigned body to a webhook, so failed signatures alone prove nothing: only a
 run of them with no verified delivery of the channel in between, lasting a while, is a rotated
-secret. Junk while real deliveries keep verifying is just junk.
+secret. Junk while real deliveries keep verifying is just junk. A rotated secret also silences
+the channel, so when its rhythm is known the failures must go on past its silence threshold:
+a few junk POSTs at night on a quiet channel are not an outage. A POST with no signature (or
+one not of the platform's shape) is not a delivery at all: it is counted as junk, apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,6 +27,9 @@ SILENCE_FLOOR = timedelta(minutes=15)  # shorter gaps are noise whatever the his
 MIN_EVENTS = 20  # before this much history, a learned gap means nothing
 AUTH_PROBLEMS = ("revoked", "send_failed", "unhealthy")
 SIGNATURE_PROBLEM = "signature_failures"
+# The webhook routes whose signatures are counted, and the platforms each one delivers: a
+# rotated secret silences all of them.
+ROUTE_PLATFORMS = {"x": ("x",), "meta": ("messenger", "facebook", "instagram", "whatsapp")}
 
 
 @dataclass(frozen=True)
@@ -54,6 +61,8 @@ class ChannelState:
     bad_last_at: datetime | None = None
     bad_count: int = 0
     last_paged_at: datetime | None = None  # the last "down" page about this channel
+    unsigned_count: int = 0  # POSTs with no signature of the platform's shape: junk
+    unsigned_last_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -74,15 +83,37 @@ def _after(a: datetime | None, b: datetime | None) -> bool:
     return a is not None and b is not None and a > b
 
 
-def signature_incident(state: ChannelState, policy: AlertPolicy) -> bool:
+def route_silence(route: str, states: Mapping[str, ChannelState],
+                  configured: Mapping[str, timedelta]) -> timedelta | None:
+    """How long the platforms a webhook route delivers may be quiet, where known: the shortest
+    of their thresholds (the first of them a rotated secret would make overdue)."""
+    known = [t for name in (route, *ROUTE_PLATFORMS.get(route, ()))
+             if (t := silence_threshold(states.get(name, ChannelState(channel=name)),
+                                        configured.get(name))) is not None]
+    return min(known, default=None)
+
+
+def signature_incident(state: ChannelState, policy: AlertPolicy,
+                       silence: timedelta | None = None,
+                       calendar: BusinessCalendar | None = None) -> bool:
     """A run of failed signatures long and sustained enough, with no verified delivery (nor any
-    event, which only a verified delivery records) since it began."""
+    event, which only a verified delivery records) since it began, and, when the channel's
+    silence threshold is known, still failing once the channel has been quiet beyond it
+    (counted from the last delivery heard, in business time as silence is): a rotated secret
+    silences the channel, junk does not."""
     first, last = state.bad_first_at, state.bad_last_at
     if first is None or last is None or state.bad_count < policy.signature_failures:
         return False
     if last - first < policy.signature_over:
         return False
-    return not (_after(state.last_verified_at, first) or _after(state.last_event_at, first))
+    if _after(state.last_verified_at, first) or _after(state.last_event_at, first):
+        return False
+    if silence is None:
+        return True
+    heard = max((t for t in (state.last_verified_at, state.last_event_at) if t is not None),
+                default=first)
+    quiet = calendar.elapsed(heard, last) if calendar is not None else last - heard
+    return quiet > silence
 
 
 def may_page(state: ChannelState, now: datetime, policy: AlertPolicy) -> bool:
@@ -92,13 +123,15 @@ def may_page(state: ChannelState, now: datetime, policy: AlertPolicy) -> bool:
 
 def diagnose(state: ChannelState, now: datetime, calendar: BusinessCalendar,
              configured_silence: timedelta | None = None,
-             policy: AlertPolicy = AlertPolicy()) -> Verdict | None:
-    """What is wrong with the channel now, or None."""
+             policy: AlertPolicy = AlertPolicy(),
+             signature_silence: timedelta | None = None) -> Verdict | None:
+    """What is wrong with the channel now, or None. `signature_silence`: the silence threshold
+    of the platforms the channel's webhook route delivers (`route_silence`), where known."""
     if state.problem in AUTH_PROBLEMS and not _after(state.last_send_ok_at, state.problem_at) \
             and not (state.problem == "revoked"
                      and _after(state.last_event_at, state.problem_at)):
         return Verdict("auth", f"{state.problem}: {state.problem_detail}"[:80].rstrip(": "))
-    if signature_incident(state, policy):
+    if signature_incident(state, policy, signature_silence, calendar):
         return Verdict(SIGNATURE_PROBLEM, f"{state.bad_count} deliveries failed their "
                                           "signature, none verified: check the app secret")
     threshold = silence_threshold(state, configured_silence)

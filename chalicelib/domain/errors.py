@@ -22,6 +22,11 @@ class QueueUnavailable(StoreUnavailable):
     """The queue could not take the message; the delivery must be retried."""
 
 
+class NotConfigured(Exception):
+    """A credential the request needs is not filled in yet (answered 503 with this reason: the
+    platform retries, and an operator can tell what to set)."""
+
+
 class NotFound(LookupError):
     """What was asked for does not exist: answered 404."""
 
@@ -75,6 +80,15 @@ class ReplyMaybeSent(Exception):
         super().__init__(f"{channel}: {detail}: the reply may have been sent; it is not sent "
                          "again, and the platform's echo of it will settle it")
         self.channel, self.detail, self.timed_out = channel, detail, timed_out
+
+
+class PlatformRefused(ReplyRefused):
+    """The platform refused this one reply (duplicate content, a restricted reply, outside the
+    messaging window...): answered 409 with the platform's reason; the channel is fine."""
+
+    def __init__(self, channel: str, detail: str) -> None:
+        super().__init__(f"{channel}: {detail}")
+        self.channel = channel
 
 
 class ChannelAuthFailed(PlatformFailed):

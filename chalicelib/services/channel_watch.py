@@ -18,6 +18,7 @@ from chalicelib.domain.channel_health import (
     down_message,
     may_page,
     recovered_message,
+    route_silence,
     silence_threshold,
 )
 from chalicelib.domain.errors import StoreUnavailable
@@ -37,6 +38,10 @@ class ChannelStore(Protocol):
     def learn_gap(self, channel: str, gap: timedelta) -> None: ...
 
     def signature(self, channel: str, ok: bool, at: datetime) -> None: ...
+
+    def unsigned(self, channel: str, at: datetime) -> None:
+        """A POST with no signature of the platform's shape: junk, counted apart."""
+        ...
 
     def all(self) -> list[ChannelState]: ...
 
@@ -91,15 +96,24 @@ def signature(channel: str, ok: bool, deps: ChannelDeps) -> None:
         logger.warning("signature failure not recorded", extra={"fault": str(fault)})
 
 
+def unsigned(channel: str, deps: ChannelDeps) -> None:
+    try:
+        deps.store.unsigned(channel, deps.now())
+    except StoreUnavailable as fault:
+        logger.warning("unsigned post not recorded", extra={"fault": str(fault)})
+
+
 def check(deps: ChannelDeps) -> dict[str, str]:
     """One pass over every channel: open, re-send or close incidents. What it did, by channel."""
     now, policies, done = deps.now(), deps.policies(), {}
     # The link opens the console page: what is down and what to do about it.
     link, alerts = f"{deps.public_url}/console/channels", policies.channel_alerts
-    for state in deps.store.all():
+    states = deps.store.all()
+    by_name = {s.channel: s for s in states}
+    for state in states:
         ch = state.channel
         verdict = diagnose(state, now, _calendar(ch, policies), policies.channel_silence.get(ch),
-                           alerts)
+                           alerts, route_silence(ch, by_name, policies.channel_silence))
         if verdict is not None:
             opened = state.incident is None and deps.store.open_incident(ch, verdict.kind, now)
             if opened or (state.incident is not None and not state.incident_alerted):
@@ -130,9 +144,13 @@ def check(deps: ChannelDeps) -> dict[str, str]:
 def overview(deps: ChannelDeps) -> dict[str, dict[str, Any]]:
     """Each channel's state for /health and `replywindow channels`."""
     now, policies, out = deps.now(), deps.policies(), {}
-    for s in deps.store.all():
+    states = deps.store.all()
+    by_name = {s.channel: s for s in states}
+    for s in states:
         configured = policies.channel_silence.get(s.channel)
-        verdict = diagnose(s, now, _calendar(s.channel, policies), configured)
+        verdict = diagnose(s, now, _calendar(s.channel, policies), configured,
+                           policies.channel_alerts,
+                           route_silence(s.channel, by_name, policies.channel_silence))
         threshold = silence_threshold(s, configured)
         if verdict is None:
             state, detail = ("ok" if threshold else "learning"), ""
@@ -146,5 +164,7 @@ def overview(deps: ChannelDeps) -> dict[str, dict[str, Any]]:
             "last_send_ok_at": s.last_send_ok_at.isoformat() if s.last_send_ok_at else None,
             "silence_alert_after_s": int(threshold.total_seconds()) if threshold else None,
             "incident": s.incident,
-            "incident_since": s.incident_since.isoformat() if s.incident_since else None}
+            "incident_since": s.incident_since.isoformat() if s.incident_since else None,
+            # POSTs without a signature: anyone's junk, shown apart from failed signatures.
+            "unsigned_posts": s.unsigned_count}
     return out

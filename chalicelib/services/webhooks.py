@@ -18,6 +18,7 @@ from chalicelib.domain.errors import (
     BadRequest,
     Forbidden,
     MalformedPayload,
+    NotConfigured,
     PayloadTooLarge,
     Unauthorized,
 )
@@ -39,6 +40,7 @@ class WebhookDeps:
     now: Callable[[], datetime]
     signature_checked: Callable[[str, bool], None] | None = None  # (route, ok): a run of
     # failures is a channel problem (a rotated app secret), not just bad requests
+    unsigned: Callable[[str], None] | None = None  # (route): a POST with no signature at all
 
 
 def x_crc(crc_token: str | None, deps: WebhookDeps) -> dict[str, str]:
@@ -48,6 +50,9 @@ def x_crc(crc_token: str | None, deps: WebhookDeps) -> dict[str, str]:
         # Its answer would be a valid delivery signature for this text: never for a body.
         raise BadRequest("crc_token must be 8 to 128 base64 characters")
     secret = deps.secrets().x_consumer_secret
+    if not secret:
+        # An HMAC under an empty key is no proof of anything, to X or to a forger.
+        raise NotConfigured("X is not configured: set x_consumer_secret in the platform secret")
     return {"response_token": signatures.x_crc_response(secret, crc_token)}
 
 
@@ -67,7 +72,7 @@ def meta_verify(mode: str | None, token: str | None, challenge: str | None,
 def receive_x(body: bytes, signature: str | None, deps: WebhookDeps) -> IngestReport:
     _check_size(body, deps)
     if not _verified("x", signatures.verify_x(deps.secrets().x_consumer_secret, body,
-                                              signature), deps):
+                                              signature), signatures.signed_x(signature), deps):
         raise Unauthorized("missing or invalid x-twitter-webhooks-signature")
     from chalicelib.webhooks.x_parser import parse_x
 
@@ -77,17 +82,24 @@ def receive_x(body: bytes, signature: str | None, deps: WebhookDeps) -> IngestRe
 def receive_meta(body: bytes, signature: str | None, deps: WebhookDeps) -> IngestReport:
     _check_size(body, deps)
     if not _verified("meta", signatures.verify_meta(deps.secrets().meta_app_secret, body,
-                                                    signature), deps):
+                                                    signature), signatures.signed_meta(signature),
+                     deps):
         raise Unauthorized("missing or invalid X-Hub-Signature-256")
     from chalicelib.webhooks.meta_router import parse_meta
 
     return _ingest("meta", body, deps, parse_meta)
 
 
-def _verified(route: str, ok: bool, deps: WebhookDeps) -> bool:
-    if not ok and deps.signature_checked is not None:
+def _verified(route: str, ok: bool, signed: bool, deps: WebhookDeps) -> bool:
+    """Count a failure only for a POST that carries a signature of the platform's shape (what a
+    rotated secret sends); one without is anyone's junk, counted apart."""
+    if ok:
+        return True
+    if signed and deps.signature_checked is not None:
         deps.signature_checked(route, False)
-    return ok
+    elif not signed and deps.unsigned is not None:
+        deps.unsigned(route)
+    return False
 
 
 def _check_size(body: bytes, deps: WebhookDeps) -> None:

@@ -11,8 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 
 _PREFIX = "sha256="
+# What a signature looks like, whatever the key: base64 of 32 bytes (X), 64 hex digits (Meta).
+_X_SHAPE = re.compile(r"sha256=[A-Za-z0-9+/]{43}=")
+_META_SHAPE = re.compile(r"sha256=[0-9a-fA-F]{64}")
 
 
 def _mac(secret: str, data: bytes) -> bytes:
@@ -46,3 +50,13 @@ def verify_meta(app_secret: str, body: bytes, header: str | None) -> bool:
     # Hex is case-insensitive: Meta sends lower case, a proxy in between might not.
     return bool(app_secret) and _matches(meta_signature(app_secret, body),
                                          header.lower() if header else None)
+
+
+def signed_x(header: str | None) -> bool:
+    """Whether a header is an X signature at all (right or wrong key): a rotated secret sends
+    these; anything else is not a delivery."""
+    return header is not None and _X_SHAPE.fullmatch(header.strip()) is not None
+
+
+def signed_meta(header: str | None) -> bool:
+    return header is not None and _META_SHAPE.fullmatch(header.strip()) is not None

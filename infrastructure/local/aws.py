@@ -249,6 +249,18 @@ def _state_machine(aws: Clients, logical: str, props: dict[str, Any], built: Bui
     built.attrs[logical] = {"Arn": arn, "Name": props["StateMachineName"]}
 
 
+def _log_group(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
+    # CloudFormation names an unnamed group after the stack and the logical id.
+    name = props.get("LogGroupName", f"replywindow-local-{logical}")
+    logs = aws.client("logs")
+    logs.create_log_group(logGroupName=name)
+    if "RetentionInDays" in props:
+        logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+    arn = f"arn:aws:logs:{aws.region}:{ACCOUNT}:log-group:{name}"
+    built.refs[logical] = name
+    built.attrs[logical] = {"Arn": f"{arn}:*"}  # GetAtt Arn: the group's streams included
+
+
 BUILDERS: dict[str, Builder] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
@@ -258,6 +270,7 @@ BUILDERS: dict[str, Builder] = {
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::ApplicationAutoScaling::ScalableTarget": _scalable_target,
     "AWS::ApplicationAutoScaling::ScalingPolicy": _scaling_policy,
+    "AWS::Logs::LogGroup": _log_group,
 }
 
 

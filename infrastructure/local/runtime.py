@@ -106,6 +106,7 @@ class LocalRuntime:
         self._api_thread: threading.Thread | None = None
         self._webhook_server: Any = None
         self.functions: dict[str, FunctionSpec] = {}
+        self.rest_paths: list[str] = []  # what the packaged RestAPI routes to the app
 
     @property
     def api_url(self) -> str:
@@ -159,14 +160,11 @@ class LocalRuntime:
             SecretId=os.environ["REPLYWINDOW_SECRETS"], SecretString=json.dumps(values))
 
     def _start_api(self) -> Any:
-        # Chalice's LocalDevServer wants a Config; it reads only the API-related settings.
-        from chalice.config import Config
-        from chalice.local import LocalDevServer  # imported late: after the environment is set
+        import app as application  # imported late: after the environment is set
+        from infrastructure.local.rest_front import rest_front
 
-        import app as application
-
-        server = LocalDevServer(application.app, Config.create(), self.settings.host,
-                                self.settings.api_port)
+        server = rest_front(application.app, self.rest_paths, self.settings.host,
+                            self.settings.api_port)
         self._api_server = server
         self._api_thread = threading.Thread(target=server.serve_forever, name="api",
                                             daemon=True)
@@ -207,7 +205,7 @@ class LocalRuntime:
 
     def start(self) -> None:
         from infrastructure.local import outbox
-        from infrastructure.package import packaged
+        from infrastructure.package import packaged, rest_api_paths
 
         s = self.settings
         began = time.monotonic()
@@ -220,6 +218,7 @@ class LocalRuntime:
         self.built = build_resources(self.aws, template, s.stage, parameters)
         self.functions = packaged_functions(template, self.built, s.stage, parameters,
                                             s.region)
+        self.rest_paths = rest_api_paths(template)
         self._apply_environment(self.functions)
         self._seed_secrets()
         self.outbox.unlink(missing_ok=True)

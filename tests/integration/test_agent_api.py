@@ -269,6 +269,26 @@ def test_a_revoked_token_is_a_502_naming_the_channel_and_shows_in_health(
     assert "reconnect the channel" in health["channels"]["x"]["detail"]
 
 
+def test_x_refusing_a_duplicate_is_this_replys_refusal_not_a_channel_down(
+        client, agent, platforms) -> None:
+    post_x(client, mention("2080765813578191650"))
+    # X's published answer to a post it already has: 403, the reason in `detail`.
+    platforms.fail_next(403, body={
+        "detail": "You are not allowed to create a Tweet with duplicate content.",
+        "type": "about:blank", "title": "Forbidden", "status": 403})
+    response = reply(client, "x.t-2080765813578191650", agent)
+    assert response.status_code == 409
+    assert json.loads(response.body)["error"] == (
+        "x: refused the reply (403): You are not allowed to create a Tweet with duplicate "
+        "content.")
+    health = json.loads(client.http.get("/health", headers=ADMIN).body)
+    assert health["channels"].get("x", {}).get("state") not in ("unhealthy", "revoked")
+    assert [c for c in bootstrap.channels().all() if c.problem or c.incident] == []
+    # The next reply goes out: the channel was fine all along.
+    assert reply(client, "x.t-2080765813578191650", agent, text="Sorry, here is more"
+                 ).status_code == 201
+
+
 def test_an_app_revoke_event_marks_the_channel(client, platforms) -> None:
     post_x(client, fixture("twitter/aaa_docs_user_event.json"))
     health = json.loads(client.http.get("/health", headers=ADMIN).body)

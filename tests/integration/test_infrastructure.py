@@ -157,6 +157,9 @@ def test_local_resources_carry_the_declared_settings(
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == built.attrs["InboundDeadLetterQueue"]["Arn"]
     assert int(redrive["maxReceiveCount"]) == 5
+    groups = aws.client("logs").describe_log_groups(
+        logGroupNamePrefix=built.refs["WebhookHandlerLogGroup"])["logGroups"]
+    assert [g["retentionInDays"] for g in groups] == [30]
 
 
 def test_an_unknown_resource_type_stops_the_local_build(
@@ -175,7 +178,7 @@ def test_webhooks_are_fronted_by_a_function_url_on_a_function_of_their_own(
     assert webhooks["Handler"] == "app.webhook_url" and api["Handler"] == "app.app"
     # The same code and settings as the API handler; its own entry point, role (public, so
     # least privilege) and reserved concurrency (tests/reliability/test_least_privilege.py).
-    own = {"Handler", "Role", "ReservedConcurrentExecutions", "Environment"}
+    own = {"Handler", "Role", "ReservedConcurrentExecutions", "Environment", "LoggingConfig"}
     assert {k: v for k, v in webhooks.items() if k not in own} == {
         k: v for k, v in api.items() if k not in own}
     assert webhooks["Role"] == {"Fn::GetAtt": ["WebhookRole", "Arn"]}
@@ -191,6 +194,36 @@ def test_webhooks_are_fronted_by_a_function_url_on_a_function_of_their_own(
     assert not any(r["Type"].startswith("AWS::ApiGatewayV2::") for r in resources.values())
     output = packaged["Outputs"]["WebhookEndpoint"]["Value"]["Fn::Join"][1]
     assert output == [{"Fn::GetAtt": ["WebhookUrl", "FunctionUrl"]}, "webhooks"]
+
+
+def test_the_rest_api_serves_no_webhook_and_the_local_rest_front_matches_it(
+        packaged: dict[str, Any]) -> None:
+    """Only the function URL takes webhooks: on the REST API they would run under the whole
+    application's role, with no reserved concurrency. Locally the API port routes exactly the
+    RestAPI's paths, so an undeclared one is API Gateway's 403 there too."""
+    import threading
+
+    import requests
+
+    import app
+    from infrastructure.local.rest_front import rest_front
+
+    paths = packaging.rest_api_paths(packaged)
+    assert [p for p in paths if "webhook" in p] == []
+    assert {"/health", "/api/conversations", "/ack/{token}"} <= set(paths)
+    port = free_port()
+    server = rest_front(app.app, paths, "127.0.0.1", port)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for method, path in (("GET", "/webhooks/x?crc_token=abcdefgh"), ("POST", "/webhooks/x"),
+                             ("GET", "/webhooks/meta"), ("POST", "/webhooks/meta")):
+            answer = requests.request(method, base + path, data=b"{}", timeout=10)
+            assert answer.status_code == 403, (method, path)
+            assert answer.json() == {"message": "Missing Authentication Token"}
+        assert requests.get(f"{base}/health", timeout=10).status_code == 200
+    finally:
+        server.shutdown()
 
 
 # Variables chalicelib/config.py reads that a deployed function may leave unset: the default is
@@ -286,10 +319,46 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
     }
     for function in functions.values():
         # The template's own values, the public URL parameter resolved, nothing added.
-        assert function.environment["REPLYWINDOW_TABLE"] == "replywindow-prod"
+        assert function.environment["REPLYWINDOW_TABLE"] == built.refs["Table"]
         assert function.environment["REPLYWINDOW_RETENTION_DAYS"] == "400"
         assert function.environment["REPLYWINDOW_PUBLIC_URL"] == "http://127.0.0.1:9"
         assert "AWS_ENDPOINT_URL" not in function.environment
+
+
+def test_every_functions_resource_names_follow_the_stage_it_is_deployed_as() -> None:
+    """Packaged from the dev stage's config, deployed with Stage=prod: each function's
+    environment names the prod resources (what its role covers), resolved from the template as
+    CloudFormation would, by the local resolver."""
+    from moto import mock_aws
+
+    from infrastructure.local.aws import InProcessAws
+
+    template, _ = packaging.packaged("dev")
+    with mock_aws():
+        aws = InProcessAws()
+        built = build_resources(aws, template, "prod")
+        functions = packaged_functions(template, built, "prod",
+                                       {"PublicUrl": "https://care.example.com"})
+        sqs, sns = aws.client("sqs"), aws.client("sns")
+        topics = {t["TopicArn"].rsplit(":", 1)[1] for t in sns.list_topics()["Topics"]}
+        machines = {m["name"] for m in aws.client("stepfunctions").list_state_machines()[
+            "stateMachines"]}
+        secret = aws.client("secretsmanager").describe_secret(
+            SecretId=functions["Triage"].environment["REPLYWINDOW_SECRETS"])["Name"]
+        assert len(functions) >= 5
+        for name, function in functions.items():
+            env = function.environment
+            assert env["REPLYWINDOW_STAGE"] == "prod", name
+            assert env["REPLYWINDOW_TABLE"] == "replywindow-prod", name
+            aws.client("dynamodb").describe_table(TableName=env["REPLYWINDOW_TABLE"])
+            for queue in ("REPLYWINDOW_INBOUND_QUEUE", "REPLYWINDOW_ALERTS_QUEUE"):
+                assert env[queue].startswith("replywindow-prod-"), (name, queue)
+                sqs.get_queue_url(QueueName=env[queue])
+            assert env["REPLYWINDOW_ALERTS_TOPIC"] in topics, name
+            assert env["REPLYWINDOW_ALARM_CLOCK"] in machines, name
+            assert env["REPLYWINDOW_SECRETS"] == built.refs["PlatformSecrets"], name
+            assert "dev" not in json.dumps(env), name
+        assert secret == "replywindow-prod/platform-secrets"
 
 
 def test_functions_that_disagree_on_their_environment_stop_the_local_start(

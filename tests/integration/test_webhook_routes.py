@@ -76,6 +76,28 @@ def test_x_crc_handshake(client: Client) -> None:
     assert client.http.get("/webhooks/x").status_code == 400
 
 
+def test_the_crc_is_503_while_the_x_secret_is_unset(aws: Built) -> None:
+    """Not an HMAC under an empty key: X would take it for a working webhook."""
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+
+    import app
+    from chalicelib import bootstrap
+    from tests.integration.conftest import SECRETS
+
+    boto3.client("secretsmanager", region_name="us-east-1").put_secret_value(
+        SecretId=bootstrap.settings().secrets_name,
+        SecretString=json.dumps({**SECRETS, "x_consumer_secret": ""}))
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    bootstrap.reset()
+    answer = app.webhook_url(function_url_event("GET", "/webhooks/x",
+                                                query=f"crc_token={CRC_TOKEN}"), None)
+    assert answer["statusCode"] == 503
+    assert json.loads(answer["body"]) == {
+        "error": "X is not configured: set x_consumer_secret in the platform secret"}
+    assert "response_token" not in answer["body"]
+
+
 @settings(max_examples=40, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(document=st.dictionaries(st.text(max_size=6), st.text(max_size=6) | st.integers(),

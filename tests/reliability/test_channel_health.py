@@ -19,7 +19,7 @@ from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local import outbox
 from infrastructure.local.aws import Built
 from tests.integration.conftest import SECRETS
-from tests.integration.test_agent_api import whatsapp
+from tests.integration.test_agent_api import mention, whatsapp
 from tests.unit.webhooks.conftest import fixture
 
 ADMIN = {"Authorization": f"Bearer {SECRETS['admin_token']}"}
@@ -168,3 +168,59 @@ def test_a_failed_admin_alert_is_sent_by_the_next_pass(client, monkeypatch) -> N
     monkeypatch.undo()
     assert handlers.channel_watch() == {"instagram": "down: auth"}
     assert len(_sms(deliveries)) == 1
+
+
+def _x(http: Client, body: bytes, signature: str | None) -> int:
+    headers = {"Content-Type": "application/json"}
+    if signature is not None:
+        headers["x-twitter-webhooks-signature"] = signature
+    return int(http.http.post("/webhooks/x", body=body, headers=headers).status_code)
+
+
+def _hourly_rhythm(http: Client, clock: Clock) -> None:
+    """A quiet X channel: a verified delivery an hour for a day (its silence threshold: 3 h)."""
+    for n in range(24):
+        clock.at += timedelta(hours=1)
+        body = json.dumps(mention(f"20807658135781918{n:02d}")).encode()
+        assert _x(http, body, x_signature(SECRETS["x_consumer_secret"], body)) == 200
+    assert handlers.channel_watch() == {}
+    assert _health(http)["x"]["silence_alert_after_s"] == 3 * 3600
+
+
+def test_junk_posts_at_night_on_a_quiet_channel_page_nobody(client, clock) -> None:
+    http, deliveries = client
+    _hourly_rhythm(http, clock)
+    clock.at += timedelta(minutes=20)
+    junk = json.dumps(fixture("twitter/aaa_docs_direct_message_events.json")).encode()
+    for n in range(5):  # 5 signed-looking junk POSTs over 11 minutes, the watch every few
+        assert _x(http, junk, x_signature("a-guess", junk)) == 401
+        assert handlers.channel_watch() == {}, n
+        clock.at += timedelta(minutes=2, seconds=45)
+    for signature in (None, "", "sha256=nothing-like-one"):  # not a signature at all: junk
+        clock.at += timedelta(minutes=1)
+        assert _x(http, junk, signature) == 401
+    assert handlers.channel_watch() == {}
+    assert _sms(deliveries) == []
+    x = _health(http)["x"]
+    assert x["state"] == "ok" and x["unsigned_posts"] == 3
+    item = bootstrap.channels().all()
+    assert [s.bad_count for s in item if s.channel == "x"] == [5]  # the signed-looking ones
+    print("5 junk POSTs over 11 minutes on an hourly channel, 3 unsigned: "
+          f"{len(_sms(deliveries))} pages")
+
+
+def test_a_rotated_x_secret_on_a_quiet_channel_pages_once_past_its_silence(client,
+                                                                          clock) -> None:
+    http, deliveries = client
+    _hourly_rhythm(http, clock)
+    pages = []
+    for n in range(1, 11):  # X's deliveries (and retries) every 20 minutes, all failing
+        clock.at += timedelta(minutes=20)
+        body = json.dumps(mention(f"20807658135781919{n:02d}")).encode()
+        assert _x(http, body, x_signature("last-years-consumer-secret", body)) == 401
+        pages.append(handlers.channel_watch())
+    # Quiet 3 h 20 min with failures throughout: the secret, not the customers.
+    assert pages == [{}] * 9 + [{"x": "down: signature_failures"}]
+    [(to, text)] = _sms(deliveries)
+    assert to == "+15550100010" and text.startswith("CHANNEL DOWN x: 10 deliveries failed")
+    print(f"a rotated secret on an hourly channel: {len(_sms(deliveries))} page, after 3h20m")

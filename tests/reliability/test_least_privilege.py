@@ -4,6 +4,7 @@ secret in plain text."""
 from __future__ import annotations
 
 import json
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -92,14 +93,24 @@ def test_no_secret_is_written_in_the_template(template) -> None:
 # The public webhook function's role, statement by statement: (actions, resources). Anything
 # more is what a forged delivery could reach if the code had a hole.
 WEBHOOK_ROLE = [
-    ({"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"},
-     [{"Fn::Sub": "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-                  "/aws/lambda/${AWS::StackName}-WebhookHandler-*"}]),
-    ({"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem"},
-     [{"Fn::GetAtt": ["Table", "Arn"]}]),
+    ({"logs:CreateLogStream", "logs:PutLogEvents"},
+     [{"Fn::GetAtt": ["WebhookHandlerLogGroup", "Arn"]}]),
+    ({"dynamodb:GetItem"}, [{"Fn::GetAtt": ["Table", "Arn"]}]),
+    ({"dynamodb:PutItem", "dynamodb:UpdateItem"}, [{"Fn::GetAtt": ["Table", "Arn"]}]),
     ({"sqs:GetQueueUrl", "sqs:SendMessage"}, [{"Fn::GetAtt": ["InboundQueue", "Arn"]}]),
     ({"secretsmanager:GetSecretValue"}, [{"Ref": "PlatformSecrets"}]),
 ]
+
+
+def leading_keys(template: dict[str, Any]) -> list[tuple[set[str], list[str]]]:
+    """The webhook role's table statements: (actions, the partition key patterns allowed)."""
+    found = []
+    for role, s in _statements(template):
+        if role == "WebhookRole" and str(_as_list(s["Action"])[0]).startswith("dynamodb:"):
+            assert set(s["Condition"]) == {"ForAllValues:StringLike"}, s
+            found.append(({str(a) for a in _as_list(s["Action"])},
+                          s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]))
+    return found
 
 
 def webhook_statements(template: dict[str, Any]) -> list[tuple[set[str], list[Any]]]:
@@ -133,15 +144,35 @@ def test_a_flood_of_webhooks_cannot_take_the_accounts_concurrency(
                           template["Resources"][name]["Properties"] for name in others)
 
 
-def test_functions_write_only_to_this_stacks_log_groups(template: dict[str, Any]) -> None:
-    logs = [(role, s) for role, s in _statements(template)
-            if any(str(a).startswith("logs:") for a in _as_list(s["Action"]))]
-    assert {role for role, _ in logs} == {"DefaultRole", "WebhookRole"}
-    prefix = ("arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:"
-              "/aws/lambda/${AWS::StackName}-")
-    for role, statement in logs:
-        for resource in _as_list(statement["Resource"]):
-            assert resource["Fn::Sub"].startswith(prefix), (role, resource)
+def test_each_function_writes_only_to_its_own_log_group_which_expires(
+        template: dict[str, Any]) -> None:
+    """Log groups of the stack's own, attached by ARN (no function-name pattern, which
+    CloudFormation truncates for a long stack name), kept LogRetentionDays."""
+    resources = template["Resources"]
+    functions = {name: r["Properties"] for name, r in resources.items()
+                 if r["Type"] == "AWS::Serverless::Function"}
+    assert {"APIHandler", "WebhookHandler", "Triage", "RingAlarm", "ChannelWatch"} <= set(
+        functions)
+    granted: dict[str, set[str]] = {}
+    for role, statement in _statements(template):
+        actions = {str(a) for a in _as_list(statement["Action"])}
+        if any(a.startswith("logs:") for a in actions):
+            assert actions == {"logs:CreateLogStream", "logs:PutLogEvents"}, (role, actions)
+            granted.setdefault(role, set()).update(
+                r["Fn::GetAtt"][0] for r in _as_list(statement["Resource"]))
+    for name, props in functions.items():
+        group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group == f"{name}LogGroup"
+        assert resources[group] == {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "RetentionInDays": {"Ref": "LogRetentionDays"}}}
+        role = props["Role"]["Fn::GetAtt"][0]
+        assert group in granted[role], (name, role)
+    # A role reaches the log groups of its own functions, and no other.
+    for role, groups in granted.items():
+        assert groups == {f"{name}LogGroup" for name, props in functions.items()
+                          if props["Role"]["Fn::GetAtt"][0] == role}, role
+    parameter = template["Parameters"]["LogRetentionDays"]
+    assert (parameter["Type"], parameter["Default"]) == ("Number", 30)
 
 
 class AwsCalls:
@@ -241,6 +272,21 @@ def test_the_webhook_path_calls_nothing_its_role_does_not_allow_and_uses_all_of_
                if not any(action in actions and target in {_logical(r) for r in resources}
                           for actions, resources in allowed)}
     assert refused == set(), f"the webhook function would get AccessDenied for {refused}"
+    # Each item the path reads or writes is in a partition its statement allows (IAM's
+    # dynamodb:LeadingKeys, matched as StringLike), and each pattern is used.
+    patterns = leading_keys(template)
+    assert patterns == [({"dynamodb:GetItem"}, ["MSGID#*", "CONV#*", "TWEET#*"]), (
+        {"dynamodb:PutItem", "dynamodb:UpdateItem"}, ["MSGID#*", "CONV#*", "CHANNELS"])]
+    used: set[tuple[str, str]] = set()
+    for action, params in aws_calls.calls:
+        if not action.startswith("dynamodb:"):
+            continue
+        pk = str((params.get("Key") or params.get("Item"))["PK"]["S"])
+        matched = [(a, p) for actions, allowed in patterns if action in actions
+                   for p in allowed for a in (action,) if fnmatchcase(pk, p)]
+        assert matched, f"{action} on partition {pk!r} would be AccessDenied"
+        used.update(matched)
+    assert {p for _, p in used} == {p for _, allowed in patterns for p in allowed}
     # And nothing granted goes unused (logs are written by Lambda's runtime, not our code).
     granted = {(action, _logical(r)) for actions, resources in allowed for action in actions
                for r in resources if not action.startswith("logs:")}

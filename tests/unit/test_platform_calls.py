@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from chalicelib.adapters.platforms.calls import Budget, call
-from chalicelib.domain.errors import PlatformFailed, ReplyMaybeSent
+from chalicelib.domain.errors import ChannelAuthFailed, PlatformFailed, ReplyMaybeSent, ReplyRefused
 from tests.platform_fake import WHATSAPP_TOKEN, fake_platforms
 
 API_GATEWAY_LIMIT = 29.0
@@ -86,3 +86,36 @@ def test_a_429_with_a_reset_beyond_the_budget_is_not_sent_and_says_when() -> Non
             call(_session(), "POST", f"{fake.url}/1/messages", channel="whatsapp",
                  sleep=waits.append, json={})
         assert waits == [] and len(fake.requests) == 1
+
+
+# X API v2's answer to a post it will not take twice (its published 403 problem body).
+X_DUPLICATE = {"detail": "You are not allowed to create a Tweet with duplicate content.",
+               "type": "about:blank", "title": "Forbidden", "status": 403}
+META_OUTSIDE_WINDOW = {"error": {
+    "message": "(#10) This message is sent outside of allowed window.", "type": "OAuthException",
+    "code": 10, "error_subcode": 2018278, "fbtrace_id": "AbCdEf"}}
+
+
+@pytest.mark.parametrize(("channel", "status", "body", "auth"), [
+    ("x", 403, X_DUPLICATE, False),
+    ("x", 403, {"detail": "You cannot send messages to users who are not following you."},
+     False),
+    ("x", 401, {"detail": "Unauthorized", "status": 401}, True),
+    ("messenger", 400, META_OUTSIDE_WINDOW, False),
+    ("messenger", 403, {"error": {"message": "(#200) Permissions error", "code": 200}}, False),
+    ("messenger", 400, {"error": {"message": "Error validating access token: session expired",
+                                  "code": 190, "error_subcode": 463}}, True),
+    ("instagram", 400, {"error": {"message": "(#102) Session key invalid", "code": 102}}, True),
+    ("messenger", 400, {"error": {"message": "(#10) App removed", "code": 10,
+                                  "error_subcode": 458}}, True),
+])
+def test_only_a_rejected_token_is_a_channel_problem_any_other_refusal_is_this_replys(
+        channel: str, status: int, body: dict[str, object], auth: bool) -> None:
+    with fake_platforms() as fake:
+        fake.fail_next(status, body=body)
+        with pytest.raises(PlatformFailed if auth else ReplyRefused) as refused:
+            call(_session(), "POST", f"{fake.url}/1/messages", channel=channel, json={})
+    assert isinstance(refused.value, ChannelAuthFailed) is auth
+    detail = body.get("detail") or body["error"]["message"]  # type: ignore[index]
+    assert str(detail) in str(refused.value)  # the platform's own reason, for the agent
+    assert len(fake.requests) == 1

@@ -52,3 +52,19 @@ def test_a_null_admin_token_admits_nobody_as_admin() -> None:
     for header in ("Bearer None", "Bearer null", "Bearer "):
         with pytest.raises(Unauthorized):
             authenticate(header, deps)
+
+
+@pytest.mark.parametrize("value", [False, True, 0, 1, 0.0, {}, {"k": "v"}, [], ["k"]])
+def test_a_value_that_is_not_a_string_is_missing_never_its_text(value: object) -> None:
+    from chalicelib.domain.errors import Unauthorized
+    from chalicelib.services.auth import AuthDeps, authenticate
+
+    s = parse_secrets({"admin_token": value, "ack_signing_key": value,
+                       "meta_app_secret": value})
+    assert (s.admin_token, s.ack_signing_key, s.meta_app_secret) == ("", "", "")
+    with pytest.raises(MissingSecret, match="ack_signing_key"):
+        s.signing_key()  # `{}` would have been the key "{}"
+    deps = AuthDeps(admin_token=lambda: s.admin_token, find_token=lambda token: None)
+    for header in (f"Bearer {value}", "Bearer False", "Bearer {}", "Bearer 0"):
+        with pytest.raises(Unauthorized):
+            authenticate(header, deps)

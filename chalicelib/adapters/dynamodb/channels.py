@@ -34,6 +34,7 @@ class DynamoChannels:
         self.client, self.table = client, table
         self._touched: dict[str, datetime] = {}
         self._bad_signatures: Counter[str] = Counter()  # failures not written yet
+        self._unsigned: Counter[str] = Counter()  # unsigned POSTs not written yet
 
     def _key(self, channel: str) -> dict[str, Any]:
         return key("CHANNELS", channel)
@@ -109,6 +110,19 @@ class DynamoChannels:
                 pass
         self._update(channel, "SET bad_first_at = :at, bad_last_at = :at, bad_count = :n",
                      {":at": at.isoformat(), ":n": count}, "record failed signatures")
+
+    def unsigned(self, channel: str, at: datetime) -> None:
+        """Junk (no signature of the platform's shape): counted in memory, written at most
+        once a minute per container, never part of a run of failed signatures."""
+        self._unsigned[channel] += 1
+        mark = f"unsigned:{channel}"
+        last = self._touched.get(mark)
+        if last is not None and at - last < TOUCH_EVERY:
+            return
+        self._touched[mark] = at
+        self._update(channel, "SET unsigned_last_at = :at ADD unsigned_count :n",
+                     {":at": at.isoformat(), ":n": self._unsigned.pop(channel)},
+                     "record unsigned posts")
 
     def claim_page(self, channel: str, at: datetime, every: timedelta) -> bool:
         """One "down" page per channel per period, whichever container sends it."""
@@ -204,5 +218,7 @@ class DynamoChannels:
                 incident_alerted=bool(i.get("incident_alerted", False)),
                 bad_first_at=_time(i.get("bad_first_at")),
                 bad_last_at=_time(i.get("bad_last_at")), bad_count=int(i.get("bad_count", 0)),
-                last_paged_at=_time(i.get("last_paged_at"))))
+                last_paged_at=_time(i.get("last_paged_at")),
+                unsigned_count=int(i.get("unsigned_count", 0)),
+                unsigned_last_at=_time(i.get("unsigned_last_at"))))
         return sorted(states, key=lambda s: s.channel)

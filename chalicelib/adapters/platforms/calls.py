@@ -19,11 +19,23 @@ from typing import Any
 import requests
 from urllib3.exceptions import ConnectTimeoutError, MaxRetryError
 
-from chalicelib.domain.errors import ChannelAuthFailed, PlatformFailed, ReplyMaybeSent
+from chalicelib.domain.errors import (
+    ChannelAuthFailed,
+    PlatformFailed,
+    PlatformRefused,
+    ReplyMaybeSent,
+)
 
 ATTEMPTS = 3
 MAX_WAIT = 5.0  # seconds; beyond this the agent hears about it rather than waits
-_META_AUTH_CODES = {190, 102, 10, 200}  # expired/invalid token, permissions
+# What says the token itself is gone (the channel needs an admin), as opposed to a refusal of
+# this one reply. X answers 403 for duplicate content, a restricted reply or a DM to a
+# non-follower, and Meta code 10 subcode 2018278 is "outside the allowed window": those are
+# the agent's to hear, not a channel down. X: 401 only. Meta: 190 (invalid or expired token)
+# and 102 (session), and 10 / 200 (permission) only with a subcode that names the token.
+_META_AUTH_CODES = {190, 102}
+_META_PERMISSION_CODES = {10, 200}
+_META_TOKEN_SUBCODES = {458, 459, 460, 463, 464, 467, 492}  # app removed, expired, invalid...
 
 
 @dataclass(frozen=True)
@@ -46,17 +58,31 @@ def _wait(response: requests.Response, attempt: int, now: Callable[[], float]) -
     return backoff
 
 
-def _error_detail(response: requests.Response) -> tuple[str, int | None]:
+def _error_detail(response: requests.Response) -> tuple[str, int | None, int | None]:
+    """The platform's reason, and Graph API's error code and subcode."""
     try:
         body: Any = response.json()
     except ValueError:
-        return response.reason or "", None
+        return response.reason or "", None, None
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):  # Graph API
-        return str(error.get("message", "")), error.get("code")
+        return (str(error.get("message", "")), _int(error.get("code")),
+                _int(error.get("error_subcode")))
     if isinstance(body, dict) and "detail" in body:  # X API v2
-        return str(body["detail"]), None
-    return str(body)[:200], None
+        return str(body["detail"]), None, None
+    return str(body)[:200], None, None
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def token_rejected(channel: str, status: int, code: int | None, subcode: int | None) -> bool:
+    """True when the answer says our credentials are revoked or expired, not this reply."""
+    if channel == "x":
+        return status == 401
+    return code in _META_AUTH_CODES or (code in _META_PERMISSION_CODES
+                                        and subcode in _META_TOKEN_SUBCODES)
 
 
 def never_connected(error: requests.RequestException) -> bool:
@@ -95,15 +121,16 @@ def call(session: requests.Session, method: str, url: str, *, channel: str,
             if response.ok:
                 data: dict[str, Any] = response.json() if response.content else {}
                 return data
-            detail, code = _error_detail(response)
-            if response.status_code in (401, 403) or code in _META_AUTH_CODES:
+            detail, code, subcode = _error_detail(response)
+            if token_rejected(channel, response.status_code, code, subcode):
                 raise ChannelAuthFailed(channel, f"token rejected ({response.status_code}): "
                                                  f"{detail}; reconnect the channel")
             if response.status_code >= 500:
                 raise ReplyMaybeSent(channel, f"answered {response.status_code}")
             if response.status_code != 429:
-                raise PlatformFailed(channel, f"refused the reply ({response.status_code}): "
-                                              f"{detail}")
+                # The platform refused this reply (its reason says why): the agent's to fix.
+                raise PlatformRefused(channel, f"refused the reply ({response.status_code}): "
+                                               f"{detail}")
             last = "rate limited (429)"
             pause = _wait(response, attempt, clock)
             if pause > MAX_WAIT or pause + budget.connect > deadline - now():

@@ -15,6 +15,7 @@ from chalicelib.domain.channel_health import (
     down_message,
     may_page,
     recovered_message,
+    route_silence,
     signature_incident,
     silence_threshold,
 )
@@ -105,6 +106,50 @@ def test_a_short_burst_of_junk_is_not_an_incident_however_many() -> None:
 def test_too_few_failures_are_not_an_incident_however_long() -> None:
     assert not signature_incident(replace(RUN, bad_count=4), POLICY)
     assert signature_incident(replace(RUN, bad_count=4), AlertPolicy(signature_failures=4))
+
+
+# A quiet channel with an hourly rhythm: its silence threshold is 3 hours.
+ONE_AM = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+HOURLY = ChannelState(channel="x", last_event_at=ONE_AM, last_verified_at=ONE_AM, events=200,
+                      longest_gap=timedelta(hours=1))
+
+
+def test_five_junk_posts_over_eleven_minutes_at_night_on_an_hourly_channel_are_no_incident(
+        ) -> None:
+    silence = silence_threshold(HOURLY, None)
+    assert silence == timedelta(hours=3)
+    night = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
+    junk = replace(HOURLY, bad_first_at=night, bad_last_at=night + timedelta(minutes=11),
+                   bad_count=5)
+    assert signature_incident(junk, POLICY)  # enough by count and time alone...
+    assert not signature_incident(junk, POLICY, silence, ALWAYS)  # ...not past the rhythm
+    assert diagnose(junk, night + timedelta(minutes=15), ALWAYS, policy=POLICY,
+                    signature_silence=silence) is None
+
+
+def test_a_rotated_secret_is_an_incident_once_the_failures_outlast_the_silence_threshold(
+        ) -> None:
+    silence = timedelta(hours=3)
+    # Deliveries every 20 minutes since 01:00, every one failing: the channel went quiet.
+    rotated = replace(HOURLY, bad_first_at=ONE_AM + timedelta(minutes=20), bad_count=9)
+    for quiet, down in ((timedelta(hours=3), False), (timedelta(hours=3, minutes=20), True)):
+        run = replace(rotated, bad_last_at=ONE_AM + quiet)
+        assert signature_incident(run, POLICY, silence, ALWAYS) is down
+        verdict = diagnose(run, ONE_AM + quiet, ALWAYS, policy=POLICY, signature_silence=silence)
+        assert (verdict.kind if verdict else None) == ("signature_failures" if down else None)
+    # Business time, as silence is counted: a night outside office hours does not count.
+    office_night = replace(rotated, bad_last_at=ONE_AM + timedelta(hours=5))
+    assert not signature_incident(office_night, POLICY, silence, OFFICE)
+
+
+def test_a_webhook_routes_silence_is_the_shortest_of_its_platforms() -> None:
+    states = {"whatsapp": replace(LEARNED, longest_gap=timedelta(minutes=40)),
+              "messenger": replace(LEARNED, channel="messenger", longest_gap=timedelta(hours=2)),
+              "meta": ChannelState(channel="meta")}
+    assert route_silence("meta", states, {}) == timedelta(hours=2)
+    assert route_silence("meta", states, {"messenger": timedelta(hours=1)}) == timedelta(hours=1)
+    assert route_silence("x", states, {}) is None  # nothing learned yet: count and time only
+    assert route_silence("x", states, {"x": timedelta(hours=4)}) == timedelta(hours=4)
 
 
 def test_the_old_in_memory_problem_alone_no_longer_pages() -> None:

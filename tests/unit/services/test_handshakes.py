@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.adapters.secrets import PlatformSecrets
-from chalicelib.domain.errors import BadRequest, Forbidden
+from chalicelib.domain.errors import BadRequest, Forbidden, NotConfigured
 from chalicelib.services.webhooks import WebhookDeps, meta_verify, x_crc
 from chalicelib.webhooks.signatures import verify_x, x_crc_response
 
@@ -51,6 +51,15 @@ def test_a_crc_token_shaped_like_x_sends_gets_the_documented_answer() -> None:
         "response_token": x_crc_response(SECRETS.x_consumer_secret, token)}
     for other in ("challenge-token-123", "abc+/def==", "t_0-k" * 25):
         assert x_crc(other, deps())["response_token"].startswith("sha256=")
+
+
+def test_the_crc_answers_503_not_an_empty_keys_hmac_while_x_is_not_configured() -> None:
+    from dataclasses import replace
+
+    token = "M2RkODJkZmMtYjlkYi00NmQ4LTk0MGUtM2JjYzkwM2Q4MjQ0"
+    unset = replace(deps(), secrets=lambda: PlatformSecrets(meta_verify_token="verify-me"))
+    with pytest.raises(NotConfigured, match="X is not configured"):
+        x_crc(token, unset)
 
 
 @pytest.mark.parametrize("token", ["", "short", "a" * 129, "abc def12", "abcdefgh\n",
