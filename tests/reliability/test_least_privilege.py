@@ -281,7 +281,9 @@ def test_the_webhook_path_calls_nothing_its_role_does_not_allow_and_uses_all_of_
     for action, params in aws_calls.calls:
         if not action.startswith("dynamodb:"):
             continue
-        pk = str((params.get("Key") or params.get("Item"))["PK"]["S"])
+        key = params.get("Key") or params.get("Item")
+        assert key is not None, f"{action} without a key"
+        pk = str(key["PK"]["S"])
         matched = [(a, p) for actions, allowed in patterns if action in actions
                    for p in allowed for a in (action,) if fnmatchcase(pk, p)]
         assert matched, f"{action} on partition {pk!r} would be AccessDenied"
