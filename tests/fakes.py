@@ -137,13 +137,9 @@ class FakeQueue:
 class FakeConversations:
     def __init__(self) -> None:
         self.items: dict[str, Conversation] = {}
-        self.texts: dict[tuple[str, str], str] = {}
 
     def get(self, conversation_id: str) -> Conversation | None:
         return self.items.get(conversation_id)
-
-    def message_text(self, conversation_id: str, message_sk: str) -> str | None:
-        return self.texts.get((conversation_id, message_sk))
 
     def save(self, conversation: Conversation) -> None:
         current = self.items.get(conversation.id)

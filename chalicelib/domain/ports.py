@@ -130,8 +130,6 @@ class ConversationStore(Protocol):
 
     def get(self, conversation_id: str) -> Conversation | None: ...
 
-    def message_text(self, conversation_id: str, message_sk: str) -> str | None: ...
-
     def save(self, conversation: Conversation) -> None:
         """Write `conversation` if nobody changed it since it was read (its `version`);
         VersionConflict otherwise."""
