@@ -27,6 +27,10 @@ class Settings:
     max_body_bytes: int
     meta_human_agent: bool  # the Page may use the HUMAN_AGENT tag (7-day window)
     digest_after: int  # alerts a minute an agent gets one by one before a digest
+    # A failed queue record's backoff (chalicelib/domain/retries.py); the template sizes each
+    # queue's maxReceiveCount so that these defaults retry for over an hour.
+    retry_base_seconds: float
+    retry_cap_seconds: float
 
 
 def _required(name: str) -> str:
@@ -56,4 +60,6 @@ def settings() -> Settings:
         max_body_bytes=int(os.environ.get("REPLYWINDOW_MAX_BODY_BYTES", str(1024 * 1024))),
         meta_human_agent=os.environ.get("REPLYWINDOW_META_HUMAN_AGENT", "") == "true",
         digest_after=int(os.environ.get("REPLYWINDOW_DIGEST_AFTER", "5")),
+        retry_base_seconds=float(os.environ.get("REPLYWINDOW_RETRY_BASE_SECONDS", "2")),
+        retry_cap_seconds=float(os.environ.get("REPLYWINDOW_RETRY_CAP_SECONDS", "300")),
     )

@@ -150,7 +150,8 @@ def test_local_resources_carry_the_declared_settings(
     assert attrs["FifoQueue"] == "true"
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == built.attrs["InboundDeadLetterQueue"]["Arn"]
-    assert int(redrive["maxReceiveCount"]) == 5
+    assert int(redrive["maxReceiveCount"]) == 24
+    assert attrs["VisibilityTimeout"] == "360"
 
 
 def test_an_unknown_resource_type_stops_the_local_build(
@@ -315,3 +316,27 @@ def test_the_template_is_packaged_once_for_concurrent_starts_and_again_when_inpu
     (tmp_path / "sam.json.stamp").write_text("an older digest")
     assert packaging.packaged("dev", tmp_path)[1] is True
     assert (tmp_path / "sam.json.stamp").read_text() == inputs_digest("dev")
+
+
+def test_retries_outlast_an_hour_and_visibility_covers_six_function_timeouts(
+        packaged: dict[str, Any]) -> None:
+    """Each queue a function reads: visibility >= 6x that function's timeout (Lambda's
+    guidance), and the backoff ladder at the template's defaults lasts over an hour before
+    maxReceiveCount dead-letters a record, well within the retention."""
+    from chalicelib.domain.retries import longest_ladder, shortest_ladder
+
+    resources, parameters = packaged["Resources"], packaged["Parameters"]
+    base = float(parameters["RetryBaseSeconds"]["Default"])
+    cap = float(parameters["RetryCapSeconds"]["Default"])
+    variables = packaged["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["REPLYWINDOW_RETRY_BASE_SECONDS"] == {"Ref": "RetryBaseSeconds"}
+    assert variables["REPLYWINDOW_RETRY_CAP_SECONDS"] == {"Ref": "RetryCapSeconds"}
+    readers = event_source_queues(packaged)
+    assert set(readers.values()) == {"InboundQueue", "AlertsQueue"}
+    for function, queue in readers.items():
+        props = resources[queue]["Properties"]
+        assert props["VisibilityTimeout"] >= 6 * resources[function]["Properties"]["Timeout"]
+        receives = props["RedrivePolicy"]["maxReceiveCount"]
+        assert shortest_ladder(receives, base, cap) >= 3600, queue
+        assert longest_ladder(receives, base, cap) < 2 * 3600, queue  # not parked for ever
+        assert props["MessageRetentionPeriod"] > 10 * longest_ladder(receives, base, cap)
