@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from chalicelib.services.inbound import InboundDeps
     from chalicelib.services.ingest import IngestDeps
     from chalicelib.services.oncall_admin import AdminDeps
+    from chalicelib.services.sweeper import SweepDeps
     from chalicelib.services.turns import TurnDeps
     from chalicelib.services.webhooks import WebhookDeps
 
@@ -188,6 +189,16 @@ def alerting_deps() -> AlertingDeps:
                         default_team=policies().default_team, on_turn=record_turn,
                         digest_after=settings().digest_after, clock=alarm_clock(),
                         resolution=policies().timer_resolution)
+
+
+def sweep_deps() -> SweepDeps:
+    from dataclasses import replace
+
+    from chalicelib.services.sweeper import SweepDeps
+
+    return SweepDeps(open_turns=conversations(), alert_log=alert_log(),
+                     alerting=lambda: replace(alerting_deps(), next_level_best_effort=True),
+                     policies=policies, now=now)
 
 
 @cache

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import bootstrap, observability
 from chalicelib.config import settings
 from chalicelib.domain.retries import backoff
-from chalicelib.services import alerting, inbound
+from chalicelib.services import alerting, inbound, sweeper
 from chalicelib.services import channel_watch as watch
 
 _alerts_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -70,5 +70,12 @@ def inbound_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 def channel_watch() -> dict[str, str]:
     try:
         return watch.check(bootstrap.channel_deps())
+    finally:
+        observability.flush()
+
+
+def sweep() -> dict[str, int]:
+    try:
+        return sweeper.sweep(bootstrap.sweep_deps()).as_dict()
     finally:
         observability.flush()

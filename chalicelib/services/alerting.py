@@ -67,6 +67,9 @@ class AlertingDeps:
     on_turn: Callable[[str, int, dict[str, Any]], None] | None = None  # report facts
     clock: AlarmClock | None = None  # files a turn's next level when this one rings
     resolution: timedelta = timedelta(seconds=10)
+    # The sweeper alerts even when the alarm clock is down: filing the next level is then
+    # best effort (the sweeper finds that level too when it passes).
+    next_level_best_effort: bool = False
 
 
 @dataclass
@@ -130,8 +133,14 @@ def _file_next(check: DueCheck, c: Conversation, deps: AlertingDeps) -> None:
     if level is None or at is None or deps.clock is None:
         return
     # Before alerting: a retried ring (after a failed publish) files it again, harmlessly.
-    alarm.schedule([DueCheck(c.id, c.turn, level, at)], store=deps.due_checks,
-                   clock=deps.clock, resolution=deps.resolution, now=deps.now)
+    try:
+        alarm.schedule([DueCheck(c.id, c.turn, level, at)], store=deps.due_checks,
+                       clock=deps.clock, resolution=deps.resolution, now=deps.now)
+    except Exception as error:
+        if not deps.next_level_best_effort:
+            raise
+        logger.warning("next level not filed", extra={"check": check.key, "next": level,
+                                                      "error": type(error).__name__})
 
 
 def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,

@@ -57,7 +57,8 @@ def test_packaged_template_merges_our_resources_into_chalices(packaged: dict[str
     assert variables["REPLYWINDOW_RETENTION_DAYS"] == {"Ref": "RetentionDays"}
     schedules = [e for f in resources.values() if f["Type"] == "AWS::Serverless::Function"
                  for e in f["Properties"].get("Events", {}).values() if e["Type"] == "Schedule"]
-    assert [s["Properties"]["Schedule"] for s in schedules] == ["rate(5 minutes)"]
+    assert [s["Properties"]["Schedule"] for s in schedules] == [
+        "rate(5 minutes)", {"Fn::Sub": "rate(${SweepMinutes} minutes)"}]
     # The state machine definition is inlined from its own file, placeholders left for CFN.
     machine = resources["AlarmClock"]["Properties"]
     assert "${AlertsQueueUrl}" in machine["DefinitionString"]
@@ -276,6 +277,7 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
         "Triage": ("app.triage", 60, 512, "InboundQueue", 10, None, None),
         "RingAlarm": ("app.ring_alarm", 60, 512, "AlertsQueue", 10, None, None),
         "ChannelWatch": ("app.channel_watch", 30, 512, None, 10, "rate(5 minutes)", None),
+        "Sweep": ("app.sweep", 30, 512, None, 10, "rate(5 minutes)", None),
     }
     for function in functions.values():
         # The template's own values, the public URL parameter resolved, nothing added.
