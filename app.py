@@ -282,3 +282,12 @@ def sweep(event: Any) -> dict[str, int]:
     from chalicelib import handlers
 
     return handlers.sweep()
+
+
+# The topic is the template's OpsAlarmsTopic (resources.yaml points this subscription at it).
+@app.on_sns_message(topic="ops-alarms")
+def ops_alarm(event: Any) -> None:
+    """One of ReplyWindow's own CloudWatch alarms changed state: tell every admin."""
+    from chalicelib import handlers
+
+    handlers.ops_alarm(event.to_dict())

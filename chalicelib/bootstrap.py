@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.sns_alerts import SnsNotifier
     from chalicelib.adapters.sqs_queue import SqsInboundQueue, SqsRedelivery
     from chalicelib.adapters.stepfunctions_clock import StepFunctionsAlarmClock
+    from chalicelib.adapters.watchtower import AwsWatchtower
     from chalicelib.domain.policies import Policies
     from chalicelib.domain.replies import ReplyRoute
     from chalicelib.services.acknowledge import AckDeps
@@ -82,6 +83,19 @@ def sns() -> SNSClient:
 def stepfunctions() -> SFNClient:
     client: SFNClient = _client("stepfunctions")
     return client
+
+
+@cache
+def cloudwatch() -> Any:
+    return _client("cloudwatch")
+
+
+@cache
+def watchtower() -> AwsWatchtower:
+    from chalicelib.adapters.watchtower import AwsWatchtower
+
+    return AwsWatchtower(dead_letters(), cloudwatch(), stepfunctions(),
+                         f"replywindow-{settings().stage}-", alarm_clock_arn())
 
 
 @cache
@@ -405,7 +419,14 @@ def health(*, admin: bool) -> dict[str, Any]:
         "topic": s.alerts_topic,
         "state_machine": s.alarm_clock,
         "channels": _channels_or_unknown(),
+        **_self_watch(),
     }
+
+
+def _self_watch() -> dict[str, Any]:
+    from chalicelib.services import self_watch
+
+    return self_watch.overview(watchtower())
 
 
 def _channels_or_unknown() -> dict[str, Any]:
@@ -424,7 +445,7 @@ def reset() -> None:
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
                    policies, reply_sender, idempotency_config, channels,
-                   dead_letters, customer_data, redelivery):
+                   dead_letters, customer_data, redelivery, cloudwatch, watchtower):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

@@ -23,7 +23,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import bootstrap, observability
 from chalicelib.config import settings
 from chalicelib.domain.retries import backoff
-from chalicelib.services import alerting, inbound, sweeper
+from chalicelib.services import alerting, inbound, self_watch, sweeper
 from chalicelib.services import channel_watch as watch
 
 _alerts_processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
@@ -79,3 +79,10 @@ def sweep() -> dict[str, int]:
         return sweeper.sweep(bootstrap.sweep_deps()).as_dict()
     finally:
         observability.flush()
+
+
+def ops_alarm(event: dict[str, Any]) -> None:
+    """A CloudWatch alarm changed state: tell the admins (a failed publish raises, and SNS
+    retries the delivery to this function)."""
+    for record in event.get("Records", []):
+        self_watch.relay(record["Sns"]["Message"], bootstrap.notifier().notify_admins)

@@ -278,6 +278,7 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
         "RingAlarm": ("app.ring_alarm", 60, 512, "AlertsQueue", 10, None, None),
         "ChannelWatch": ("app.channel_watch", 30, 512, None, 10, "rate(5 minutes)", None),
         "Sweep": ("app.sweep", 30, 512, None, 10, "rate(5 minutes)", None),
+        "OpsAlarm": ("app.ops_alarm", 30, 512, None, 10, None, None),
     }
     for function in functions.values():
         # The template's own values, the public URL parameter resolved, nothing added.
@@ -342,3 +343,54 @@ def test_retries_outlast_an_hour_and_visibility_covers_six_function_timeouts(
         assert shortest_ladder(receives, base, cap) >= 3600, queue
         assert longest_ladder(receives, base, cap) < 2 * 3600, queue  # not parked for ever
         assert props["MessageRetentionPeriod"] > 10 * longest_ladder(receives, base, cap)
+
+
+def test_alarms_watch_what_would_lose_an_alert_and_notify_the_admins(
+        packaged: dict[str, Any]) -> None:
+    resources = packaged["Resources"]
+    alarms = {name: r["Properties"] for name, r in resources.items()
+              if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+    def watching(namespace: str, metric: str, dimension: str, value: Any) -> list[str]:
+        return [name for name, a in alarms.items() if a["Namespace"] == namespace
+                and a["MetricName"] == metric
+                and a["Dimensions"] == [{"Name": dimension, "Value": value}]]
+
+    for dlq in ("InboundDeadLetterQueue", "AlertsDeadLetterQueue"):
+        [name] = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                          {"Fn::GetAtt": [dlq, "QueueName"]})
+        assert (alarms[name]["Threshold"], alarms[name]["ComparisonOperator"]) == (
+            0, "GreaterThanThreshold")  # a single dead letter is one too many
+    for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+        assert watching("AWS/States", metric, "StateMachineArn", {"Ref": "AlarmClock"})
+    assert watching("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName",
+                    {"Fn::GetAtt": ["InboundQueue", "QueueName"]})
+    functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert {"Triage", "RingAlarm", "Sweep", "OpsAlarm", "WebhookHandler"} <= functions
+    for function in functions:
+        for metric in ("Errors", "Throttles"):
+            assert watching("AWS/Lambda", metric, "FunctionName", {"Ref": function}), (
+                function, metric)
+    # Every alarm, in and out of ALARM, goes to the ops topic, which the relay reads…
+    for name, a in alarms.items():
+        assert a["AlarmActions"] == a["OKActions"] == [{"Ref": "OpsAlarmsTopic"}], name
+        assert a["TreatMissingData"] == "notBreaching", name
+    events = resources["OpsAlarm"]["Properties"]["Events"]
+    assert [e["Properties"]["Topic"] for e in events.values() if e["Type"] == "SNS"] == [
+        {"Ref": "OpsAlarmsTopic"}]
+    # …and CloudWatch can publish to it (the AWS managed key would refuse CloudWatch).
+    assert "KmsMasterKeyId" not in resources["OpsAlarmsTopic"]["Properties"]
+
+
+def test_the_local_stack_builds_the_alarms(embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    aws, _ = embedded_aws
+    found = aws.client("cloudwatch").describe_alarms(AlarmNamePrefix="replywindow-dev-")[
+        "MetricAlarms"]
+    names = {a["AlarmName"] for a in found}
+    assert {"replywindow-dev-inbound-dead-letters", "replywindow-dev-alerts-dead-letters",
+            "replywindow-dev-alarm-clock-failed", "replywindow-dev-alarm-clock-timed-out",
+            "replywindow-dev-inbound-oldest-message"} <= names
+    topic = aws.client("sns").list_topics()["Topics"]
+    assert all(a["AlarmActions"] and a["AlarmActions"][0].endswith(":replywindow-dev-ops-alarms")
+               for a in found)
+    assert any(t["TopicArn"].endswith(":replywindow-dev-ops-alarms") for t in topic)
