@@ -15,9 +15,11 @@ SECRETS = {"REPLYWINDOW_X_CONSUMER_SECRET": "bench-x", "REPLYWINDOW_META_APP_SEC
 
 
 @contextmanager
-def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
+def local_stack(policies: Path | None = None,
+                parameters: dict[str, str] | None = None) -> Iterator[LocalRuntime]:
     """The stack in this process (so its AWS calls can be counted or faulted); the environment
-    is put back afterwards, so a test session can run one between moto-backed tests."""
+    is put back afterwards, so a test session can run one between moto-backed tests.
+    `parameters`: the template's, beyond their defaults."""
     saved = dict(os.environ)
     os.environ.update(SECRETS)
     os.environ["REPLYWINDOW_DIGEST_AFTER"] = "1000000"
@@ -26,7 +28,7 @@ def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
         os.environ["REPLYWINDOW_POLICIES"] = str(policies)
     state = Path(tempfile.mkdtemp(prefix="replywindow-bench-"))
     settings = LocalSettings(api_port=free_port(), webhook_port=free_port(), aws_port=free_port(),
-                             state_dir=state)
+                             state_dir=state, parameters=dict(parameters or {}))
     runtime = LocalRuntime(settings, say=lambda _: None)
     runtime.start()
     try:

@@ -68,6 +68,8 @@ class LocalSettings:
     region: str = "us-east-1"
     stage: str = "dev"
     state_dir: Path = field(default_factory=lambda: ROOT / ".replywindow")
+    # Template parameters beyond their defaults (tests compress the retry ladder with them).
+    parameters: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> LocalSettings:
@@ -212,7 +214,7 @@ class LocalRuntime:
                  f"({time.monotonic() - began:.1f}s)")
         os.environ.update(local_additions(s, self.aws.endpoint))
         self.aws.start()
-        parameters = {"PublicUrl": self.public_url}
+        parameters = {"PublicUrl": self.public_url, **s.parameters}
         self.built = build_resources(self.aws, template, s.stage, parameters)
         self.functions = packaged_functions(template, self.built, s.stage, parameters,
                                             s.region)
