@@ -210,9 +210,11 @@ def sweep_deps() -> SweepDeps:
 
     from chalicelib.services.sweeper import SweepDeps
 
-    return SweepDeps(open_turns=conversations(), alert_log=alert_log(),
+    return SweepDeps(open_turns=conversations(), due_checks=due_checks(),
+                     alert_log=alert_log(),
                      alerting=lambda: replace(alerting_deps(), next_level_best_effort=True),
-                     policies=policies, now=now)
+                     policies=policies, now=now,
+                     period=timedelta(minutes=settings().sweep_minutes))
 
 
 @cache

@@ -153,6 +153,7 @@ class FakeDueChecks:
     def __init__(self) -> None:
         self.buckets: dict[int, list[Any]] = {}
         self.rang: set[int] = set()
+        self.finished: set[int] = set()
 
     def add(self, bucket: int, check: Any) -> bool:
         self.buckets.setdefault(bucket, []).append(check)
@@ -161,6 +162,12 @@ class FakeDueChecks:
     def ring(self, bucket: int) -> list[Any]:
         self.rang.add(bucket)
         return list(self.buckets.get(bucket, []))
+
+    def done(self, bucket: int) -> None:
+        self.finished.add(bucket)
+
+    def unfinished(self, bucket: int) -> list[Any]:
+        return [] if bucket in self.finished else list(self.buckets.get(bucket, []))
 
 
 class FakeClock:

@@ -1,12 +1,16 @@
 """The last line of defence: every few minutes, find open turns whose warning, breach or
 escalation time has passed without the alert that should have gone, and ring them.
 
-Whatever lost the alert (a StartExecution that failed after the turn's commit, the alarm
-clock's state machine deleted or failing, an alert bucket parked in the DLQ), the turn is still
-in its team's inbox index (GSI1, earliest deadline first): the sweeper reads only the part of
-it whose deadline is near or past, never the whole table. Ringing goes through the alerting
-service with the same claims as the normal path, so the sweeper and a late normal ring never
-both page; a second sweep finds the alert sent and does nothing.
+It reads only what is due, never the whole table, in two ways:
+- the alarm clock's buckets whose time passed since the last two sweeps: a bucket whose ring
+  finished says so with a marker, so one small read passes over it; a bucket that never rang
+  (its StartExecution failed, the state machine was deleted or failed) or whose ring failed
+  (its queue record dead-lettered) has its checks read and rung;
+- the turns whose deadline passed (by the grace) without being filed at all (their planning
+  never reached the alarm clock), from their team's inbox index (GSI1, earliest deadline
+  first): the highest level each has passed.
+Ringing goes through the alerting service with the same claims as the normal path, so the
+sweeper and a late normal ring never both page; a second sweep finds the alert sent.
 """
 
 from __future__ import annotations
@@ -21,14 +25,14 @@ from aws_lambda_powertools import Logger
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.policies import Policies
 from chalicelib.domain.ports import AlertLog
-from chalicelib.domain.timers import DueCheck
+from chalicelib.domain.timers import DueCheck, DueChecks
 from chalicelib.services import alerting
 
 logger = Logger(child=True)
 
-# How far back a missed deadline is still rung: beyond any escalate_after, and a weekend of the
-# sweeper itself being down. Older open turns are the inbox's business, not a pager's.
-LOOKBACK = timedelta(days=3)
+# Beyond the longest escalate_after, how long a turn past its deadline is still looked at for
+# a missed alert. Older open turns are the inbox's business, not a pager's.
+LOOKBACK_MARGIN = timedelta(hours=1)
 
 
 class OpenTurns(Protocol):
@@ -41,21 +45,26 @@ class OpenTurns(Protocol):
 @dataclass(frozen=True)
 class SweepDeps:
     open_turns: OpenTurns
+    due_checks: DueChecks
     alert_log: AlertLog
     alerting: Callable[[], alerting.AlertingDeps]
     policies: Callable[[], Policies]
     now: Callable[[], datetime]
+    period: timedelta = timedelta(minutes=5)  # the template's SweepMinutes
 
 
 @dataclass
 class SweepReport:
-    candidates: int = 0  # open turns read near or past their deadline
+    buckets: int = 0  # alarm-clock buckets looked at
+    unfinished: int = 0  # ... that never rang or whose ring failed
+    candidates: int = 0  # open turns read past their deadline
     missed: int = 0  # alerts found not sent
     sent: int = 0  # messages the sweeper published
     failed: list[str] = field(default_factory=list)  # tried again at the next sweep
 
     def as_dict(self) -> dict[str, int]:
-        return {"candidates": self.candidates, "missed": self.missed, "sent": self.sent,
+        return {"buckets": self.buckets, "unfinished": self.unfinished,
+                "candidates": self.candidates, "missed": self.missed, "sent": self.sent,
                 "failed": len(self.failed)}
 
 
@@ -65,14 +74,12 @@ def grace(policies: Policies) -> timedelta:
     return max(timedelta(seconds=60), 3 * policies.timer_resolution)
 
 
-def warning_lead(policies: Policies) -> timedelta:
-    """The longest a warning comes before its deadline (24x7; under business hours a warning
-    whose timer was lost is rung this long before the deadline at the latest: late, but never
-    after the breach)."""
-    leads = [max(w.first_response, w.next_response) * (1 - team.warn_at)
-             for team in (policies.for_team(t) for t in policies.teams)
-             for w in team.windows.values()]
-    return max(leads, default=timedelta(0))
+def lookback(policies: Policies) -> timedelta:
+    """How far back the inbox index is read: a turn past its deadline may still miss its
+    escalation this long after it (24x7)."""
+    after = [w.escalate_after for t in policies.teams
+             for w in policies.for_team(t).windows.values()]
+    return max(after, default=timedelta(0)) + LOOKBACK_MARGIN
 
 
 def _missed(c: Conversation, now: datetime, late: timedelta) -> DueCheck | None:
@@ -92,21 +99,38 @@ def _missed(c: Conversation, now: datetime, late: timedelta) -> DueCheck | None:
 
 def sweep(deps: SweepDeps) -> SweepReport:
     policies, now = deps.policies(), deps.now()
-    late, lead = grace(policies), warning_lead(policies)
+    late = grace(policies)
     report = SweepReport()
-    missed: list[DueCheck] = []
+    missed: dict[str, DueCheck] = {}
+    # Buckets that should have rung by now - late, back over two periods (a sweep that failed
+    # or ran late is covered by the next).
+    step = int(policies.timer_resolution.total_seconds())
+    newest = int((now - late).timestamp()) // step * step
+    oldest = newest - int(2 * deps.period.total_seconds()) // step * step
+    unfinished: dict[int, list[str]] = {}
+    for bucket in range(oldest, newest + 1, step):
+        report.buckets += 1
+        checks = deps.due_checks.unfinished(bucket)
+        if checks:
+            unfinished[bucket] = [c.key for c in checks]
+            missed.update((c.key, c) for c in checks)
+    report.unfinished = len(unfinished)
     for team in policies.teams:
-        for c in deps.open_turns.awaiting_due_between(team, now - LOOKBACK, now + lead):
+        for c in deps.open_turns.awaiting_due_between(team, now - lookback(policies),
+                                                      now - late):
             report.candidates += 1
             check = _missed(c, now, late)
             if check is not None:
-                missed.append(check)
+                missed.setdefault(check.key, check)
     if missed:
-        already = deps.alert_log.status([c.key for c in missed])
-        missed = [c for c in missed if already.get(c.key) != "sent"]
+        already = deps.alert_log.status(list(missed))
+        missed = {k: c for k, c in missed.items() if already.get(k) != "sent"}
     report.missed = len(missed)
     if missed:
-        ring = alerting.alert_checks(missed, deps.alerting())
+        ring = alerting.alert_checks(list(missed.values()), deps.alerting())
         report.sent, report.failed = ring.sent, ring.failed
+    for bucket, keys in unfinished.items():
+        if not set(keys) & set(report.failed):
+            deps.due_checks.done(bucket)  # finished by the sweeper: the next one passes over
     logger.info("swept", extra=report.as_dict())
     return report

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.policies import load_policies
-from chalicelib.services import sweeper
+from chalicelib.domain.timers import DueCheck
 from chalicelib.services.alerting import AlertingDeps
 from chalicelib.services.sweeper import SweepDeps, sweep
 from tests.fakes import (
@@ -56,8 +56,15 @@ def sweeper_deps(alerting: AlertingDeps, *turns: Conversation) -> SweepDeps:
     for c in turns:
         alerting.conversations.items[c.id] = c  # type: ignore[attr-defined]
     return SweepDeps(open_turns=OpenTurns({c.id: c for c in turns}),
-                     alert_log=alerting.alert_log, alerting=lambda: alerting,
-                     policies=lambda: POLICIES, now=lambda: NOW)
+                     due_checks=alerting.due_checks, alert_log=alerting.alert_log,
+                     alerting=lambda: alerting, policies=lambda: POLICIES, now=lambda: NOW)
+
+
+def filed(alerting: AlertingDeps, c: Conversation, level: str, ago: timedelta) -> int:
+    """The check filed in its bucket, as triage does; the bucket number."""
+    bucket = int((NOW - ago).timestamp()) // 10 * 10
+    alerting.due_checks.add(bucket, DueCheck(c.id, c.turn, level, NOW - ago))
+    return bucket
 
 
 def sent(alerting: AlertingDeps) -> list[tuple[str, str, str]]:
@@ -65,44 +72,60 @@ def sent(alerting: AlertingDeps) -> list[tuple[str, str, str]]:
     return [(a["conversation"], a["level"], a["agent"]) for a in alerting.notifier.sent]
 
 
-def test_each_open_turn_gets_its_highest_missed_level_once(deps: AlertingDeps) -> None:
+def test_a_bucket_that_never_rang_is_rung_and_a_finished_one_passed_over(
+        deps: AlertingDeps) -> None:
+    deps = replace(deps, digest_after=100)
+    lost, fine, answered, recent = (turn(t, timedelta(minutes=10)) for t in (
+        "t-lost", "t-fine", "t-answered", "t-recent"))
+    answered = replace(answered, status=Status.AWAITING_CUSTOMER)
+    s = sweeper_deps(deps, lost, fine, answered, recent)
+    filed(deps, lost, "warning", timedelta(minutes=4))  # its alarm never rang
+    filed(deps, answered, "warning", timedelta(minutes=4))  # never rang, but answered since
+    deps.due_checks.done(filed(deps, fine, "warning", timedelta(minutes=7)))  # rang and done
+    filed(deps, recent, "warning", timedelta(seconds=30))  # may ring yet: within the grace
+    filed(deps, lost, "breach", timedelta(minutes=30))  # older than two periods: not read
+    report = sweep(s)
+    assert report.buckets == 61  # 10 s buckets over two 5-minute periods
+    assert (report.unfinished, report.missed, report.failed) == (1, 2, [])  # one bucket
+    assert sent(deps) == [("x.t-lost", "warning", "alice")]
+    assert sweep(s).sent == 0  # the second sweep finds it sent
+
+
+def test_turns_never_filed_get_their_highest_missed_level_once(deps: AlertingDeps) -> None:
     deps = replace(deps, digest_after=100)
     s = sweeper_deps(
         deps,
-        turn("t-warn", timedelta(minutes=10)),  # past its warning only
         turn("t-breach", timedelta(minutes=-5)),  # past warning and breach: the breach
         turn("t-esc", timedelta(minutes=-40)),  # past all three: the lead
         turn("t-acked", timedelta(minutes=-40), acked_turn=1),  # acknowledged: the breach
-        turn("t-early", timedelta(minutes=20)),  # warned in 5 minutes: not yet
-        turn("t-just", timedelta(seconds=14 * 60 + 30)),  # 30 s late: the bucket may ring yet
+        turn("t-just", timedelta(seconds=-30)),  # 30 s late: the bucket may ring yet
         turn("t-answered", timedelta(minutes=-5), status=Status.AWAITING_CUSTOMER),
     )
     report = sweep(s)
-    assert (report.missed, report.failed) == (4, [])
+    assert (report.candidates, report.missed, report.failed) == (3, 3, [])
     assert sorted(sent(deps)) == [
         ("x.t-acked", "breach", "alice"), ("x.t-acked", "breach", "bob"),
         ("x.t-breach", "breach", "alice"), ("x.t-breach", "breach", "bob"),
-        ("x.t-esc", "escalation", "dana"), ("x.t-warn", "warning", "alice")]
+        ("x.t-esc", "escalation", "dana")]
     assert sweep(s).missed == 0  # the second sweep finds them sent
-    assert len(sent(deps)) == 6
+    assert len(sent(deps)) == 5
 
 
 def test_an_alert_the_normal_path_sent_is_left_alone(deps: AlertingDeps) -> None:
-    c = turn("t-sent", timedelta(minutes=10))
+    c = turn("t-sent", timedelta(minutes=-5))
     assert isinstance(deps.alert_log, FakeAlertLog)
-    deps.alert_log.sent(f"{c.id}#1#warning", NOW)
+    deps.alert_log.sent(f"{c.id}#1#breach", NOW)
     assert sweep(sweeper_deps(deps, c)).missed == 0
     assert sent(deps) == []
 
 
-def test_it_reads_only_the_window_near_or_past_the_deadline(deps: AlertingDeps) -> None:
+def test_it_reads_only_turns_past_their_deadline_from_the_index(deps: AlertingDeps) -> None:
     s = sweeper_deps(deps)
     sweep(s)
     assert isinstance(s.open_turns, OpenTurns)
     [(team, start, end)] = s.open_turns.asked
-    assert team == "support" and start == NOW - sweeper.LOOKBACK
-    assert end == NOW + timedelta(hours=2)  # the longest warning lead: 25% of 8 h
-    assert sweeper.grace(POLICIES) == timedelta(seconds=60)
+    assert team == "support" and end == NOW - timedelta(seconds=60)  # the grace
+    assert start == NOW - timedelta(hours=5)  # the longest escalate_after (4 h) and margin
 
 
 def test_a_failing_send_is_reported_and_swept_again(deps: AlertingDeps) -> None:
@@ -110,8 +133,8 @@ def test_a_failing_send_is_reported_and_swept_again(deps: AlertingDeps) -> None:
         def notify(self, **alert):  # type: ignore[no-untyped-def]
             raise ConnectionError("SNS down")
 
-    c = turn("t-down", timedelta(minutes=10))
+    c = turn("t-down", timedelta(minutes=-5))
     report = sweep(sweeper_deps(replace(deps, notifier=Down()), c))
-    assert report.failed == [f"{c.id}#1#warning"]
-    assert sweep(sweeper_deps(deps, c)).sent == 1  # released: the next sweep sends it
-    assert sent(deps) == [(c.id, "warning", "alice")]
+    assert report.failed == [f"{c.id}#1#breach"]
+    assert sweep(sweeper_deps(deps, c)).sent == 2  # released: the next sweep sends it
+    assert sent(deps) == [(c.id, "breach", "alice"), (c.id, "breach", "bob")]
