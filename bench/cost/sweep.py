@@ -26,11 +26,12 @@ def _plant(turns: int, now: datetime, run: str) -> None:
     from chalicelib import bootstrap
     from chalicelib.adapters.dynamodb.codec import to_item
     from chalicelib.adapters.dynamodb.records import conversation_item
+    from chalicelib.config import settings
     from chalicelib.domain.conversations import Conversation
     from chalicelib.domain.events import Channel, Person, Platform
     from chalicelib.domain.timers import DueCheck
 
-    client, table = bootstrap.dynamodb(), bootstrap.settings().table
+    client, table = bootstrap.dynamodb(), settings().table
     store = bootstrap.due_checks()
     rung: set[int] = set()
     for n in range(turns):
