@@ -142,6 +142,10 @@ def test_with_the_alarm_clock_down_the_sweeper_alerts_every_due_turn_once(
     expected = [(c, "warning", "alice") for c in sorted(stuck)] + [
         (c, "breach", agent) for c in sorted(stuck) for agent in ("alice", "bob")] + [
         (c, "escalation", "dana") for c in sorted(stuck)]
+    print(f"\n{fault.__name__}: alerts due {3 * len(stuck)} ({len(expected)} messages), sent "
+          f"{len(set(published))}, duplicated {len(published) - len(set(published))}, lost "
+          f"{len(set(expected) - set(published))}; answered turn alerted "
+          f"{sum(p[0] == conv('answered') for p in published)}")
     assert sorted(published) == sorted(expected)
     assert not [p for p in published if p[0] == conv("answered")]
     # The normal path, late (a redriven bucket): the claims say it was sent.
