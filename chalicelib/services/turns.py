@@ -62,8 +62,12 @@ def turn_facts(c: Conversation, policies: Policies) -> dict[str, Any]:
     assert c.priority is not None
     assert c.turn_opened_at is not None
     plan = policies.for_team(c.team).plan(c.turn_opened_at, c.priority, first=c.first_turn)
-    return {"team": c.team, "priority": c.priority, "due_at": plan.due_at.isoformat(),
-            "warn_at": plan.warn_at.isoformat()}
+    facts: dict[str, Any] = {"team": c.team, "priority": c.priority,
+                             "due_at": plan.due_at.isoformat(),
+                             "warn_at": plan.warn_at.isoformat()}
+    if c.late_delivery:
+        facts["late_delivery"] = True  # the report tells these turns apart
+    return facts
 
 
 def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:

@@ -245,6 +245,13 @@ def _state_machine(aws: Clients, logical: str, props: dict[str, Any], built: Bui
     built.attrs[logical] = {"Arn": arn, "Name": props["StateMachineName"]}
 
 
+def _kms_key(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
+    key = aws.client("kms").create_key(Description=props.get("Description", logical),
+                                       Policy=json.dumps(props["KeyPolicy"]))["KeyMetadata"]
+    built.refs[logical] = key["KeyId"]
+    built.attrs[logical] = {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+
 def _alarm(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
     # Nothing evaluates it locally; it is built so that a mistake in it fails here too, and
     # the health view lists it.
@@ -261,6 +268,7 @@ def _alarm(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> N
 
 BUILDERS: dict[str, Builder] = {
     "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::KMS::Key": _kms_key,
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
     "AWS::SNS::Topic": _topic,

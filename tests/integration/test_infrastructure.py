@@ -378,8 +378,11 @@ def test_alarms_watch_what_would_lose_an_alert_and_notify_the_admins(
     events = resources["OpsAlarm"]["Properties"]["Events"]
     assert [e["Properties"]["Topic"] for e in events.values() if e["Type"] == "SNS"] == [
         {"Ref": "OpsAlarmsTopic"}]
-    # …and CloudWatch can publish to it (the AWS managed key would refuse CloudWatch).
-    assert "KmsMasterKeyId" not in resources["OpsAlarmsTopic"]["Properties"]
+    # …encrypted with a key CloudWatch may use (the AWS managed key would refuse it).
+    assert resources["OpsAlarmsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OpsAlarmsKey"}
+    grants = resources["OpsAlarmsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(g["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+               and set(g["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"} for g in grants)
 
 
 def test_the_local_stack_builds_the_alarms(embedded_aws: tuple[EmbeddedAws, Built]) -> None:
