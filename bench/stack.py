@@ -30,6 +30,7 @@ def local_stack(policies: Path | None = None,
     settings = LocalSettings(api_port=free_port(), webhook_port=free_port(), aws_port=free_port(),
                              state_dir=state, parameters=dict(parameters or {}))
     runtime = LocalRuntime(settings, say=lambda _: None)
+    _forget_emulated_state()
     runtime.start()
     try:
         yield runtime
@@ -40,3 +41,13 @@ def local_stack(policies: Path | None = None,
         from chalicelib import bootstrap
 
         bootstrap.reset()
+
+
+def _forget_emulated_state() -> None:
+    """The emulator's state lives in this process: a stack started after another one (or after
+    a moto-backed test) starts empty, as a fresh `make run` does."""
+    from moto import mock_aws
+
+    fresh = mock_aws()
+    fresh.start()  # resets every in-process backend
+    fresh.stop()
