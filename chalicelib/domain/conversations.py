@@ -2,23 +2,18 @@
 
 A turn opens with a customer message after the brand last spoke; it needs a response. Its clock
 starts at the platform's own timestamp, never later than when ReplyWindow received it, so a late
-or retried delivery does not reset it; but never earlier than LATE_FLOOR before the receipt: a
-message the platform delivered hours late (Meta retries for ~36 hours) opens a turn marked
-`late_delivery`, whose warning, breach and escalation do not all fire at once on arrival.
-A brand message in the same conversation answers the open turn. Pure: no I/O.
+or retried delivery does not reset it (a delivery so late that its whole window has passed is
+floored by triage: services/turns.py). A brand message in the same conversation answers the
+open turn. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person, Platform
-
-# How far before its receipt a late-delivered message's turn may start: the agent gets a fair
-# share of the window, and the report says the message came late instead of a breach at once.
-LATE_FLOOR = timedelta(minutes=10)
 
 
 class Status(StrEnum):
@@ -79,7 +74,7 @@ class Conversation:
     # that stopped after it (before the message's own bookkeeping) knows to finish, not redo.
     last_message_id: str | None = None
     last_outcome: str | None = None  # what that message did (an Outcome)
-    late_delivery: bool = False  # this turn's message reached us over LATE_FLOOR late
+    late_delivery: bool = False  # this turn's message reached us after its window had passed
 
     @property
     def id(self) -> str:
@@ -127,11 +122,9 @@ def _customer_wrote(c: Conversation, event: MessageEvent, received_at: datetime)
         return Transition(replace(c, customer=customer, last_customer_message_id=event.message_id,
                                   last_customer_at=max(sent_at, c.last_customer_at or sent_at),
                                   summoned=c.summoned or event.summoned), Outcome.FOLLOW_UP)
-    floor = received_at - LATE_FLOOR
     opened = replace(
         c, customer=customer, status=Status.AWAITING_AGENT, turn=c.turn + 1,
-        turn_opened_at=max(sent_at, floor), late_delivery=sent_at < floor,
-        last_customer_message_id=event.message_id,
+        turn_opened_at=sent_at, late_delivery=False, last_customer_message_id=event.message_id,
         last_customer_at=sent_at, summoned=event.summoned, warn_at=None, due_at=None,
         escalate_at=None, acked_by=None, acked_turn=None, answered_at=None,
     )
