@@ -31,7 +31,7 @@ class Settings:
     # queue's maxReceiveCount so that these defaults retry for over an hour.
     retry_base_seconds: float
     retry_cap_seconds: float
-    sweep_minutes: int  # the sweeper's period: how far back it reads the alarm clock's buckets
+    sweep_minutes: float  # the sweeper's period: how far back it reads the alarm clock's buckets
 
 
 def _required(name: str) -> str:
@@ -63,5 +63,5 @@ def settings() -> Settings:
         digest_after=int(os.environ.get("REPLYWINDOW_DIGEST_AFTER", "5")),
         retry_base_seconds=float(os.environ.get("REPLYWINDOW_RETRY_BASE_SECONDS", "2")),
         retry_cap_seconds=float(os.environ.get("REPLYWINDOW_RETRY_CAP_SECONDS", "300")),
-        sweep_minutes=int(os.environ.get("REPLYWINDOW_SWEEP_MINUTES", "5")),
+        sweep_minutes=float(os.environ.get("REPLYWINDOW_SWEEP_MINUTES", "5")),
     )

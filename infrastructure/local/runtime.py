@@ -264,9 +264,10 @@ class LocalRuntime:
 
 def local_additions(settings: LocalSettings, endpoint: str) -> dict[str, str]:
     """Everything the local stack adds to the template's environment, and only this: where the
-    emulator listens, fake credentials, and tracing off (there is no X-Ray daemon). The public
-    URL is not here: it is the template's PublicUrl parameter, set to the local API."""
-    return {
+    emulator listens, fake credentials, tracing off (there is no X-Ray daemon), and the
+    sweeper's period when the schedules are sped up. The public URL is not here: it is the
+    template's PublicUrl parameter, set to the local API."""
+    additions = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_DEFAULT_REGION": settings.region,
         "AWS_REGION": settings.region,
@@ -276,6 +277,12 @@ def local_additions(settings: LocalSettings, endpoint: str) -> dict[str, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
     }
+    every = os.environ.get("REPLYWINDOW_LOCAL_SCHEDULE_SECONDS")
+    if every:
+        # The schedules run faster here (pollers.schedule_seconds): the sweeper's period, which
+        # sizes the window of buckets each sweep reads, follows.
+        additions["REPLYWINDOW_SWEEP_MINUTES"] = str(float(every) / 60)
+    return additions
 
 
 THROTTLED = {"statusCode": 429, "headers": {"Content-Type": "application/json"},
