@@ -103,6 +103,8 @@ def _triage(after: Conversation, outcome: Outcome, facts: dict[str, Any], text: 
     if planned is None:
         return after
     facts.update(turns.turn_facts(planned, policies))
+    if planned.late_delivery and planned.turn_opened_at is not None:
+        facts["opened_at"] = planned.turn_opened_at.isoformat()  # the turn record says so too
     return planned
 
 
