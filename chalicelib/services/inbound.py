@@ -72,7 +72,7 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
         after = transition.conversation
         facts = _facts(event, after, transition.outcome, received_at, store,
                        transition.response_seconds)
-        after = _triage(after, transition.outcome, facts, event.text, policies)
+        after = _triage(after, transition.outcome, facts, event.text, policies, received_at)
         try:
             store.record(NewMessage(
                 event=event, conversation=after,
@@ -104,18 +104,21 @@ def _thread(event: MessageEvent, store: IngestStore) -> str:
 
 
 def _triage(after: Conversation, outcome: Outcome, facts: dict[str, Any], text: str,
-            policies: Policies) -> Conversation:
+            policies: Policies, received_at: datetime) -> Conversation:
     """A new turn, or a follow-up that may raise its priority, planned before the commit."""
     if outcome not in (Outcome.TURN_OPENED, Outcome.FOLLOW_UP):
         return after
     planned = turns.triaged(after, text, followers=facts.get("followers",
                                                               after.customer.followers),
                             complaints_before=int(facts.get("complaints_before", 0)),
-                            policies=policies, follow_up=outcome is Outcome.FOLLOW_UP)
+                            policies=policies, follow_up=outcome is Outcome.FOLLOW_UP,
+                            received_at=received_at)
     facts["planned"] = planned is not None
     if planned is None:
         return after
     facts.update(turns.turn_facts(planned, policies))
+    if planned.late_delivery and planned.turn_opened_at is not None:
+        facts["opened_at"] = planned.turn_opened_at.isoformat()  # the turn record says so too
     return planned
 
 

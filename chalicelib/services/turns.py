@@ -45,16 +45,28 @@ def handle(body: Mapping[str, Any], deps: TurnDeps) -> str:
 
 
 def triaged(c: Conversation, text: str, *, followers: int | None, complaints_before: int,
-            policies: Policies, follow_up: bool) -> Conversation | None:
+            policies: Policies, follow_up: bool,
+            received_at: datetime | None = None) -> Conversation | None:
     """`c` with the priority, team and deadlines its open turn gets; None when a follow-up
-    changes nothing (a calmer follow-up never relaxes a deadline already set)."""
+    changes nothing (a calmer follow-up never relaxes a deadline already set).
+
+    Late deliveries are honest: a message that reached us after its whole window had passed
+    (Meta retries for ~36 hours) opens its turn one window before its receipt, so it is due
+    on arrival, not warned, breached and escalated in three consecutive buckets; and the turn
+    is marked `late_delivery` for the inbox and the report."""
     result = triage(text, CustomerSnapshot(followers=followers,
                                            complaints_before=complaints_before),
                     channel=c.channel.value, first_turn=c.first_turn)
     if follow_up and c.due_at is not None and (
             _RANK[result.priority] <= _RANK.get(c.priority or "low", 0)):
         return None
-    return _apply(c, result, policies)
+    planned = _apply(c, result, policies)
+    if follow_up or received_at is None or planned.due_at is None or (
+            planned.due_at >= received_at or planned.turn_opened_at is None):
+        return planned
+    floored = replace(c, turn_opened_at=received_at - (planned.due_at - planned.turn_opened_at),
+                      late_delivery=True)
+    return _apply(floored, result, policies)
 
 
 def turn_facts(c: Conversation, policies: Policies) -> dict[str, Any]:
@@ -63,8 +75,12 @@ def turn_facts(c: Conversation, policies: Policies) -> dict[str, Any]:
     assert c.priority is not None
     assert c.turn_opened_at is not None
     plan = policies.for_team(c.team).plan(c.turn_opened_at, c.priority, first=c.first_turn)
-    return {"team": c.team, "priority": c.priority, "due_at": plan.due_at.isoformat(),
-            "warn_at": plan.warn_at.isoformat()}
+    facts: dict[str, Any] = {"team": c.team, "priority": c.priority,
+                             "due_at": plan.due_at.isoformat(),
+                             "warn_at": plan.warn_at.isoformat()}
+    if c.late_delivery:
+        facts["late_delivery"] = True  # the report tells these turns apart
+    return facts
 
 
 def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
@@ -86,7 +102,8 @@ def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
             text = deps.conversations.message_text(c.id, str(body["message_sk"])) or ""
         planned = triaged(c, text, followers=body.get("followers", c.customer.followers),
                           complaints_before=int(body.get("complaints_before", 0)),
-                          policies=deps.policies(), follow_up=follow_up)
+                          policies=deps.policies(), follow_up=follow_up,
+                          received_at=_received(body))
         if planned is None:
             return "unchanged"
         if planned == c:
@@ -114,6 +131,11 @@ def _plan(body: Mapping[str, Any], deps: TurnDeps, *, follow_up: bool) -> str:
                                        "priority": c.priority, "team": c.team,
                                        "due_at": plan.due_at.isoformat()})
     return "planned"
+
+
+def _received(body: Mapping[str, Any]) -> datetime | None:
+    received = body.get("received_at")
+    return datetime.fromisoformat(str(received)) if received else None
 
 
 def _apply(c: Conversation, result: Triage, policies: Policies) -> Conversation:

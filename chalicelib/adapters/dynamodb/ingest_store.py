@@ -374,4 +374,5 @@ def _dedupe_item(event: MessageEvent, received_at: datetime, where: Mapping[str,
 
 def _planned(facts: Mapping[str, Any]) -> dict[str, Any]:
     """The triage facts a turn record keeps (services/turns.py turn_facts)."""
-    return {k: facts[k] for k in ("team", "priority", "due_at", "warn_at") if k in facts}
+    return {k: facts[k] for k in ("team", "priority", "due_at", "warn_at",
+                                        "late_delivery") if k in facts}
