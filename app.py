@@ -235,3 +235,23 @@ def channel_watch(event: Any) -> dict[str, str]:
     from chalicelib import handlers
 
     return handlers.channel_watch()
+
+
+# The period is the template's SweepMinutes (infrastructure/resources.yaml overrides this rate).
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep(event: Any) -> dict[str, int]:
+    """The last line of defence: an open turn past its warning, breach or escalation without
+    that alert (its timer lost, the alarm clock down, its bucket dead-lettered) is rung now,
+    once."""
+    from chalicelib import handlers
+
+    return handlers.sweep()
+
+
+# The topic is the template's OpsAlarmsTopic (resources.yaml points this subscription at it).
+@app.on_sns_message(topic="ops-alarms")
+def ops_alarm(event: Any) -> None:
+    """One of ReplyWindow's own CloudWatch alarms changed state: tell every admin."""
+    from chalicelib import handlers
+
+    handlers.ops_alarm(event.to_dict())

@@ -1,6 +1,10 @@
 """M conversations whose warnings fall due over a short window on a local stack (the demo's
 seconds-long policies): lateness of each warning SMS against its planned time, and missed
-warnings (must be 0). The alarm clock's resolution (1 s here) is the designed upper bound."""
+warnings (must be 0). The alarm clock's resolution (1 s here) is the designed upper bound.
+
+Then the sweeper's worst case: the same with the alarm clock's state machine deleted (every
+timer lost), the sweeper running every SWEEP_S seconds: each warning arrives through the
+sweeper, within its grace (a minute) plus one period of its time (in AWS, SweepMinutes)."""
 
 from __future__ import annotations
 
@@ -21,10 +25,20 @@ from infrastructure.local.demo import DEMO_POLICIES
 
 M = int(os.environ.get("BENCH_LATENESS_M", "40"))
 PAGE = "1000000007"
+SWEEP_S = 10  # the sweeper's period on the local stack for the lost-timer run
 
 
-def measure(m: int = M) -> dict[str, Any]:
+def measure(m: int = M, *, timers_lost: bool = False) -> dict[str, Any]:
+    saved = os.environ.get("REPLYWINDOW_LOCAL_SCHEDULE_SECONDS")
+    if timers_lost:
+        os.environ["REPLYWINDOW_LOCAL_SCHEDULE_SECONDS"] = str(SWEEP_S)
     with local_stack(DEMO_POLICIES) as runtime:
+        if saved is None:
+            os.environ.pop("REPLYWINDOW_LOCAL_SCHEDULE_SECONDS", None)  # restored on exit
+        if timers_lost:
+            sfn = boto3.client("stepfunctions", endpoint_url=runtime.aws.endpoint,
+                               region_name="us-east-1")
+            sfn.delete_state_machine(stateMachineArn=runtime.built.refs["AlarmClock"])
         secret = SECRETS["REPLYWINDOW_META_APP_SECRET"]
         run = uuid.uuid4().hex[:6]
         for n in range(m):
@@ -50,7 +64,8 @@ def measure(m: int = M) -> dict[str, Any]:
                        for i in items if "warn_at" in i}
             time.sleep(0.5)
         last = max(planned.values()).timestamp() if planned else time.time()
-        time.sleep(max(0.0, last - time.time()) + 4)
+        # The sweeper takes over a minute after a warning's time, within one of its periods.
+        time.sleep(max(0.0, last - time.time()) + (60 + 2 * SWEEP_S + 5 if timers_lost else 4))
         warnings: dict[str, datetime] = {}
         for line in runtime.outbox.read_text().splitlines():
             d = json.loads(line)
@@ -70,3 +85,7 @@ def measure(m: int = M) -> dict[str, Any]:
 if __name__ == "__main__":
     for name, value in measure().items():
         print(f"{name}: {value}")
+    for name, value in measure(8, timers_lost=True).items():
+        print(f"timers lost, sweeper every {SWEEP_S} s: {name}: {value}")
+    print(f"timers lost: designed bound (s): 60 (grace) + the sweep period ({SWEEP_S} here, "
+          "SweepMinutes x 60 in AWS) + one bucket + the sweep's own run")

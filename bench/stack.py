@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from moto.moto_api._internal.models import moto_api_backend
-
 from infrastructure.local.runtime import LocalRuntime, LocalSettings, free_port
 
 SECRETS = {"REPLYWINDOW_X_CONSUMER_SECRET": "bench-x", "REPLYWINDOW_META_APP_SECRET": "bench-m",
@@ -17,9 +15,11 @@ SECRETS = {"REPLYWINDOW_X_CONSUMER_SECRET": "bench-x", "REPLYWINDOW_META_APP_SEC
 
 
 @contextmanager
-def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
+def local_stack(policies: Path | None = None,
+                parameters: dict[str, str] | None = None) -> Iterator[LocalRuntime]:
     """The stack in this process (so its AWS calls can be counted or faulted); the environment
-    is put back afterwards, so a test session can run one between moto-backed tests."""
+    is put back afterwards, so a test session can run one between moto-backed tests.
+    `parameters`: the template's, beyond their defaults."""
     saved = dict(os.environ)
     os.environ.update(SECRETS)
     os.environ["REPLYWINDOW_DIGEST_AFTER"] = "1000000"
@@ -28,19 +28,27 @@ def local_stack(policies: Path | None = None) -> Iterator[LocalRuntime]:
         os.environ["REPLYWINDOW_POLICIES"] = str(policies)
     state = Path(tempfile.mkdtemp(prefix="replywindow-bench-"))
     settings = LocalSettings(api_port=free_port(), webhook_port=free_port(), aws_port=free_port(),
-                             state_dir=state)
+                             state_dir=state, parameters=dict(parameters or {}))
     runtime = LocalRuntime(settings, say=lambda _: None)
-    # moto keeps its accounts in this process: start from none (an earlier embedded emulator
-    # may have left its table behind) and leave none behind.
-    moto_api_backend.reset()
+    _forget_emulated_state()
     runtime.start()
     try:
         yield runtime
     finally:
         runtime.stop()
-        moto_api_backend.reset()
+        _forget_emulated_state()  # and leaves nothing for a later moto-backed test
         os.environ.clear()
         os.environ.update(saved)
         from chalicelib import bootstrap
 
         bootstrap.reset()
+
+
+def _forget_emulated_state() -> None:
+    """The emulator's state lives in this process: a stack started after another one (or after
+    a moto-backed test) starts empty, as a fresh `make run` does."""
+    from moto import mock_aws
+
+    fresh = mock_aws()
+    fresh.start()  # resets every in-process backend
+    fresh.stop()

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.sns_alerts import SnsNotifier
     from chalicelib.adapters.sqs_queue import SqsInboundQueue, SqsRedelivery
     from chalicelib.adapters.stepfunctions_clock import StepFunctionsAlarmClock
+    from chalicelib.adapters.watchtower import AwsWatchtower
     from chalicelib.domain.policies import Policies
     from chalicelib.domain.replies import ReplyRoute
     from chalicelib.services.acknowledge import AckDeps
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from chalicelib.services.inbound import InboundDeps
     from chalicelib.services.ingest import IngestDeps
     from chalicelib.services.oncall_admin import AdminDeps
+    from chalicelib.services.sweeper import SweepDeps
     from chalicelib.services.turns import TurnDeps
     from chalicelib.services.webhooks import WebhookDeps
 
@@ -81,6 +83,19 @@ def sns() -> SNSClient:
 def stepfunctions() -> SFNClient:
     client: SFNClient = _client("stepfunctions")
     return client
+
+
+@cache
+def cloudwatch() -> Any:
+    return _client("cloudwatch")
+
+
+@cache
+def watchtower() -> AwsWatchtower:
+    from chalicelib.adapters.watchtower import AwsWatchtower
+
+    return AwsWatchtower(dead_letters(), cloudwatch(), stepfunctions(),
+                         f"replywindow-{settings().stage}-", alarm_clock_arn())
 
 
 @cache
@@ -188,6 +203,18 @@ def alerting_deps() -> AlertingDeps:
                         default_team=policies().default_team, on_turn=record_turn,
                         digest_after=settings().digest_after, clock=alarm_clock(),
                         resolution=policies().timer_resolution)
+
+
+def sweep_deps() -> SweepDeps:
+    from dataclasses import replace
+
+    from chalicelib.services.sweeper import SweepDeps
+
+    return SweepDeps(open_turns=conversations(), due_checks=due_checks(),
+                     alert_log=alert_log(),
+                     alerting=lambda: replace(alerting_deps(), next_level_best_effort=True),
+                     policies=policies, now=now,
+                     period=timedelta(minutes=settings().sweep_minutes))
 
 
 @cache
@@ -415,7 +442,14 @@ def health(*, admin: bool) -> dict[str, Any]:
         "topic": s.alerts_topic,
         "state_machine": s.alarm_clock,
         "channels": _channels_or_unknown(),
+        **_self_watch(),
     }
+
+
+def _self_watch() -> dict[str, Any]:
+    from chalicelib.services import self_watch
+
+    return self_watch.overview(watchtower())
 
 
 def _channels_or_unknown() -> dict[str, Any]:
@@ -434,7 +468,7 @@ def reset() -> None:
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
                    policies, reply_sender, idempotency_config, channels,
-                   dead_letters, customer_data, redelivery):
+                   dead_letters, customer_data, redelivery, cloudwatch, watchtower):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

@@ -28,6 +28,11 @@ class Settings:
     meta_human_agent: bool  # the Page may use the HUMAN_AGENT tag (7-day window)
     digest_after: int  # alerts a minute an agent gets one by one before a digest
     platform_read_timeout: float  # seconds a platform has to answer a reply's post
+    # A failed queue record's backoff (chalicelib/domain/retries.py); the template sizes each
+    # queue's maxReceiveCount so that these defaults retry for over an hour.
+    retry_base_seconds: float
+    retry_cap_seconds: float
+    sweep_minutes: float  # the sweeper's period: how far back it reads the alarm clock's buckets
 
 
 def _required(name: str) -> str:
@@ -58,4 +63,7 @@ def settings() -> Settings:
         meta_human_agent=os.environ.get("REPLYWINDOW_META_HUMAN_AGENT", "") == "true",
         digest_after=int(os.environ.get("REPLYWINDOW_DIGEST_AFTER", "5")),
         platform_read_timeout=float(os.environ.get("REPLYWINDOW_PLATFORM_READ_TIMEOUT", "10")),
+        retry_base_seconds=float(os.environ.get("REPLYWINDOW_RETRY_BASE_SECONDS", "2")),
+        retry_cap_seconds=float(os.environ.get("REPLYWINDOW_RETRY_CAP_SECONDS", "300")),
+        sweep_minutes=float(os.environ.get("REPLYWINDOW_SWEEP_MINUTES", "5")),
     )

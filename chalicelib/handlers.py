@@ -1,10 +1,11 @@
 """Per-record handlers for the SQS-triggered Lambdas, run by powertools' batch processors so a
 failed record is reported alone (`batchItemFailures`) and retried, never the whole batch.
 
-A failed record comes back after a short, growing delay (2, 4, 8, 16 s by receive count) rather
-than the queue's 60 s visibility timeout: a throttled alert retried in seconds is still on
-time. Even a batch where every record failed is answered this way, not raised, for the same
-reason."""
+A failed record comes back after a growing delay (2, 4, 8 s ... capped at 5 minutes, jittered;
+chalicelib/domain/retries.py) rather than the queue's visibility timeout: a throttled alert
+retried in seconds is still on time, and an outage of an hour is outlasted before the record is
+dead-lettered (resources.yaml sizes maxReceiveCount for it). Even a batch where every record
+failed is answered this way, not raised, for the same reason."""
 
 from __future__ import annotations
 
@@ -20,10 +21,10 @@ from aws_lambda_powertools.utilities.batch import (
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import bootstrap, observability
-from chalicelib.services import alerting, inbound
+from chalicelib.config import settings
+from chalicelib.domain.retries import backoff
+from chalicelib.services import alerting, inbound, self_watch, sweeper
 from chalicelib.services import channel_watch as watch
-
-_MAX_RETRY_SECONDS = 30
 
 
 # A processor holds its batch's records and outcomes: one per invocation, never shared, so
@@ -50,11 +51,12 @@ def _inbound_record(record: SQSRecord) -> None:
 
 def _retry_soon(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
     failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+    base, cap = settings().retry_base_seconds, settings().retry_cap_seconds
     for record in event.get("Records", []):
         if record.get("messageId") in failed:
             receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
             bootstrap.redelivery().retry_in(record["eventSourceARN"], record["receiptHandle"],
-                                            min(_MAX_RETRY_SECONDS, 2 ** receives))
+                                            backoff(receives, base, cap))
     return response
 
 
@@ -75,3 +77,16 @@ def inbound_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
 @observability.flushes_metrics
 def channel_watch() -> dict[str, str]:
     return watch.check(bootstrap.channel_deps())
+
+
+@observability.flushes_metrics
+def sweep() -> dict[str, int]:
+    return sweeper.sweep(bootstrap.sweep_deps()).as_dict()
+
+
+@observability.flushes_metrics
+def ops_alarm(event: dict[str, Any]) -> None:
+    """A CloudWatch alarm changed state: tell the admins (a failed publish raises, and SNS
+    retries the delivery to this function)."""
+    for record in event.get("Records", []):
+        self_watch.relay(record["Sns"]["Message"], bootstrap.notifier().notify_admins)

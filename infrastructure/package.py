@@ -185,6 +185,27 @@ def _add_public_url(sam: dict[str, Any], api_stage: str) -> None:
             "Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, fallback]}
 
 
+def _add_function_alarms(sam: dict[str, Any]) -> None:
+    """An Errors and a Throttles alarm for every function, to the admins like the others in
+    resources.yaml ("ReplyWindow watches itself"): a function added to app.py is watched
+    without anyone remembering to."""
+    for name in [n for n, r in sam["Resources"].items()
+                 if r["Type"] == "AWS::Serverless::Function"]:
+        for metric in ("Errors", "Throttles"):
+            sam["Resources"][f"{name}{metric}Alarm"] = {
+                "Type": "AWS::CloudWatch::Alarm",
+                "Properties": {
+                    "AlarmName": {"Fn::Sub": f"replywindow-${{Stage}}-{name}-{metric.lower()}"},
+                    "AlarmDescription": f"{name}: {metric.lower()} in the last 5 minutes",
+                    "Namespace": "AWS/Lambda", "MetricName": metric,
+                    "Dimensions": [{"Name": "FunctionName", "Value": {"Ref": name}}],
+                    "Statistic": "Sum", "Period": 300, "EvaluationPeriods": 1,
+                    "Threshold": 0, "ComparisonOperator": "GreaterThanThreshold",
+                    "TreatMissingData": "notBreaching",
+                    "AlarmActions": [{"Ref": "OpsAlarmsTopic"}],
+                    "OKActions": [{"Ref": "OpsAlarmsTopic"}]}}
+
+
 def package(out_dir: Path, stage: str = "dev") -> Path:
     problems = lock_problems(ROOT / "requirements.txt")
     if problems:
@@ -210,6 +231,7 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     _keep_webhooks_off_the_rest_api(sam)
     _attach_log_groups(sam)
     _resource_names_from_resources(sam)
+    _add_function_alarms(sam)
     _add_public_url(sam, _api_stage(stage))
     sam_path.write_text(json.dumps(sam, indent=2))
     return sam_path

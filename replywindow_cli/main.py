@@ -1,5 +1,5 @@
 """replywindow inbox | show ID | reply ID TEXT [--private] | ack URL-or-TOKEN | report | oncall
-| teams AGENT TEAM... | channels
+| teams AGENT TEAM... | channels | doctor
 
 Talks to the API of a running stack: `--api` (default $REPLYWINDOW_API or the local stack)
 with `--token` (default $REPLYWINDOW_TOKEN, else $REPLYWINDOW_ADMIN_TOKEN, else the local
@@ -152,6 +152,55 @@ def channels(api: Api, args: argparse.Namespace) -> None:
     console.print(table)
 
 
+def doctor(api: Api, args: argparse.Namespace) -> None:
+    """What could let an alert go missing, in one look: dead letters waiting, ReplyWindow's
+    own alarms, the alarm clock's failed executions, the channels."""
+    health = api("GET", "/health")
+    if "dead_letters" not in health:
+        raise SystemExit("doctor needs the admin token (--token or REPLYWINDOW_ADMIN_TOKEN)")
+    trouble: list[str] = []
+    table = Table(title="ReplyWindow doctor")
+    for column in ("check", "state"):
+        table.add_column(column)
+
+    def row(check: str, state: str, bad: bool) -> None:
+        table.add_row(check, f"[red]{state}[/red]" if bad else state)
+        if bad:
+            trouble.append(check)
+
+    def unreadable(part: Any) -> str | None:
+        return part["error"] if isinstance(part, dict) and "error" in part else None
+
+    letters = health["dead_letters"]
+    if unreadable(letters):
+        row("dead letters", unreadable(letters) or "", True)
+    else:
+        for queue, depth in sorted(letters.items()):
+            row(f"dead letters: {queue}", f"{depth} waiting (replywindow dlq {queue})"
+                if depth else "none", depth > 0)
+    alarms = health["alarms"]
+    if unreadable(alarms):
+        row("alarms", unreadable(alarms) or "", True)
+    else:
+        for alarm in sorted(alarms, key=lambda a: a["name"]):
+            row(f"alarm: {alarm['name']}", alarm["state"], alarm["state"] == "ALARM")
+    clock = health["alarm_clock"]
+    if unreadable(clock):
+        row("alarm clock", unreadable(clock) or "", True)
+    else:
+        failed = sum(clock.values())
+        row("alarm clock executions", ", ".join(f"{n} {k.replace('_', ' ')}"
+                                                for k, n in clock.items()), failed > 0)
+    channels_ = health.get("channels", {})
+    if unreadable(channels_):
+        row("channels", unreadable(channels_) or "", True)
+    else:
+        for name, c in sorted(channels_.items()):
+            row(f"channel: {name}", c["state"], c["state"] not in ("ok", "learning"))
+    console.print(table)
+    console.print(f"Needs attention: {', '.join(trouble)}" if trouble else "All clear.")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="replywindow", description=__doc__.splitlines()[0])
     parser.add_argument("--api", default=os.environ.get("REPLYWINDOW_API",
@@ -183,9 +232,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("queue", choices=["inbound", "alerts"])
     p.add_argument("--redrive", action="store_true")
     sub.add_parser("channels", help="each channel's health: silent, failing, revoked?")
+    sub.add_parser("doctor", help="dead letters, ReplyWindow's own alarms, failed timers")
     args = parser.parse_args(argv)
     commands = {"inbox": inbox, "show": show, "reply": reply, "ack": ack, "report": report,
-                "oncall": oncall, "teams": teams, "dlq": dlq, "channels": channels}
+                "oncall": oncall, "teams": teams, "dlq": dlq, "channels": channels,
+                "doctor": doctor}
     commands[args.command](Api(args.api, args.token), args)
     return 0
 

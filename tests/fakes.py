@@ -13,6 +13,7 @@ from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import Channel, MessageEvent, Platform
 from chalicelib.domain.facts import Facts
 from chalicelib.domain.ports import (
+    AlertInFlight,
     AlreadyStored,
     CustomerProfile,
     NewMessage,
@@ -155,6 +156,7 @@ class FakeDueChecks:
     def __init__(self) -> None:
         self.buckets: dict[int, list[Any]] = {}
         self.rang: set[int] = set()
+        self.finished: set[int] = set()
 
     def add(self, bucket: int, check: Any) -> bool:
         self.buckets.setdefault(bucket, []).append(check)
@@ -163,6 +165,12 @@ class FakeDueChecks:
     def ring(self, bucket: int) -> list[Any]:
         self.rang.add(bucket)
         return list(self.buckets.get(bucket, []))
+
+    def done(self, bucket: int) -> None:
+        self.finished.add(bucket)
+
+    def unfinished(self, bucket: int) -> list[Any]:
+        return [] if bucket in self.finished else list(self.buckets.get(bucket, []))
 
 
 class FakeClock:
@@ -176,22 +184,33 @@ class FakeClock:
 
 class FakeAlertLog:
     def __init__(self) -> None:
-        self.status: dict[str, str] = {}
+        self.status_of: dict[str, str] = {}
+        self.leases: dict[str, datetime] = {}
         self.counts: dict[str, int] = {}
         self.reached: dict[str, set[str]] = {}
 
-    def claim(self, alert_key: str, recipients: tuple[str, ...],
-              at: datetime) -> frozenset[str] | None:
-        if self.status.get(alert_key) == "sent":
+    def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime,
+              lease: timedelta) -> frozenset[str] | None:
+        if self.status_of.get(alert_key) == "sent":
             return None
-        self.status[alert_key] = "pending"
+        if self.leases.get(alert_key, at) > at:
+            raise AlertInFlight(alert_key)
+        self.status_of[alert_key] = "pending"
+        self.leases[alert_key] = at + lease
         return frozenset(self.reached.get(alert_key, set()))
+
+    def release(self, alert_key: str) -> None:
+        self.leases.pop(alert_key, None)
+
+    def status(self, alert_keys: list[str]) -> dict[str, str]:
+        return {k: self.status_of[k] for k in alert_keys if k in self.status_of}
 
     def delivered(self, alert_key: str, agent: str) -> None:
         self.reached.setdefault(alert_key, set()).add(agent)
 
     def sent(self, alert_key: str, at: datetime) -> None:
-        self.status[alert_key] = "sent"
+        self.status_of[alert_key] = "sent"
+        self.leases.pop(alert_key, None)
 
     def count_recent(self, agent: str, at: datetime) -> int:
         self.counts[agent] = self.counts.get(agent, 0) + 1

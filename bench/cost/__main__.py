@@ -12,6 +12,9 @@ def main() -> None:
     day = replay_day(int(os.environ.get("BENCH_COST_CONVERSATIONS", "100")))
     for name, value in price(day, assumptions()).items():
         print(f"{name}: {value}")
+    from bench.cost import sweep  # after the day's stack is gone: moto in-process
+
+    sweep.main()
 
 
 if __name__ == "__main__":

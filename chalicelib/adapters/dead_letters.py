@@ -46,6 +46,18 @@ class SqsDeadLetters:
         except (ClientError, BotoCoreError) as error:
             raise QueueUnavailable(f"read dead letters: {type(error).__name__}") from error
 
+    def depth(self, source: str) -> int:
+        """Dead letters waiting (visible or being looked at)."""
+        try:
+            _, dlq = self._urls(source)
+            attrs = self.client.get_queue_attributes(QueueUrl=dlq, AttributeNames=[
+                "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])[
+                "Attributes"]
+        except (ClientError, BotoCoreError) as error:
+            raise QueueUnavailable(f"read dead letters: {type(error).__name__}") from error
+        return int(attrs.get("ApproximateNumberOfMessages", 0)) + int(
+            attrs.get("ApproximateNumberOfMessagesNotVisible", 0))
+
     def redrive(self, source: str) -> int:
         """Send every dead letter back to its source queue (FIFO group kept); the count."""
         moved = 0

@@ -2,8 +2,9 @@
 
 A turn opens with a customer message after the brand last spoke; it needs a response. Its clock
 starts at the platform's own timestamp, never later than when ReplyWindow received it, so a late
-or retried delivery does not reset it. A brand message in the same conversation answers the open
-turn. Pure: no I/O.
+or retried delivery does not reset it (a delivery so late that its whole window has passed is
+floored by triage: services/turns.py). A brand message in the same conversation answers the
+open turn. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ class Conversation:
     # that stopped after it (before the message's own bookkeeping) knows to finish, not redo.
     last_message_id: str | None = None
     last_outcome: str | None = None  # what that message did (an Outcome)
+    late_delivery: bool = False  # this turn's message reached us after its window had passed
 
     @property
     def id(self) -> str:
@@ -122,7 +124,7 @@ def _customer_wrote(c: Conversation, event: MessageEvent, received_at: datetime)
                                   summoned=c.summoned or event.summoned), Outcome.FOLLOW_UP)
     opened = replace(
         c, customer=customer, status=Status.AWAITING_AGENT, turn=c.turn + 1,
-        turn_opened_at=sent_at, last_customer_message_id=event.message_id,
+        turn_opened_at=sent_at, late_delivery=False, last_customer_message_id=event.message_id,
         last_customer_at=sent_at, summoned=event.summoned, warn_at=None, due_at=None,
         escalate_at=None, acked_by=None, acked_turn=None, answered_at=None,
     )

@@ -28,12 +28,14 @@ class TurnPlan:
     priority: str
     due_at: datetime
     warn_at: datetime
+    late_delivery: bool = False  # opened one window before its receipt (turns.plan)
 
     @classmethod
     def of(cls, c: Conversation) -> TurnPlan | None:
         """The plan `c`'s open turn carries, if triage has given it one."""
         if c.team and c.priority and c.due_at and c.warn_at:
-            return cls(team=c.team, priority=c.priority, due_at=c.due_at, warn_at=c.warn_at)
+            return cls(team=c.team, priority=c.priority, due_at=c.due_at, warn_at=c.warn_at,
+                       late_delivery=c.late_delivery)
         return None
 
 

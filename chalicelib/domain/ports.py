@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain.conversations import Conversation, Outcome
@@ -160,11 +160,25 @@ class AckLinks(Protocol):
         ...
 
 
+class AlertInFlight(Exception):
+    """Another sender holds this alert's claim and its lease is not over: try again later (if
+    that sender dies mid-send, its lease runs out and the retry sends)."""
+
+
 class AlertLog(Protocol):
-    def claim(self, alert_key: str, recipients: tuple[str, ...],
-              at: datetime) -> frozenset[str] | None:
+    def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime,
+              lease: timedelta) -> frozenset[str] | None:
         """None if this alert was sent already; else the recipients who have it already (a
-        retry after a failed publish sends only to the others)."""
+        retry after a failed publish sends only to the others), the claim held until
+        `at + lease`. AlertInFlight while another sender's lease runs."""
+        ...
+
+    def release(self, alert_key: str) -> None:
+        """Give up a claim whose send failed, so a retry may take it at once."""
+        ...
+
+    def status(self, alert_keys: list[str]) -> dict[str, str]:
+        """"pending" or "sent" for each alert ever claimed among `alert_keys`."""
         ...
 
     def delivered(self, alert_key: str, agent: str) -> None: ...

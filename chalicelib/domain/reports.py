@@ -53,6 +53,7 @@ def _stats(turns: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
 
     return {"turns": len(turns), "met": met, "breached": breached,
             "open": outcomes.count("open"),
+            "late_deliveries": sum(1 for t in turns if t.get("late_delivery")),
             "attainment": round(met / decided, 4) if decided else None,
             "first_response_seconds": times(first), "next_response_seconds": times(following)}
 

@@ -48,6 +48,15 @@ class DueChecks(Protocol):
         is returned here, one added after is reported by `add` (so none is lost to the race)."""
         ...
 
+    def done(self, bucket: int) -> None:
+        """Every check the bucket's ring returned was handled."""
+        ...
+
+    def unfinished(self, bucket: int) -> list[DueCheck]:
+        """The bucket's checks if it was never finished (it never rang, or its ring failed:
+        the alarm clock lost it, or its queue record was dead-lettered); [] otherwise."""
+        ...
+
 
 class AlarmClock(Protocol):
     """The per-bucket alarm (port): setting the same bucket twice is harmless."""

@@ -86,6 +86,7 @@ def summary(c: Conversation, now: datetime) -> dict[str, Any]:
         "customer": c.customer.model_dump(exclude_none=True),
         "assignee": c.assignee, "acked_by": c.acked_by,
         "last_response_seconds": c.last_response_seconds,
+        "late_delivery": c.late_delivery,
     }
 
 

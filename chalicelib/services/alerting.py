@@ -3,7 +3,12 @@
 A check is skipped when its turn was answered (or a later turn opened), and an escalation is
 skipped once an agent acknowledged the turn; a breach is still recorded for the report. One
 alert per (conversation, turn, level) whatever the queue redelivers: the alert log's claim
-decides, and a claim whose publish failed is sent again by the retry.
+decides, and a claim whose publish failed is sent again by the retry. The claim has a lease
+longer than the alarm function runs: a redelivery while a slow send is still going finds it
+held and waits; a sender that died mid-send lets the retry take it once the lease is over.
+
+Each check of a bucket succeeds or fails on its own: the others are sent, and the bucket is
+reported failed at the end so the queue retries it (the sent ones are skipped by their claims).
 """
 
 from __future__ import annotations
@@ -27,6 +32,16 @@ from chalicelib.services import alarm
 logger = Logger(child=True)
 
 ACK_LINK_LIFETIME = timedelta(hours=24)
+# Longer than RingAlarm's 60 s timeout (.chalice/config.json): a live sender is done or dead.
+ALERT_LEASE = timedelta(minutes=2)
+
+
+class ChecksFailed(RuntimeError):
+    """Some checks of a bucket could not be alerted: the bucket is retried for them."""
+
+    def __init__(self, bucket: int, keys: list[str]) -> None:
+        super().__init__(f"bucket {bucket}: {len(keys)} check(s) failed")
+        self.keys = keys
 
 
 class RotaSource(Protocol):
@@ -52,6 +67,9 @@ class AlertingDeps:
     on_turn: Callable[[str, int, dict[str, Any]], None] | None = None  # report facts
     clock: AlarmClock | None = None  # files a turn's next level when this one rings
     resolution: timedelta = timedelta(seconds=10)
+    # The sweeper alerts even when the alarm clock is down: filing the next level is then
+    # best effort (the sweeper finds that level too when it passes).
+    next_level_best_effort: bool = False
 
 
 @dataclass
@@ -60,22 +78,39 @@ class RingReport:
     sent: int = 0
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     digested: int = 0
+    failed: list[str] = field(default_factory=list)
 
 
 def ring_bucket(bucket: int, deps: AlertingDeps) -> RingReport:
+    report = alert_checks(alarm.ring(bucket, store=deps.due_checks), deps)
+    logger.info("bucket rang", extra={"bucket": bucket, "checks": report.checks,
+                                      "sent": report.sent, "digested": report.digested,
+                                      "skipped": dict(report.skipped),
+                                      "failed": len(report.failed)})
+    if report.failed:
+        raise ChecksFailed(bucket, report.failed)
+    # The sweeper passes over a finished bucket with one small read.
+    deps.due_checks.done(bucket)
+    return report
+
+
+def alert_checks(checks: list[DueCheck], deps: AlertingDeps) -> RingReport:
+    """Alert every check that still needs it, each on its own: one that fails (a corrupt
+    item, a publish refused) is listed in `failed`, and the others go out."""
     report = RingReport()
-    checks = alarm.ring(bucket, store=deps.due_checks)
     report.checks = len(checks)
     digests: dict[tuple[str, str], int] = defaultdict(int)
     for check in sorted(checks, key=lambda c: c.due_at):
-        _handle(check, deps, report, digests)
+        try:
+            _handle(check, deps, report, digests)
+        except Exception as error:  # one check must not sink its bucket
+            logger.warning("check failed", extra={"check": check.key,
+                                                  "error": type(error).__name__})
+            report.failed.append(check.key)
     for (agent, team), count in digests.items():
         alert = alerts.digest(count, team, f"{deps.public_url}/console?team={team}")
         deps.notifier.notify(agent=agent, team=team, level="digest", conversation=None,
                              subject=alert.subject, sms=alert.sms, email=alert.email)
-    logger.info("bucket rang", extra={"bucket": bucket, "checks": report.checks,
-                                      "sent": report.sent, "digested": report.digested,
-                                      "skipped": dict(report.skipped)})
     return report
 
 
@@ -102,8 +137,14 @@ def _file_next(check: DueCheck, c: Conversation, deps: AlertingDeps) -> None:
     if level is None or at is None or deps.clock is None:
         return
     # Before alerting: a retried ring (after a failed publish) files it again, harmlessly.
-    alarm.schedule([DueCheck(c.id, c.turn, level, at)], store=deps.due_checks,
-                   clock=deps.clock, resolution=deps.resolution, now=deps.now)
+    try:
+        alarm.schedule([DueCheck(c.id, c.turn, level, at)], store=deps.due_checks,
+                       clock=deps.clock, resolution=deps.resolution, now=deps.now)
+    except Exception as error:
+        if not deps.next_level_best_effort:
+            raise
+        logger.warning("next level not filed", extra={"check": check.key, "next": level,
+                                                      "error": type(error).__name__})
 
 
 def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
@@ -128,10 +169,25 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
         logger.error("no rota: nobody to alert", extra={"team": team, "level": check.level})
         raise LookupError(f"team {team} has no on-call rota")  # retried, then the DLQ
     who = recipients(on_call(rota, now), check.level)
-    reached = deps.alert_log.claim(check.key, who, now)
+    reached = deps.alert_log.claim(check.key, who, now, ALERT_LEASE)
     if reached is None:
         report.skipped["already alerted"] += 1
         return
+    try:
+        _send(check, c, who, reached, team, now, deps, report, digests)
+    except Exception:
+        try:
+            deps.alert_log.release(check.key)
+        except Exception:  # the lease runs out instead
+            logger.warning("claim not released", extra={"check": check.key})
+        raise
+    observability.alert_sent(c.platform.value, check.level)
+    deps.alert_log.sent(check.key, now)
+
+
+def _send(check: DueCheck, c: Conversation, who: tuple[str, ...], reached: frozenset[str],
+          team: str, now: datetime, deps: AlertingDeps, report: RingReport,
+          digests: dict[tuple[str, str], int]) -> None:
     for agent_id in who:
         if agent_id in reached:
             continue  # this retry follows a failed publish to someone else: not twice
@@ -149,5 +205,3 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
         if len(who) > 1:
             deps.alert_log.delivered(check.key, agent_id)  # a lone recipient needs no marker
         report.sent += 1
-    observability.alert_sent(c.platform.value, check.level)
-    deps.alert_log.sent(check.key, now)

@@ -74,7 +74,7 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
         complaints_before = _complaints_before(event, after, transition.outcome, store)
         after, planned, plan = turns.plan(after, transition.outcome, event.text,
                                           complaints_before=complaints_before,
-                                          policies=policies)
+                                          policies=policies, received_at=received_at)
         facts = Facts(
             outcome=transition.outcome, conversation=after.id, turn=after.turn,
             message_id=event.message_id, message_sk=event_sk(event), received_at=received_at,

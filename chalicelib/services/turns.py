@@ -36,10 +36,16 @@ class TurnDeps:
 
 
 def plan(c: Conversation, outcome: Outcome, text: str, *, complaints_before: int,
-         policies: Policies) -> tuple[Conversation, Planned, TurnPlan | None]:
+         policies: Policies, received_at: datetime) -> tuple[Conversation, Planned,
+                                                             TurnPlan | None]:
     """Before the commit: `c` (just changed by a message that did `outcome`) with the priority,
     team and deadlines its open turn gets, so that one write carries the message and its plan.
-    A calmer follow-up never relaxes a deadline already set: it changes nothing."""
+    A calmer follow-up never relaxes a deadline already set: it changes nothing.
+
+    Late deliveries are honest: a message that reached us after its whole window had passed
+    (Meta retries for ~36 hours) opens its turn one window before its receipt, so it is due
+    on arrival, not warned, breached and escalated in three consecutive buckets; and the turn
+    is marked `late_delivery` for the inbox and the report."""
     if outcome not in (Outcome.TURN_OPENED, Outcome.FOLLOW_UP):
         return c, Planned.NOT_TRIAGED, None
     result = triage(text, CustomerSnapshot(followers=c.customer.followers,
@@ -49,6 +55,11 @@ def plan(c: Conversation, outcome: Outcome, text: str, *, complaints_before: int
             _RANK[result.priority] <= _RANK.get(c.priority or "low", 0)):
         return c, Planned.UNCHANGED, None
     planned = _apply(c, result, policies)
+    if outcome is Outcome.TURN_OPENED and planned.due_at is not None and (
+            planned.due_at < received_at and planned.turn_opened_at is not None):
+        floored = replace(c, late_delivery=True, turn_opened_at=received_at - (
+            planned.due_at - planned.turn_opened_at))
+        planned = _apply(floored, result, policies)
     return planned, Planned.YES, TurnPlan.of(planned)
 
 

@@ -261,7 +261,30 @@ def _log_group(aws: Clients, logical: str, props: dict[str, Any], built: Built) 
     built.attrs[logical] = {"Arn": f"{arn}:*"}  # GetAtt Arn: the group's streams included
 
 
+def _kms_key(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
+    key = aws.client("kms").create_key(Description=props.get("Description", logical),
+                                       Policy=json.dumps(props["KeyPolicy"]))["KeyMetadata"]
+    built.refs[logical] = key["KeyId"]
+    built.attrs[logical] = {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+
+def _alarm(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> None:
+    # Nothing evaluates it locally; it is built so that a mistake in it fails here too, and
+    # the health view lists it.
+    keys = ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions",
+            "Statistic", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator",
+            "TreatMissingData", "AlarmActions", "OKActions")
+    args = {k: props[k] for k in keys if k in props}
+    for number in ("Period", "EvaluationPeriods"):
+        args[number] = int(args[number])
+    args["Threshold"] = float(args["Threshold"])
+    aws.client("cloudwatch").put_metric_alarm(**args)
+    built.refs[logical] = props["AlarmName"]
+
+
 BUILDERS: dict[str, Builder] = {
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::KMS::Key": _kms_key,
     "AWS::DynamoDB::Table": _table,
     "AWS::SQS::Queue": _queue,
     "AWS::SNS::Topic": _topic,
@@ -350,6 +373,10 @@ def build_resources(aws: Clients, template: dict[str, Any], stage: str,
     values.update(parameters or {})
     values["Stage"] = stage
     resolve = _Resolver(values, built, aws.region, template.get("Conditions"))
+    for logical, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            # Threads of the local process, named as CloudFormation would (for the alarms).
+            built.refs[logical] = f"replywindow-{stage}-{logical}"
     for logical, resource in stateful_resources(template).items():
         if "Condition" in resource and not resolve.conditions[resource["Condition"]]:
             continue

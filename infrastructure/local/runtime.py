@@ -68,6 +68,8 @@ class LocalSettings:
     region: str = "us-east-1"
     stage: str = "dev"
     state_dir: Path = field(default_factory=lambda: ROOT / ".replywindow")
+    # Template parameters beyond their defaults (tests compress the retry ladder with them).
+    parameters: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> LocalSettings:
@@ -214,7 +216,7 @@ class LocalRuntime:
                  f"({time.monotonic() - began:.1f}s)")
         os.environ.update(local_additions(s, self.aws.endpoint))
         self.aws.start()
-        parameters = {"PublicUrl": self.public_url}
+        parameters = {"PublicUrl": self.public_url, **s.parameters}
         self.built = build_resources(self.aws, template, s.stage, parameters)
         self.functions = packaged_functions(template, self.built, s.stage, parameters,
                                             s.region)
@@ -265,9 +267,10 @@ class LocalRuntime:
 
 def local_additions(settings: LocalSettings, endpoint: str) -> dict[str, str]:
     """Everything the local stack adds to the template's environment, and only this: where the
-    emulator listens, fake credentials, and tracing off (there is no X-Ray daemon). The public
-    URL is not here: it is the template's PublicUrl parameter, set to the local API."""
-    return {
+    emulator listens, fake credentials, tracing off (there is no X-Ray daemon), and the
+    sweeper's period when the schedules are sped up. The public URL is not here: it is the
+    template's PublicUrl parameter, set to the local API."""
+    additions = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_DEFAULT_REGION": settings.region,
         "AWS_REGION": settings.region,
@@ -277,6 +280,12 @@ def local_additions(settings: LocalSettings, endpoint: str) -> dict[str, str]:
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_DEV": os.environ.get("POWERTOOLS_DEV", "false"),
     }
+    every = os.environ.get("REPLYWINDOW_LOCAL_SCHEDULE_SECONDS")
+    if every:
+        # The schedules run faster here (pollers.schedule_seconds): the sweeper's period, which
+        # sizes the window of buckets each sweep reads, follows.
+        additions["REPLYWINDOW_SWEEP_MINUTES"] = str(float(every) / 60)
+    return additions
 
 
 # Lambda runs an SQS event source's batches side by side up to the function's reserved

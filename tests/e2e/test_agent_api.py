@@ -128,3 +128,21 @@ def test_the_cli_acknowledges_an_alert_link(stack: LocalStack) -> None:
     assert "acknowledged" in cli(stack, "ack", link)
     item = stack.item(f"CONV#messenger#dm-{page_id}-{psid}", "META")
     assert item is not None and item["acked_by"]["S"] == "alice"
+
+
+def test_doctor_shows_dead_letters_alarms_and_the_alarm_clock(stack: LocalStack) -> None:
+    out = cli(stack, "doctor")
+    for check in ("dead letters: inbound", "dead letters: alerts",
+                  "replywindow-dev-alerts-dead-letters", "replywindow-dev-Sweep-errors",
+                  "alarm clock executions", "All clear."):
+        assert check in out, out
+    sqs = stack.client("sqs")
+    dlq = sqs.get_queue_url(QueueName="replywindow-dev-alerts-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"bucket": 1}))
+    try:
+        out = cli(stack, "doctor")
+        assert "1 waiting" in out
+        assert "Needs attention: dead letters: alerts" in " ".join(out.split()), out
+    finally:
+        sqs.purge_queue(QueueUrl=dlq)
+    assert "needs the admin token" in cli(stack, "doctor", token="nope", ok=False)

@@ -63,7 +63,8 @@ def test_packaged_template_merges_our_resources_into_chalices(packaged: dict[str
     assert variables["REPLYWINDOW_RETENTION_DAYS"] == {"Ref": "RetentionDays"}
     schedules = [e for f in resources.values() if f["Type"] == "AWS::Serverless::Function"
                  for e in f["Properties"].get("Events", {}).values() if e["Type"] == "Schedule"]
-    assert [s["Properties"]["Schedule"] for s in schedules] == ["rate(5 minutes)"]
+    assert [s["Properties"]["Schedule"] for s in schedules] == [
+        "rate(5 minutes)", {"Fn::Sub": "rate(${SweepMinutes} minutes)"}]
     # The state machine definition is inlined from its own file, placeholders left for CFN.
     machine = resources["AlarmClock"]["Properties"]
     assert "${AlertsQueueUrl}" in machine["DefinitionString"]
@@ -156,7 +157,8 @@ def test_local_resources_carry_the_declared_settings(
     assert attrs["FifoQueue"] == "true"
     redrive = json.loads(attrs["RedrivePolicy"])
     assert redrive["deadLetterTargetArn"] == built.attrs["InboundDeadLetterQueue"]["Arn"]
-    assert int(redrive["maxReceiveCount"]) == 5
+    assert int(redrive["maxReceiveCount"]) == 24
+    assert attrs["VisibilityTimeout"] == "360"
     groups = aws.client("logs").describe_log_groups(
         logGroupNamePrefix=built.refs["WebhookHandlerLogGroup"])["logGroups"]
     assert [g["retentionInDays"] for g in groups] == [30]
@@ -316,6 +318,8 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
         "Triage": ("app.triage", 60, 512, "InboundQueue", 10, None, None),
         "RingAlarm": ("app.ring_alarm", 60, 512, "AlertsQueue", 10, None, None),
         "ChannelWatch": ("app.channel_watch", 30, 512, None, 10, "rate(5 minutes)", None),
+        "Sweep": ("app.sweep", 30, 512, None, 10, "rate(5 minutes)", None),
+        "OpsAlarm": ("app.ops_alarm", 30, 512, None, 10, None, None),
     }
     for function in functions.values():
         # The template's own values, the public URL parameter resolved, nothing added.
@@ -404,3 +408,81 @@ def test_a_queue_worker_runs_as_many_batches_at_once_as_its_reserved_concurrency
     # None reserved: bounded by the account on AWS, by a fixed pool of threads locally.
     assert functions["RingAlarm"].reserved_concurrency is None
     assert concurrency(functions["RingAlarm"]) == UNRESERVED_CONCURRENCY
+
+
+def test_retries_outlast_an_hour_and_visibility_covers_six_function_timeouts(
+        packaged: dict[str, Any]) -> None:
+    """Each queue a function reads: visibility >= 6x that function's timeout (Lambda's
+    guidance), and the backoff ladder at the template's defaults lasts over an hour before
+    maxReceiveCount dead-letters a record, well within the retention."""
+    from chalicelib.domain.retries import longest_ladder, shortest_ladder
+
+    resources, parameters = packaged["Resources"], packaged["Parameters"]
+    base = float(parameters["RetryBaseSeconds"]["Default"])
+    cap = float(parameters["RetryCapSeconds"]["Default"])
+    variables = packaged["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["REPLYWINDOW_RETRY_BASE_SECONDS"] == {"Ref": "RetryBaseSeconds"}
+    assert variables["REPLYWINDOW_RETRY_CAP_SECONDS"] == {"Ref": "RetryCapSeconds"}
+    readers = event_source_queues(packaged)
+    assert set(readers.values()) == {"InboundQueue", "AlertsQueue"}
+    for function, queue in readers.items():
+        props = resources[queue]["Properties"]
+        assert props["VisibilityTimeout"] >= 6 * resources[function]["Properties"]["Timeout"]
+        receives = props["RedrivePolicy"]["maxReceiveCount"]
+        assert shortest_ladder(receives, base, cap) >= 3600, queue
+        assert longest_ladder(receives, base, cap) < 2 * 3600, queue  # not parked for ever
+        assert props["MessageRetentionPeriod"] > 10 * longest_ladder(receives, base, cap)
+
+
+def test_alarms_watch_what_would_lose_an_alert_and_notify_the_admins(
+        packaged: dict[str, Any]) -> None:
+    resources = packaged["Resources"]
+    alarms = {name: r["Properties"] for name, r in resources.items()
+              if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+    def watching(namespace: str, metric: str, dimension: str, value: Any) -> list[str]:
+        return [name for name, a in alarms.items() if a["Namespace"] == namespace
+                and a["MetricName"] == metric
+                and a["Dimensions"] == [{"Name": dimension, "Value": value}]]
+
+    for dlq in ("InboundDeadLetterQueue", "AlertsDeadLetterQueue"):
+        [name] = watching("AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName",
+                          {"Fn::GetAtt": [dlq, "QueueName"]})
+        assert (alarms[name]["Threshold"], alarms[name]["ComparisonOperator"]) == (
+            0, "GreaterThanThreshold")  # a single dead letter is one too many
+    for metric in ("ExecutionsFailed", "ExecutionsTimedOut"):
+        assert watching("AWS/States", metric, "StateMachineArn", {"Ref": "AlarmClock"})
+    assert watching("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName",
+                    {"Fn::GetAtt": ["InboundQueue", "QueueName"]})
+    functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+    assert {"Triage", "RingAlarm", "Sweep", "OpsAlarm", "WebhookHandler"} <= functions
+    for function in functions:
+        for metric in ("Errors", "Throttles"):
+            assert watching("AWS/Lambda", metric, "FunctionName", {"Ref": function}), (
+                function, metric)
+    # Every alarm, in and out of ALARM, goes to the ops topic, which the relay reads…
+    for name, a in alarms.items():
+        assert a["AlarmActions"] == a["OKActions"] == [{"Ref": "OpsAlarmsTopic"}], name
+        assert a["TreatMissingData"] == "notBreaching", name
+    events = resources["OpsAlarm"]["Properties"]["Events"]
+    assert [e["Properties"]["Topic"] for e in events.values() if e["Type"] == "SNS"] == [
+        {"Ref": "OpsAlarmsTopic"}]
+    # …encrypted with a key CloudWatch may use (the AWS managed key would refuse it).
+    assert resources["OpsAlarmsTopic"]["Properties"]["KmsMasterKeyId"] == {"Ref": "OpsAlarmsKey"}
+    grants = resources["OpsAlarmsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    assert any(g["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+               and set(g["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"} for g in grants)
+
+
+def test_the_local_stack_builds_the_alarms(embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    aws, _ = embedded_aws
+    found = aws.client("cloudwatch").describe_alarms(AlarmNamePrefix="replywindow-dev-")[
+        "MetricAlarms"]
+    names = {a["AlarmName"] for a in found}
+    assert {"replywindow-dev-inbound-dead-letters", "replywindow-dev-alerts-dead-letters",
+            "replywindow-dev-alarm-clock-failed", "replywindow-dev-alarm-clock-timed-out",
+            "replywindow-dev-inbound-oldest-message"} <= names
+    topic = aws.client("sns").list_topics()["Topics"]
+    assert all(a["AlarmActions"] and a["AlarmActions"][0].endswith(":replywindow-dev-ops-alarms")
+               for a in found)
+    assert any(t["TopicArn"].endswith(":replywindow-dev-ops-alarms") for t in topic)

@@ -6,6 +6,7 @@ import json
 import threading
 import time
 import uuid
+from itertools import pairwise
 from typing import Any
 
 from infrastructure.local.aws import Built, EmbeddedAws
@@ -224,3 +225,39 @@ def test_a_failed_item_holds_its_group_back_and_is_redriven_while_others_flow(
     assert seen.index("poison") < seen.index("after-poison")  # never ahead of it
     moved = aws.client("sqs").receive_message(QueueUrl=dlq, MaxNumberOfMessages=10)
     assert "poison" in [m["Body"] for m in moved["Messages"]]
+
+
+def test_a_failed_record_hidden_by_its_handler_comes_back_after_that_wait(
+        embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    """What handlers._retry_soon does on AWS (ChangeMessageVisibility from the receive count)
+    the local poller honours too: the record is not redelivered before its backoff is over,
+    and it is redelivered after, whatever the queue's own visibility timeout."""
+    from chalicelib.adapters.sqs_queue import SqsRedelivery
+    from chalicelib.domain.retries import backoff
+
+    aws, _ = embedded_aws
+    url, _ = _queue(aws, "poller-backoff", max_receive=5)
+    sqs = aws.client("sqs")
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "60"})
+    sqs.send_message(QueueUrl=url, MessageBody="flaky")
+    redelivery = SqsRedelivery(sqs)
+    waits: list[int] = []
+    seen: list[float] = []
+
+    def handler(event: dict[str, Any], _: Any) -> dict[str, Any]:
+        seen.append(time.monotonic())
+        record = event["Records"][0]
+        receives = int(record["attributes"]["ApproximateReceiveCount"])
+        waits.append(backoff(receives, 1, 2, draw=lambda: 0.0))
+        assert redelivery.retry_in(record["eventSourceARN"], record["receiptHandle"],
+                                   waits[-1])
+        return {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+
+    poller = _poller(aws, url, handler, batch_size=10)
+    deadline = time.monotonic() + 12
+    while len(seen) < 3 and time.monotonic() < deadline:
+        poller.poll_once()
+        time.sleep(0.1)
+    assert waits == [1, 2, 2]  # growing, capped
+    gaps = [later - earlier for earlier, later in pairwise(seen)]
+    assert 0.9 <= gaps[0] < 3 and 1.9 <= gaps[1] < 4  # not the queue's 60 s, not at once

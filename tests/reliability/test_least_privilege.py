@@ -78,7 +78,8 @@ def test_data_is_encrypted_at_rest(template) -> None:
             assert props.get("SqsManagedSseEnabled") or props.get("KmsMasterKeyId"), name
         elif kind == "AWS::SNS::Topic":
             assert props.get("KmsMasterKeyId"), name
-    assert kinds["AWS::SQS::Queue"] == 4 and kinds["AWS::SNS::Topic"] == 1
+    # The alerts topic, and the ops-alarms topic CloudWatch publishes to (its own key).
+    assert kinds["AWS::SQS::Queue"] == 4 and kinds["AWS::SNS::Topic"] == 2
 
 
 def test_no_secret_is_written_in_the_template(template) -> None:

@@ -20,7 +20,9 @@ from tests.unit.webhooks.conftest import fixture
 def test_the_local_runtime_reads_retention_from_the_template() -> None:
     template = load_resources()
     assert template["Parameters"]["RetentionDays"]["Default"] == 400
-    assert function_environment(template, "dev") == {"REPLYWINDOW_RETENTION_DAYS": "400"}
+    assert function_environment(template, "dev") == {
+        "REPLYWINDOW_RETENTION_DAYS": "400", "REPLYWINDOW_RETRY_BASE_SECONDS": "2",
+        "REPLYWINDOW_RETRY_CAP_SECONDS": "300", "REPLYWINDOW_SWEEP_MINUTES": "5"}
 
 
 @pytest.mark.parametrize("days", [30, 400])

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from chalicelib.adapters.dynamodb.batch_read import get_many
 from chalicelib.adapters.dynamodb.codec import aws_errors, key, value
+from chalicelib.domain.ports import AlertInFlight
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -17,27 +20,56 @@ class DynamoAlertLog:
     def __init__(self, client: DynamoDBClient, table: str) -> None:
         self.client, self.table = client, table
 
-    def claim(self, alert_key: str, recipients: tuple[str, ...],
-              at: datetime) -> frozenset[str] | None:
+    def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime,
+              lease: timedelta) -> frozenset[str] | None:
         with aws_errors("claim alert"):
             try:
-                # A claim left pending (a publish failed) may be taken again by the retry,
-                # which learns who has the alert already.
+                # A claim left pending (a publish failed, or its sender died) may be taken
+                # again once its lease is over; the taker learns who has the alert already.
                 attributes = self.client.update_item(
                     TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
                     UpdateExpression="SET #s = :pending, recipients = :r, "
                                      "claimed_at = if_not_exists(claimed_at, :at), "
-                                     "expires_at = :exp",
-                    ConditionExpression="attribute_not_exists(PK) OR #s = :pending",
+                                     "lease_until = :until, expires_at = :exp",
+                    ConditionExpression="attribute_not_exists(PK) OR (#s = :pending AND "
+                                        "(attribute_not_exists(lease_until) OR "
+                                        "lease_until <= :now))",
                     ExpressionAttributeNames={"#s": "status"},
                     ExpressionAttributeValues={
                         ":pending": value("pending"), ":r": value(list(recipients)),
                         ":at": value(at.isoformat()),
+                        ":now": value(int(at.timestamp())),
+                        ":until": value(int((at + lease).timestamp())),
                         ":exp": value(int(at.timestamp()) + _KEEP_SECONDS)},
                     ReturnValues="ALL_NEW")["Attributes"]
             except self.client.exceptions.ConditionalCheckFailedException:
-                return None
+                status = self.client.get_item(
+                    TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                    ConsistentRead=True, ProjectionExpression="#s",
+                    ExpressionAttributeNames={"#s": "status"}).get("Item", {})
+                if status.get("status", {}).get("S") == "sent":
+                    return None
+                raise AlertInFlight(alert_key) from None
         return frozenset(attributes.get("delivered", {}).get("SS", []))
+
+    def release(self, alert_key: str) -> None:
+        """The holder's send failed: a retry need not wait for the lease to run out."""
+        # Sent after all, or gone: nothing to release.
+        with aws_errors("release alert"), suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                UpdateExpression="REMOVE lease_until", ConditionExpression="#s = :pending",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":pending": value("pending")})
+
+    def status(self, alert_keys: list[str]) -> dict[str, str]:
+        """Each alert's state ("pending" or "sent"); an alert never claimed is left out."""
+        keys = [key(f"ALERT#{k}", "ALERT") for k in alert_keys]
+        with aws_errors("read alert log"):
+            items = get_many(self.client, self.table, keys)
+        return {i["PK"]["S"].removeprefix("ALERT#"): i.get("status", {}).get("S", "pending")
+                for i in items}
 
     def delivered(self, alert_key: str, agent: str) -> None:
         with aws_errors("mark alert delivered"):

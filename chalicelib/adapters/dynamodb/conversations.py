@@ -15,7 +15,7 @@ from chalicelib.adapters.dynamodb.records import (
     conversation_pk,
     turn_sk,
 )
-from chalicelib.domain.conversations import Conversation, split_conversation_id
+from chalicelib.domain.conversations import Conversation, Status, split_conversation_id
 from chalicelib.domain.ports import VersionConflict
 
 if TYPE_CHECKING:
@@ -77,6 +77,25 @@ class DynamoConversations:
                 "@" + author["handle"] if author.get("handle") else "customer")
             out.append((who, "(withdrawn)" if item.get("deleted") else str(item.get("text", ""))))
         return out
+
+    def awaiting_due_between(self, team: str, start: datetime,
+                             end: datetime) -> list[Conversation]:
+        """A team's open turns whose deadline falls between `start` and `end` (GSI1 sorts the
+        awaiting queue by deadline): what the sweeper reads, however many turns are open."""
+        queue = f"QUEUE#{team}#{Status.AWAITING_AGENT.value}"
+        keys: list[dict[str, Any]] = []
+        with aws_errors("read due turns"):
+            paginator = self.client.get_paginator("query")
+            for page in paginator.paginate(
+                    TableName=self.table, IndexName="GSI1",
+                    KeyConditionExpression="GSI1PK = :q AND GSI1SK BETWEEN :a AND :b",
+                    ExpressionAttributeValues={
+                        ":q": value(queue), ":a": value(start.astimezone(UTC).isoformat()),
+                        # "~" sorts after the "#<id>" that follows the deadline in the key.
+                        ":b": value(end.astimezone(UTC).isoformat() + "~")}):
+                keys.extend(page.get("Items", []))
+        return [conversation_from(item) for item in map(from_item, get_many(
+            self.client, self.table, keys)) if item.get("GSI1PK") == queue]
 
     def inbox(self, team: str, status: str, limit: int, cursor: str | None
               ) -> tuple[list[Conversation], str | None]:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _RANG = "~RANG"  # sorts after every check key; marks a bucket whose alarm has gone off
+_DONE = "~DONE"  # sorts after every check key too: every check the ring returned was handled
 
 
 class DynamoDueChecks:
@@ -48,6 +49,29 @@ class DynamoDueChecks:
                 KeyConditionExpression="PK = :pk AND SK < :rang",
                 ExpressionAttributeValues={":pk": {"S": pk}, ":rang": {"S": _RANG}},
             ):
+                checks.extend(_check(item) for item in page.get("Items", []))
+        return checks
+
+    def done(self, bucket: int) -> None:
+        with aws_errors("finish bucket"):
+            self.client.put_item(TableName=self.table, Item=to_item(
+                {"PK": f"DUE#{bucket}", "SK": _DONE, "expires_at": bucket + self.ttl_seconds}))
+
+    def unfinished(self, bucket: int) -> list[DueCheck]:
+        pk = f"DUE#{bucket}"
+        with aws_errors("read bucket"):
+            # The two highest keys are the markers when both exist: one small read tells a
+            # finished (or empty) bucket, which is nearly all of them.
+            last = self.client.query(
+                TableName=self.table, ScanIndexForward=False, Limit=2,
+                KeyConditionExpression="PK = :pk",
+                ExpressionAttributeValues={":pk": {"S": pk}})["Items"]
+            if not last or any(i["SK"]["S"] == _DONE for i in last):
+                return []
+            checks: list[DueCheck] = []
+            for page in self.client.get_paginator("query").paginate(
+                    TableName=self.table, KeyConditionExpression="PK = :pk AND SK < :m",
+                    ExpressionAttributeValues={":pk": {"S": pk}, ":m": {"S": "~"}}):
                 checks.extend(_check(item) for item in page.get("Items", []))
         return checks
 

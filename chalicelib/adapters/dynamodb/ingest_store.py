@@ -371,7 +371,9 @@ def _plan_fields(facts: Facts) -> dict[str, Any]:
     """What the turn's record (the SLA report's row) keeps of its plan."""
     p = facts.plan
     return {"team": p.team, "priority": p.priority, "due_at": p.due_at.isoformat(),
-            "warn_at": p.warn_at.isoformat()} if p else {}
+            "warn_at": p.warn_at.isoformat(),
+            # Only when true: the report tells these turns apart.
+            "late_delivery": p.late_delivery or None} if p else {}
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -404,7 +406,8 @@ def facts_from(item: Mapping[str, Any] | None) -> Facts | None:
     if all(item.get(k) for k in ("team", "priority", "due_at", "warn_at")):
         plan = TurnPlan(team=str(item["team"]), priority=str(item["priority"]),
                         due_at=datetime.fromisoformat(str(item["due_at"])),
-                        warn_at=datetime.fromisoformat(str(item["warn_at"])))
+                        warn_at=datetime.fromisoformat(str(item["warn_at"])),
+                        late_delivery=bool(item.get("late_delivery")))
     stored = item.get("planned")  # True, False, or no key
     planned = (Planned.NOT_TRIAGED if stored is None
                else Planned.YES if stored else Planned.UNCHANGED)

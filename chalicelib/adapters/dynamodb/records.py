@@ -75,7 +75,7 @@ def conversation_item(c: Conversation, expires_at: int) -> dict[str, Any]:
         "escalate_at": _iso(c.escalate_at), "assignee": c.assignee, "acked_by": c.acked_by,
         "acked_turn": c.acked_turn, "version": c.version,
         "last_message_id": c.last_message_id, "last_outcome": c.last_outcome,
-        "expires_at": expires_at,
+        "late_delivery": c.late_delivery or None, "expires_at": expires_at,
     }
 
 
@@ -99,6 +99,7 @@ def conversation_from(item: dict[str, Any]) -> Conversation:
         acked_by=item.get("acked_by"), acked_turn=item.get("acked_turn"),
         version=int(item.get("version", 0)), last_message_id=item.get("last_message_id"),
         last_outcome=item.get("last_outcome"),
+        late_delivery=bool(item.get("late_delivery", False)),
     )
 
 

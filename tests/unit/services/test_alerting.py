@@ -14,7 +14,7 @@ from chalicelib.domain.events import Channel, Person, Platform
 from chalicelib.domain.oncall import Rota
 from chalicelib.domain.timers import DueCheck
 from chalicelib.services.acknowledge import AckDeps, acknowledge
-from chalicelib.services.alerting import AlertingDeps, ring_bucket
+from chalicelib.services.alerting import ALERT_LEASE, AlertingDeps, ChecksFailed, ring_bucket
 from tests.fakes import (
     FakeAckLinks,
     FakeAlertLog,
@@ -108,9 +108,9 @@ def test_a_retry_after_a_failed_publish_reaches_only_who_missed_it(deps) -> None
 
     deps = replace(deps, notifier=FailsForBobOnce())
     due(deps, "breach")
-    with pytest.raises(ConnectionError):
+    with pytest.raises(ChecksFailed):
         ring_bucket(100, deps)
-    ring_bucket(100, deps)  # the queue redelivers the bucket
+    ring_bucket(100, deps)  # the queue redelivers the bucket, at once: the claim was released
     ring_bucket(100, deps)  # and once more: nothing left to send
     assert sent(deps) == [("alice", "breach"), ("bob", "breach")]
 
@@ -161,7 +161,7 @@ def test_every_link_an_alert_carries_opens_a_page_never_a_json_endpoint(deps) ->
 def test_no_rota_means_the_ring_fails_and_is_retried(deps) -> None:
     deps.conversations.items[CONV.id] = replace(CONV, team="nobody")
     due(deps, "warning")
-    with pytest.raises(LookupError, match="no on-call rota"):
+    with pytest.raises(ChecksFailed, match="1 check"):
         ring_bucket(100, replace(deps, rotas=FakeRotas(replace(ROTA, team="elsewhere"))))
 
 
@@ -189,3 +189,38 @@ def test_each_level_that_rings_unanswered_files_the_next_and_an_answer_stops_the
     assert ring_bucket(escalation_bucket, deps).skipped == {"answered": 1}
     assert deps.due_checks.buckets == before
     assert sent(deps) == [("alice", "warning"), ("alice", "breach"), ("bob", "breach")]
+
+
+def test_one_poisoned_check_does_not_sink_its_bucket(deps) -> None:
+    class RefusesOneConversation(FakeNotifier):
+        def notify(self, **alert: Any) -> None:
+            if alert["conversation"] == "x.t-11":
+                raise ConnectionError("SNS refuses this one")
+            super().notify(**alert)
+
+    deps = replace(deps, notifier=RefusesOneConversation(), digest_after=100)
+    for n in range(3):
+        conv = replace(CONV, thread=f"t-{n + 10}")
+        deps.conversations.items[conv.id] = conv
+        due(deps, "warning", conv=conv.id)
+    with pytest.raises(ChecksFailed) as failed:
+        ring_bucket(100, deps)
+    assert failed.value.keys == ["x.t-11#1#warning"]
+    assert [a["conversation"] for a in deps.notifier.sent] == ["x.t-10", "x.t-12"]
+    deps = replace(deps, notifier=FakeNotifier())  # SNS takes it again
+    assert ring_bucket(100, deps).sent == 1  # the retry sends only the one that failed
+    assert [a["conversation"] for a in deps.notifier.sent] == ["x.t-11"]
+
+
+def test_a_redelivery_during_a_slow_send_waits_and_a_dead_senders_lease_runs_out(
+        deps) -> None:
+    due(deps, "warning")
+    key = f"{CONV.id}#1#warning"
+    assert deps.alert_log.claim(key, ("alice",), NOW, ALERT_LEASE) == frozenset()  # in flight
+    with pytest.raises(ChecksFailed):
+        ring_bucket(100, deps)  # the redelivery finds the claim held: no second page
+    assert sent(deps) == []
+    later = replace(deps, now=lambda: NOW + ALERT_LEASE + timedelta(seconds=1))
+    ring_bucket(100, later)  # the first sender died mid-send: its lease is over
+    ring_bucket(100, later)
+    assert sent(deps) == [("alice", "warning")]

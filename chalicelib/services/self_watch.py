@@ -1,0 +1,79 @@
+"""ReplyWindow watching itself: its CloudWatch alarms reach the admins like a channel alert.
+
+CloudWatch publishes an alarm's state change to the ops topic (resources.yaml explains why not
+straight to the alerts topic); this relays it, one short line, to every admin through the
+alerts topic's `admins` filter, so an admin hears of a dead letter or a failing function by
+SMS and email. What the admin view of /health and `replywindow doctor` show comes from here too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class AlarmChange:
+    name: str
+    state: str  # ALARM | OK | INSUFFICIENT_DATA
+    description: str
+
+    @property
+    def sms(self) -> str:
+        what = self.description or self.name
+        if self.state == "ALARM":
+            return f"ReplyWindow needs attention: {what}. Run `replywindow doctor`."
+        return f"ReplyWindow recovered ({self.state}): {what}."
+
+
+def parse(message: str) -> AlarmChange | None:
+    """A CloudWatch alarm notification, or None for anything else on the topic."""
+    try:
+        body = json.loads(message)
+    except ValueError:
+        return None
+    if not isinstance(body, Mapping) or "AlarmName" not in body:
+        return None
+    return AlarmChange(name=str(body["AlarmName"]), state=str(body.get("NewStateValue", "")),
+                       description=str(body.get("AlarmDescription") or ""))
+
+
+def relay(message: str, notify_admins: Callable[[str, str], None]) -> AlarmChange | None:
+    change = parse(message)
+    if change is None:
+        logger.warning("not an alarm notification: ignored")
+        return None
+    if change.state == "INSUFFICIENT_DATA":
+        return change  # a metric without data says nothing about our health
+    notify_admins(f"[ReplyWindow] {change.state}: {change.name}"[:100], change.sms)
+    logger.info("alarm relayed", extra={"alarm": change.name, "state": change.state})
+    return change
+
+
+class Watchtower(Protocol):
+    """What the product knows of its own health (port; SQS, CloudWatch, Step Functions)."""
+
+    def dead_letters(self) -> dict[str, int]: ...
+
+    def alarms(self) -> list[dict[str, Any]]: ...
+
+    def failed_executions(self) -> dict[str, int]: ...
+
+
+def overview(watch: Watchtower) -> dict[str, Any]:
+    """Dead letters waiting, alarms and their states, the alarm clock's failures: every part
+    that cannot be read is reported so, not hidden."""
+    out: dict[str, Any] = {}
+    for name, read in (("dead_letters", watch.dead_letters), ("alarms", watch.alarms),
+                       ("alarm_clock", watch.failed_executions)):
+        try:
+            out[name] = read()
+        except Exception as error:  # the health page must answer while AWS is in trouble
+            out[name] = {"error": f"unavailable ({type(error).__name__})"}
+    return out
