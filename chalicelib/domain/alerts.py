@@ -85,9 +85,27 @@ def _gsm(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 
 
-def digest(count: int, team: str, link: str) -> Alert:
-    """One message instead of a flood: the agent opens the inbox, earliest deadline first."""
+def digest(team: str, link: str, covered: Sequence[tuple[str, Conversation]],
+           now: datetime) -> Alert:
+    """One message instead of a flood: the SMS keeps the count and one link to the inbox
+    filtered to what it covers; the email lists each conversation, most urgent first.
+
+    `covered`: (level, conversation) pairs.
+    """
+    count = len(covered)
     sms = _gsm(f"{count} conversations for {team} need a reply now. Inbox: {link}")
+    ordered = sorted(covered, key=lambda lc: (lc[1].due_at is None, lc[1].due_at or now))
+    lines = [f"{count} conversations in {team} are near or past their deadline:", ""]
+    lines += [f"  {LEVEL_LABEL.get(level, level.upper())} {_who(c)} on "
+              f"{PLATFORM_LABEL.get(c.platform.value, c.platform.value)}, "
+              f"{time_left(c.due_at, now)}" for level, c in ordered]
+    lines += ["", f"Open the inbox: {link}"]
     return Alert(level="digest", subject=f"[ReplyWindow] {count} conversations need you",
-                 sms=sms, email=f"{count} conversations in {team} are near or past their "
-                                f"deadline.\nOpen the inbox: {link}")
+                 sms=sms, email="\n".join(lines))
+
+
+def digest_link(public_url: str, team: str, platforms: set[str]) -> str:
+    """The inbox filtered to the digest's team, waiting on an agent, and its platform when
+    every conversation it covers shares one."""
+    link = f"{public_url}/console?team={team}&status=awaiting_agent"
+    return link + (f"&platform={next(iter(platforms))}" if len(platforms) == 1 else "")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.domain.alerts import SMS_LIMIT, compose, digest, time_left
+from chalicelib.domain.alerts import SMS_LIMIT, compose, digest, digest_link, time_left
 from chalicelib.domain.conversations import Conversation
 from chalicelib.domain.events import Channel, Person, Platform
 
@@ -61,6 +61,20 @@ def test_time_left_reads_naturally() -> None:
 
 
 def test_a_digest_replaces_a_flood_with_one_link_to_the_inbox() -> None:
-    alert = digest(12, "support", "https://x.example/console?team=support")
-    assert alert.sms == ("12 conversations for support need a reply now. "
-                         "Inbox: https://x.example/console?team=support")
+    covered = [("warning", replace(CONV, thread=f"t-{n}")) for n in range(12)]
+    link = digest_link("https://x.example", "support", {"x"})
+    assert link == "https://x.example/console?team=support&status=awaiting_agent&platform=x"
+    alert = digest("support", link, covered, NOW)
+    assert alert.sms == f"12 conversations for support need a reply now. Inbox: {link}"
+    assert len(alert.sms) <= SMS_LIMIT
+
+
+def test_a_digest_email_lists_every_conversation_it_covers_most_urgent_first() -> None:
+    late = replace(CONV, thread="t-2", platform=Platform.WHATSAPP,
+                   customer=Person(id="7", name="Bo"), due_at=NOW - timedelta(minutes=3))
+    alert = digest("support", "https://x.example/console?team=support&status=awaiting_agent",
+                   [("warning", CONV), ("breach", late)], NOW)
+    assert alert.email.splitlines()[2:4] == ["  BREACH Bo on WhatsApp, 3m over",
+                                            "  WARN @ann on X, 4m left"]
+    assert digest_link("https://x.example", "support", {"x", "whatsapp"}) == (
+        "https://x.example/console?team=support&status=awaiting_agent")
