@@ -137,9 +137,8 @@ def _send_digest(agent: str, team: str, covered: list[_Pending], deps: AlertingD
     """A digest is claimed like the alerts it replaces: its checks stay claimed until it is
     out; refused, they are released and the bucket's retry digests them again."""
     now = deps.now()
-    link = alerts.digest_link(deps.public_url, team,
-                              {p.conversation.platform.value for p in covered})
-    alert = alerts.digest(team, link, [(p.check.level, p.conversation) for p in covered], now)
+    alert = alerts.digest(team, deps.public_url,
+                          [(p.check.level, p.conversation) for p in covered], now)
     try:
         deps.notifier.notify(agent=agent, team=team, level="digest", conversation=None,
                              subject=alert.subject, sms=alert.sms, email=alert.email)

@@ -226,7 +226,7 @@ def test_every_link_an_alert_carries_opens_a_page_never_a_json_endpoint(deps) ->
     for level, path in links:
         assert not path.startswith("/api/"), (level, path)
         if level == "digest":
-            assert path == "/console?team=support&status=awaiting_agent&platform=x"
+            assert path == "/console?team=support&platform=x"
         else:
             assert re.fullmatch(r"/ack/t\d+\.sig", path), path
 
