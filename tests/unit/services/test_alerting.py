@@ -141,6 +141,7 @@ def test_a_flood_becomes_one_digest_per_agent(deps) -> None:
 
 
 def _flood(deps: AlertingDeps, n: int, level: str = "warning") -> list[str]:
+    assert isinstance(deps.conversations, FakeConversations)
     ids = []
     for i in range(n):
         conv = replace(CONV, thread=f"t-{i + 10}", customer=Person(id=str(i), handle=f"c{i}"),
