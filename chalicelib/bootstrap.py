@@ -442,11 +442,11 @@ def health(*, admin: bool) -> dict[str, Any]:
         "topic": s.alerts_topic,
         "state_machine": s.alarm_clock,
         "channels": _channels_or_unknown(),
-        **_self_watch(),
+        **self_watch(),
     }
 
 
-def _self_watch() -> dict[str, Any]:
+def self_watch() -> dict[str, Any]:
     from chalicelib.services import self_watch
 
     return self_watch.overview(watchtower())

@@ -12,7 +12,7 @@ from chalicelib.config import settings
 from chalicelib.console import sessions
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.events import Platform
-from chalicelib.services import agent_api, channel_watch, oncall_admin
+from chalicelib.services import agent_api, channel_watch, oncall_admin, self_watch
 from chalicelib.services.auth import Principal, authenticate, require
 
 PLATFORMS = tuple(p.value for p in Platform)
@@ -117,6 +117,14 @@ def report(principal: Principal, params: dict[str, str]) -> dict[str, Any]:
     """The SLA report the API serves (`GET /api/reports/sla`), same function, same numbers."""
     return agent_api.report(params, principal, bootstrap.conversations(), bootstrap.now(),
                             bootstrap.policies().default_team)
+
+
+def own_health(principal: Principal) -> list[dict[str, Any]] | None:
+    """ReplyWindow's own health as `replywindow doctor` shows it; queue and alarm names map
+    the deployment, so admins only (as on /health)."""
+    if principal.role != "admin":
+        return None
+    return self_watch.checks(bootstrap.self_watch())
 
 
 def channels(principal: Principal) -> dict[str, dict[str, Any]]:

@@ -1,5 +1,6 @@
 """The console's team pages: who is on call (admins change overrides here), the SLA report as
-charts, and the channels' health with what to do when one is down. Same plumbing as the inbox
+charts, and the channels' health with what to do when one is down (and, for admins,
+ReplyWindow's own: dead letters, alarms, the alarm clock's failures). Same plumbing as the inbox
 (chalicelib/console/routes.py): a session, CSRF on every change, post/redirect/get."""
 
 from __future__ import annotations
@@ -135,5 +136,5 @@ def channels_page() -> Response:
     def render(session: sessions.Session) -> Response:
         shown: dict[str, dict[str, Any]] = actions.channels(session.principal)
         return _page("channels.html", session, section="Channels", channels=shown,
-                     advice=CHANNEL_ADVICE)
+                     advice=CHANNEL_ADVICE, watch=actions.own_health(session.principal))
     return _shown("/console/channels", render)

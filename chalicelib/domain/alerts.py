@@ -85,9 +85,26 @@ def _gsm(text: str) -> str:
     return text.encode("ascii", "replace").decode("ascii")
 
 
-def digest(count: int, team: str, link: str) -> Alert:
-    """One message instead of a flood: the agent opens the inbox, earliest deadline first."""
+def digest(team: str, public_url: str, covered: Sequence[tuple[str, Conversation]],
+           now: datetime) -> Alert:
+    """One message instead of a flood: the SMS keeps the count and one link to the inbox
+    filtered to what it covers; the email lists each conversation, most urgent first.
+
+    `covered`: (level, conversation) pairs, all waiting on an agent (the inbox's default).
+    """
+    count = len(covered)
+    link = f"{public_url}/console?team={team}"
     sms = _gsm(f"{count} conversations for {team} need a reply now. Inbox: {link}")
+    platforms = {c.platform.value for _, c in covered}
+    if len(platforms) == 1:  # all on one platform: filtered to it too, if it fits a segment
+        narrower = f"{sms}&platform={platforms.pop()}"
+        if len(narrower) <= SMS_LIMIT:
+            sms, link = narrower, narrower.rsplit(" ", 1)[1]
+    ordered = sorted(covered, key=lambda lc: (lc[1].due_at is None, lc[1].due_at or now))
+    lines = [f"{count} conversations in {team} are near or past their deadline:", ""]
+    lines += [f"  {LEVEL_LABEL.get(level, level.upper())} {_who(c)} on "
+              f"{PLATFORM_LABEL.get(c.platform.value, c.platform.value)}, "
+              f"{time_left(c.due_at, now)}" for level, c in ordered]
+    lines += ["", f"Open the inbox: {link}"]
     return Alert(level="digest", subject=f"[ReplyWindow] {count} conversations need you",
-                 sms=sms, email=f"{count} conversations in {team} are near or past their "
-                                f"deadline.\nOpen the inbox: {link}")
+                 sms=sms, email="\n".join(lines))

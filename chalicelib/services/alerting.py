@@ -7,6 +7,10 @@ decides, and a claim whose publish failed is sent again by the retry. The claim 
 longer than the alarm function runs: a redelivery while a slow send is still going finds it
 held and waits; a sender that died mid-send lets the retry take it once the lease is over.
 
+An agent over the rate gets one digest for the bucket instead; the checks it covers stay
+claimed until it is out, then count as alerted at their level (the sweeper passes them); a
+digest refused releases them, and the retry digests them again.
+
 Each check of a bucket succeeds or fails on its own: the others are sent, and the bucket is
 reported failed at the end so the queue retries it (the sent ones are skipped by their claims).
 """
@@ -17,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
@@ -94,12 +99,27 @@ def ring_bucket(bucket: int, deps: AlertingDeps) -> RingReport:
     return report
 
 
+@dataclass
+class _Pending:
+    """A claimed check some of whose recipients wait on a digest: it is marked sent (or
+    released for the retry) once their digests are out (or refused)."""
+
+    check: DueCheck
+    conversation: Conversation
+    recipients: int
+    agents: set[str]
+    now: datetime
+
+
+Digests = dict[tuple[str, str], list[_Pending]]
+
+
 def alert_checks(checks: list[DueCheck], deps: AlertingDeps) -> RingReport:
     """Alert every check that still needs it, each on its own: one that fails (a corrupt
     item, a publish refused) is listed in `failed`, and the others go out."""
     report = RingReport()
     report.checks = len(checks)
-    digests: dict[tuple[str, str], int] = defaultdict(int)
+    digests: Digests = defaultdict(list)
     for check in sorted(checks, key=lambda c: c.due_at):
         try:
             _handle(check, deps, report, digests)
@@ -107,11 +127,52 @@ def alert_checks(checks: list[DueCheck], deps: AlertingDeps) -> RingReport:
             logger.warning("check failed", extra={"check": check.key,
                                                   "error": type(error).__name__})
             report.failed.append(check.key)
-    for (agent, team), count in digests.items():
-        alert = alerts.digest(count, team, f"{deps.public_url}/console?team={team}")
+    for (agent, team), covered in digests.items():
+        _send_digest(agent, team, covered, deps, report)
+    return report
+
+
+def _send_digest(agent: str, team: str, covered: list[_Pending], deps: AlertingDeps,
+                 report: RingReport) -> None:
+    """A digest is claimed like the alerts it replaces: its checks stay claimed until it is
+    out; refused, they are released and the bucket's retry digests them again."""
+    now = deps.now()
+    alert = alerts.digest(team, deps.public_url,
+                          [(p.check.level, p.conversation) for p in covered], now)
+    try:
         deps.notifier.notify(agent=agent, team=team, level="digest", conversation=None,
                              subject=alert.subject, sms=alert.sms, email=alert.email)
-    return report
+    except Exception as error:
+        logger.warning("digest failed", extra={"agent": agent, "team": team,
+                                               "checks": len(covered),
+                                               "error": type(error).__name__})
+        for pending in covered:
+            if pending.check.key in report.failed:
+                continue  # another of its digests failed already
+            report.failed.append(pending.check.key)
+            try:
+                deps.alert_log.release(pending.check.key)
+            except Exception:  # the lease runs out instead
+                logger.warning("claim not released", extra={"check": pending.check.key})
+        return
+    for pending in covered:
+        key = pending.check.key
+        pending.agents.discard(agent)
+        if pending.recipients > 1:  # so a retry does not digest it to this agent again
+            _best_effort(partial(deps.alert_log.delivered, key, agent), key)
+        if not pending.agents and key not in report.failed:
+            observability.alert_sent(pending.conversation.platform.value, pending.check.level)
+            _best_effort(partial(deps.alert_log.sent, key, pending.now), key)
+
+
+def _best_effort(write: Callable[[], None], key: str) -> None:
+    """After a send went out: a failed write leaves the lease to run out, and the retry
+    may send once more (rather than lose an alert)."""
+    try:
+        write()
+    except Exception as error:
+        logger.warning("alert log not updated", extra={"check": key,
+                                                       "error": type(error).__name__})
 
 
 def _skip_reason(check: DueCheck, c: Conversation | None) -> str | None:
@@ -148,7 +209,7 @@ def _file_next(check: DueCheck, c: Conversation, deps: AlertingDeps) -> None:
 
 
 def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
-            digests: dict[tuple[str, str], int]) -> None:
+            digests: Digests) -> None:
     c = deps.conversations.get(check.conversation)
     reason = _skip_reason(check, c)
     if reason == "acknowledged" and c is not None and check.level == "breach" \
@@ -174,25 +235,32 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
         report.skipped["already alerted"] += 1
         return
     try:
-        _send(check, c, who, reached, team, now, deps, report, digests)
+        waiting = _send(check, c, who, reached, team, now, deps, report)
     except Exception:
         try:
             deps.alert_log.release(check.key)
         except Exception:  # the lease runs out instead
             logger.warning("claim not released", extra={"check": check.key})
         raise
+    if waiting:  # marked sent once its digests are out
+        pending = _Pending(check, c, len(who), set(waiting), now)
+        for agent_id in waiting:
+            digests[(agent_id, team)].append(pending)
+        return
     observability.alert_sent(c.platform.value, check.level)
     deps.alert_log.sent(check.key, now)
 
 
 def _send(check: DueCheck, c: Conversation, who: tuple[str, ...], reached: frozenset[str],
-          team: str, now: datetime, deps: AlertingDeps, report: RingReport,
-          digests: dict[tuple[str, str], int]) -> None:
+          team: str, now: datetime, deps: AlertingDeps, report: RingReport) -> list[str]:
+    """Alert each recipient not reached yet; those over their rate are left to a digest
+    (returned)."""
+    waiting: list[str] = []
     for agent_id in who:
         if agent_id in reached:
             continue  # this retry follows a failed publish to someone else: not twice
         if deps.alert_log.count_recent(agent_id, now) > deps.digest_after:
-            digests[(agent_id, team)] += 1
+            waiting.append(agent_id)
             report.digested += 1
             continue
         token = deps.ack_links.issue(AckGrant(conversation=c.id, turn=c.turn, agent=agent_id,
@@ -205,3 +273,4 @@ def _send(check: DueCheck, c: Conversation, who: tuple[str, ...], reached: froze
         if len(who) > 1:
             deps.alert_log.delivered(check.key, agent_id)  # a lone recipient needs no marker
         report.sent += 1
+    return waiting

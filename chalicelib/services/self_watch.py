@@ -77,3 +77,37 @@ def overview(watch: Watchtower) -> dict[str, Any]:
         except Exception as error:  # the health page must answer while AWS is in trouble
             out[name] = {"error": f"unavailable ({type(error).__name__})"}
     return out
+
+
+def checks(seen: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The overview as rows (check, state, needs attention), in the order and words of
+    `replywindow doctor`: what the console's channels page shows an admin."""
+    rows: list[dict[str, Any]] = []
+
+    def row(check: str, state: str, bad: bool) -> None:
+        rows.append({"check": check, "state": state, "bad": bad})
+
+    def unreadable(part: Any) -> str | None:
+        return str(part["error"]) if isinstance(part, dict) and "error" in part else None
+
+    letters = seen.get("dead_letters", {})
+    if (error := unreadable(letters)) is not None:
+        row("dead letters", error, True)
+    else:
+        for queue, depth in sorted(letters.items()):
+            row(f"dead letters: {queue}", f"{depth} waiting (replywindow dlq {queue})"
+                if depth else "none", depth > 0)
+    alarms = seen.get("alarms", [])
+    if (error := unreadable(alarms)) is not None:
+        row("alarms", error, True)
+    else:
+        for alarm in sorted(alarms, key=lambda a: a["name"]):
+            row(f"alarm: {alarm['name']}", alarm["state"], alarm["state"] == "ALARM")
+    clock = seen.get("alarm_clock", {})
+    if (error := unreadable(clock)) is not None:
+        row("alarm clock", error, True)
+    else:
+        row("alarm clock executions", ", ".join(f"{n} {k.replace('_', ' ')}"
+                                                for k, n in clock.items()),
+            sum(clock.values()) > 0)
+    return rows

@@ -111,14 +111,16 @@ def test_the_reports_page_shows_the_apis_attainment(client: Client) -> None:
 
 
 def test_every_link_an_alert_carries_opens_a_page(client: Client) -> None:
-    """Digest: the inbox filtered to its team; channel alert: the channels page (both pages
+    """Digest: the inbox filtered to what it covers; channel alert: the channels page (both pages
     for a person, never JSON); signed out, each leads to sign-in and back."""
     cookie, _ = _signed_in(client)
-    inbox = _page(client, "/console?team=support", cookie)
-    assert '<option value="support" selected>' in inbox
+    digest_link = "/console?team=support&platform=x"
+    inbox = _page(client, digest_link, cookie)
+    for chosen in ("support", "x"):
+        assert f'<option value="{chosen}" selected>' in inbox
     channels = _page(client, "/console/channels", cookie)
     assert "<h1>Channels</h1>" in channels
-    for path in ("/console?team=support", "/console/channels"):
+    for path in (digest_link, "/console/channels"):
         away = client.http.get(path)
         assert away.status_code == 303
         assert away.headers["Location"].startswith("/console/sign-in?next=")
@@ -138,3 +140,41 @@ def test_a_channel_down_says_what_to_do_and_only_an_admin_sees_the_platforms_err
     agent_cookie, _ = _signed_in(client, json.loads(made.body)["token"])
     seen = _page(client, "/console/channels", agent_cookie)
     assert "What to do:" in seen and "token rejected (190)" not in seen
+
+
+def _watch_rows(page: str) -> dict[str, str]:
+    section = page.split('id="self-watch"', 1)[1].split("</section>", 1)[0]
+    return {check: re.sub(r"</?strong>", "", state) for check, state in re.findall(
+        r"<tr class=\"\w+\"><td>([^<]+)</td><td>(.+?)</td></tr>", section)}
+
+
+def test_the_channels_page_shows_an_admin_what_doctor_shows_and_an_agent_nothing_of_it(
+        client: Client) -> None:
+    """Dead letters, alarm states and the alarm clock's failures, as on /health's admin view
+    and in `replywindow doctor`: admins only (queue and alarm names map the deployment)."""
+    admin_cookie, _ = _signed_in(client)
+    clear = _page(client, "/console/channels", admin_cookie)
+    assert _watch_rows(clear)["dead letters: alerts"] == "none"
+    assert "All clear." in clear
+    sqs = bootstrap.sqs()
+    dlq = sqs.get_queue_url(QueueName="replywindow-dev-alerts-dlq")["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"bucket": 1}))
+    bootstrap.cloudwatch().set_alarm_state(AlarmName="replywindow-dev-alerts-dead-letters",
+                                           StateValue="ALARM", StateReason="test")
+    shown = _page(client, "/console/channels", admin_cookie)
+    rows = _watch_rows(shown)
+    health = json.loads(client.http.get("/health", headers=ADMIN).body)
+    assert rows["dead letters: alerts"] == "1 waiting (replywindow dlq alerts)"
+    assert rows["dead letters: inbound"] == "none"
+    assert {k.removeprefix("alarm: "): v for k, v in rows.items()
+            if k.startswith("alarm: ")} == {a["name"]: a["state"] for a in health["alarms"]}
+    assert rows["alarm: replywindow-dev-alerts-dead-letters"] == "ALARM"
+    assert rows["alarm clock executions"] == "0 failed, 0 timed out, 0 aborted"
+    assert ("Needs attention:</strong> dead letters: alerts, "
+            "alarm: replywindow-dev-alerts-dead-letters.") in shown
+    made = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+        {"id": "carol", "name": "Carol", "email": "carol@example.com", "teams": ["support"]}))
+    agent_cookie, _ = _signed_in(client, json.loads(made.body)["token"])
+    seen = _page(client, "/console/channels", agent_cookie)
+    assert 'id="self-watch"' not in seen and "dead letters" not in seen
+    assert "replywindow-dev-alerts" not in seen

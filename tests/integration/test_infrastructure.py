@@ -474,15 +474,19 @@ def test_alarms_watch_what_would_lose_an_alert_and_notify_the_admins(
                and set(g["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"} for g in grants)
 
 
-def test_the_local_stack_builds_the_alarms(embedded_aws: tuple[EmbeddedAws, Built]) -> None:
-    aws, _ = embedded_aws
-    found = aws.client("cloudwatch").describe_alarms(AlarmNamePrefix="replywindow-dev-")[
+def test_the_local_stack_builds_the_alarms(aws: Built) -> None:
+    # Its own emulator (the `aws` fixture): a session-wide one is emptied by every in-process
+    # moto test that runs before this one.
+    from infrastructure.local.aws import InProcessAws
+
+    clients = InProcessAws()
+    found = clients.client("cloudwatch").describe_alarms(AlarmNamePrefix="replywindow-dev-")[
         "MetricAlarms"]
     names = {a["AlarmName"] for a in found}
     assert {"replywindow-dev-inbound-dead-letters", "replywindow-dev-alerts-dead-letters",
             "replywindow-dev-alarm-clock-failed", "replywindow-dev-alarm-clock-timed-out",
             "replywindow-dev-inbound-oldest-message"} <= names
-    topic = aws.client("sns").list_topics()["Topics"]
+    topic = clients.client("sns").list_topics()["Topics"]
     assert all(a["AlarmActions"] and a["AlarmActions"][0].endswith(":replywindow-dev-ops-alarms")
                for a in found)
     assert any(t["TopicArn"].endswith(":replywindow-dev-ops-alarms") for t in topic)

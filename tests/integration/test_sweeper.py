@@ -226,3 +226,37 @@ def test_one_poisoned_check_does_not_sink_its_bucket(client: Client,
         ExpressionAttributeValues={":x": {"S": "awaiting_agent"}})
     assert ring()["batchItemFailures"] == []
     assert sorted(published) == [(conv(p), "warning", "alice") for p in ("bad", "g1", "g2")]
+
+
+def test_a_refused_digest_is_sent_by_the_retry_and_the_sweeper_rings_none_of_it_again(
+        client: Client, published: Published) -> None:
+    psids = [f"d{n}" for n in range(4)]
+    for psid in psids:
+        deliver(client, psid)
+    bucket = 10 * (int(datetime.now(UTC).timestamp()) // 10) + 7200
+    for psid in psids:
+        bootstrap.due_checks().add(bucket, DueCheck(conv(psid), 1, "warning",
+                                                    datetime.now(UTC)))
+    refuse = [True]
+
+    def refuse_digests(params: dict[str, Any], **_: Any) -> None:
+        level = params["MessageAttributes"]["level"]["StringValue"]
+        if level == "digest" and refuse[0]:
+            error: Any = {"Error": {"Code": "Throttled", "Message": "injected"},
+                          "ResponseMetadata": {"HTTPStatusCode": 503}}
+            raise ClientError(error, "Publish")
+
+    bootstrap.sns().meta.events.register("before-parameter-build.sns.Publish", refuse_digests)
+    deps = replace(bootstrap.alerting_deps(), digest_after=1)  # one alert a minute, then one
+    with pytest.raises(alerting.ChecksFailed) as failed:
+        alerting.ring_bucket(bucket, deps)
+    assert len(failed.value.keys) == 3  # the three the digest covers: claimed, not sent
+    assert [p[1] for p in published] == ["warning"]
+    refuse[0] = False
+    assert alerting.ring_bucket(bucket, deps).digested == 3  # the bucket's retry
+    assert alerting.ring_bucket(bucket, deps).skipped == {"already alerted": 4}
+    assert [p[1] for p in published] == ["warning", "digest"]
+    # Every conversation the digest covered counts as warned: the sweeper pages none again.
+    assert sweep_at(timedelta(hours=6, minutes=5)).sent == 0
+    print(f"\ndigest refused then retried: covered 3, digests sent "
+          f"{sum(p[1] == 'digest' for p in published)}, alerts re-rung by the sweeper 0")

@@ -71,3 +71,15 @@ def test_a_ring_returns_every_check_added_before_it(aws: Built) -> None:
     rung = bootstrap.due_checks().ring(bucket_of(due, resolution))
     assert sorted(rung) == sorted(checks)
     assert time.time() < due.timestamp()  # rung early on purpose; nothing waited for real
+
+
+def test_a_redelivered_ring_of_a_finished_bucket_returns_its_checks_not_its_markers(
+        aws: Built) -> None:
+    """SQS delivers at least once: a bucket rung and marked done may ring again."""
+    store, bucket = bootstrap.due_checks(), 10 * (int(time.time()) // 10) + 600
+    check = DueCheck(conversation="x.t-1", turn=1, level="warning", due_at=datetime.now(UTC))
+    store.add(bucket, check)
+    assert store.ring(bucket) == [check]
+    store.done(bucket)
+    assert store.ring(bucket) == [check]
+    assert store.unfinished(bucket) == []

@@ -46,8 +46,10 @@ class DynamoDueChecks:
             paginator = self.client.get_paginator("query")
             for page in paginator.paginate(
                 TableName=self.table, ConsistentRead=True,
-                KeyConditionExpression="PK = :pk AND SK < :rang",
-                ExpressionAttributeValues={":pk": {"S": pk}, ":rang": {"S": _RANG}},
+                # Below both markers ("~DONE" sorts before "~RANG"): a redelivered ring of a
+                # finished bucket must not read its DONE marker as a check.
+                KeyConditionExpression="PK = :pk AND SK < :m",
+                ExpressionAttributeValues={":pk": {"S": pk}, ":m": {"S": "~"}},
             ):
                 checks.extend(_check(item) for item in page.get("Items", []))
         return checks

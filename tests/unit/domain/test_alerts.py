@@ -61,6 +61,26 @@ def test_time_left_reads_naturally() -> None:
 
 
 def test_a_digest_replaces_a_flood_with_one_link_to_the_inbox() -> None:
-    alert = digest(12, "support", "https://x.example/console?team=support")
-    assert alert.sms == ("12 conversations for support need a reply now. "
-                         "Inbox: https://x.example/console?team=support")
+    covered = [("warning", replace(CONV, thread=f"t-{n}")) for n in range(12)]
+    alert = digest("support", "https://x.example", covered, NOW)
+    link = "https://x.example/console?team=support&platform=x"  # waiting: the inbox's default
+    assert alert.sms == f"12 conversations for support need a reply now. Inbox: {link}"
+    assert alert.email.endswith(f"Open the inbox: {link}")
+
+
+def test_a_digest_sms_stays_one_segment_and_drops_the_platform_filter_to_do_so() -> None:
+    covered = [("warning", replace(CONV, thread=f"t-{n}")) for n in range(120)]
+    alert = digest("customer-care-emea", LINK.split("/api/")[0] + "/api", covered, NOW)
+    assert len(alert.sms) <= SMS_LIMIT
+    assert alert.sms.endswith("/api/console?team=customer-care-emea")
+    mixed = [*covered[:2], ("warning", replace(CONV, platform=Platform.WHATSAPP))]
+    assert digest("support", "https://x.example", mixed, NOW).sms.endswith(
+        "/console?team=support")
+
+
+def test_a_digest_email_lists_every_conversation_it_covers_most_urgent_first() -> None:
+    late = replace(CONV, thread="t-2", platform=Platform.WHATSAPP,
+                   customer=Person(id="7", name="Bo"), due_at=NOW - timedelta(minutes=3))
+    alert = digest("support", "https://x.example", [("warning", CONV), ("breach", late)], NOW)
+    assert alert.email.splitlines()[2:4] == ["  BREACH Bo on WhatsApp, 3m over",
+                                            "  WARN @ann on X, 4m left"]

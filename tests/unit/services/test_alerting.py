@@ -140,8 +140,82 @@ def test_a_flood_becomes_one_digest_per_agent(deps) -> None:
     assert deps.notifier.sent[-1]["sms"].startswith("3 conversations for support need")
 
 
+def _flood(deps: AlertingDeps, n: int, level: str = "warning") -> list[str]:
+    assert isinstance(deps.conversations, FakeConversations)
+    ids = []
+    for i in range(n):
+        conv = replace(CONV, thread=f"t-{i + 10}", customer=Person(id=str(i), handle=f"c{i}"),
+                       due_at=NOW + timedelta(minutes=i))
+        deps.conversations.items[conv.id] = conv
+        due(deps, level, conv=conv.id)
+        ids.append(conv.id)
+    return ids
+
+
+def test_a_digest_whose_publish_fails_is_retried_and_sent_once(deps) -> None:
+    class RefusesDigests(FakeNotifier):
+        refuse = True
+
+        def notify(self, **alert: Any) -> None:
+            if alert["level"] == "digest" and self.refuse:
+                raise ConnectionError("SNS refuses the digest")
+            super().notify(**alert)
+
+    notifier = RefusesDigests()
+    deps = replace(deps, notifier=notifier)
+    ids = _flood(deps, 6)
+    log = deps.alert_log
+    assert isinstance(log, FakeAlertLog)
+    with pytest.raises(ChecksFailed) as failed:
+        ring_bucket(100, deps)
+    covered = [f"{i}#1#warning" for i in ids[3:]]
+    assert failed.value.keys == covered  # not marked sent, released for the retry at once
+    assert [log.status_of[k] for k in covered] == ["pending"] * 3
+    assert not any(k in log.leases for k in covered)
+    assert sent(deps) == [("alice", "warning")] * 3
+    notifier.refuse = False
+    ring_bucket(100, deps)  # the bucket's retry: the three digested, the others skipped
+    ring_bucket(100, deps)  # a redelivery after that sends nothing more
+    assert sent(deps) == [("alice", "warning")] * 3 + [("alice", "digest")]
+    assert deps.notifier.sent[-1]["sms"].startswith("3 conversations for support need")
+    assert [log.status_of[k] for k in covered] == ["sent"] * 3
+
+
+def test_a_digest_email_lists_every_conversation_it_covers(deps) -> None:
+    _flood(deps, 7)
+    ring_bucket(100, deps)
+    email = deps.notifier.sent[-1]["email"]
+    listed = [line.strip() for line in email.splitlines() if line.startswith("  ")]
+    assert listed == [f"WARN @c{i} on X, {i}m left" for i in range(3, 7)]
+
+
+def test_each_conversation_a_digest_covers_counts_as_alerted_at_its_level(deps) -> None:
+    """Both on-call agents get breaches; bob's digest is refused, alice's goes out: the
+    retry sends bob his digest and alice nothing twice; then every check is sent."""
+    class RefusesBob(FakeNotifier):
+        refuse = True
+
+        def notify(self, **alert: Any) -> None:
+            if alert["level"] == "digest" and alert["agent"] == "bob" and self.refuse:
+                raise ConnectionError("SNS refuses bob's digest")
+            super().notify(**alert)
+
+    notifier = RefusesBob()
+    deps = replace(deps, notifier=notifier)
+    ids = _flood(deps, 5, "breach")
+    with pytest.raises(ChecksFailed):
+        ring_bucket(100, deps)
+    notifier.refuse = False
+    ring_bucket(100, deps)
+    digests = [a["agent"] for a in notifier.sent if a["level"] == "digest"]
+    assert digests == ["alice", "bob"]
+    assert deps.alert_log.status([f"{i}#1#breach" for i in ids]) == {
+        f"{i}#1#breach": "sent" for i in ids}
+
+
 def test_every_link_an_alert_carries_opens_a_page_never_a_json_endpoint(deps) -> None:
-    """The ack link opens the alert page; a digest's opens the inbox filtered to its team."""
+    """The ack link opens the alert page; a digest's opens the inbox filtered to what it
+    covers (its team, waiting on an agent, on its one platform)."""
     for n in range(5):
         conv = replace(CONV, thread=f"t-{n + 20}")
         deps.conversations.items[conv.id] = conv
@@ -153,7 +227,7 @@ def test_every_link_an_alert_carries_opens_a_page_never_a_json_endpoint(deps) ->
     for level, path in links:
         assert not path.startswith("/api/"), (level, path)
         if level == "digest":
-            assert path == "/console?team=support"
+            assert path == "/console?team=support&platform=x"
         else:
             assert re.fullmatch(r"/ack/t\d+\.sig", path), path
 
