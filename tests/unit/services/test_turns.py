@@ -99,3 +99,12 @@ def test_facts_survive_the_stored_map_and_an_old_record_without_planned_reads_un
     read = facts_from(old)
     assert read is not None and read.planned is Planned.NOT_TRIAGED
     assert facts_from(None) is None
+
+
+def test_a_late_delivery_is_planned_from_its_receipt_and_says_so_in_its_stored_facts() -> None:
+    late = dm("m1").model_copy(update={"created_at": NOW - timedelta(days=2)})
+    c, facts = applied(FakeIngestStore(), late)
+    assert facts.plan is not None and facts.plan.late_delivery and c.late_delivery
+    assert facts.opened_at == c.turn_opened_at and facts.plan.due_at == NOW  # due on arrival
+    assert facts_item(facts)["late_delivery"] is True
+    assert facts_from(facts_item(facts)) == facts
