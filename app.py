@@ -22,12 +22,11 @@ app.register_blueprint(alerts)  # the alert page behind a link: GET shows, POST 
 
 
 @app.middleware("http")
+@observability.flushes_metrics
 def flush_metrics(event: Any, get_response: Any) -> Any:
-    """Metrics recorded while handling a request go out once, as EMF, when it is done."""
-    try:
-        return get_response(event)
-    finally:
-        observability.flush()
+    """Metrics recorded while handling a request go out once, as EMF, when it is done (the
+    function URL's webhooks come through here too)."""
+    return get_response(event)
 
 # Platforms sign the raw bytes: accept what they send and never let Chalice reject the type.
 _WEBHOOK_TYPES = ["application/json", "text/plain", "application/octet-stream"]

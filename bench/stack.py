@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from infrastructure.local.runtime import LocalRuntime, LocalSettings, free_port
 
@@ -52,3 +55,26 @@ def _forget_emulated_state() -> None:
     fresh = mock_aws()
     fresh.start()  # resets every in-process backend
     fresh.stop()
+
+
+def alerts_once_due(runtime: LocalRuntime, expected: set[tuple[str, str]], timeout: float,
+                    settle: float) -> list[dict[str, Any]]:
+    """The outbox's deliveries once every expected (conversation, level) has one (or at the
+    timeout), read again `settle` seconds later so that a late duplicate shows itself."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = runtime.outbox.read_text().splitlines() if runtime.outbox.exists() else []
+        if {(d["conversation"], d["level"]) for d in map(json.loads, lines)} >= expected:
+            break
+        time.sleep(1)
+    time.sleep(settle)
+    return [json.loads(line) for line in runtime.outbox.read_text().splitlines()]
+
+
+def dead_letters(runtime: LocalRuntime) -> int:
+    """Messages parked in the stack's two dead-letter queues."""
+    sqs = runtime.aws.client("sqs")
+    return sum(int(sqs.get_queue_attributes(
+        QueueUrl=runtime.built.refs[queue], AttributeNames=["ApproximateNumberOfMessages"])[
+        "Attributes"]["ApproximateNumberOfMessages"])
+        for queue in ("InboundDeadLetterQueue", "AlertsDeadLetterQueue"))

@@ -191,7 +191,7 @@ def turn_deps() -> TurnDeps:
     from chalicelib.services.turns import TurnDeps
 
     return TurnDeps(conversations=conversations(), due_checks=due_checks(),
-                    clock=alarm_clock(), policies=policies, now=now, on_turn=record_turn)
+                    clock=alarm_clock(), policies=policies, now=now)
 
 
 def alerting_deps() -> AlertingDeps:

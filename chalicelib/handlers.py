@@ -60,35 +60,31 @@ def _retry_soon(event: dict[str, Any], response: dict[str, Any]) -> dict[str, An
     return response
 
 
+@observability.flushes_metrics
 def ring_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    try:
-        return _retry_soon(event, dict(process_partial_response(
-            event=event, record_handler=_ring_record, processor=_alerts_processor(),
-            context=context)))
-    finally:
-        observability.flush()
+    return _retry_soon(event, dict(process_partial_response(
+        event=event, record_handler=_ring_record, processor=_alerts_processor(),
+        context=context)))
 
 
+@observability.flushes_metrics
 def inbound_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return _retry_soon(event, dict(process_partial_response(
         event=event, record_handler=_inbound_record, processor=_inbound_processor(),
         context=context)))
 
 
+@observability.flushes_metrics
 def channel_watch() -> dict[str, str]:
-    try:
-        return watch.check(bootstrap.channel_deps())
-    finally:
-        observability.flush()
+    return watch.check(bootstrap.channel_deps())
 
 
+@observability.flushes_metrics
 def sweep() -> dict[str, int]:
-    try:
-        return sweeper.sweep(bootstrap.sweep_deps()).as_dict()
-    finally:
-        observability.flush()
+    return sweeper.sweep(bootstrap.sweep_deps()).as_dict()
 
 
+@observability.flushes_metrics
 def ops_alarm(event: dict[str, Any]) -> None:
     """A CloudWatch alarm changed state: tell the admins (a failed publish raises, and SNS
     retries the delivery to this function)."""

@@ -1,10 +1,15 @@
 """CloudWatch metrics as EMF through powertools Metrics: what a support lead graphs.
 
-Recorded where things happen, flushed once per invocation (app.py's middleware and the SQS
-handlers). Names and dimensions never carry message text or customer ids.
+Recorded where things happen, flushed once per invocation by `flushes_metrics`, the one
+decorator every Lambda entry point wears (app.py's HTTP middleware, chalicelib/handlers.py).
+Names and dimensions never carry message text or customer ids.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -37,6 +42,25 @@ def answered_before_alert(platform: str, level: str) -> None:
     metrics.add_metric(name="AnsweredBeforeAlert", unit=MetricUnit.Count, value=1)
     metrics.add_metadata(key="platform", value=platform)
     metrics.add_metadata(key="level", value=level)
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def flushes_metrics(entry_point: Callable[_P, _R]) -> Callable[_P, _R]:
+    """What `entry_point` recorded goes out as EMF when it returns or raises: the metrics
+    object outlives the invocation, so an unflushed one would be printed by (and blamed on)
+    whichever invocation of the container flushes next."""
+
+    @functools.wraps(entry_point)
+    def flushed(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return entry_point(*args, **kwargs)
+        finally:
+            flush()
+
+    return flushed
 
 
 def flush() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import Channel, MessageEvent, Platform
+from chalicelib.domain.facts import Facts
 from chalicelib.domain.ports import (
     AlertInFlight,
     AlreadyStored,
@@ -66,7 +67,7 @@ class FakeIngestStore:
                 raise VersionConflict(c.id)
             self.dedupe[(event.platform, event.message_id)] = SeenMessage(
                 conversation=c.id, message_sk=message.message_sk,
-                facts=dict(message.facts) or None)
+                facts=message.facts)
             self.messages[(event.platform, event.message_id)] = {
                 "conversation": c.id, "direction": event.direction.value, "text": event.text,
                 "turn": c.turn}
@@ -90,8 +91,7 @@ class FakeIngestStore:
     def bury(self, platform: Platform, message_id: str) -> None:
         self.elsewhere.add((platform, message_id))
 
-    def finish_applied(self, event: MessageEvent,
-                       conversation: Conversation) -> Mapping[str, Any] | None:
+    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
         # record() here is atomic: an applied message always has its dedupe record.
         seen = self.dedupe.get((event.platform, event.message_id))
         return seen.facts if seen else None
@@ -138,13 +138,9 @@ class FakeQueue:
 class FakeConversations:
     def __init__(self) -> None:
         self.items: dict[str, Conversation] = {}
-        self.texts: dict[tuple[str, str], str] = {}
 
     def get(self, conversation_id: str) -> Conversation | None:
         return self.items.get(conversation_id)
-
-    def message_text(self, conversation_id: str, message_sk: str) -> str | None:
-        return self.texts.get((conversation_id, message_sk))
 
     def save(self, conversation: Conversation) -> None:
         current = self.items.get(conversation.id)

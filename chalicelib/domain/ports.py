@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import MessageEvent, Platform
+from chalicelib.domain.facts import Facts
 
 
 class AlreadyStored(Exception):
@@ -35,7 +36,7 @@ class SeenMessage:
 
     conversation: str
     message_sk: str
-    facts: Mapping[str, Any] | None
+    facts: Facts | None
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ class NewMessage:
     expected_version: int | None  # None: the conversation must not exist yet
     outcome: Outcome
     received_at: datetime
-    facts: Mapping[str, Any]  # what the alarm needs, kept so a redelivery can finish it
+    facts: Facts  # what the alarm needs, kept so a redelivery can finish it
     response_seconds: float | None = None
     # The webhook's claim says where this message goes; False for the agent API's own reply,
     # whose location the store records first (its echo carries the platform's time instead).
@@ -71,23 +72,6 @@ class NewMessage:
 def message_sk(event: MessageEvent) -> str:
     """Messages sort by the platform's time within their conversation."""
     return f"MSG#{event.created_at.isoformat()}#{event.message_id}"
-
-
-def committed_facts(event: MessageEvent, c: Conversation, received_at: str) -> dict[str, Any]:
-    """What finishing `event` needs, read from the conversation its write committed (which
-    names it as its last message): the store rebuilds them after a stop, the agent API's
-    reply records them as they are."""
-    facts: dict[str, Any] = {
-        "outcome": c.last_outcome, "conversation": c.id, "turn": c.turn,
-        "message_id": event.message_id, "message_sk": message_sk(event),
-        "received_at": received_at,
-        "opened_at": c.turn_opened_at.isoformat() if c.turn_opened_at else None,
-        "response_seconds": c.last_response_seconds,
-        "answered_at": c.answered_at.isoformat() if c.answered_at else None}
-    if c.team and c.priority and c.due_at and c.warn_at:
-        facts.update(planned=True, team=c.team, priority=c.priority,
-                     due_at=c.due_at.isoformat(), warn_at=c.warn_at.isoformat())
-    return facts
 
 
 class IngestStore(Protocol):
@@ -115,8 +99,7 @@ class IngestStore(Protocol):
         written before the commit is harmless without it; what comes after is idempotent."""
         ...
 
-    def finish_applied(self, event: MessageEvent,
-                       conversation: Conversation) -> Mapping[str, Any] | None:
+    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
         """The conversation's last write applied `event`, but the work after it may not have
         happened: do it (idempotently) and return the facts that commit recorded."""
         ...
@@ -146,8 +129,6 @@ class ConversationStore(Protocol):
     """Conversations as the SLA engine and the agent API see them."""
 
     def get(self, conversation_id: str) -> Conversation | None: ...
-
-    def message_text(self, conversation_id: str, message_sk: str) -> str | None: ...
 
     def save(self, conversation: Conversation) -> None:
         """Write `conversation` if nobody changed it since it was read (its `version`);

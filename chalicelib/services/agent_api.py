@@ -26,12 +26,13 @@ from chalicelib.domain.errors import (
     StoreUnavailable,
 )
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
+from chalicelib.domain.facts import committed
 from chalicelib.domain.ports import (
     ConversationStore,
     IngestStore,
     NewMessage,
     VersionConflict,
-    committed_facts,
+    message_sk,
 )
 from chalicelib.domain.replies import ReplyRoute, advise, route
 from chalicelib.domain.reports import sla_report
@@ -322,7 +323,8 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
             deps.store.record(NewMessage(
                 event=sent, conversation=after, expected_version=c.version,
                 outcome=transition.outcome, received_at=now,
-                facts=committed_facts(sent, after, now.isoformat()),
+                facts=committed(transition.outcome, sent.message_id, message_sk(sent), after,
+                                now),
                 response_seconds=transition.response_seconds, claimed=False))
         except VersionConflict:
             continue

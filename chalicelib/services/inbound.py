@@ -19,6 +19,7 @@ from chalicelib import observability
 from chalicelib.domain import conversations
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
+from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import Policies
 from chalicelib.domain.ports import IngestStore, NewMessage, VersionConflict
 from chalicelib.domain.ports import message_sk as event_sk
@@ -39,13 +40,13 @@ def handle(body: Mapping[str, Any], deps: InboundDeps) -> str:
     event = MessageEvent.model_validate(body["event"])
     received_at = datetime.fromisoformat(str(body["received_at"]))
     outcome, facts = apply(event, received_at, deps.store, deps.policies())
-    if facts:
-        turns.handle(facts, deps.turns())
+    if facts is not None and facts.planned is Planned.YES:
+        turns.set_alarm(facts, deps.turns())
     return outcome
 
 
 def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
-          policies: Policies) -> tuple[str, Mapping[str, Any] | None]:
+          policies: Policies) -> tuple[str, Facts | None]:
     """Apply one message to its conversation: (outcome, the facts the alarm needs, if any)."""
     seen = store.seen(event)
     if seen is not None:
@@ -70,9 +71,18 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
         base = current or conversations.start(event, thread)
         transition = conversations.apply(base, event, received_at)
         after = transition.conversation
-        facts = _facts(event, after, transition.outcome, received_at, store,
-                       transition.response_seconds)
-        after = _triage(after, transition.outcome, facts, event.text, policies, received_at)
+        complaints_before = _complaints_before(event, after, transition.outcome, store)
+        after, planned, plan = turns.plan(after, transition.outcome, event.text,
+                                          complaints_before=complaints_before,
+                                          policies=policies, received_at=received_at)
+        facts = Facts(
+            outcome=transition.outcome, conversation=after.id, turn=after.turn,
+            message_id=event.message_id, message_sk=event_sk(event), received_at=received_at,
+            opened_at=after.turn_opened_at if transition.outcome is Outcome.TURN_OPENED
+            else None, complaints_before=complaints_before,
+            response_seconds=transition.response_seconds,
+            answered_at=after.answered_at if transition.response_seconds is not None else None,
+            planned=planned, plan=plan)
         try:
             store.record(NewMessage(
                 event=event, conversation=after,
@@ -84,8 +94,7 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
         if transition.response_seconds is not None:  # answered natively on the platform
             observability.response_time(event.platform.value, transition.response_seconds,
                                         first=after.first_turn)
-        # The text goes to triage in memory only: the dedupe record never holds it.
-        return transition.outcome.value, {**facts, "text": event.text}
+        return transition.outcome.value, facts
     raise VersionConflict(hide_phones(f"conversation {event.platform}:{event.thread} kept "
                                       "changing"))
 
@@ -103,41 +112,10 @@ def _thread(event: MessageEvent, store: IngestStore) -> str:
     return event.thread
 
 
-def _triage(after: Conversation, outcome: Outcome, facts: dict[str, Any], text: str,
-            policies: Policies, received_at: datetime) -> Conversation:
-    """A new turn, or a follow-up that may raise its priority, planned before the commit."""
-    if outcome not in (Outcome.TURN_OPENED, Outcome.FOLLOW_UP):
-        return after
-    planned = turns.triaged(after, text, followers=facts.get("followers",
-                                                              after.customer.followers),
-                            complaints_before=int(facts.get("complaints_before", 0)),
-                            policies=policies, follow_up=outcome is Outcome.FOLLOW_UP,
-                            received_at=received_at)
-    facts["planned"] = planned is not None
-    if planned is None:
-        return after
-    facts.update(turns.turn_facts(planned, policies))
-    if planned.late_delivery and planned.turn_opened_at is not None:
-        facts["opened_at"] = planned.turn_opened_at.isoformat()  # the turn record says so too
-    return planned
-
-
-def _facts(event: MessageEvent, after: Conversation, outcome: Outcome, received_at: datetime,
-           store: IngestStore, response_seconds: float | None) -> dict[str, Any]:
-    facts: dict[str, Any] = {
-        "outcome": outcome.value,
-        "conversation": after.id,
-        "turn": after.turn,
-        "message_id": event.message_id,
-        "message_sk": event_sk(event),
-        "received_at": received_at.isoformat(),
-    }
-    if outcome is Outcome.TURN_OPENED:
-        profile = store.customer(event.platform, after.customer.id)
-        facts["opened_at"] = after.turn_opened_at.isoformat() if after.turn_opened_at else None
-        facts["complaints_before"] = profile.complaints if profile else 0
-        facts["followers"] = after.customer.followers
-    if response_seconds is not None:
-        facts["response_seconds"] = response_seconds
-        facts["answered_at"] = after.answered_at.isoformat() if after.answered_at else None
-    return facts
+def _complaints_before(event: MessageEvent, after: Conversation, outcome: Outcome,
+                       store: IngestStore) -> int:
+    """Turns the customer opened before this one: read only when a turn opens."""
+    if outcome is not Outcome.TURN_OPENED:
+        return 0
+    profile = store.customer(event.platform, after.customer.id)
+    return profile.complaints if profile else 0

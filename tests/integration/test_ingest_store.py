@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.codec import from_item
+from chalicelib.domain.conversations import Outcome
 from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person, Platform
 from chalicelib.services import inbound
@@ -207,7 +208,7 @@ def test_a_worker_stopped_at_any_write_is_finished_by_the_redelivery_once(
     profile = bootstrap.ingest_store().customer(Platform.MESSENGER, "42")
     assert profile is not None and profile.complaints == 1
     seen = bootstrap.ingest_store().seen(dm("m1"))
-    assert seen is not None and seen.facts and seen.facts["outcome"] == "turn_opened"
+    assert seen is not None and seen.facts and seen.facts.outcome is Outcome.TURN_OPENED
     # The next message of the conversation still applies normally after the repair.
     ingest([dm("m2")], bootstrap.ingest_deps())
     assert run_inbound_worker() == 1

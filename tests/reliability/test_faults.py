@@ -24,7 +24,7 @@ import botocore.client
 import requests
 from botocore.exceptions import ClientError
 
-from bench.stack import SECRETS, local_stack
+from bench.stack import SECRETS, alerts_once_due, dead_letters, local_stack
 from chalicelib.webhooks.signatures import meta_signature
 
 POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "policies" / "faults.yaml"
@@ -123,7 +123,6 @@ def test_faults_at_every_call_site_lose_nothing_and_duplicate_nothing() -> None:
     conversations, answered = 18, {n for n in range(18) if n % 3 == 0}
     injector = FaultInjector()
     with injector.installed(), local_stack(POLICIES) as runtime:
-        sqs = runtime.aws.client("sqs")
         run = uuid.uuid4().hex[:6]
         statuses: Counter[int] = Counter()
         injector.enabled = True
@@ -134,20 +133,10 @@ def test_faults_at_every_call_site_lose_nothing_and_duplicate_nothing() -> None:
         expected = {(f"messenger.dm-{PAGE}-{run}{n:04d}", level)
                     for n in range(conversations) if n not in answered
                     for level in ("warning", "breach", "escalation")}
-        deadline = time.monotonic() + 120
-        deliveries: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            lines = runtime.outbox.read_text().splitlines() if runtime.outbox.exists() else []
-            deliveries = [json.loads(line) for line in lines]
-            if {(d["conversation"], d["level"]) for d in deliveries} >= expected:
-                break
-            time.sleep(1)
-        time.sleep(3)  # let a late duplicate show itself
+        deliveries = alerts_once_due(runtime, expected, timeout=120, settle=3)
         injector.enabled = False
         deliveries = [json.loads(line) for line in runtime.outbox.read_text().splitlines()]
-        parked = sum(int(sqs.get_queue_attributes(QueueUrl=runtime.built.refs[q], AttributeNames=[
-            "ApproximateNumberOfMessages"])["Attributes"]["ApproximateNumberOfMessages"])
-            for q in ("InboundDeadLetterQueue", "AlertsDeadLetterQueue"))
+        parked = dead_letters(runtime)
         table = runtime.aws.client("dynamodb")
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {}

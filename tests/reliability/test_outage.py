@@ -11,7 +11,6 @@ README's Reliability table quotes them).
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections import Counter
@@ -24,7 +23,7 @@ import botocore.client
 import pytest
 from botocore.exceptions import ClientError
 
-from bench.stack import local_stack
+from bench.stack import alerts_once_due, dead_letters, local_stack
 from tests.reliability.test_faults import PAGE, _deliver, _message
 
 POLICIES = Path(__file__).resolve().parents[1] / "fixtures" / "policies" / "faults.yaml"
@@ -65,7 +64,6 @@ def test_an_sns_outage_longer_than_the_old_ladder_loses_and_duplicates_nothing(
     refused: Counter[str] = Counter()
     until = [0.0]
     with sns_down_until(until, refused), local_stack(POLICIES, COMPRESSED) as runtime:
-        sqs = runtime.aws.client("sqs")
         run = uuid.uuid4().hex[:6]
         statuses: Counter[int] = Counter()
         began = time.monotonic()
@@ -79,21 +77,10 @@ def test_an_sns_outage_longer_than_the_old_ladder_loses_and_duplicates_nothing(
         expected = {(f"messenger.dm-{PAGE}-{run}{n:04d}", level)
                     for n in range(conversations) if n not in answered
                     for level in ("warning", "breach", "escalation")}
-        deliveries: list[dict[str, Any]] = []
-        deadline = began + OUTAGE_SECONDS + 150
-        while time.monotonic() < deadline:
-            lines = runtime.outbox.read_text().splitlines() if runtime.outbox.exists() else []
-            deliveries = [json.loads(line) for line in lines]
-            if {(d["conversation"], d["level"]) for d in deliveries} >= expected:
-                break
-            time.sleep(1)
-        time.sleep(5)  # let a late duplicate show itself
-        deliveries = [json.loads(line) for line in runtime.outbox.read_text().splitlines()]
+        deliveries = alerts_once_due(
+            runtime, expected, timeout=began + OUTAGE_SECONDS + 150 - time.monotonic(), settle=5)
         first_delivery = min((d["at"] for d in deliveries if d["conversation"]), default=None)
-        parked = sum(int(sqs.get_queue_attributes(QueueUrl=runtime.built.refs[q],
-                                                  AttributeNames=["ApproximateNumberOfMessages"])[
-            "Attributes"]["ApproximateNumberOfMessages"])
-            for q in ("InboundDeadLetterQueue", "AlertsDeadLetterQueue"))
+        parked = dead_letters(runtime)
     ours = [d for d in deliveries if d["conversation"] and run in d["conversation"]]
     alerted = {(d["conversation"], d["level"]) for d in ours}
     per_recipient = Counter((d["conversation"], d["level"], d["agent"], d["protocol"])

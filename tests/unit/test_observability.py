@@ -34,3 +34,18 @@ def test_a_flush_with_nothing_recorded_writes_nothing(capsys: pytest.CaptureFixt
     observability.metrics.clear_metrics()
     observability.flush()
     assert capsys.readouterr().out == ""
+
+
+def test_an_entry_point_that_fails_still_prints_what_it_recorded(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    observability.metrics.clear_metrics()
+
+    @observability.flushes_metrics
+    def entry_point() -> None:
+        observability.alert_sent("x", "breach")  # sent, then the invocation failed
+        raise RuntimeError("after the alert")
+
+    with pytest.raises(RuntimeError):
+        entry_point()
+    assert '"Breaches"' in capsys.readouterr().out
+    assert observability.metrics.metric_set == {}

@@ -41,14 +41,6 @@ class DynamoConversations:
                                         ConsistentRead=True).get("Item")
         return conversation_from(from_item(item)) if item else None
 
-    def message_text(self, conversation_id: str, message_sk: str) -> str | None:
-        with aws_errors("read message"):
-            item = self.client.get_item(TableName=self.table,
-                                        Key=key(self._pk(conversation_id), message_sk),
-                                        ProjectionExpression="#t",
-                                        ExpressionAttributeNames={"#t": "text"}).get("Item")
-        return str(from_item(item).get("text", "")) if item else None
-
     def save(self, conversation: Conversation) -> None:
         c = conversation
         expires_at = int((self.now() + self.retention).timestamp())

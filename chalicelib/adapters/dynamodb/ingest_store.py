@@ -32,13 +32,13 @@ from chalicelib.adapters.dynamodb.records import (
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
+from chalicelib.domain.facts import Facts, Planned, TurnPlan, committed
 from chalicelib.domain.ports import (
     AlreadyStored,
     CustomerProfile,
     NewMessage,
     SeenMessage,
     VersionConflict,
-    committed_facts,
     message_sk,
 )
 
@@ -128,9 +128,9 @@ class DynamoIngestStore:
         stored = self._stored(event, claim)
         if stored is None:
             return None
-        facts = stored.get("facts") or {}
-        return SeenMessage(conversation=str(facts.get("conversation", "")),
-                           message_sk=str(stored["SK"]), facts=facts or None)
+        facts = facts_from(stored.get("facts"))
+        return SeenMessage(conversation=facts.conversation if facts else "",
+                           message_sk=str(stored["SK"]), facts=facts)
 
     def thread_of_tweet(self, tweet_id: str) -> str | None:
         item = self._get(tweet_pk(tweet_id), "TWEET", "read tweet index")
@@ -205,47 +205,44 @@ class DynamoIngestStore:
                     return  # our own write, its answer lost and the call retried
                 raise VersionConflict(c.id) from error
 
-    def finish_applied(self, event: MessageEvent,
-                       conversation: Conversation) -> Mapping[str, Any] | None:
+    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
         claim = self._claim(event.platform, event.message_id)
         stored = self._stored(event, claim)
         if stored is not None:
-            return stored.get("facts") or None  # finished after all
+            return facts_from(stored.get("facts"))  # finished after all
         c = conversation
         if c.last_outcome is None:
             return None
         # The committed conversation holds what its last message did; the claim, when and
         # where (an agent's reply is where the agent API put it, not where its echo says).
-        received = claim.get("received_at") or (c.last_customer_at or c.created_at).isoformat()
-        facts = committed_facts(event, c, str(received))
-        if "message_sk" in claim:
-            facts["message_sk"] = claim["message_sk"]
+        received = claim.get("received_at")
+        facts = committed(Outcome(c.last_outcome), event.message_id,
+                          str(claim.get("message_sk") or message_sk(event)), c,
+                          datetime.fromisoformat(str(received)) if received
+                          else c.last_customer_at or c.created_at)
         self._finish(event, c, facts, self._expires_at())
         return facts
 
-    def _finish(self, event: MessageEvent, c: Conversation, facts: Mapping[str, Any],
+    def _finish(self, event: MessageEvent, c: Conversation, facts: Facts,
                 expires_at: int) -> None:
         """After the commit, each write idempotent: the turn's record, the customer's profile,
         and last the message, where its claim says (its presence marks it done)."""
-        outcome = Outcome(facts["outcome"])
-        turn = int(facts["turn"])
-        received_at = datetime.fromisoformat(str(facts["received_at"]))
-        sk = str(facts.get("message_sk") or message_sk(event))
+        turn = facts.turn
         with aws_errors("store message"):
-            if outcome is Outcome.TURN_OPENED:
+            if facts.outcome is Outcome.TURN_OPENED:
                 self._count_complaint(c, facts, expires_at)
                 self._set_turn(c, turn, self._opened_turn(c, facts, expires_at))
-            elif outcome is Outcome.FOLLOW_UP and facts.get("planned"):
-                self._set_turn(c, turn, _planned(facts))
-            elif outcome is Outcome.TURN_ANSWERED:
+            elif facts.outcome is Outcome.FOLLOW_UP and facts.planned is Planned.YES:
+                self._set_turn(c, turn, _plan_fields(facts))
+            elif facts.outcome is Outcome.TURN_ANSWERED:
                 self._set_turn(c, turn, {
-                    "answered_at": facts.get("answered_at"),
-                    "response_seconds": facts.get("response_seconds"),
+                    "answered_at": _iso(facts.answered_at),
+                    "response_seconds": facts.response_seconds,
                     "answered_by": "echo" if event.author.id == event.brand_id
                     else event.author.id})
             self.client.put_item(TableName=self.table, Item=to_item(
-                message_item(event, c, sk, received_at, expires_at)
-                | {"turn": turn, "facts": dict(facts)}))
+                message_item(event, c, facts.message_sk, facts.received_at, expires_at)
+                | {"turn": turn, "facts": facts_item(facts)}))
 
     def _set_turn(self, c: Conversation, turn: int, fields: Mapping[str, Any]) -> None:
         """An update, not a put: the agent API may have written the answer already."""
@@ -257,12 +254,11 @@ class DynamoIngestStore:
             ExpressionAttributeValues={f":v{i}": value(v)
                                        for i, v in enumerate(present.values())})
 
-    def _count_complaint(self, c: Conversation, facts: Mapping[str, Any],
-                         expires_at: int) -> None:
+    def _count_complaint(self, c: Conversation, facts: Facts, expires_at: int) -> None:
         """One more complaint, once per turn: the profile keeps the last turn it counted."""
         person = c.customer
-        now = str(facts.get("received_at"))
-        counted = f"{c.id}#{int(facts['turn'])}"
+        now = facts.received_at.isoformat()
+        counted = f"{c.id}#{facts.turn}"
         names = {"#h": "handle", "#n": "name", "#f": "followers"}
         sets = ["first_seen = if_not_exists(first_seen, :now)", "last_seen = :now",
                 "expires_at = :exp", "last_turn = :counted"]
@@ -287,15 +283,14 @@ class DynamoIngestStore:
                 ExpressionAttributeValues=values,
                 **({"ExpressionAttributeNames": used} if used else {}))  # type: ignore[arg-type]
 
-    def _opened_turn(self, c: Conversation, facts: Mapping[str, Any],
-                     expires_at: int) -> dict[str, Any]:
-        turn = int(facts["turn"])
-        opened = str(facts.get("opened_at") or facts["received_at"])
+    def _opened_turn(self, c: Conversation, facts: Facts, expires_at: int) -> dict[str, Any]:
+        turn = facts.turn
+        opened = (facts.opened_at or facts.received_at).isoformat()
         return {
             "GSI1PK": f"TURNS#{opened[:10]}", "GSI1SK": f"{opened}#{c.id}#{turn}",
             "conversation": c.id, "turn": turn, "platform": c.platform.value,
             "channel": c.channel.value, "opened_at": opened, "first": turn == 1,
-            "expires_at": expires_at, **_planned(facts),
+            "expires_at": expires_at, **_plan_fields(facts),
         }
 
     def _message_key(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
@@ -372,7 +367,58 @@ def _dedupe_item(event: MessageEvent, received_at: datetime, where: Mapping[str,
                     "expires_at": expires_at})
 
 
-def _planned(facts: Mapping[str, Any]) -> dict[str, Any]:
-    """The triage facts a turn record keeps (services/turns.py turn_facts)."""
-    return {k: facts[k] for k in ("team", "priority", "due_at", "warn_at",
-                                        "late_delivery") if k in facts}
+def _plan_fields(facts: Facts) -> dict[str, Any]:
+    """What the turn's record (the SLA report's row) keeps of its plan."""
+    p = facts.plan
+    return {"team": p.team, "priority": p.priority, "due_at": p.due_at.isoformat(),
+            "warn_at": p.warn_at.isoformat(),
+            # Only when true: the report tells these turns apart.
+            "late_delivery": p.late_delivery or None} if p else {}
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+def facts_item(facts: Facts) -> dict[str, Any]:
+    """The one place `Facts` become the map kept on the message item (no text: never stored).
+    `planned` is kept as True, False or no key, as records have always had it."""
+    plan = _plan_fields(facts)
+    return {
+        "outcome": facts.outcome.value, "conversation": facts.conversation,
+        "turn": facts.turn, "message_id": facts.message_id, "message_sk": facts.message_sk,
+        "received_at": facts.received_at.isoformat(), "opened_at": _iso(facts.opened_at),
+        "complaints_before": facts.complaints_before,
+        "response_seconds": facts.response_seconds, "answered_at": _iso(facts.answered_at),
+        "planned": {Planned.YES: True, Planned.UNCHANGED: False}.get(facts.planned),
+        **plan}
+
+
+def facts_from(item: Mapping[str, Any] | None) -> Facts | None:
+    """The stored map back into `Facts` (None for a message stored without any)."""
+    if not item:
+        return None
+
+    def at(name: str) -> datetime | None:
+        return datetime.fromisoformat(str(item[name])) if item.get(name) else None
+
+    plan = None
+    if all(item.get(k) for k in ("team", "priority", "due_at", "warn_at")):
+        plan = TurnPlan(team=str(item["team"]), priority=str(item["priority"]),
+                        due_at=datetime.fromisoformat(str(item["due_at"])),
+                        warn_at=datetime.fromisoformat(str(item["warn_at"])),
+                        late_delivery=bool(item.get("late_delivery")))
+    stored = item.get("planned")  # True, False, or no key
+    planned = (Planned.NOT_TRIAGED if stored is None
+               else Planned.YES if stored else Planned.UNCHANGED)
+    if planned is Planned.YES and plan is None:
+        planned = Planned.NOT_TRIAGED  # YES always comes with its plan
+    seconds = item.get("response_seconds")
+    return Facts(
+        outcome=Outcome(item["outcome"]), conversation=str(item["conversation"]),
+        turn=int(item["turn"]), message_id=str(item["message_id"]),
+        message_sk=str(item["message_sk"]),
+        received_at=datetime.fromisoformat(str(item["received_at"])),
+        opened_at=at("opened_at"), complaints_before=int(item.get("complaints_before", 0)),
+        response_seconds=float(seconds) if seconds is not None else None,
+        answered_at=at("answered_at"), planned=planned, plan=plan)

@@ -16,7 +16,7 @@ from chalicelib.domain.events import Channel, Direction, MessageEvent, Person, P
 from chalicelib.domain.policies import load_policies
 from chalicelib.domain.reports import sla_report
 from chalicelib.domain.timers import bucket_of
-from chalicelib.services.turns import triaged
+from chalicelib.services.turns import plan
 
 RECEIVED = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 POLICIES = load_policies(Path(__file__).resolve().parents[3] / "chalicelib" / "policies.yaml")
@@ -34,9 +34,8 @@ def opened(late: timedelta, priority_text: str = "where is my order") -> Convers
     event = message(late)
     t = conversations.apply(conversations.start(event, "dm-1-42"), event, RECEIVED)
     assert t.outcome is Outcome.TURN_OPENED
-    planned = triaged(t.conversation, priority_text, followers=None, complaints_before=0,
-                      policies=POLICIES, follow_up=False, received_at=RECEIVED)
-    assert planned is not None
+    planned, _, _ = plan(t.conversation, t.outcome, priority_text, complaints_before=0,
+                         policies=POLICIES, received_at=RECEIVED)
     return planned
 
 

@@ -21,6 +21,7 @@ from chalicelib.domain.events import (
     Person,
     Platform,
 )
+from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import load_policies
 from chalicelib.services import inbound
 from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
@@ -65,17 +66,17 @@ def queue(deps: IngestDeps) -> FakeQueue:
     return deps.queue
 
 
-WORKED: list[tuple[str, dict[str, Any] | None]] = []
+WORKED: list[tuple[str, Facts | None]] = []
 
 
-def work(deps: IngestDeps, since: int = 0) -> list[tuple[str, dict[str, Any] | None]]:
+def work(deps: IngestDeps, since: int = 0) -> list[tuple[str, Facts | None]]:
     """The worker's half: apply each queued message (from `since`) to its conversation."""
     done = []
     for _, _, body in queue(deps).sent[since:]:
         event = MessageEvent.model_validate(body["event"])
         outcome, facts = inbound.apply(event, datetime.fromisoformat(body["received_at"]),
                                        store(deps), POLICIES)
-        done.append((outcome, dict(facts) if facts else None))
+        done.append((outcome, facts))
     WORKED.extend(done)
     return done
 
@@ -110,9 +111,7 @@ def test_given_a_first_mention_then_a_conversation_opens_turn_1_and_is_queued(de
     assert (group, dedupe_id) == ("x.t-100", "x:100")
     assert body["event"]["message_id"] == "100"
     facts = WORKED[0][1]
-    assert facts is not None and facts["complaints_before"] == 0
-    assert facts["text"] == "my order never came"  # handed to triage in memory
-    assert "text" not in (store(deps).dedupe[(Platform.X, "100")].facts or {})  # never stored
+    assert facts is not None and facts.complaints_before == 0
     assert store(deps).customers[(Platform.X, "42")].complaints == 1
 
 
@@ -172,7 +171,7 @@ def test_a_customer_writing_after_an_answer_opens_the_next_turn(deps) -> None:
     assert conv is not None and (conv.turn, conv.status) == (2, Status.AWAITING_AGENT)
     assert outcomes() == ["turn_opened", "turn_answered", "turn_opened"]
     facts = WORKED[-1][1]
-    assert facts is not None and facts["complaints_before"] == 1
+    assert facts is not None and facts.complaints_before == 1
 
 
 def test_a_redelivered_message_is_stored_and_queued_once(deps) -> None:
@@ -212,7 +211,7 @@ def test_a_queued_message_delivered_twice_to_the_worker_applies_once(deps) -> No
     again = work(deps)  # SQS delivers at least once
     assert [o for o, _ in again] == ["duplicate"]
     assert again[0][1] is not None and first[0][1] is not None
-    assert again[0][1]["turn"] == first[0][1]["turn"]  # re-triaged
+    assert again[0][1] == first[0][1]  # what the first run recorded, to finish again
     conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None and conv.version == 1
     assert store(deps).customers[(Platform.MESSENGER, "42")].complaints == 1
@@ -261,19 +260,21 @@ def test_a_turn_is_triaged_in_the_write_that_applies_its_message(deps) -> None:
     opened = conv.turn_opened_at
     assert opened is not None and conv.due_at is not None and conv.due_at > opened
     facts = WORKED[-1][1]
-    assert facts is not None and facts["planned"] is True
-    assert (facts["priority"], facts["due_at"]) == (conv.priority, conv.due_at.isoformat())
+    assert facts is not None and facts.planned is Planned.YES and facts.plan is not None
+    assert (facts.plan.priority, facts.plan.due_at) == (conv.priority, conv.due_at)
     version = conv.version
 
     deliver([tweet("101", reply_to="100", summoned=False, text="any news?")], deps)
     calm = store(deps).load(Platform.X, "t-100")
     assert calm is not None and (calm.priority, calm.due_at) == (conv.priority, conv.due_at)
-    assert WORKED[-1][1] is not None and WORKED[-1][1]["planned"] is False
+    calm_facts = WORKED[-1][1]
+    assert calm_facts is not None and calm_facts.planned is Planned.UNCHANGED
     assert calm.version == version + 1  # the follow-up's one write, no second save
 
     deliver([tweet("102", reply_to="101", summoned=False,
                    text="I want a refund or I'm calling my lawyer, this is a scam")], deps)
     angry = store(deps).load(Platform.X, "t-100")
     assert angry is not None and angry.due_at is not None and angry.due_at < conv.due_at
-    assert WORKED[-1][1] is not None and WORKED[-1][1]["planned"] is True
+    angry_facts = WORKED[-1][1]
+    assert angry_facts is not None and angry_facts.planned is Planned.YES
     assert angry.turn == 1 and angry.version == version + 2
