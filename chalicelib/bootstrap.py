@@ -7,7 +7,7 @@ in fakes by calling `reset()` after changing the environment.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import TYPE_CHECKING, Any
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from chalicelib.services.agent_api import AgentDeps
     from chalicelib.services.alerting import AlertingDeps
     from chalicelib.services.auth import AuthDeps
-    from chalicelib.services.channel_watch import ChannelDeps
+    from chalicelib.services.channel_watch import ChannelDeps, WatchLog
     from chalicelib.services.inbound import InboundDeps
     from chalicelib.services.ingest import IngestDeps
     from chalicelib.services.oncall_admin import AdminDeps
@@ -300,7 +300,7 @@ def agent_deps() -> AgentDeps:
                      default_team=policies().default_team, on_turn=record_turn,
                      cursor_key=lambda: secrets().signing_key(), agent_teams=agent_teams,
                      meta_human_agent=settings().meta_human_agent,
-                     channel_problem=channel_problem, unsure=conversations())
+                     channel_problem=channel_log().problem, unsure=conversations())
 
 
 @cache
@@ -380,7 +380,7 @@ def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
     return IngestDeps(store=ingest_store(), queue=inbound_queue(), now=now,
-                      channel_problem=channel_problem, channel_seen=channel_seen)
+                      channels=channel_log())
 
 
 @cache
@@ -389,7 +389,7 @@ def webhook_deps() -> WebhookDeps:
 
     return WebhookDeps(ingest=ingest_deps, secrets=secrets,
                        max_body_bytes=settings().max_body_bytes, now=now,
-                       signature_checked=signature_checked, unsigned=unsigned_post)
+                       channels=channel_log())
 
 
 @cache
@@ -399,10 +399,6 @@ def channels() -> DynamoChannels:
     return DynamoChannels(dynamodb(), settings().table)
 
 
-def channel_problem(platform: str, state: str, detail: str) -> None:
-    channels().record(platform, state, detail, now())
-
-
 def channel_deps() -> ChannelDeps:
     from chalicelib.services.channel_watch import ChannelDeps
 
@@ -410,22 +406,11 @@ def channel_deps() -> ChannelDeps:
                        policies=policies, public_url=settings().public_url, now=now)
 
 
-def channel_seen(platforms: Iterable[str]) -> None:
-    from chalicelib.services import channel_watch
+@cache
+def channel_log() -> WatchLog:
+    from chalicelib.services.channel_watch import WatchLog
 
-    channel_watch.seen(platforms, channel_deps())
-
-
-def unsigned_post(channel: str) -> None:
-    from chalicelib.services import channel_watch
-
-    channel_watch.unsigned(channel, channel_deps())
-
-
-def signature_checked(channel: str, ok: bool) -> None:
-    from chalicelib.services import channel_watch
-
-    channel_watch.signature(channel, ok, channel_deps())
+    return WatchLog(store=channels(), policies=policies, now=now)
 
 
 def health(*, admin: bool) -> dict[str, Any]:
@@ -467,7 +452,7 @@ def reset() -> None:
     for getter in (settings, dynamodb, sqs, sns, stepfunctions, account_id, alarm_clock_arn,
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
-                   policies, reply_sender, idempotency_config, channels,
+                   policies, reply_sender, idempotency_config, channels, channel_log,
                    dead_letters, customer_data, redelivery, cloudwatch, watchtower):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -325,3 +325,24 @@ class FakeChannelStore:
         self.states[channel] = replace(s, incident=None, incident_since=None,
                                        incident_alerted=False)
         return True
+
+
+class FakeChannelLog:
+    """In-memory ChannelLog (domain/ports.py): what the webhook and ingest told the watch, in
+    order, as ("seen", channel), ("signature", channel, ok), ("unsigned", channel) and
+    ("problem", channel, state)."""
+
+    def __init__(self) -> None:
+        self.traces: list[tuple[object, ...]] = []
+
+    def seen(self, channels: Iterable[str]) -> None:
+        self.traces.extend(("seen", c) for c in sorted(set(channels)))
+
+    def signature(self, channel: str, ok: bool) -> None:
+        self.traces.append(("signature", channel, ok))
+
+    def unsigned(self, channel: str) -> None:
+        self.traces.append(("unsigned", channel))
+
+    def problem(self, channel: str, state: str, detail: str) -> None:
+        self.traces.append(("problem", channel, state))

@@ -6,7 +6,7 @@ fakes in tests/fakes.py, which satisfy the same protocols.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -123,6 +123,28 @@ class IngestStore(Protocol):
 
 class InboundQueue(Protocol):
     def send(self, body: Mapping[str, Any], *, group: str, dedupe_id: str) -> None: ...
+
+
+class ChannelLog(Protocol):
+    """The traces the webhook and ingest leave for the channel watch (services/channel_watch.py
+    implements it; the scheduled check reads them). Bookkeeping never fails a delivery, except
+    `problem`: a revoke not recorded is retried by the platform."""
+
+    def seen(self, channels: Iterable[str]) -> None:
+        """Events arrived from these channels: the platform is calling."""
+        ...
+
+    def signature(self, channel: str, ok: bool) -> None:
+        """A delivery's signature checked: a run of failures is a rotated secret."""
+        ...
+
+    def unsigned(self, channel: str) -> None:
+        """A POST with no signature of the platform's shape: anyone's junk, counted apart."""
+        ...
+
+    def problem(self, channel: str, state: str, detail: str) -> None:
+        """The platform's word on the channel (revoked, send_failed; a send healthy or not)."""
+        ...
 
 
 class ConversationStore(Protocol):

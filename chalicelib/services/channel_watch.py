@@ -37,6 +37,11 @@ class ChannelStore(Protocol):
 
     def learn_gap(self, channel: str, gap: timedelta) -> None: ...
 
+    def record(self, channel: str, state: str, detail: str, at: datetime) -> None:
+        """A platform's word on the channel: a problem (revoked, send_failed, unhealthy), or
+        "healthy" for a send that went through."""
+        ...
+
     def signature(self, channel: str, ok: bool, at: datetime) -> None: ...
 
     def unsigned(self, channel: str, at: datetime) -> None:
@@ -73,34 +78,44 @@ def _calendar(channel: str, policies: Policies) -> BusinessCalendar:
     return policies.for_team(policies.team_for(channel, "private")).calendar
 
 
-def seen(channels: Iterable[str], deps: ChannelDeps) -> None:
-    """Events arrived from these channels. Never fails the delivery: bookkeeping only."""
-    at = deps.now()
-    try:
-        for channel in set(channels):
-            known = deps.store.seen(channel, at)
-            if known is None:
-                continue
-            previous, longest = known
-            gap = _calendar(channel, deps.policies()).elapsed(previous, at)
-            if longest is None or gap > longest:
-                deps.store.learn_gap(channel, gap)
-    except StoreUnavailable as fault:
-        logger.warning("channel activity not recorded", extra={"fault": str(fault)})
+@dataclass(frozen=True)
+class WatchLog:
+    """The ChannelLog port (domain/ports.py) of the webhook and ingest: the watch's rules over
+    the channels store, built once per container. Needs no notifier: nobody is paged from here."""
 
+    store: ChannelStore
+    policies: Callable[[], Policies]
+    now: Callable[[], datetime]
 
-def signature(channel: str, ok: bool, deps: ChannelDeps) -> None:
-    try:
-        deps.store.signature(channel, ok, deps.now())
-    except StoreUnavailable as fault:
-        logger.warning("signature failure not recorded", extra={"fault": str(fault)})
+    def seen(self, channels: Iterable[str]) -> None:
+        """Never fails the delivery: bookkeeping only."""
+        at = self.now()
+        try:
+            for channel in set(channels):
+                known = self.store.seen(channel, at)
+                if known is None:
+                    continue
+                previous, longest = known
+                gap = _calendar(channel, self.policies()).elapsed(previous, at)
+                if longest is None or gap > longest:
+                    self.store.learn_gap(channel, gap)
+        except StoreUnavailable as fault:
+            logger.warning("channel activity not recorded", extra={"fault": str(fault)})
 
+    def signature(self, channel: str, ok: bool) -> None:
+        try:
+            self.store.signature(channel, ok, self.now())
+        except StoreUnavailable as fault:
+            logger.warning("signature failure not recorded", extra={"fault": str(fault)})
 
-def unsigned(channel: str, deps: ChannelDeps) -> None:
-    try:
-        deps.store.unsigned(channel, deps.now())
-    except StoreUnavailable as fault:
-        logger.warning("unsigned post not recorded", extra={"fault": str(fault)})
+    def unsigned(self, channel: str) -> None:
+        try:
+            self.store.unsigned(channel, self.now())
+        except StoreUnavailable as fault:
+            logger.warning("unsigned post not recorded", extra={"fault": str(fault)})
+
+    def problem(self, channel: str, state: str, detail: str) -> None:
+        self.store.record(channel, state, detail, self.now())
 
 
 def check(deps: ChannelDeps) -> dict[str, str]:

@@ -28,6 +28,7 @@ from chalicelib.domain.events import (
 )
 from chalicelib.domain.ports import (
     AlreadyStored,
+    ChannelLog,
     InboundQueue,
     IngestStore,
 )
@@ -36,14 +37,12 @@ from chalicelib.domain.redaction import hide_phones
 logger = Logger(child=True)
 
 
-
 @dataclass(frozen=True)
 class IngestDeps:
     store: IngestStore
     queue: InboundQueue
     now: Callable[[], datetime]
-    channel_problem: Callable[[str, str, str], None] | None = None
-    channel_seen: Callable[[Iterable[str]], None] | None = None  # the platform is calling
+    channels: ChannelLog  # the platform is calling; what it says about a channel
 
 
 @dataclass
@@ -74,16 +73,16 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
         elif isinstance(event, ChannelSignal):
             logger.info("channel signal", extra={"platform": event.platform,
                                                  "signal": event.signal})
-            if event.signal in ("revoked", "send_failed") and deps.channel_problem:
-                deps.channel_problem(event.platform.value, event.signal, event.detail)
+            if event.signal in ("revoked", "send_failed"):
+                deps.channels.problem(event.platform.value, event.signal, event.detail)
             report.add(f"signal:{event.signal}")
         elif isinstance(event, Ignored):
             logger.info("event ignored", extra={"platform": event.platform,
                                                 "event_type": event.event_type,
                                                 "reason": hide_phones(event.reason)})
             report.add("ignored")
-    if platforms and deps.channel_seen is not None:
-        deps.channel_seen(platforms)  # after the work: bookkeeping never costs a delivery
+    if platforms:
+        deps.channels.seen(platforms)  # after the work: bookkeeping never costs a delivery
     return report
 
 

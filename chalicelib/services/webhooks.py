@@ -27,6 +27,7 @@ from chalicelib.webhooks import handshakes, signatures
 if TYPE_CHECKING:
     from chalicelib.adapters.secrets import PlatformSecrets
     from chalicelib.domain.events import WebhookEvent
+    from chalicelib.domain.ports import ChannelLog
     from chalicelib.services.ingest import IngestDeps, IngestReport
 
 MAX_DEPTH = 64  # deeper JSON is not a platform's payload; refuse before walking it
@@ -38,9 +39,9 @@ class WebhookDeps:
     secrets: Callable[[], PlatformSecrets]
     max_body_bytes: int
     now: Callable[[], datetime]
-    signature_checked: Callable[[str, bool], None] | None = None  # (route, ok): a run of
-    # failures is a channel problem (a rotated app secret), not just bad requests
-    unsigned: Callable[[str], None] | None = None  # (route): a POST with no signature at all
+    # A run of failed signatures is a channel problem (a rotated app secret), not just bad
+    # requests; a POST with no signature at all is junk, counted apart.
+    channels: ChannelLog
 
 
 def x_crc(crc_token: str | None, deps: WebhookDeps) -> dict[str, str]:
@@ -95,10 +96,10 @@ def _verified(route: str, ok: bool, signed: bool, deps: WebhookDeps) -> bool:
     rotated secret sends); one without is anyone's junk, counted apart."""
     if ok:
         return True
-    if signed and deps.signature_checked is not None:
-        deps.signature_checked(route, False)
-    elif not signed and deps.unsigned is not None:
-        deps.unsigned(route)
+    if signed:
+        deps.channels.signature(route, False)
+    else:
+        deps.channels.unsigned(route)
     return False
 
 
@@ -122,8 +123,8 @@ def _ingest(route: str, body: bytes, deps: WebhookDeps, parse: Parser) -> Ingest
     from chalicelib.services.ingest import ingest  # after the signature and the parse
 
     report = ingest(events, deps.ingest())
-    if events and deps.signature_checked is not None:
-        deps.signature_checked(route, True)  # the secret works: ends a run of bad signatures
+    if events:
+        deps.channels.signature(route, True)  # the secret works: ends a run of bad signatures
     return report
 
 

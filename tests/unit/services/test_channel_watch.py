@@ -11,7 +11,7 @@ import pytest
 
 from chalicelib.domain.policies import parse_policies
 from chalicelib.services import channel_watch
-from chalicelib.services.channel_watch import ChannelDeps
+from chalicelib.services.channel_watch import ChannelDeps, WatchLog
 from tests.fakes import FakeChannelStore
 
 POLICIES = parse_policies((Path(__file__).resolve().parents[2] / "fixtures" / "policies" /
@@ -37,6 +37,11 @@ def deps() -> ChannelDeps:
                        policies=lambda: POLICIES, public_url="https://rw.example", now=Clock())
 
 
+def log(deps: ChannelDeps) -> WatchLog:
+    """What the webhook and ingest write to, over the same store the check reads."""
+    return WatchLog(store=deps.store, policies=deps.policies, now=deps.now)
+
+
 def admin_sms(deps: ChannelDeps) -> list[str]:
     assert isinstance(deps.notify_admins, Admins)
     return list(deps.notify_admins)
@@ -46,19 +51,19 @@ def test_learns_the_longest_gap_from_traffic(deps) -> None:
     clock = deps.now
     for minutes in (0, 5, 25, 30):
         clock.at = datetime(2026, 11, 25, 12, 0, tzinfo=UTC) + timedelta(minutes=minutes)
-        channel_watch.seen(["whatsapp", "whatsapp"], deps)
+        log(deps).seen(["whatsapp", "whatsapp"])
     state = deps.store.states["whatsapp"]
     assert (state.events, state.longest_gap) == (4, timedelta(minutes=20))
 
 
 def test_one_alert_per_incident_and_one_when_it_is_over(deps) -> None:
-    channel_watch.seen(["x"], deps)
+    log(deps).seen(["x"])
     deps.now.at += timedelta(hours=2, minutes=1)  # configured: x is down after 2 h of silence
     assert channel_watch.check(deps) == {"x": "down: silent"}
     assert channel_watch.check(deps) == {}  # still down: nobody is told twice
     deps.now.at += timedelta(minutes=5)
     assert channel_watch.check(deps) == {}
-    channel_watch.seen(["x"], deps)
+    log(deps).seen(["x"])
     assert channel_watch.check(deps) == {"x": "recovered"}
     assert channel_watch.check(deps) == {}
     sms = admin_sms(deps)
@@ -89,7 +94,7 @@ def test_a_channel_that_recovers_before_anyone_was_told_stays_quiet(deps) -> Non
 
 
 def test_overview_names_each_state(deps) -> None:
-    channel_watch.seen(["whatsapp"], deps)
+    log(deps).seen(["whatsapp"])
     deps.store.record("x", "revoked", "app revoked by @brand", deps.now())
     view = channel_watch.overview(deps)
     assert view["whatsapp"]["state"] == "learning"
@@ -101,21 +106,21 @@ def test_junk_among_verified_deliveries_never_pages(deps) -> None:
     for _ in range(10):  # 50 forged POSTs over 50 minutes, a real delivery after every 5
         for _ in range(5):
             deps.now.at += timedelta(minutes=1)
-            channel_watch.signature("meta", False, deps)
-        channel_watch.signature("meta", True, deps)
+            log(deps).signature("meta", False)
+        log(deps).signature("meta", True)
         assert channel_watch.check(deps) == {}
     assert admin_sms(deps) == []
 
 
 def test_a_sustained_run_with_nothing_verified_pages_once_then_recovers(deps) -> None:
-    channel_watch.signature("meta", True, deps)
+    log(deps).signature("meta", True)
     for minute in range(12):
         deps.now.at += timedelta(minutes=1)
-        channel_watch.signature("meta", False, deps)
+        log(deps).signature("meta", False)
         # not before the run has lasted 10 minutes (the default policy)
         assert channel_watch.check(deps) == ({"meta": "down: signature_failures"}
                                              if minute == 10 else {})
-    channel_watch.signature("meta", True, deps)
+    log(deps).signature("meta", True)
     assert channel_watch.check(deps) == {"meta": "recovered"}
     sms = admin_sms(deps)
     assert len(sms) == 2 and sms[0].startswith("CHANNEL DOWN meta: 11 deliveries failed")
@@ -151,7 +156,7 @@ def test_the_thresholds_come_from_the_policies(deps) -> None:
     quick = replace(deps, policies=lambda: tuned)
     for _ in range(3):
         deps.now.at += timedelta(minutes=1)
-        channel_watch.signature("meta", False, quick)
+        log(quick).signature("meta", False)
     assert channel_watch.check(quick) == {"meta": "down: signature_failures"}
     with pytest.raises(PolicyError, match="signature_failures"):
         parse_policies(text + "channel_alerts: {signature_failures: 0}\n")

@@ -15,6 +15,7 @@ from chalicelib.adapters.secrets import PlatformSecrets
 from chalicelib.domain.errors import BadRequest, Forbidden, NotConfigured
 from chalicelib.services.webhooks import WebhookDeps, meta_verify, x_crc
 from chalicelib.webhooks.signatures import verify_x, x_crc_response
+from tests.fakes import FakeChannelLog
 
 SECRETS = PlatformSecrets(x_consumer_secret="x-consumer-secret", meta_verify_token="verify-me")
 
@@ -24,7 +25,7 @@ def deps() -> WebhookDeps:
         raise AssertionError("a handshake must never ingest")
 
     return WebhookDeps(ingest=no_ingest, secrets=lambda: SECRETS, max_body_bytes=1 << 20,
-                       now=lambda: datetime(2026, 12, 1, tzinfo=UTC))
+                       now=lambda: datetime(2026, 12, 1, tzinfo=UTC), channels=FakeChannelLog())
 
 
 _scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()

@@ -14,6 +14,7 @@ from chalicelib.domain.conversations import Status
 from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import (
     Channel,
+    ChannelSignal,
     Direction,
     Ignored,
     MessageDeleted,
@@ -25,7 +26,7 @@ from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import load_policies
 from chalicelib.services import inbound
 from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
-from tests.fakes import FakeIngestStore, FakeQueue
+from tests.fakes import FakeChannelLog, FakeIngestStore, FakeQueue
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 POLICIES = load_policies(Path(__file__).resolve().parents[3] / "chalicelib" / "policies.yaml")
@@ -53,7 +54,8 @@ def dm(mid: str, *, author: Person = ANN, at: datetime = NOW - timedelta(minutes
 
 @pytest.fixture
 def deps() -> IngestDeps:
-    return IngestDeps(store=FakeIngestStore(), queue=FakeQueue(), now=lambda: NOW)
+    return IngestDeps(store=FakeIngestStore(), queue=FakeQueue(), now=lambda: NOW,
+                      channels=FakeChannelLog())
 
 
 def store(deps: IngestDeps) -> FakeIngestStore:
@@ -278,3 +280,24 @@ def test_a_turn_is_triaged_in_the_write_that_applies_its_message(deps) -> None:
     angry_facts = WORKED[-1][1]
     assert angry_facts is not None and angry_facts.planned is Planned.YES
     assert angry.turn == 1 and angry.version == version + 2
+
+
+def channel_log(deps: IngestDeps) -> FakeChannelLog:
+    assert isinstance(deps.channels, FakeChannelLog)
+    return deps.channels
+
+
+def test_the_channel_log_hears_which_platforms_called_and_what_they_said_of_a_channel(
+        deps: IngestDeps) -> None:
+    revoked = ChannelSignal(platform=Platform.MESSENGER, brand_id=BRAND.id, signal="revoked",
+                            detail="app removed")
+    ingest([tweet("1"), tweet("2"), revoked], deps)
+    # The revoke is recorded, but proves nothing works: only X counts as calling.
+    assert channel_log(deps).traces == [("problem", "messenger", "revoked"), ("seen", "x")]
+    assert len(queue(deps).sent) == 2
+
+
+def test_a_delivery_of_only_a_status_is_no_sign_of_life(deps: IngestDeps) -> None:
+    read = ChannelSignal(platform=Platform.WHATSAPP, brand_id=BRAND.id, signal="read")
+    ingest([read], deps)
+    assert channel_log(deps).traces == []
