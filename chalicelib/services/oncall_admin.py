@@ -52,6 +52,8 @@ class Subscriptions(Protocol):
 
     def unsubscribe(self, arns: list[str]) -> None: ...
 
+    def channels(self, stored: Mapping[str, list[str]]) -> dict[str, list[dict[str, str]]]: ...
+
 
 @dataclass(frozen=True)
 class AdminDeps:
@@ -179,8 +181,31 @@ def who_is_on_call(team: str, deps: AdminDeps) -> dict[str, Any]:
         raise NotFound(f"team {team} has no rota")
     now = deps.now()
     current: OnCall = on_call(rota, now)
+    changes = next_change(rota, now)
+    later = on_call(rota, changes) if changes else None
+    channels = _channels((current.primary, current.secondary, current.lead,
+                          *((later.primary, later.secondary) if later else ())), deps)
     return {"team": team, "at": now.isoformat(), "primary": current.primary,
-            "secondary": current.secondary, "lead": current.lead}
+            "secondary": current.secondary, "lead": current.lead,
+            "changes_at": changes.isoformat() if changes else None,
+            "then": ({"primary": later.primary, "secondary": later.secondary}
+                     if later else None),
+            "channels": channels, "unreachable": unreachable(channels)}
+
+
+def _channels(agents: tuple[str | None, ...], deps: AdminDeps) -> dict[str, list[dict[str, str]]]:
+    """The subscriptions of the agents named, with their state (see Subscriptions.channels)."""
+    stored: dict[str, list[str]] = {}
+    for agent in dict.fromkeys(a for a in agents if a):
+        record = deps.store.agent_record(agent) or {}
+        stored[agent] = list(record.get("subscriptions") or [])
+    return deps.subscriptions.channels(stored)
+
+
+def unreachable(channels: Mapping[str, list[dict[str, str]]]) -> list[str]:
+    """The agents with no confirmed subscription: alerts to them reach nobody."""
+    return sorted(agent for agent, theirs in channels.items()
+                  if not any(c.get("state") == "confirmed" for c in theirs))
 
 
 def remove_override(team: str, body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
@@ -215,13 +240,17 @@ def overview(teams: tuple[str, ...], deps: AdminDeps) -> list[dict[str, Any]]:
             continue
         current = on_call(rota, now)
         changes = next_change(rota, now)
+        later = on_call(rota, changes) if changes else None
+        channels = _channels((current.primary, current.secondary, current.lead,
+                              *((later.primary, later.secondary) if later else ())), deps)
         shown.append({
             "team": team, "rota": rota_to_dict(rota),
             "now": {"primary": current.primary, "secondary": current.secondary,
                     "lead": current.lead},
             "changes_at": changes.isoformat() if changes else None,
-            "then": ({"primary": (later := on_call(rota, changes)).primary,
-                      "secondary": later.secondary} if changes else None),
+            "then": ({"primary": later.primary, "secondary": later.secondary}
+                     if later else None),
+            "channels": channels, "unreachable": unreachable(channels),
             "overrides": [{"start": o.start.isoformat(), "end": o.end.isoformat(),
                            "agent": o.agent_id, "active": o.start <= now < o.end}
                           for o in sorted(rota.overrides, key=lambda o: o.start)
