@@ -108,8 +108,26 @@ def report(api: Api, args: argparse.Namespace) -> None:
 
 def oncall(api: Api, args: argparse.Namespace) -> None:
     now = api("GET", f"/api/teams/{args.team or 'support'}/oncall")
-    console.print(f"{now['team']}: primary {now['primary']}, secondary {now['secondary']}, "
-                  f"lead {now['lead']}")
+    for line in oncall_lines(now):
+        console.print(line, markup=False, highlight=False)
+
+
+def oncall_lines(now: dict[str, Any]) -> list[str]:
+    """Who is on call, who is next, and each one's channels; an agent with no confirmed
+    channel is flagged, because an alert to them reaches nobody."""
+    lines = [f"{now['team']}: primary {now['primary']}, secondary {now['secondary']}, "
+             f"lead {now['lead']}"]
+    then = now.get("then")
+    if then:
+        lines.append(f"from {str(now['changes_at'])[:16].replace('T', ' ')} UTC: primary "
+                     f"{then['primary']}, secondary {then['secondary']}")
+    unreachable = set(now.get("unreachable") or ())
+    for agent, channels in (now.get("channels") or {}).items():
+        shown = ", ".join(f"{c['protocol']} {c.get('endpoint') or ''} {c['state']}"
+                          .replace("  ", " ") for c in channels) or "no subscription"
+        flag = "  UNREACHABLE: no confirmed channel" if agent in unreachable else ""
+        lines.append(f"  {agent}: {shown}{flag}")
+    return lines
 
 
 def teams(api: Api, args: argparse.Namespace) -> None:
