@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.domain.errors import BadRequest, NotFound
@@ -256,3 +256,52 @@ def overview(teams: tuple[str, ...], deps: AdminDeps) -> list[dict[str, Any]]:
                           for o in sorted(rota.overrides, key=lambda o: o.start)
                           if o.end > now]})
     return shown
+
+
+class ShiftWarnings(Protocol):
+    """Once-per-slot claims for the unreachable-agent warning (port; DynamoDB)."""
+
+    def claim_shift_warning(self, team: str, agent: str, start: datetime,
+                            end: datetime) -> bool: ...
+
+    def release_shift_warning(self, team: str, agent: str, end: datetime) -> None: ...
+
+
+WARN_AHEAD = timedelta(hours=2)  # how long before a shift its unreachable agents are named
+OPEN_ENDED = timedelta(days=7)  # a slot that never changes is warned about weekly
+
+
+def warn_unreachable(deps: AdminDeps, claims: ShiftWarnings,
+                     notify_admins: Callable[[str, str], None]) -> list[str]:
+    """Tells the admins, once per slot, of each agent alerted in the current slot or in the
+    next one (starting within WARN_AHEAD) who has no confirmed channel. Returns the
+    `team/agent` pairs warned about now."""
+    now = deps.now()
+    warned: list[str] = []
+    for team in deps.teams():
+        rota = deps.store.rota(team)
+        if rota is None:
+            continue
+        changes = next_change(rota, now)
+        current = on_call(rota, now)
+        slots = [(now, changes or now + OPEN_ENDED, current)]
+        if changes and changes - now <= WARN_AHEAD:
+            later = next_change(rota, changes)
+            slots.append((changes, later or changes + OPEN_ENDED, on_call(rota, changes)))
+        for start, end, slot in slots:
+            channels = _channels((slot.primary, slot.secondary, slot.lead), deps)
+            for agent in unreachable(channels):
+                if not claims.claim_shift_warning(team, agent, start, end):
+                    continue
+                when = "now" if start == now else f"from {start:%Y-%m-%d %H:%M} UTC"
+                try:
+                    notify_admins(
+                        f"ReplyWindow: {agent} on call for {team} is unreachable",
+                        f"ReplyWindow: {agent} is on call for {team} {when} but has no "
+                        f"confirmed SMS or email subscription: their alerts reach nobody. "
+                        f"See the console's on-call page.")
+                except Exception:
+                    claims.release_shift_warning(team, agent, end)
+                    raise
+                warned.append(f"{team}/{agent}")
+    return warned

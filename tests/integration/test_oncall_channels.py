@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from chalice.test import Client
@@ -98,3 +99,25 @@ def test_the_console_oncall_page_lists_the_channels_and_flags_the_unreachable(
     assert "<tr><td>bob</td><td>email b…@example.com</td><td>pending</td></tr>" in text
     assert "<tr><td>alice</td><td>sms …001</td><td>confirmed</td></tr>" in text
     assert "+15550100001" not in text
+
+
+def test_the_sweep_tells_the_admins_once_of_an_unreachable_agent_on_call(
+        client: Client) -> None:
+    [bobs] = _arns("bob")
+    sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].subscriptions[bobs].attributes[
+        "PendingConfirmation"] = True
+    published: list[dict[str, Any]] = []
+    bootstrap.sns().meta.events.register(
+        "before-parameter-build.sns.Publish", lambda params, **_: published.append(params))
+    event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
+                                            detail={}, resources=[])
+    first = client.lambda_.invoke("sweep", event).payload
+    # bob is primary or secondary in every slot of a two-person rota: named now (and again
+    # for the next slot when it starts within two hours), never alice or erin.
+    assert first["unreachable_warned"] == len(published) >= 1
+    for sent in published:
+        assert sent["MessageAttributes"]["agent"]["StringValue"] == "admins"
+        assert "bob is on call for support" in json.loads(sent["Message"])["sms"]
+    second = client.lambda_.invoke("sweep", event).payload
+    assert second["unreachable_warned"] == 0
+    assert second["failed"] == 0

@@ -4,11 +4,20 @@ channels is confirmed (an unconfirmed email or a deleted subscription reaches no
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
+from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.oncall import Agent, Rota, rota_from_dict
-from chalicelib.services.oncall_admin import AdminDeps, overview, who_is_on_call
+from chalicelib.services.oncall_admin import (
+    AdminDeps,
+    overview,
+    warn_unreachable,
+    who_is_on_call,
+)
 
 NOW = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
 
@@ -101,3 +110,69 @@ def test_an_agent_with_one_confirmed_channel_is_reachable() -> None:
     deps, subscriptions = _deps()
     subscriptions.states["b-mail"] = ("email", "confirmed")
     assert who_is_on_call("support", deps)["unreachable"] == ["erin"]
+
+
+class Claims:
+    """The DynamoDB claim's rule: a slot is warned about once (warned_until <= start)."""
+
+    def __init__(self) -> None:
+        self.until: dict[tuple[str, str], datetime] = {}
+
+    def claim_shift_warning(self, team: str, agent: str, start: datetime,
+                            end: datetime) -> bool:
+        if (previous := self.until.get((team, agent))) is not None and previous > start:
+            return False
+        self.until[(team, agent)] = end
+        return True
+
+    def release_shift_warning(self, team: str, agent: str, end: datetime) -> None:
+        if self.until.get((team, agent)) == end:
+            del self.until[(team, agent)]
+
+
+def test_admins_hear_once_per_slot_of_the_unreachable_on_call_now() -> None:
+    deps, _ = _deps()
+    claims, sent = Claims(), list[tuple[str, str]]()
+    # At noon the next shift (09:00 tomorrow) is too far ahead; bob (secondary, an unconfirmed
+    # email) and erin (lead, no subscription) are on call now.
+    assert warn_unreachable(deps, claims, lambda s, m: sent.append((s, m))) == [
+        "support/bob", "support/erin"]
+    assert "erin is on call for support now" in sent[1][1]
+    assert "alice" not in " ".join(m for _, m in sent)
+    assert warn_unreachable(deps, claims, lambda s, m: sent.append((s, m))) == []
+    assert len(sent) == 2
+
+
+def test_the_next_shift_is_warned_before_it_starts_and_not_again_when_it_does() -> None:
+    deps, _ = _deps()
+    claims, sent = Claims(), list[tuple[str, str]]()
+    at = {"now": datetime(2026, 3, 3, 7, 30, tzinfo=UTC)}
+    deps = replace(deps, now=lambda: at["now"])
+    warned = warn_unreachable(deps, claims, lambda s, m: sent.append((s, m)))
+    # bob and erin now, and again for the slot from 09:00 (bob its primary): each slot once.
+    assert warned == ["support/bob", "support/erin", "support/bob", "support/erin"]
+    assert any("bob is on call for support from 2026-03-03 09:00 UTC" in m for _, m in sent)
+    at["now"] = datetime(2026, 3, 3, 9, 5, tzinfo=UTC)  # bob's shift has started
+    assert warn_unreachable(deps, claims, lambda s, m: sent.append((s, m))) == []
+    assert len(sent) == 4
+
+
+def test_a_failed_warning_is_released_and_tried_again() -> None:
+    deps, _ = _deps()
+    claims = Claims()
+
+    def down(subject: str, message: str) -> None:
+        raise StoreUnavailable("publish alert: EndpointConnectionError")
+
+    with pytest.raises(StoreUnavailable):
+        warn_unreachable(deps, claims, down)
+    sent: list[tuple[str, str]] = []
+    assert warn_unreachable(deps, claims, lambda s, m: sent.append((s, m))) == [
+        "support/bob", "support/erin"]
+
+
+def test_a_confirmed_team_is_never_warned_about() -> None:
+    deps, subscriptions = _deps()
+    subscriptions.states.update({"b-mail": ("email", "confirmed"), "e-sms": ("sms", "confirmed")})
+    deps.store.agent_record("erin")["subscriptions"] = ["e-sms"]  # type: ignore[index]
+    assert warn_unreachable(deps, Claims(), lambda s, m: None) == []
