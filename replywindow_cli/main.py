@@ -172,7 +172,8 @@ def channels(api: Api, args: argparse.Namespace) -> None:
 
 def doctor(api: Api, args: argparse.Namespace) -> None:
     """What could let an alert go missing, in one look: dead letters waiting, ReplyWindow's
-    own alarms, the alarm clock's failed executions, the channels."""
+    own alarms, the alarm clock's failed executions, SNS's SMS sandbox and spend, the
+    channels."""
     health = api("GET", "/health")
     if "dead_letters" not in health:
         raise SystemExit("doctor needs the admin token (--token or REPLYWINDOW_ADMIN_TOKEN)")
@@ -209,6 +210,8 @@ def doctor(api: Api, args: argparse.Namespace) -> None:
         failed = sum(clock.values())
         row("alarm clock executions", ", ".join(f"{n} {k.replace('_', ' ')}"
                                                 for k, n in clock.items()), failed > 0)
+    for sms in health.get("sms_checks", []):
+        row(sms["check"], sms["state"], sms["bad"])
     channels_ = health.get("channels", {})
     if unreadable(channels_):
         row("channels", unreadable(channels_) or "", True)
