@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
@@ -78,5 +79,6 @@ def _or_unknown(read: Any) -> Any:
         return read()
     except ClientError as error:
         return f"unknown ({error.response.get('Error', {}).get('Code', 'error')})"
-    except (BotoCoreError, NotImplementedError, AssertionError) as error:
+    # An emulator without the call answers an HTML 500 (server) or raises (in process).
+    except (BotoCoreError, ResponseParserError, NotImplementedError, AssertionError) as error:
         return f"unknown ({type(error).__name__})"
