@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.errors import BadRequest, NotFound, StoreUnavailable
 from chalicelib.domain.oncall import (
     Agent,
     OnCall,
@@ -241,8 +241,12 @@ def overview(teams: tuple[str, ...], deps: AdminDeps) -> list[dict[str, Any]]:
         current = on_call(rota, now)
         changes = next_change(rota, now)
         later = on_call(rota, changes) if changes else None
-        channels = _channels((current.primary, current.secondary, current.lead,
-                              *((later.primary, later.secondary) if later else ())), deps)
+        try:
+            channels: dict[str, list[dict[str, str]]] | None = _channels(
+                (current.primary, current.secondary, current.lead,
+                 *((later.primary, later.secondary) if later else ())), deps)
+        except StoreUnavailable:
+            channels = None  # the page still shows the rota; it says the channels are unread
         shown.append({
             "team": team, "rota": rota_to_dict(rota),
             "now": {"primary": current.primary, "secondary": current.secondary,
@@ -250,7 +254,7 @@ def overview(teams: tuple[str, ...], deps: AdminDeps) -> list[dict[str, Any]]:
             "changes_at": changes.isoformat() if changes else None,
             "then": ({"primary": later.primary, "secondary": later.secondary}
                      if later else None),
-            "channels": channels, "unreachable": unreachable(channels),
+            "channels": channels, "unreachable": unreachable(channels or {}),
             "overrides": [{"start": o.start.isoformat(), "end": o.end.isoformat(),
                            "agent": o.agent_id, "active": o.start <= now < o.end}
                           for o in sorted(rota.overrides, key=lambda o: o.start)

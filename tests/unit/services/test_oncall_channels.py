@@ -176,3 +176,17 @@ def test_a_confirmed_team_is_never_warned_about() -> None:
     subscriptions.states.update({"b-mail": ("email", "confirmed"), "e-sms": ("sms", "confirmed")})
     deps.store.agent_record("erin")["subscriptions"] = ["e-sms"]  # type: ignore[index]
     assert warn_unreachable(deps, Claims(), lambda s, m: None) == []
+
+
+def test_the_console_overview_survives_sns_being_unreadable() -> None:
+    deps, subscriptions = _deps()
+
+    def down(stored: Mapping[str, list[str]]) -> dict[str, list[dict[str, str]]]:
+        raise StoreUnavailable("list subscriptions: EndpointConnectionError")
+
+    subscriptions.channels = down  # type: ignore[method-assign]
+    [team] = overview(("support",), deps)
+    assert team["now"]["primary"] == "alice"
+    assert (team["channels"], team["unreachable"]) == (None, [])
+    with pytest.raises(StoreUnavailable):  # the admin API answers 503: the client retries
+        who_is_on_call("support", deps)
