@@ -95,7 +95,7 @@ def watchtower() -> AwsWatchtower:
     from chalicelib.adapters.watchtower import AwsWatchtower
 
     return AwsWatchtower(dead_letters(), cloudwatch(), stepfunctions(),
-                         f"replywindow-{settings().stage}-", alarm_clock_arn())
+                         f"replywindow-{settings().stage}-", alarm_clock_arn(), sns())
 
 
 @cache
@@ -418,7 +418,10 @@ def health(*, admin: bool) -> dict[str, Any]:
     only the admin sees them; anyone else learns the API is up."""
     if not admin:
         return {"status": "ok"}
+    from chalicelib.services.self_watch import sms_rows
+
     s = settings()
+    watched = self_watch()
     return {
         "status": "ok",
         "stage": s.stage,
@@ -427,7 +430,9 @@ def health(*, admin: bool) -> dict[str, Any]:
         "topic": s.alerts_topic,
         "state_machine": s.alarm_clock,
         "channels": _channels_or_unknown(),
-        **self_watch(),
+        **watched,
+        # Rows as `replywindow doctor` prints them, worded here once.
+        "sms_checks": sms_rows(watched.get("sms")),
     }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
     EventType,
@@ -22,9 +23,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib import bootstrap, observability
 from chalicelib.config import settings
+from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.retries import backoff
-from chalicelib.services import alerting, inbound, self_watch, sweeper
+from chalicelib.services import alerting, inbound, oncall_admin, self_watch, sweeper
 from chalicelib.services import channel_watch as watch
+
+logger = Logger(child=True)
 
 
 # A processor holds its batch's records and outcomes: one per invocation, never shared, so
@@ -81,7 +85,18 @@ def channel_watch() -> dict[str, str]:
 
 @observability.flushes_metrics
 def sweep() -> dict[str, int]:
-    return sweeper.sweep(bootstrap.sweep_deps()).as_dict()
+    report = sweeper.sweep(bootstrap.sweep_deps()).as_dict()
+    # The sweep's period also carries the on-call check: an agent on call now or within
+    # two hours with no confirmed channel is named to the admins, once per slot. Its
+    # failure must not fail the sweep (the next one tries again).
+    try:
+        warned = oncall_admin.warn_unreachable(bootstrap.admin_deps(), bootstrap.oncall(),
+                                               bootstrap.notifier().notify_admins)
+    except StoreUnavailable as error:
+        logger.warning("on-call channel check failed", extra={"error": str(error)})
+        warned = []
+    report["unreachable_warned"] = len(warned)
+    return report
 
 
 @observability.flushes_metrics

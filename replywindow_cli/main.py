@@ -108,8 +108,26 @@ def report(api: Api, args: argparse.Namespace) -> None:
 
 def oncall(api: Api, args: argparse.Namespace) -> None:
     now = api("GET", f"/api/teams/{args.team or 'support'}/oncall")
-    console.print(f"{now['team']}: primary {now['primary']}, secondary {now['secondary']}, "
-                  f"lead {now['lead']}")
+    for line in oncall_lines(now):
+        console.print(line, markup=False, highlight=False)
+
+
+def oncall_lines(now: dict[str, Any]) -> list[str]:
+    """Who is on call, who is next, and each one's channels; an agent with no confirmed
+    channel is flagged, because an alert to them reaches nobody."""
+    lines = [f"{now['team']}: primary {now['primary']}, secondary {now['secondary']}, "
+             f"lead {now['lead']}"]
+    then = now.get("then")
+    if then:
+        lines.append(f"from {str(now['changes_at'])[:16].replace('T', ' ')} UTC: primary "
+                     f"{then['primary']}, secondary {then['secondary']}")
+    unreachable = set(now.get("unreachable") or ())
+    for agent, channels in (now.get("channels") or {}).items():
+        shown = ", ".join(f"{c['protocol']} {c.get('endpoint') or ''} {c['state']}"
+                          .replace("  ", " ") for c in channels) or "no subscription"
+        flag = "  UNREACHABLE: no confirmed channel" if agent in unreachable else ""
+        lines.append(f"  {agent}: {shown}{flag}")
+    return lines
 
 
 def teams(api: Api, args: argparse.Namespace) -> None:
@@ -154,7 +172,8 @@ def channels(api: Api, args: argparse.Namespace) -> None:
 
 def doctor(api: Api, args: argparse.Namespace) -> None:
     """What could let an alert go missing, in one look: dead letters waiting, ReplyWindow's
-    own alarms, the alarm clock's failed executions, the channels."""
+    own alarms, the alarm clock's failed executions, SNS's SMS sandbox and spend, the
+    channels."""
     health = api("GET", "/health")
     if "dead_letters" not in health:
         raise SystemExit("doctor needs the admin token (--token or REPLYWINDOW_ADMIN_TOKEN)")
@@ -191,6 +210,8 @@ def doctor(api: Api, args: argparse.Namespace) -> None:
         failed = sum(clock.values())
         row("alarm clock executions", ", ".join(f"{n} {k.replace('_', ' ')}"
                                                 for k, n in clock.items()), failed > 0)
+    for sms in health.get("sms_checks", []):
+        row(sms["check"], sms["state"], sms["bad"])
     channels_ = health.get("channels", {})
     if unreadable(channels_):
         row("channels", unreadable(channels_) or "", True)

@@ -4,7 +4,8 @@ so one publish per agent reaches exactly that agent's phone and inbox."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -69,3 +70,63 @@ class SnsNotifier:
             except ClientError as error:
                 if error.response.get("Error", {}).get("Code") != "NotFound":
                     raise StoreUnavailable("unsubscribe") from error
+
+    def channels(self, stored: Mapping[str, list[str]]) -> dict[str, list[dict[str, str]]]:
+        """Each agent's subscriptions and their state: `confirmed`, `pending` (an email
+        nobody has confirmed yet receives nothing) or `missing` (the ARN we stored is gone,
+        e.g. deleted in the SNS console). An agent's are those whose FilterPolicy names them:
+        the topic's list plus the ARNs stored with the agent, because the list shows a
+        pending subscription as `PendingConfirmation`, without an ARN to read."""
+        arns = dict.fromkeys(arn for arns in stored.values() for arn in arns)
+        try:
+            for page in self.client.get_paginator("list_subscriptions_by_topic").paginate(
+                    TopicArn=self.topic_arn):
+                for listed in page.get("Subscriptions", []):
+                    if listed.get("SubscriptionArn", "").startswith("arn:"):
+                        arns.setdefault(listed["SubscriptionArn"])
+            shown: dict[str, list[dict[str, str]]] = {agent: [] for agent in stored}
+            for arn in arns:
+                attributes = self._attributes(arn)
+                if attributes is None:
+                    for agent, theirs in stored.items():
+                        if arn in theirs:
+                            shown[agent].append({"protocol": "unknown", "state": "missing"})
+                    continue
+                state = ("pending" if attributes.get("PendingConfirmation") == "true"
+                         else "confirmed")
+                for agent in _filtered_agents(attributes.get("FilterPolicy")):
+                    if agent in shown:
+                        shown[agent].append({"protocol": attributes.get("Protocol", "?"),
+                                             "state": state,
+                                             "endpoint": _masked(attributes.get("Endpoint"))})
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"list subscriptions: {type(error).__name__}") from error
+        return shown
+
+    def _attributes(self, arn: str) -> dict[str, str] | None:
+        try:
+            return self.client.get_subscription_attributes(SubscriptionArn=arn)["Attributes"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "NotFound":
+                return None
+            raise
+
+
+def _filtered_agents(policy: str | None) -> list[str]:
+    """The agents a FilterPolicy lets through (`admins` addresses a role, not an agent)."""
+    try:
+        parsed: Any = json.loads(policy or "{}")
+    except ValueError:
+        return []
+    agents = parsed.get("agent", []) if isinstance(parsed, dict) else []
+    return [a for a in agents if isinstance(a, str) and a != ADMINS]
+
+
+def _masked(endpoint: str | None) -> str:
+    """Enough of the endpoint to tell two apart; a phone number or an address is personal."""
+    if not endpoint:
+        return ""
+    if "@" in endpoint:
+        name, _, domain = endpoint.partition("@")
+        return f"{name[:1]}…@{domain}"
+    return f"…{endpoint[-3:]}"

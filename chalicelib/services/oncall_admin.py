@@ -10,10 +10,10 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.domain.errors import BadRequest, NotFound
+from chalicelib.domain.errors import BadRequest, NotFound, StoreUnavailable
 from chalicelib.domain.oncall import (
     Agent,
     OnCall,
@@ -51,6 +51,8 @@ class Subscriptions(Protocol):
                   admin: bool = False) -> list[str]: ...
 
     def unsubscribe(self, arns: list[str]) -> None: ...
+
+    def channels(self, stored: Mapping[str, list[str]]) -> dict[str, list[dict[str, str]]]: ...
 
 
 @dataclass(frozen=True)
@@ -179,8 +181,31 @@ def who_is_on_call(team: str, deps: AdminDeps) -> dict[str, Any]:
         raise NotFound(f"team {team} has no rota")
     now = deps.now()
     current: OnCall = on_call(rota, now)
+    changes = next_change(rota, now)
+    later = on_call(rota, changes) if changes else None
+    channels = _channels((current.primary, current.secondary, current.lead,
+                          *((later.primary, later.secondary) if later else ())), deps)
     return {"team": team, "at": now.isoformat(), "primary": current.primary,
-            "secondary": current.secondary, "lead": current.lead}
+            "secondary": current.secondary, "lead": current.lead,
+            "changes_at": changes.isoformat() if changes else None,
+            "then": ({"primary": later.primary, "secondary": later.secondary}
+                     if later else None),
+            "channels": channels, "unreachable": unreachable(channels)}
+
+
+def _channels(agents: tuple[str | None, ...], deps: AdminDeps) -> dict[str, list[dict[str, str]]]:
+    """The subscriptions of the agents named, with their state (see Subscriptions.channels)."""
+    stored: dict[str, list[str]] = {}
+    for agent in dict.fromkeys(a for a in agents if a):
+        record = deps.store.agent_record(agent) or {}
+        stored[agent] = list(record.get("subscriptions") or [])
+    return deps.subscriptions.channels(stored)
+
+
+def unreachable(channels: Mapping[str, list[dict[str, str]]]) -> list[str]:
+    """The agents with no confirmed subscription: alerts to them reach nobody."""
+    return sorted(agent for agent, theirs in channels.items()
+                  if not any(c.get("state") == "confirmed" for c in theirs))
 
 
 def remove_override(team: str, body: Mapping[str, Any], deps: AdminDeps) -> dict[str, Any]:
@@ -215,15 +240,72 @@ def overview(teams: tuple[str, ...], deps: AdminDeps) -> list[dict[str, Any]]:
             continue
         current = on_call(rota, now)
         changes = next_change(rota, now)
+        later = on_call(rota, changes) if changes else None
+        try:
+            channels: dict[str, list[dict[str, str]]] | None = _channels(
+                (current.primary, current.secondary, current.lead,
+                 *((later.primary, later.secondary) if later else ())), deps)
+        except StoreUnavailable:
+            channels = None  # the page still shows the rota; it says the channels are unread
         shown.append({
             "team": team, "rota": rota_to_dict(rota),
             "now": {"primary": current.primary, "secondary": current.secondary,
                     "lead": current.lead},
             "changes_at": changes.isoformat() if changes else None,
-            "then": ({"primary": (later := on_call(rota, changes)).primary,
-                      "secondary": later.secondary} if changes else None),
+            "then": ({"primary": later.primary, "secondary": later.secondary}
+                     if later else None),
+            "channels": channels, "unreachable": unreachable(channels or {}),
             "overrides": [{"start": o.start.isoformat(), "end": o.end.isoformat(),
                            "agent": o.agent_id, "active": o.start <= now < o.end}
                           for o in sorted(rota.overrides, key=lambda o: o.start)
                           if o.end > now]})
     return shown
+
+
+class ShiftWarnings(Protocol):
+    """Once-per-slot claims for the unreachable-agent warning (port; DynamoDB)."""
+
+    def claim_shift_warning(self, team: str, agent: str, start: datetime,
+                            end: datetime) -> bool: ...
+
+    def release_shift_warning(self, team: str, agent: str, end: datetime) -> None: ...
+
+
+WARN_AHEAD = timedelta(hours=2)  # how long before a shift its unreachable agents are named
+OPEN_ENDED = timedelta(days=7)  # a slot that never changes is warned about weekly
+
+
+def warn_unreachable(deps: AdminDeps, claims: ShiftWarnings,
+                     notify_admins: Callable[[str, str], None]) -> list[str]:
+    """Tells the admins, once per slot, of each agent alerted in the current slot or in the
+    next one (starting within WARN_AHEAD) who has no confirmed channel. Returns the
+    `team/agent` pairs warned about now."""
+    now = deps.now()
+    warned: list[str] = []
+    for team in deps.teams():
+        rota = deps.store.rota(team)
+        if rota is None:
+            continue
+        changes = next_change(rota, now)
+        current = on_call(rota, now)
+        slots = [(now, changes or now + OPEN_ENDED, current)]
+        if changes and changes - now <= WARN_AHEAD:
+            later = next_change(rota, changes)
+            slots.append((changes, later or changes + OPEN_ENDED, on_call(rota, changes)))
+        for start, end, slot in slots:
+            channels = _channels((slot.primary, slot.secondary, slot.lead), deps)
+            for agent in unreachable(channels):
+                if not claims.claim_shift_warning(team, agent, start, end):
+                    continue
+                when = "now" if start == now else f"from {start:%Y-%m-%d %H:%M} UTC"
+                try:
+                    notify_admins(
+                        f"ReplyWindow: {agent} on call for {team} is unreachable",
+                        f"ReplyWindow: {agent} is on call for {team} {when} but has no "
+                        f"confirmed SMS or email subscription: their alerts reach nobody. "
+                        f"See the console's on-call page.")
+                except Exception:
+                    claims.release_shift_warning(team, agent, end)
+                    raise
+                warned.append(f"{team}/{agent}")
+    return warned

@@ -65,13 +65,15 @@ class Watchtower(Protocol):
 
     def failed_executions(self) -> dict[str, int]: ...
 
+    def sms(self) -> dict[str, Any]: ...
+
 
 def overview(watch: Watchtower) -> dict[str, Any]:
     """Dead letters waiting, alarms and their states, the alarm clock's failures: every part
     that cannot be read is reported so, not hidden."""
     out: dict[str, Any] = {}
     for name, read in (("dead_letters", watch.dead_letters), ("alarms", watch.alarms),
-                       ("alarm_clock", watch.failed_executions)):
+                       ("alarm_clock", watch.failed_executions), ("sms", watch.sms)):
         try:
             out[name] = read()
         except Exception as error:  # the health page must answer while AWS is in trouble
@@ -110,4 +112,37 @@ def checks(seen: Mapping[str, Any]) -> list[dict[str, Any]]:
         row("alarm clock executions", ", ".join(f"{n} {k.replace('_', ' ')}"
                                                 for k, n in clock.items()),
             sum(clock.values()) > 0)
+    rows.extend(sms_rows(seen.get("sms", {})))
+    return rows
+
+
+SPEND_WARNING = 0.8  # the template's SMS spend alarm fires at the same share of the limit
+
+
+def sms_rows(sms: Any) -> list[dict[str, Any]]:
+    """Whether SNS may still text the agents: out of the sandbox, and under the spend limit.
+    A part the platform cannot tell (an emulator) is shown as unknown, not as trouble."""
+    if not isinstance(sms, Mapping):
+        return []
+    if "error" in sms:
+        return [{"check": "sms", "state": str(sms["error"]), "bad": True}]
+    rows: list[dict[str, Any]] = []
+    sandbox = sms.get("sandbox")
+    if sandbox is True:
+        rows.append({"check": "sms sandbox", "bad": True, "state":
+                     "in the sandbox: texts reach verified numbers only (README, deploy)"})
+    elif sandbox is False:
+        rows.append({"check": "sms sandbox", "state": "out of the sandbox", "bad": False})
+    elif sandbox is not None:
+        rows.append({"check": "sms sandbox", "state": str(sandbox), "bad": False})
+    limit, spent = sms.get("spend_limit_usd"), sms.get("spent_usd")
+    if isinstance(limit, int | float) and isinstance(spent, int | float):
+        near = spent >= SPEND_WARNING * limit
+        rows.append({"check": "sms spend this month", "bad": near,
+                     "state": f"${spent:.2f} of ${limit:.2f}"
+                              + (" (texts stop at the limit: raise it)" if near else "")})
+    elif limit is not None or spent is not None:
+        shown = [f"${v:.2f}" if isinstance(v, int | float) else str(v) for v in (spent, limit)]
+        rows.append({"check": "sms spend this month", "bad": False,
+                     "state": f"{shown[0]} of {shown[1]}"})
     return rows

@@ -273,10 +273,14 @@ def _alarm(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> N
     # the health view lists it.
     keys = ("AlarmName", "AlarmDescription", "Namespace", "MetricName", "Dimensions",
             "Statistic", "Period", "EvaluationPeriods", "Threshold", "ComparisonOperator",
-            "TreatMissingData", "AlarmActions", "OKActions")
+            "TreatMissingData", "AlarmActions", "OKActions", "Metrics")
     args = {k: props[k] for k in keys if k in props}
     for number in ("Period", "EvaluationPeriods"):
-        args[number] = int(args[number])
+        if number in args:  # a metric-math alarm has its periods in Metrics
+            args[number] = int(args[number])
+    for query in args.get("Metrics", []):
+        if "MetricStat" in query:
+            query["MetricStat"]["Period"] = int(query["MetricStat"]["Period"])
     args["Threshold"] = float(args["Threshold"])
     aws.client("cloudwatch").put_metric_alarm(**args)
     built.refs[logical] = props["AlarmName"]

@@ -134,7 +134,8 @@ def test_doctor_shows_dead_letters_alarms_and_the_alarm_clock(stack: LocalStack)
     out = cli(stack, "doctor")
     for check in ("dead letters: inbound", "dead letters: alerts",
                   "replywindow-dev-alerts-dead-letters", "replywindow-dev-Sweep-errors",
-                  "alarm clock executions", "All clear."):
+                  "alarm clock executions", "sms sandbox", "sms spend this month",
+                  "All clear."):
         assert check in out, out
     sqs = stack.client("sqs")
     dlq = sqs.get_queue_url(QueueName="replywindow-dev-alerts-dlq")["QueueUrl"]

@@ -441,8 +441,8 @@ def test_alarms_watch_what_would_lose_an_alert_and_notify_the_admins(
               if r["Type"] == "AWS::CloudWatch::Alarm"}
 
     def watching(namespace: str, metric: str, dimension: str, value: Any) -> list[str]:
-        return [name for name, a in alarms.items() if a["Namespace"] == namespace
-                and a["MetricName"] == metric
+        return [name for name, a in alarms.items() if a.get("Namespace") == namespace
+                and a.get("MetricName") == metric
                 and a["Dimensions"] == [{"Name": dimension, "Value": value}]]
 
     for dlq in ("InboundDeadLetterQueue", "AlertsDeadLetterQueue"):
@@ -454,6 +454,21 @@ def test_alarms_watch_what_would_lose_an_alert_and_notify_the_admins(
         assert watching("AWS/States", metric, "StateMachineArn", {"Ref": "AlarmClock"})
     assert watching("AWS/SQS", "ApproximateAgeOfOldestMessage", "QueueName",
                     {"Fn::GetAtt": ["InboundQueue", "QueueName"]})
+    # An alert SNS failed to deliver (texts refused by the sandbox, past the spend limit).
+    [failed] = watching("AWS/SNS", "NumberOfNotificationsFailed", "TopicName",
+                        {"Fn::GetAtt": ["AlertsTopic", "TopicName"]})
+    assert (alarms[failed]["Threshold"], alarms[failed]["ComparisonOperator"]) == (
+        0, "GreaterThanThreshold")
+    # The month's SMS spend at 80% of the limit the deployer declares (SNS's default $1).
+    assert packaged["Parameters"]["SmsSpendLimitUSD"]["Default"] == 1
+    [spend] = [a for a in alarms.values() if any(
+        q.get("MetricStat", {}).get("Metric") == {"Namespace": "AWS/SNS",
+                                                  "MetricName": "SMSMonthToDateSpentUSD"}
+        for q in a.get("Metrics", []))]
+    [share] = [q for q in spend["Metrics"] if q.get("ReturnData")]
+    assert share["Expression"] == {"Fn::Sub": "100 * spent / ${SmsSpendLimitUSD}"}
+    assert (spend["Threshold"], spend["ComparisonOperator"]) == (
+        80, "GreaterThanOrEqualToThreshold")
     functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
     assert {"Triage", "RingAlarm", "Sweep", "OpsAlarm", "WebhookHandler"} <= functions
     for function in functions:
@@ -485,7 +500,10 @@ def test_the_local_stack_builds_the_alarms(aws: Built) -> None:
     names = {a["AlarmName"] for a in found}
     assert {"replywindow-dev-inbound-dead-letters", "replywindow-dev-alerts-dead-letters",
             "replywindow-dev-alarm-clock-failed", "replywindow-dev-alarm-clock-timed-out",
-            "replywindow-dev-inbound-oldest-message"} <= names
+            "replywindow-dev-inbound-oldest-message", "replywindow-dev-alerts-delivery-failed",
+            "replywindow-dev-sms-spend-near-limit"} <= names
+    [spend] = [a for a in found if a["AlarmName"] == "replywindow-dev-sms-spend-near-limit"]
+    assert [m.get("Expression") for m in spend["Metrics"]] == [None, "100 * spent / 1"]
     topic = clients.client("sns").list_topics()["Topics"]
     assert all(a["AlarmActions"] and a["AlarmActions"][0].endswith(":replywindow-dev-ops-alarms")
                for a in found)

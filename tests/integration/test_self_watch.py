@@ -101,3 +101,24 @@ def test_the_admins_health_view_shows_dead_letters_alarms_and_failed_executions(
     assert states["replywindow-dev-inbound-dead-letters"] in ("OK", "INSUFFICIENT_DATA")
     assert health["alarm_clock"] == {"failed": 0, "timed_out": 0, "aborted": 0}
     assert "dead_letters" not in json.loads(client.http.get("/health").body)
+
+
+def test_health_reports_the_sms_spend_against_the_limit_and_an_unknown_sandbox(
+        client: Client) -> None:
+    from datetime import UTC, datetime
+
+    bootstrap.sns().set_sms_attributes(attributes={"MonthlySpendLimit": "10"})
+    # SNS publishes this metric in AWS; the emulator takes it from the test.
+    bootstrap.cloudwatch().put_metric_data(Namespace="AWS/SNS", MetricData=[{
+        "MetricName": "SMSMonthToDateSpentUSD", "Value": 8.5, "Unit": "None",
+        "Timestamp": datetime.now(UTC)}])
+    health = json.loads(client.http.get("/health", headers=ADMIN).body)
+    assert health["sms"]["spend_limit_usd"] == 10.0
+    assert health["sms"]["spent_usd"] == 8.5
+    rows = {r["check"]: (r["state"], r["bad"]) for r in health["sms_checks"]}
+    assert rows["sms spend this month"] == (
+        "$8.50 of $10.00 (texts stop at the limit: raise it)", True)
+    # moto has no GetSMSSandboxAccountStatus: said so, not hidden and not an error.
+    assert str(health["sms"]["sandbox"]).startswith("unknown (") or isinstance(
+        health["sms"]["sandbox"], bool)
+    assert "sms sandbox" in rows

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from contextlib import suppress
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
@@ -107,3 +108,30 @@ class DynamoOnCall:
                                                       token_hash(token)):
             return None  # replaced (new token) since the index was read
         return profile
+
+    def claim_shift_warning(self, team: str, agent: str, start: datetime,
+                            end: datetime) -> bool:
+        """Once per slot: the admins hear that `agent` is unreachable for the slot
+        [start, end) of `team` once, whichever sweep or container sees it first."""
+        with aws_errors("claim shift warning"):
+            try:
+                self.client.update_item(
+                    TableName=self.table, Key=key(f"TEAM#{team}", f"UNREACHABLE#{agent}"),
+                    UpdateExpression="SET warned_until = :end, expires_at = :exp",
+                    ConditionExpression="attribute_not_exists(warned_until) OR "
+                                        "warned_until <= :start",
+                    ExpressionAttributeValues={
+                        ":end": value(end.isoformat()), ":start": value(start.isoformat()),
+                        ":exp": value(int(end.timestamp()) + 86400)})
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return False
+        return True
+
+    def release_shift_warning(self, team: str, agent: str, end: datetime) -> None:
+        """The warning's publish failed: the next sweep tries again."""
+        with aws_errors("release shift warning"), suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
+            self.client.delete_item(
+                TableName=self.table, Key=key(f"TEAM#{team}", f"UNREACHABLE#{agent}"),
+                ConditionExpression="warned_until = :end",
+                ExpressionAttributeValues={":end": value(end.isoformat())})

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.services.self_watch import checks, overview
+from chalicelib.services.self_watch import checks, overview, sms_rows
 
 
 class Watch:
@@ -18,6 +18,9 @@ class Watch:
     def failed_executions(self) -> dict[str, int]:
         return {"failed": 1, "timed_out": 0, "aborted": 0}
 
+    def sms(self) -> dict[str, Any]:
+        return {"sandbox": True, "spend_limit_usd": 1.0, "spent_usd": 0.85}
+
 
 def test_what_needs_attention_is_marked_and_an_unreadable_part_is_not_all_clear() -> None:
     rows = {r["check"]: (r["state"], r["bad"]) for r in checks(overview(Watch()))}
@@ -26,4 +29,31 @@ def test_what_needs_attention_is_marked_and_an_unreadable_part_is_not_all_clear(
         "dead letters: inbound": ("none", False),
         "alarms": ("unavailable (ConnectionError)", True),
         "alarm clock executions": ("1 failed, 0 timed out, 0 aborted", True),
+        "sms sandbox": ("in the sandbox: texts reach verified numbers only (README, deploy)",
+                        True),
+        "sms spend this month": ("$0.85 of $1.00 (texts stop at the limit: raise it)", True),
     }
+
+
+def test_sms_out_of_the_sandbox_and_under_the_limit_is_clear() -> None:
+    rows = {r["check"]: (r["state"], r["bad"])
+            for r in sms_rows({"sandbox": False, "spend_limit_usd": 50.0, "spent_usd": 39.99})}
+    assert rows == {"sms sandbox": ("out of the sandbox", False),
+                    "sms spend this month": ("$39.99 of $50.00", False)}
+
+
+def test_an_emulator_without_the_calls_shows_unknown_not_trouble() -> None:
+    rows = {r["check"]: (r["state"], r["bad"])
+            for r in sms_rows({"sandbox": "unknown (InvalidAction)", "spend_limit_usd": 1.0,
+                               "spent_usd": "unknown (AccessDenied)"})}
+    assert rows == {"sms sandbox": ("unknown (InvalidAction)", False),
+                    "sms spend this month": ("unknown (AccessDenied) of $1.00", False)}
+
+
+def test_an_unreadable_sms_part_is_trouble() -> None:
+    class Broken(Watch):
+        def sms(self) -> dict[str, Any]:
+            raise ConnectionError("SNS is down")
+
+    rows = {r["check"]: (r["state"], r["bad"]) for r in checks(overview(Broken()))}
+    assert rows["sms"] == ("unavailable (ConnectionError)", True)
