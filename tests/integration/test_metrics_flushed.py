@@ -110,7 +110,8 @@ def test_the_alarm_ring_prints_the_alerts_it_sent(
     sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=bootstrap.settings().alerts_queue)[
         "QueueUrl"], MessageBody=json.dumps({"bucket": 1}))  # what the alarm clock sends
     capsys.readouterr()
-    assert _drain(bootstrap.settings().alerts_queue, handlers.ring_batch) == 1
+    # At least ours: the emulated alarm clock may ring the turn's own bucket meanwhile.
+    assert _drain(bootstrap.settings().alerts_queue, handlers.ring_batch) >= 1
     emf = _emf(capsys.readouterr().out)
     assert "Warnings" in emf, "the ring returned with its metric unprinted"
     assert emf["Warnings"]["platform"] == "messenger"

@@ -98,6 +98,8 @@ def _body(data: st.DataObject, kind: str | None) -> bytes:
     return json.dumps(data.draw(junk)).encode()
 
 
+# Hundreds of examples, each reading the whole table: minutes on a busy machine.
+@pytest.mark.timeout(900)
 def test_fuzzed_agent_api_never_5xx_and_refusals_write_nothing(
         client: Client, agent: dict[str, str], social: dict[str, str]) -> None:
     body = json.dumps(fixture("whatsapp/pywa_text.json")).encode()

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from chalice.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -67,6 +68,8 @@ def _count_items() -> int:
     return len(bootstrap.dynamodb().scan(TableName=bootstrap.settings().table)["Items"])
 
 
+# Hundreds of examples, each reading the whole table: minutes on a busy machine.
+@pytest.mark.timeout(900)
 def test_fuzzed_webhooks_never_get_a_5xx_and_refusals_write_nothing(aws: Built) -> None:
     import app
 
