@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -79,3 +81,17 @@ def run_inbound_worker() -> int:
     while batch := worker.poll_once():
         handed += batch
     return handed
+
+
+def seed_support_team(client: Any, agents: dict[str, dict[str, str]]) -> None:
+    """Agents created by the admin, then support's rota: alice and bob on call, erin the lead."""
+    admin = {"Authorization": f"Bearer {SECRETS['admin_token']}",
+             "Content-Type": "application/json"}
+    for agent, channels in agents.items():
+        made = client.http.post("/api/agents", headers=admin, body=json.dumps(
+            {"id": agent, "name": agent.title(), **channels}))
+        assert made.status_code == 201, made.body
+    rota = client.http.put("/api/teams/support/rota", headers=admin, body=json.dumps(
+        {"members": ["alice", "bob"], "lead": "erin", "starts_on": "2026-01-01",
+         "handoff": "09:00", "timezone": "UTC"}))
+    assert rota.status_code == 200, rota.body

@@ -14,7 +14,7 @@ from chalice.test import Client
 
 from chalicelib import bootstrap
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS
+from tests.integration.conftest import SECRETS, seed_support_team
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 ADMIN = {"Authorization": f"Bearer {SECRETS['admin_token']}",
@@ -26,14 +26,8 @@ def client(aws: Built) -> Iterator[Client]:
     import app
 
     with Client(app.app) as test_client:
-        for agent in ("alice", "bob", "erin"):
-            made = test_client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
-                {"id": agent, "name": agent.title(), "email": f"{agent}@example.com"}))
-            assert made.status_code == 201, made.body
-        rota = test_client.http.put("/api/teams/support/rota", headers=ADMIN, body=json.dumps(
-            {"members": ["alice", "bob"], "lead": "erin", "starts_on": "2026-01-01",
-             "handoff": "09:00", "timezone": "UTC"}))
-        assert rota.status_code == 200, rota.body
+        seed_support_team(test_client, {agent: {"email": f"{agent}@example.com"}
+                                        for agent in ("alice", "bob", "erin")})
         yield test_client
 
 

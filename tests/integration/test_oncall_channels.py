@@ -14,7 +14,7 @@ from moto.sns.models import sns_backends
 
 from chalicelib import bootstrap
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS
+from tests.integration.conftest import SECRETS, seed_support_team
 
 ADMIN = {"Authorization": f"Bearer {SECRETS['admin_token']}",
          "Content-Type": "application/json"}
@@ -25,17 +25,9 @@ def client(aws: Built) -> Iterator[Client]:
     import app
 
     with Client(app.app) as test_client:
-        for agent, channels in (("alice", {"phone": "+15550100001",
-                                           "email": "alice@example.com"}),
-                                ("bob", {"email": "bob@example.com"}),
-                                ("erin", {"email": "erin@example.com"})):
-            made = test_client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
-                {"id": agent, "name": agent.title(), **channels}))
-            assert made.status_code == 201, made.body
-        rota = test_client.http.put("/api/teams/support/rota", headers=ADMIN, body=json.dumps(
-            {"members": ["alice", "bob"], "lead": "erin", "starts_on": "2026-01-01",
-             "handoff": "09:00", "timezone": "UTC"}))
-        assert rota.status_code == 200, rota.body
+        seed_support_team(test_client, {
+            "alice": {"phone": "+15550100001", "email": "alice@example.com"},
+            "bob": {"email": "bob@example.com"}, "erin": {"email": "erin@example.com"}})
         yield test_client
 
 
