@@ -11,7 +11,7 @@ from chalicelib import bootstrap, function_url, observability, services
 from chalicelib.console.alert import alerts
 from chalicelib.console.routes import console
 from chalicelib.console.team_pages import team_pages
-from chalicelib.domain.errors import NotFound, Unauthorized
+from chalicelib.domain.errors import Unauthorized
 from chalicelib.http import current, json_body, query, raw_body, respond, text
 from chalicelib.services.auth import Principal, authenticate, require
 
@@ -35,7 +35,8 @@ _WEBHOOK_TYPES = ["application/json", "text/plain", "application/octet-stream"]
 @app.route("/health", methods=["GET"])
 def health() -> dict[str, Any]:
     """Up or not, for anyone; what runs where and the channels' troubles, for the admin."""
-    return bootstrap.health(admin=_is_admin(current(app).headers.get("authorization")))
+    return services.health.report(_is_admin(current(app).headers.get("authorization")),
+                                  bootstrap.health_deps())
 
 
 def _is_admin(header: str | None) -> bool:
@@ -194,20 +195,14 @@ def _admin_principal() -> str:
 
 @app.route("/api/dlq/{queue}", methods=["GET"])
 def dead_letters(queue: str) -> Response:
-    return respond(lambda: {"queue": queue, "messages": bootstrap.dead_letters().peek(
-        _known_queue(queue))}, guard=_admin)
+    return respond(lambda: services.dead_letters.peek(queue, bootstrap.dead_letter_deps()),
+                   guard=_admin)
 
 
 @app.route("/api/dlq/{queue}/redrive", methods=["POST"])
 def redrive(queue: str) -> Response:
-    return respond(lambda: {"queue": queue, "redriven": bootstrap.dead_letters().redrive(
-        _known_queue(queue))}, guard=_admin)
-
-
-def _known_queue(queue: str) -> str:
-    if queue not in ("inbound", "alerts"):
-        raise NotFound("queue: inbound or alerts")
-    return queue
+    return respond(lambda: services.dead_letters.redrive(queue, bootstrap.dead_letter_deps()),
+                   guard=_admin)
 
 
 # --- Queue workers ---------------------------------------------------------------------------

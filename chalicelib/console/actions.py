@@ -124,7 +124,7 @@ def own_health(principal: Principal) -> list[dict[str, Any]] | None:
     the deployment, so admins only (as on /health)."""
     if principal.role != "admin":
         return None
-    return self_watch.checks(bootstrap.self_watch())
+    return self_watch.checks(self_watch.overview(bootstrap.watchtower()))
 
 
 def channels(principal: Principal) -> dict[str, dict[str, Any]]:

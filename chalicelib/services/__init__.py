@@ -14,6 +14,12 @@ if TYPE_CHECKING:
         agent_api as agent_api,
     )
     from chalicelib.services import (
+        dead_letters as dead_letters,
+    )
+    from chalicelib.services import (
+        health as health,
+    )
+    from chalicelib.services import (
         oncall_admin as oncall_admin,
     )
     from chalicelib.services import (
@@ -23,7 +29,8 @@ if TYPE_CHECKING:
         webhooks as webhooks,
     )
 
-_LAZY = {"acknowledge", "agent_api", "oncall_admin", "privacy", "webhooks"}
+_LAZY = {"acknowledge", "agent_api", "dead_letters", "health", "oncall_admin", "privacy",
+         "webhooks"}
 
 
 def __getattr__(name: str) -> Any:

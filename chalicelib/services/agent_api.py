@@ -28,6 +28,7 @@ from chalicelib.domain.errors import (
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
 from chalicelib.domain.facts import committed
 from chalicelib.domain.ports import (
+    ChannelLog,
     ConversationStore,
     IngestStore,
     NewMessage,
@@ -70,7 +71,7 @@ class AgentDeps:
     cursor_key: Callable[[], str]  # signs inbox cursors (a secret: read when needed)
     agent_teams: Callable[[str], tuple[str, ...] | None]  # None: no such agent
     meta_human_agent: bool = False
-    channel_problem: Callable[[str, str, str], None] = lambda platform, state, detail: None
+    channels: ChannelLog | None = None  # a revoked token, told to the channel watch
     unsure: UnsureReplies | None = None
 
 
@@ -276,7 +277,8 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
     except ChannelAuthFailed as failure:
         # The token is expired or revoked: every reply on this channel will fail until an
         # admin reconnects it, so say so where it is seen (/health), not just to this agent.
-        deps.channel_problem(c.platform.value, "unhealthy", str(failure))
+        if deps.channels is not None:
+            deps.channels.problem(c.platform.value, "unhealthy", str(failure))
         raise
     except ReplyMaybeSent as unsure:
         # Not resent (the customer would see it twice): the conversation shows it as maybe
@@ -287,8 +289,9 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
                     "text": text, "author": agent.id, "route": chosen.kind,
                     "attempted_at": now.isoformat(), "detail": unsure.detail})
         raise
-    with suppress(StoreUnavailable):  # bookkeeping: the reply is out; record it, don't fail
-        deps.channel_problem(c.platform.value, "healthy", "")  # the last send that went through
+    if deps.channels is not None:
+        with suppress(StoreUnavailable):  # bookkeeping: the reply is out; record it, don't fail
+            deps.channels.problem(c.platform.value, "healthy", "")  # the last send went through
     sent = MessageEvent(
         platform=c.platform, thread=c.thread, message_id=message_id, direction=Direction.OUT,
         channel=Channel.PUBLIC if chosen.kind in ("public_reply", "comment_reply")

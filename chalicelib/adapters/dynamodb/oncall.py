@@ -56,6 +56,11 @@ class DynamoOnCall:
     def agent_record(self, agent_id: str) -> dict[str, Any] | None:
         return self._get(f"AGENT#{agent_id}", "PROFILE")
 
+    def agent_teams(self, agent_id: str) -> tuple[str, ...] | None:
+        """The agent's teams, or None when there is no such agent."""
+        record = self.agent_record(agent_id)
+        return tuple(record.get("teams") or ()) if record else None
+
     def put_agent(self, agent: Agent, *, role: str, token: str | None,
                   subscriptions: list[str], teams: tuple[str, ...] = ()) -> None:
         item: dict[str, Any] = {"PK": f"AGENT#{agent.id}", "SK": "PROFILE",
