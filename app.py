@@ -1,24 +1,34 @@
-"""ReplyWindow's Lambda entry points. Routes and event handlers only: parse, call one service
-function, map the result. Everything else lives in chalicelib/."""
+"""ReplyWindow's Lambda entry points, as a table of contents: the HTTP surfaces are Blueprints
+registered here (each route parses, calls one service function and answers); the queue,
+schedule and SNS handlers stay on `app` so their functions keep their names and handlers in
+the packaged template. Everything else lives in chalicelib/."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Chalice, Rate, Response
+from chalice.app import Chalice, Rate
 
-from chalicelib import bootstrap, function_url, observability, services
+from chalicelib import function_url, observability
 from chalicelib.console.alert import alerts
 from chalicelib.console.routes import console
 from chalicelib.console.team_pages import team_pages
-from chalicelib.domain.errors import Unauthorized
-from chalicelib.http import current, json_body, query, raw_body, respond, text
-from chalicelib.services.auth import Principal, authenticate, require
+from chalicelib.routes.admin import admin
+from chalicelib.routes.agent_api import agent_api
+from chalicelib.routes.health import health_check
+from chalicelib.routes.webhooks import webhooks
 
 app = Chalice(app_name="replywindow")
+
+# --- HTTP: the REST API (APIHandler) and the webhooks' function URL (WebhookHandler) ----------
+# In this order, the packaged API's paths keep the order they had (build/sam.json).
 app.register_blueprint(console)  # the agent console's pages, /console (chalicelib/console/)
-app.register_blueprint(team_pages)  # on call, reports, channels
-app.register_blueprint(alerts)  # the alert page behind a link: GET shows, POST acknowledges
+app.register_blueprint(team_pages)  # the console's on call, reports, channels
+app.register_blueprint(alerts)  # /ack/{token}: GET shows the alert, POST acknowledges
+app.register_blueprint(health_check)  # /health (chalicelib/routes/)
+app.register_blueprint(webhooks)  # /webhooks/x, /webhooks/meta: the function URL's only routes
+app.register_blueprint(agent_api)  # /api/conversations..., /api/reports/sla (agent token)
+app.register_blueprint(admin)  # /api/agents, /api/teams, /api/customers, /api/dlq (admin)
 
 
 @app.middleware("http")
@@ -28,181 +38,11 @@ def flush_metrics(event: Any, get_response: Any) -> Any:
     function URL's webhooks come through here too)."""
     return get_response(event)
 
-# Platforms sign the raw bytes: accept what they send and never let Chalice reject the type.
-_WEBHOOK_TYPES = ["application/json", "text/plain", "application/octet-stream"]
-
-
-@app.route("/health", methods=["GET"])
-def health() -> dict[str, Any]:
-    """Up or not, for anyone; what runs where and the channels' troubles, for the admin."""
-    return services.health.report(_is_admin(current(app).headers.get("authorization")),
-                                  bootstrap.health_deps())
-
-
-def _is_admin(header: str | None) -> bool:
-    if not header:
-        return False
-    try:
-        return authenticate(header, bootstrap.auth_deps()).role == "admin"
-    except Unauthorized:
-        return False
-
-
-# --- Platform webhooks -------------------------------------------------------------------
-
-@app.route("/webhooks/x", methods=["GET"])
-def x_crc() -> Response:
-    params = query(current(app))
-    return respond(lambda: services.webhooks.x_crc(params.get("crc_token"),
-                                                   bootstrap.webhook_deps()))
-
-
-@app.route("/webhooks/x", methods=["POST"], content_types=_WEBHOOK_TYPES)
-def x_webhook() -> Response:
-    request = current(app)
-    return respond(lambda: services.webhooks.receive_x(
-        raw_body(request), request.headers.get("x-twitter-webhooks-signature"),
-        bootstrap.webhook_deps()).as_dict())
-
-
-@app.route("/webhooks/meta", methods=["GET"])
-def meta_verify() -> Response:
-    params = query(current(app))
-    return respond(lambda: text(services.webhooks.meta_verify(
-        params.get("hub.mode"), params.get("hub.verify_token"), params.get("hub.challenge"),
-        bootstrap.webhook_deps())))
-
-
-@app.route("/webhooks/meta", methods=["POST"], content_types=_WEBHOOK_TYPES)
-def meta_webhook() -> Response:
-    request = current(app)
-    return respond(lambda: services.webhooks.receive_meta(
-        raw_body(request), request.headers.get("x-hub-signature-256"),
-        bootstrap.webhook_deps()).as_dict())
-
 
 def webhook_url(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The webhooks' front in AWS: a function URL on its own Lambda (infrastructure/package.py),
-    routed to the same routes above."""
+    routed to the webhook Blueprint's routes."""
     return function_url.handle(app, app.routes, event, context)
-
-
-# --- Agent API (agent or admin token) ------------------------------------------------------
-
-def _agent() -> Principal:
-    return require(authenticate(current(app).headers.get("authorization"),
-                                bootstrap.auth_deps()), "agent", "admin")
-
-
-@app.route("/api/conversations", methods=["GET"])
-def inbox() -> Response:
-    return respond(lambda: services.agent_api.list_inbox(query(current(app)), _agent(),
-                                                         bootstrap.agent_deps()))
-
-
-@app.route("/api/conversations/{conversation_id}", methods=["GET"])
-def conversation(conversation_id: str) -> Response:
-    return respond(lambda: services.agent_api.show(conversation_id, _agent(),
-                                                   bootstrap.agent_deps()))
-
-
-@app.route("/api/conversations/{conversation_id}/replies", methods=["POST"])
-def reply(conversation_id: str) -> Response:
-    request = current(app)
-    bootstrap.lambda_context(app.lambda_context)
-    # Keyword arguments run in the order written: who is asking, before reading the body.
-    return respond(lambda: services.agent_api.reply(
-        conversation_id, agent=_agent(), body=json_body(request),
-        idempotency_key=request.headers.get("idempotency-key"), deps=bootstrap.agent_deps()),
-        status=201)
-
-
-@app.route("/api/conversations/{conversation_id}/assign", methods=["POST"])
-def assign(conversation_id: str) -> Response:
-    return respond(lambda: services.agent_api.assign(
-        conversation_id, principal=_agent(), body=json_body(current(app)),
-        deps=bootstrap.agent_deps()))
-
-
-@app.route("/api/conversations/{conversation_id}/resolve", methods=["POST"])
-def resolve(conversation_id: str) -> Response:
-    return respond(lambda: services.agent_api.resolve(conversation_id, _agent(),
-                                                      bootstrap.agent_deps()))
-
-
-@app.route("/api/conversations/{conversation_id}/reopen", methods=["POST"])
-def reopen(conversation_id: str) -> Response:
-    return respond(lambda: services.agent_api.reopen(conversation_id, _agent(),
-                                                     bootstrap.agent_deps()))
-
-
-@app.route("/api/reports/sla", methods=["GET"])
-def sla_report() -> Response:
-    return respond(lambda: services.agent_api.report(
-        query(current(app)), _agent(), bootstrap.conversations(), bootstrap.now(),
-        bootstrap.policies().default_team))
-
-
-# --- On-call administration (admin token) --------------------------------------------------
-
-def _admin() -> None:
-    require(authenticate(current(app).headers.get("authorization"), bootstrap.auth_deps()),
-            "admin")
-
-
-@app.route("/api/agents", methods=["POST"])
-def create_agent() -> Response:
-    return respond(lambda: services.oncall_admin.create_agent(
-        json_body(current(app)), bootstrap.admin_deps()), guard=_admin, status=201)
-
-
-@app.route("/api/agents/{agent_id}/teams", methods=["PUT"])
-def put_agent_teams(agent_id: str) -> Response:
-    return respond(lambda: services.oncall_admin.set_teams(
-        agent_id, json_body(current(app)), bootstrap.admin_deps()), guard=_admin)
-
-
-@app.route("/api/teams/{team}/rota", methods=["PUT"])
-def put_rota(team: str) -> Response:
-    return respond(lambda: services.oncall_admin.put_rota(
-        team, json_body(current(app)), bootstrap.admin_deps()), guard=_admin)
-
-
-@app.route("/api/teams/{team}/overrides", methods=["POST"])
-def add_override(team: str) -> Response:
-    return respond(lambda: services.oncall_admin.add_override(
-        team, json_body(current(app)), bootstrap.admin_deps()), guard=_admin, status=201)
-
-
-@app.route("/api/teams/{team}/oncall", methods=["GET"])
-def on_call(team: str) -> Response:
-    return respond(lambda: services.oncall_admin.who_is_on_call(
-        team, bootstrap.admin_deps()), guard=_admin)
-
-
-@app.route("/api/customers/{platform}/{user_id}", methods=["GET", "DELETE"])
-def customer_data(platform: str, user_id: str) -> Response:
-    """GDPR: GET exports everything held about the customer, DELETE erases it. Audited."""
-    request = current(app)
-    return respond(lambda: services.privacy.handle(
-        request.method, platform, user_id, _admin_principal(), bootstrap.customer_data(),
-        bootstrap.now()), guard=_admin)
-
-
-def _admin_principal() -> str:
-    return authenticate(current(app).headers.get("authorization"), bootstrap.auth_deps()).id
-
-
-@app.route("/api/dlq/{queue}", methods=["GET"])
-def dead_letters(queue: str) -> Response:
-    return respond(lambda: services.dead_letters.peek(queue, bootstrap.dead_letter_deps()),
-                   guard=_admin)
-
-
-@app.route("/api/dlq/{queue}/redrive", methods=["POST"])
-def redrive(queue: str) -> Response:
-    return respond(lambda: services.dead_letters.redrive(queue, bootstrap.dead_letter_deps()),
-                   guard=_admin)
 
 
 # --- Queue workers ---------------------------------------------------------------------------

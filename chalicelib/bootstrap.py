@@ -392,12 +392,14 @@ def channel_log() -> WatchLog:
 def health_deps() -> HealthDeps:
     from chalicelib.services.health import HealthDeps
 
+    return HealthDeps(resources=_resource_names, watchtower=watchtower, channels=channel_deps)
+
+
+def _resource_names() -> dict[str, Any]:
     s = settings()
-    return HealthDeps(
-        resources={"stage": s.stage, "table": s.table,
-                   "queues": {"inbound": s.inbound_queue, "alerts": s.alerts_queue},
-                   "topic": s.alerts_topic, "state_machine": s.alarm_clock},
-        watchtower=watchtower, channels=channel_deps)
+    return {"stage": s.stage, "table": s.table,
+            "queues": {"inbound": s.inbound_queue, "alerts": s.alerts_queue},
+            "topic": s.alerts_topic, "state_machine": s.alarm_clock}
 
 
 def reset() -> None:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from chalice.app import Chalice, Request, Response
+from chalice.app import Blueprint, Chalice, Request, Response
 
 from chalicelib.domain.errors import (
     BadRequest,
@@ -84,7 +84,7 @@ def text(body: str, status: int = 200) -> Response:
                              "X-Content-Type-Options": "nosniff"})
 
 
-def current(app: Chalice) -> Request:
+def current(app: Chalice | Blueprint) -> Request:
     request = app.current_request
     if request is None:
         raise RuntimeError("no request is being handled")

@@ -31,9 +31,11 @@ from infrastructure.template import load_resources
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD = ROOT / "build"
-# What build/sam.json is made of: a change to any of these rebuilds it.
+# What build/sam.json is made of: a change to any of these rebuilds it (the Blueprints in
+# chalicelib/routes/ and chalicelib/console/ declare the REST API's routes).
 INPUTS = ("app.py", ".chalice/config.json", "requirements.txt", "infrastructure/*.py",
-          "infrastructure/*.yaml", "infrastructure/*.json")
+          "infrastructure/*.yaml", "infrastructure/*.json", "chalicelib/routes/*.py",
+          "chalicelib/console/*.py")
 
 
 _PINNED = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[^\s;]+(\s*;[^-]+)?\s+--hash=sha256:")

@@ -15,7 +15,8 @@ from chalicelib.services.self_watch import Watchtower
 
 @dataclass(frozen=True)
 class HealthDeps:
-    resources: Mapping[str, Any]  # the deployment's names: stage, table, queues, topic...
+    # Each read only for the admin: a stranger's /health touches nothing (not even settings).
+    resources: Callable[[], Mapping[str, Any]]  # the deployment's names: stage, table...
     watchtower: Callable[[], Watchtower]
     channels: Callable[[], ChannelDeps]
 
@@ -28,7 +29,7 @@ def report(admin: bool, deps: HealthDeps) -> dict[str, Any]:
     watched = self_watch.overview(deps.watchtower())
     return {
         "status": "ok",
-        **deps.resources,
+        **deps.resources(),
         "channels": _channels_or_unknown(deps),
         **watched,
         # Rows as `replywindow doctor` prints them, worded here once.

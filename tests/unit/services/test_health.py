@@ -42,7 +42,8 @@ class Unreadable(FakeChannelStore):
 def _deps(store: FakeChannelStore) -> health.HealthDeps:
     channels = ChannelDeps(store=store, notify_admins=lambda subject, sms: None,
                            policies=lambda: POLICIES, public_url="", now=lambda: AT)
-    return health.HealthDeps(resources=RESOURCES, watchtower=Watch, channels=lambda: channels)
+    return health.HealthDeps(resources=lambda: RESOURCES, watchtower=Watch,
+                             channels=lambda: channels)
 
 
 def _never_built() -> NoReturn:
@@ -50,7 +51,7 @@ def _never_built() -> NoReturn:
 
 
 def test_a_stranger_learns_only_that_it_is_up_and_nothing_is_read() -> None:
-    deps = health.HealthDeps(resources=RESOURCES, watchtower=_never_built,
+    deps = health.HealthDeps(resources=_never_built, watchtower=_never_built,
                              channels=_never_built)
     assert health.report(False, deps) == {"status": "ok"}
 
