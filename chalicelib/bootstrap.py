@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
     from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
+    from chalicelib.adapters.dynamodb.sent_texts import DynamoSentTexts
     from chalicelib.adapters.secrets import PlatformSecrets
     from chalicelib.adapters.sns_alerts import SnsNotifier
     from chalicelib.adapters.sqs_queue import SqsInboundQueue, SqsRedelivery
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from chalicelib.services.inbound import InboundDeps
     from chalicelib.services.ingest import IngestDeps
     from chalicelib.services.oncall_admin import AdminDeps
+    from chalicelib.services.sms_failures import SmsFailureDeps
     from chalicelib.services.sweeper import SweepDeps
     from chalicelib.services.turns import TurnDeps
     from chalicelib.services.webhooks import WebhookDeps
@@ -152,7 +154,25 @@ def oncall() -> DynamoOnCall:
 def notifier() -> SnsNotifier:
     from chalicelib.adapters.sns_alerts import SnsNotifier
 
-    return SnsNotifier(sns(), alerts_topic_arn())
+    texts = sent_texts()
+    # Each publish's MessageId and what it covered: a failed text is traced back by it.
+    return SnsNotifier(sns(), alerts_topic_arn(),
+                       published=lambda message_id, covered: texts.published(
+                           message_id, covered, now()))
+
+
+@cache
+def sent_texts() -> DynamoSentTexts:
+    from chalicelib.adapters.dynamodb.sent_texts import DynamoSentTexts
+
+    return DynamoSentTexts(dynamodb(), settings().table)
+
+
+def sms_failure_deps() -> SmsFailureDeps:
+    from chalicelib.services.sms_failures import SmsFailureDeps
+
+    return SmsFailureDeps(texts=sent_texts(), agents=oncall(), notifier=notifier(),
+                          public_url=settings().public_url, now=now)
 
 
 @cache
@@ -432,14 +452,19 @@ def health(*, admin: bool) -> dict[str, Any]:
         "channels": _channels_or_unknown(),
         **watched,
         # Rows as `replywindow doctor` prints them, worded here once.
-        "sms_checks": sms_rows(watched.get("sms")),
+        "sms_checks": sms_rows(watched.get("sms"), watched.get("sms_failed")),
     }
 
 
 def self_watch() -> dict[str, Any]:
     from chalicelib.services import self_watch
 
-    return self_watch.overview(watchtower())
+    seen = self_watch.overview(watchtower())
+    try:
+        seen["sms_failed"] = {"this_month": sent_texts().failed_in_month(now())}
+    except Exception as error:  # the health page must answer while AWS is in trouble
+        seen["sms_failed"] = {"error": f"unavailable ({type(error).__name__})"}
+    return seen
 
 
 def _channels_or_unknown() -> dict[str, Any]:
@@ -458,7 +483,8 @@ def reset() -> None:
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
                    policies, reply_sender, idempotency_config, channels, channel_log,
-                   dead_letters, customer_data, redelivery, cloudwatch, watchtower):
+                   dead_letters, customer_data, redelivery, cloudwatch, watchtower,
+                   sent_texts):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

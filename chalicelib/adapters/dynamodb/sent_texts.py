@@ -1,0 +1,84 @@
+"""Alert publishes by SNS MessageId, and the failed texts SNS reports back, each handled once.
+
+A record lives a week: SNS writes a text's delivery status within 72 hours."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from contextlib import suppress
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from chalicelib.adapters.dynamodb.codec import aws_errors, key, to_item, value
+from chalicelib.adapters.dynamodb.records import SMS_FAILED_PK, sent_text_pk
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_KEEP_SECONDS = 7 * 86400
+_COVERED = ("agent", "team", "level", "conversation")  # labels only: never a phone number
+_COUNT_KEEP_SECONDS = 400 * 86400  # a month's count outlives the month (the doctor, reports)
+
+
+def _month(at: datetime) -> str:
+    return at.strftime("%Y-%m")
+
+
+class DynamoSentTexts:
+    def __init__(self, client: DynamoDBClient, table: str) -> None:
+        self.client, self.table = client, table
+
+    def published(self, message_id: str, covered: Mapping[str, str], at: datetime) -> None:
+        item = {"PK": sent_text_pk(message_id), "SK": "SMS", "sent_at": at.isoformat(),
+                "expires_at": int(at.timestamp()) + _KEEP_SECONDS,
+                **{k: covered[k] for k in _COVERED if covered.get(k)}}
+        with aws_errors("record publish"):
+            self.client.put_item(TableName=self.table, Item=to_item(item))
+
+    def claim_failure(self, message_id: str, at: datetime,
+                      lease: timedelta) -> dict[str, str] | None:
+        # Upsert: a failure whose publish is unknown here (expired, or not ours) is still
+        # handled, and counted, once.
+        with aws_errors("claim failed text"):
+            try:
+                attributes = self.client.update_item(
+                    TableName=self.table, Key=key(sent_text_pk(message_id), "SMS"),
+                    UpdateExpression="SET claimed_until = :until, "
+                                     "expires_at = if_not_exists(expires_at, :exp)",
+                    ConditionExpression="attribute_not_exists(resent_at) AND "
+                                        "(attribute_not_exists(claimed_until) OR "
+                                        "claimed_until <= :now)",
+                    ExpressionAttributeValues={
+                        ":until": value(int((at + lease).timestamp())),
+                        ":now": value(int(at.timestamp())),
+                        ":exp": value(int(at.timestamp()) + _KEEP_SECONDS)},
+                    ReturnValues="ALL_NEW")["Attributes"]
+            except self.client.exceptions.ConditionalCheckFailedException:
+                return None
+        return {k: attributes[k]["S"] for k in _COVERED if "S" in attributes.get(k, {})}
+
+    def release(self, message_id: str) -> None:
+        with aws_errors("release failed text"), suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table, Key=key(sent_text_pk(message_id), "SMS"),
+                UpdateExpression="REMOVE claimed_until",
+                ConditionExpression="attribute_not_exists(resent_at)")
+
+    def failed(self, message_id: str, at: datetime) -> None:
+        with aws_errors("mark failed text"):
+            self.client.update_item(
+                TableName=self.table, Key=key(sent_text_pk(message_id), "SMS"),
+                UpdateExpression="SET resent_at = :at REMOVE claimed_until",
+                ExpressionAttributeValues={":at": value(at.isoformat())})
+            self.client.update_item(
+                TableName=self.table, Key=key(SMS_FAILED_PK, _month(at)),
+                UpdateExpression="ADD texts :one SET expires_at = :exp",
+                ExpressionAttributeValues={
+                    ":one": value(1), ":exp": value(int(at.timestamp()) + _COUNT_KEEP_SECONDS)})
+
+    def failed_in_month(self, at: datetime) -> int:
+        with aws_errors("read failed texts"):
+            item = self.client.get_item(TableName=self.table, Key=key(SMS_FAILED_PK, _month(at)),
+                                        ConsistentRead=True).get("Item", {})
+        return int(item.get("texts", {}).get("N", "0"))
