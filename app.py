@@ -139,7 +139,7 @@ def reopen(conversation_id: str) -> Response:
 def sla_report() -> Response:
     return respond(lambda: services.agent_api.report(
         query(current(app)), _agent(), bootstrap.conversations(), bootstrap.now(),
-        bootstrap.policies().default_team))
+        bootstrap.policies().default_team, bootstrap.sent_texts().failed_between))
 
 
 # --- On-call administration (admin token) --------------------------------------------------

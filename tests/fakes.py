@@ -369,7 +369,7 @@ class FakeSentTexts:
     def release(self, message_id: str) -> None:
         self.records[message_id].pop("claimed_until", None)
 
-    def failed(self, message_id: str, at: datetime) -> None:
+    def failed(self, message_id: str, at: datetime, team: str) -> None:
         self.records[message_id]["resent_at"] = at
         month = at.strftime("%Y-%m")
         self.months[month] = self.months.get(month, 0) + 1

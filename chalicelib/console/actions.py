@@ -116,7 +116,8 @@ def remove_override(principal: Principal, team: str, form: dict[str, str]) -> di
 def report(principal: Principal, params: dict[str, str]) -> dict[str, Any]:
     """The SLA report the API serves (`GET /api/reports/sla`), same function, same numbers."""
     return agent_api.report(params, principal, bootstrap.conversations(), bootstrap.now(),
-                            bootstrap.policies().default_team)
+                            bootstrap.policies().default_team,
+                            bootstrap.sent_texts().failed_between)
 
 
 def own_health(principal: Principal) -> list[dict[str, Any]] | None:

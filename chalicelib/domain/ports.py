@@ -235,8 +235,9 @@ class SentTexts(Protocol):
         """The follow-up could not be sent: a retry may claim the failure at once."""
         ...
 
-    def failed(self, message_id: str, at: datetime) -> None:
-        """The follow-up went out: the failure is done, and counted in the month of `at`."""
+    def failed(self, message_id: str, at: datetime, team: str) -> None:
+        """The follow-up went out: the failure is done, and counted on the day of `at`, for
+        `team` (the alert's)."""
         ...
 
     def failed_in_month(self, at: datetime) -> int:

@@ -116,7 +116,8 @@ def follow_up(failures: list[FailedText], deps: SmsFailureDeps) -> FailureReport
             _best_effort(partial(deps.texts.release, failure.message_id), "release")
             report.errors.append(failure.message_id)
             continue
-        _best_effort(partial(deps.texts.failed, failure.message_id, now), "count")
+        _best_effort(partial(deps.texts.failed, failure.message_id, now,
+                             covered.get("team") or ADMINS), "count")
         observability.sms_failed(covered.get("level") or "unknown")
         report.failed += 1
         if recipient == ADMINS and covered.get("agent") != ADMINS:

@@ -48,7 +48,8 @@ def test_a_failed_text_is_followed_by_the_agents_email_exactly_once(stack: Local
     logs = stack.client("logs")
     stream = f"e2e-{uuid.uuid4().hex}"
     logs.create_log_stream(logGroupName=GROUP, logStreamName=stream)
-    line = {"timestamp": int(time.time() * 1000), "message": failure_line(text["message_id"])}
+    line: dict[str, Any] = {"timestamp": int(time.time() * 1000),
+                            "message": failure_line(text["message_id"])}
     logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=[line])
     # SNS writes a line once; a second, identical line (a redelivery) must not email twice.
     logs.put_log_events(logGroupName=GROUP, logStreamName=stream, logEvents=[

@@ -81,6 +81,11 @@ def test_a_failed_text_is_followed_by_the_agents_email_once_and_counted(
     assert health["sms_failed"] == {"this_month": 1}
     assert {"check": "sms failed this month", "bad": True,
             "state": "1 text(s) failed, each followed by an email"} in health["sms_checks"]
+    # The SLA report counts it for the alert's team, and for no other.
+    report = client.http.get("/api/reports/sla", headers=ADMIN)
+    assert json.loads(report.body)["texts_failed"] == 1
+    other = client.http.get("/api/reports/sla?team=social", headers=ADMIN)
+    assert json.loads(other.body)["texts_failed"] == 0
 
 
 def test_an_agent_without_email_has_the_admins_emailed_and_no_phone_texted_again(

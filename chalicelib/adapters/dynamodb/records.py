@@ -44,7 +44,7 @@ def sent_text_pk(message_id: str) -> str:
     return f"SMS#{message_id}"
 
 
-SMS_FAILED_PK = "SMSFAILED"  # one counter item per month (SK: YYYY-MM)
+SMS_FAILED_PK = "SMSFAILED"  # one counter item per day and team (SK: YYYY-MM-DD#<team>)
 
 
 def turn_sk(turn: int) -> str:

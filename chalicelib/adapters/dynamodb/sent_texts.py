@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from contextlib import suppress
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, key, to_item, value
@@ -20,8 +20,8 @@ _COVERED = ("agent", "team", "level", "conversation")  # labels only: never a ph
 _COUNT_KEEP_SECONDS = 400 * 86400  # a month's count outlives the month (the doctor, reports)
 
 
-def _month(at: datetime) -> str:
-    return at.strftime("%Y-%m")
+def _day(at: datetime | date) -> str:
+    return at.strftime("%Y-%m-%d")
 
 
 class DynamoSentTexts:
@@ -65,20 +65,33 @@ class DynamoSentTexts:
                 UpdateExpression="REMOVE claimed_until",
                 ConditionExpression="attribute_not_exists(resent_at)")
 
-    def failed(self, message_id: str, at: datetime) -> None:
+    def failed(self, message_id: str, at: datetime, team: str) -> None:
         with aws_errors("mark failed text"):
             self.client.update_item(
                 TableName=self.table, Key=key(sent_text_pk(message_id), "SMS"),
                 UpdateExpression="SET resent_at = :at REMOVE claimed_until",
                 ExpressionAttributeValues={":at": value(at.isoformat())})
             self.client.update_item(
-                TableName=self.table, Key=key(SMS_FAILED_PK, _month(at)),
+                TableName=self.table, Key=key(SMS_FAILED_PK, f"{_day(at)}#{team}"),
                 UpdateExpression="ADD texts :one SET expires_at = :exp",
                 ExpressionAttributeValues={
                     ":one": value(1), ":exp": value(int(at.timestamp()) + _COUNT_KEEP_SECONDS)})
 
     def failed_in_month(self, at: datetime) -> int:
+        first = at.date().replace(day=1)
+        return sum(self.failed_between(first, at.date()).values())
+
+    def failed_between(self, start: date, end: date) -> dict[str, int]:
+        """Per team, the texts reported failed from `start` to `end` (days, both included)."""
+        counts: dict[str, int] = {}
         with aws_errors("read failed texts"):
-            item = self.client.get_item(TableName=self.table, Key=key(SMS_FAILED_PK, _month(at)),
-                                        ConsistentRead=True).get("Item", {})
-        return int(item.get("texts", {}).get("N", "0"))
+            for page in self.client.get_paginator("query").paginate(
+                    TableName=self.table, KeyConditionExpression="PK = :pk AND SK BETWEEN "
+                                                                 ":start AND :end",
+                    ExpressionAttributeValues={":pk": value(SMS_FAILED_PK),
+                                               ":start": value(_day(start)),
+                                               ":end": value(f"{_day(end)}#~")}):
+                for item in page.get("Items", []):
+                    team = item["SK"]["S"].partition("#")[2]
+                    counts[team] = counts.get(team, 0) + int(item["texts"]["N"])
+        return counts
