@@ -162,6 +162,14 @@ def notifier() -> SnsNotifier:
 
 
 @cache
+def sms_filters_checked() -> int:
+    """Once a container: SMS subscriptions made before failed texts had follow-ups get the
+    filter that keeps a follow-up email off the phone (a failure raises, and is not cached:
+    the next call tries again)."""
+    return notifier().refuse_resends_by_sms()
+
+
+@cache
 def sent_texts() -> DynamoSentTexts:
     from chalicelib.adapters.dynamodb.sent_texts import DynamoSentTexts
 
@@ -484,7 +492,7 @@ def reset() -> None:
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
                    policies, reply_sender, idempotency_config, channels, channel_log,
                    dead_letters, customer_data, redelivery, cloudwatch, watchtower,
-                   sent_texts):
+                   sent_texts, sms_filters_checked):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

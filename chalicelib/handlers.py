@@ -96,6 +96,12 @@ def sweep() -> dict[str, int]:
         logger.warning("on-call channel check failed", extra={"error": str(error)})
         warned = []
     report["unreachable_warned"] = len(warned)
+    # After a deploy, within one sweep, rather than at the first failed text (SNS takes
+    # minutes to apply a changed filter).
+    try:
+        bootstrap.sms_filters_checked()
+    except StoreUnavailable as error:
+        logger.warning("sms filter policies not checked", extra={"error": str(error)})
     return report
 
 

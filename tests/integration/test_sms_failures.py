@@ -121,6 +121,25 @@ def test_an_sms_subscription_made_before_follow_ups_gets_the_filter_that_refuses
     assert policy == {"agent": ["alice"], "resend": [{"exists": False}]}
 
 
+def test_the_first_sweep_gives_old_sms_subscriptions_the_filter_that_refuses_follow_ups(
+        client: Client) -> None:
+    from chalicelib import handlers
+
+    sns, topic = bootstrap.sns(), bootstrap.alerts_topic_arn()
+    old = sns.subscribe(TopicArn=topic, Protocol="sms", Endpoint="+15550100008",
+                        Attributes={"FilterPolicy": json.dumps({"agent": ["bob", "admins"]})},
+                        ReturnSubscriptionArn=True)["SubscriptionArn"]
+    handlers.sweep()
+    policy = json.loads(sns.get_subscription_attributes(SubscriptionArn=old)["Attributes"][
+        "FilterPolicy"])
+    assert policy == {"agent": ["bob", "admins"], "resend": [{"exists": False}]}
+    # Email subscriptions keep theirs: the follow-up is for them.
+    emails = [s["SubscriptionArn"] for s in sns.list_subscriptions_by_topic(TopicArn=topic)[
+        "Subscriptions"] if s["Protocol"] == "email"]
+    assert emails and all("resend" not in sns.get_subscription_attributes(
+        SubscriptionArn=arn)["Attributes"].get("FilterPolicy", "") for arn in emails)
+
+
 def test_the_local_log_subscription_delivers_only_matching_lines_once_in_awslogs_form(
         client: Client, tmp_path: Path) -> None:
     logs = bootstrap._client("logs")
