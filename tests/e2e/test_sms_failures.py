@@ -20,7 +20,7 @@ GROUP = "sns/us-east-1/123456789012/DirectPublishToPhoneNumber/Failure"
 
 
 def failure_line(message_id: str) -> str:
-    """As SNS writes it (the AWS knowledge center's example, this publish's id)."""
+    """A failed text's line as SNS writes it, naming this publish."""
     return json.dumps({
         "notification": {"messageId": message_id, "timestamp": "2026-12-02 00:40:34.559"},
         "delivery": {"mnc": 0, "destination": "+15550100001", "priceInUSD": 0.00645,
