@@ -123,11 +123,15 @@ def sms_rows(sms: Any, failed: Any = None) -> list[dict[str, Any]]:
     """Whether SNS may still text the agents: out of the sandbox, under the spend limit, and
     the month's texts SNS reported failed (each followed by an email). A part the platform
     cannot tell (an emulator) is shown as unknown, not as trouble."""
-    rows: list[dict[str, Any]] = _failed_rows(failed)
+    return _account_rows(sms) + _failed_rows(failed)
+
+
+def _account_rows(sms: Any) -> list[dict[str, Any]]:
     if not isinstance(sms, Mapping):
-        return rows
+        return []
     if "error" in sms:
-        return [{"check": "sms", "state": str(sms["error"]), "bad": True}, *rows]
+        return [{"check": "sms", "state": str(sms["error"]), "bad": True}]
+    rows: list[dict[str, Any]] = []
     sandbox = sms.get("sandbox")
     if sandbox is True:
         rows.append({"check": "sms sandbox", "bad": True, "state":
