@@ -90,3 +90,12 @@ def ops_alarm(event: Any) -> None:
     from chalicelib import handlers
 
     handlers.ops_alarm(event.to_dict())
+
+
+# Fed by a subscription filter on SNS's failed-texts log group (infrastructure/resources.yaml).
+@app.lambda_function(name="sms_failures")
+def sms_failures(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """SNS reported alert texts failed: each agent's email follows, once, and is counted."""
+    from chalicelib import handlers
+
+    return handlers.sms_failures_batch(event)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
     from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
+    from chalicelib.adapters.dynamodb.sent_texts import DynamoSentTexts
     from chalicelib.adapters.dynamodb.sessions import DynamoSessions
     from chalicelib.adapters.platforms.reply_sender import IdempotentReplySender
     from chalicelib.adapters.secrets import PlatformSecrets
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
     from chalicelib.services.inbound import InboundDeps
     from chalicelib.services.ingest import IngestDeps
     from chalicelib.services.oncall_admin import AdminDeps
+    from chalicelib.services.sms_failures import SmsFailureDeps
     from chalicelib.services.sweeper import SweepDeps
     from chalicelib.services.turns import TurnDeps
     from chalicelib.services.webhooks import WebhookDeps
@@ -179,7 +181,33 @@ def oncall() -> DynamoOnCall:
 def notifier() -> SnsNotifier:
     from chalicelib.adapters.sns_alerts import SnsNotifier
 
-    return SnsNotifier(sns(), alerts_topic_arn())
+    texts = sent_texts()
+    # Each publish's MessageId and what it covered: a failed text is traced back by it.
+    return SnsNotifier(sns(), alerts_topic_arn(),
+                       published=lambda message_id, covered: texts.published(
+                           message_id, covered, now()))
+
+
+@_once
+def sms_filters_checked() -> int:
+    """Once a container: SMS subscriptions made before failed texts had follow-ups get the
+    filter that keeps a follow-up email off the phone (a failure raises, and is not cached:
+    the next call tries again)."""
+    return notifier().refuse_resends_by_sms()
+
+
+@_once
+def sent_texts() -> DynamoSentTexts:
+    from chalicelib.adapters.dynamodb.sent_texts import DynamoSentTexts
+
+    return DynamoSentTexts(dynamodb(), settings().table)
+
+
+def sms_failure_deps() -> SmsFailureDeps:
+    from chalicelib.services.sms_failures import SmsFailureDeps
+
+    return SmsFailureDeps(texts=sent_texts(), agents=oncall(), notifier=notifier(),
+                          public_url=settings().public_url, now=now)
 
 
 @_once
@@ -392,7 +420,8 @@ def channel_log() -> WatchLog:
 def health_deps() -> HealthDeps:
     from chalicelib.services.health import HealthDeps
 
-    return HealthDeps(resources=_resource_names, watchtower=watchtower, channels=channel_deps)
+    return HealthDeps(resources=_resource_names, watchtower=watchtower, channels=channel_deps,
+                      texts_failed=lambda: sent_texts().failed_in_month(now()))
 
 
 def _resource_names() -> dict[str, Any]:

@@ -25,7 +25,7 @@ from chalicelib import bootstrap, observability
 from chalicelib.config import settings
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.retries import backoff
-from chalicelib.services import alerting, inbound, oncall_admin, self_watch, sweeper
+from chalicelib.services import alerting, inbound, oncall_admin, self_watch, sms_failures, sweeper
 from chalicelib.services import channel_watch as watch
 
 logger = Logger(child=True)
@@ -96,6 +96,12 @@ def sweep() -> dict[str, int]:
         logger.warning("on-call channel check failed", extra={"error": str(error)})
         warned = []
     report["unreachable_warned"] = len(warned)
+    # After a deploy, within one sweep, rather than at the first failed text (SNS takes
+    # minutes to apply a changed filter).
+    try:
+        bootstrap.sms_filters_checked()
+    except StoreUnavailable as error:
+        logger.warning("sms filter policies not checked", extra={"error": str(error)})
     return report
 
 
@@ -105,3 +111,11 @@ def ops_alarm(event: dict[str, Any]) -> None:
     retries the delivery to this function)."""
     for record in event.get("Records", []):
         self_watch.relay(record["Sns"]["Message"], bootstrap.notifier().notify_admins)
+
+
+@observability.flushes_metrics
+def sms_failures_batch(event: dict[str, Any]) -> dict[str, int]:
+    """SNS's failed texts, from its log group's subscription filter: each agent's email
+    follows (a follow-up not sent raises, and Lambda retries the batch)."""
+    return sms_failures.follow_up(sms_failures.parse(event),
+                                  bootstrap.sms_failure_deps()).as_dict()

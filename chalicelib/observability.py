@@ -71,3 +71,9 @@ def flush() -> None:
     except Exception:  # a graph's gap, never a retried batch of alerts already sent
         logger.exception("metrics not flushed", extra={"metrics": sorted(metrics.metric_set)})
         metrics.clear_metrics()
+
+
+def sms_failed(level: str) -> None:
+    """SNS reported an alert text failed (its email followed): a phone that is not reached."""
+    metrics.add_metric(name="SmsFailed", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="level", value=level)

@@ -104,6 +104,9 @@ def report(api: Api, args: argparse.Namespace) -> None:
     gap = r["fairness"]["gap"]
     console.print(f"fairness gap (public - private attainment): "
                   f"{'-' if gap is None else f'{gap:+.0%}'}")
+    if r.get("texts_failed"):
+        console.print(f"alert texts SNS reported failed: {r['texts_failed']} "
+                      "(each followed by an email)")
 
 
 def oncall(api: Api, args: argparse.Namespace) -> None:

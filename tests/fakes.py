@@ -346,3 +346,52 @@ class FakeChannelLog:
 
     def problem(self, channel: str, state: str, detail: str) -> None:
         self.traces.append(("problem", channel, state))
+
+
+class FakeSentTexts:
+    """In-memory SentTexts (adapters/dynamodb/sent_texts.py)."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict[str, Any]] = {}
+        self.months: dict[str, int] = {}
+
+    def published(self, message_id: str, covered: Any, at: datetime) -> None:
+        self.records[message_id] = {"covered": dict(covered)}
+
+    def claim_failure(self, message_id: str, at: datetime, lease: timedelta
+                      ) -> dict[str, str] | None:
+        record = self.records.setdefault(message_id, {"covered": {}})
+        if "resent_at" in record or record.get("claimed_until", at) > at:
+            return None
+        record["claimed_until"] = at + lease
+        return dict(record["covered"])
+
+    def release(self, message_id: str) -> None:
+        self.records[message_id].pop("claimed_until", None)
+
+    def failed(self, message_id: str, at: datetime, team: str) -> None:
+        self.records[message_id]["resent_at"] = at
+        month = at.strftime("%Y-%m")
+        self.months[month] = self.months.get(month, 0) + 1
+
+    def failed_in_month(self, at: datetime) -> int:
+        return self.months.get(at.strftime("%Y-%m"), 0)
+
+
+class FakeResender:
+    """The follow-up side of adapters/sns_alerts.py: records each email-only publish."""
+
+    def __init__(self, fail: int = 0) -> None:
+        self.resent: list[dict[str, str]] = []
+        self.fail = fail  # how many resends refuse before they go out
+        self.policy_checks = 0
+
+    def resend(self, **message: str) -> None:
+        if self.fail:
+            self.fail -= 1
+            raise RuntimeError("SNS refused")
+        self.resent.append(message)
+
+    def refuse_resends_by_sms(self) -> int:
+        self.policy_checks += 1
+        return 0

@@ -1,12 +1,16 @@
 """Alerts through the SNS topic: every agent's SMS and email subscriptions filter on `agent`,
-so one publish per agent reaches exactly that agent's phone and inbox."""
+so one publish per agent reaches exactly that agent's phone and inbox.
+
+A follow-up after a failed text carries a `resend` attribute that every SMS subscription's
+filter refuses (`"resend": [{"exists": false}]`): it reaches the agent's inbox only."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib.domain.errors import StoreUnavailable
@@ -16,12 +20,20 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
 
+logger = Logger(child=True)
+
 ADMINS = "admins"  # the `agent` attribute of alerts meant for every admin
+RESEND = "resend"  # the attribute of an email-only follow-up; SMS subscriptions refuse it
+NO_RESEND = {RESEND: [{"exists": False}]}
+
+# (MessageId, the publish's attributes): where a publish is recorded, to trace a failed text.
+Published = Callable[[str, dict[str, str]], None]
 
 
 class SnsNotifier:
-    def __init__(self, client: SNSClient, topic_arn: str) -> None:
-        self.client, self.topic_arn = client, topic_arn
+    def __init__(self, client: SNSClient, topic_arn: str,
+                 published: Published | None = None) -> None:
+        self.client, self.topic_arn, self.published = client, topic_arn, published
 
     def notify(self, *, agent: str, team: str, level: str, conversation: str | None,
                subject: str, sms: str, email: str) -> None:
@@ -30,12 +42,28 @@ class SnsNotifier:
             # Attributes are metadata SNS keeps and logs (delivery status): a WhatsApp
             # conversation's id holds the customer's phone number.
             attributes["conversation"] = conversation_label(conversation)
+        message_id = self._publish(subject, {"default": sms, "sms": sms, "email": email},
+                                   attributes)
+        if self.published is not None:
+            try:
+                self.published(message_id, attributes)
+            except Exception as error:  # sent: a retry would page twice; only the trace is lost
+                logger.warning("publish not recorded", extra={"error": type(error).__name__})
+
+    def resend(self, *, agent: str, team: str, level: str, subject: str, email: str) -> None:
+        """An email-only follow-up to `agent` (or to every admin): no SMS subscription
+        matches it."""
+        self._publish(subject, {"default": email, "email": email},
+                      {"agent": agent, "team": team, "level": level, RESEND: "sms-failed"})
+
+    def _publish(self, subject: str, message: dict[str, str],
+                 attributes: dict[str, str]) -> str:
         try:
-            self.client.publish(
+            return self.client.publish(
                 TopicArn=self.topic_arn, Subject=subject[:100], MessageStructure="json",
-                Message=json.dumps({"default": sms, "sms": sms, "email": email}),
+                Message=json.dumps(message),
                 MessageAttributes={k: {"DataType": "String", "StringValue": v}
-                                   for k, v in attributes.items()})
+                                   for k, v in attributes.items()})["MessageId"]
         except (ClientError, BotoCoreError) as error:
             raise StoreUnavailable(f"publish alert: {type(error).__name__}") from error
 
@@ -50,18 +78,42 @@ class SnsNotifier:
         """SMS and email subscriptions for one agent, each filtered to that agent's alerts
         (and, for an admin, to the admins' operational alerts)."""
         arns = []
-        policy = json.dumps({"agent": [agent, ADMINS] if admin else [agent]})
+        policy: dict[str, Any] = {"agent": [agent, ADMINS] if admin else [agent]}
         for protocol, endpoint in (("sms", phone), ("email", email)):
             if not endpoint:
                 continue
+            wanted = {**policy, **NO_RESEND} if protocol == "sms" else policy
             try:
                 arns.append(self.client.subscribe(
                     TopicArn=self.topic_arn, Protocol=protocol, Endpoint=endpoint,
-                    Attributes={"FilterPolicy": policy}, ReturnSubscriptionArn=True,
+                    Attributes={"FilterPolicy": json.dumps(wanted)}, ReturnSubscriptionArn=True,
                 )["SubscriptionArn"])
             except (ClientError, BotoCoreError) as error:
                 raise StoreUnavailable(f"subscribe {protocol}: {type(error).__name__}") from error
         return arns
+
+    def refuse_resends_by_sms(self) -> int:
+        """Give every SMS subscription of the topic the filter that keeps a follow-up email
+        off the phone (subscriptions made before it existed); how many were changed."""
+        changed = 0
+        try:
+            for page in self.client.get_paginator("list_subscriptions_by_topic").paginate(
+                    TopicArn=self.topic_arn):
+                for listed in page.get("Subscriptions", []):
+                    arn = listed.get("SubscriptionArn", "")
+                    if listed.get("Protocol") != "sms" or not arn.startswith("arn:"):
+                        continue
+                    attributes = self._attributes(arn) or {}
+                    policy = json.loads(attributes.get("FilterPolicy") or "{}")
+                    if not isinstance(policy, dict) or policy.get(RESEND) == NO_RESEND[RESEND]:
+                        continue
+                    self.client.set_subscription_attributes(
+                        SubscriptionArn=arn, AttributeName="FilterPolicy",
+                        AttributeValue=json.dumps({**policy, **NO_RESEND}))
+                    changed += 1
+        except (ClientError, BotoCoreError) as error:
+            raise StoreUnavailable(f"update filter policies: {type(error).__name__}") from error
+        return changed
 
     def unsubscribe(self, arns: list[str]) -> None:
         for arn in arns:

@@ -12,7 +12,7 @@ from chalicelib.config import settings
 from chalicelib.console import sessions
 from chalicelib.domain.errors import Forbidden
 from chalicelib.domain.events import Platform
-from chalicelib.services import agent_api, channel_watch, oncall_admin, self_watch
+from chalicelib.services import agent_api, channel_watch, health, oncall_admin, self_watch
 from chalicelib.services.auth import Principal, authenticate, require
 
 PLATFORMS = tuple(p.value for p in Platform)
@@ -116,7 +116,8 @@ def remove_override(principal: Principal, team: str, form: dict[str, str]) -> di
 def report(principal: Principal, params: dict[str, str]) -> dict[str, Any]:
     """The SLA report the API serves (`GET /api/reports/sla`), same function, same numbers."""
     return agent_api.report(params, principal, bootstrap.conversations(), bootstrap.now(),
-                            bootstrap.policies().default_team)
+                            bootstrap.policies().default_team,
+                            bootstrap.sent_texts().failed_between)
 
 
 def own_health(principal: Principal) -> list[dict[str, Any]] | None:
@@ -124,7 +125,7 @@ def own_health(principal: Principal) -> list[dict[str, Any]] | None:
     the deployment, so admins only (as on /health)."""
     if principal.role != "admin":
         return None
-    return self_watch.checks(self_watch.overview(bootstrap.watchtower()))
+    return self_watch.checks(health.own_health(bootstrap.health_deps()))
 
 
 def channels(principal: Principal) -> dict[str, dict[str, Any]]:

@@ -64,4 +64,4 @@ def reopen(conversation_id: str) -> Response:
 def sla_report() -> Response:
     return respond(lambda: services.agent_api.report(
         query(current(agent_api)), _agent(), bootstrap.conversations(), bootstrap.now(),
-        bootstrap.policies().default_team))
+        bootstrap.policies().default_team, bootstrap.sent_texts().failed_between))

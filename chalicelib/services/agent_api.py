@@ -345,8 +345,13 @@ class TurnLog(Protocol):
 MAX_REPORT_DAYS = 92
 
 
+# Texts SNS reported failed, per team, over the days from start to end (adapters/dynamodb/
+# sent_texts.py): the report shows how many alerts did not reach a phone.
+TextsFailed = Callable[[date, date], Mapping[str, int]]
+
+
 def report(params: Mapping[str, str], principal: Principal, turn_log: TurnLog, now: datetime,
-           default_team: str) -> dict[str, Any]:
+           default_team: str, texts_failed: TextsFailed | None = None) -> dict[str, Any]:
     """`GET /api/reports/sla?from=YYYY-MM-DD&to=YYYY-MM-DD&team=`: default the last 7 days,
     over the caller's teams (an admin's: every team)."""
     try:
@@ -364,5 +369,9 @@ def report(params: Mapping[str, str], principal: Principal, turn_log: TurnLog, n
             if sees_team(principal, str(r.get("team") or default_team))]
     if team:
         rows = [r for r in rows if r.get("team") == team]
+    failed = None
+    if texts_failed is not None:
+        failed = sum(n for t, n in texts_failed(start, end).items()
+                     if sees_team(principal, t) and (not team or t == team))
     return {"from": start.isoformat(), "to": end.isoformat(), "team": team,
-            **sla_report(rows, now)}
+            **sla_report(rows, now), "texts_failed": failed}

@@ -19,6 +19,7 @@ class HealthDeps:
     resources: Callable[[], Mapping[str, Any]]  # the deployment's names: stage, table...
     watchtower: Callable[[], Watchtower]
     channels: Callable[[], ChannelDeps]
+    texts_failed: Callable[[], int]  # this month's alert texts SNS reported failed
 
 
 def report(admin: bool, deps: HealthDeps) -> dict[str, Any]:
@@ -26,14 +27,14 @@ def report(admin: bool, deps: HealthDeps) -> dict[str, Any]:
     only the admin sees them; anyone else learns the API is up."""
     if not admin:
         return {"status": "ok"}
-    watched = self_watch.overview(deps.watchtower())
+    watched = own_health(deps)
     return {
         "status": "ok",
         **deps.resources(),
         "channels": _channels_or_unknown(deps),
         **watched,
         # Rows as `replywindow doctor` prints them, worded here once.
-        "sms_checks": self_watch.sms_rows(watched.get("sms")),
+        "sms_checks": self_watch.sms_rows(watched.get("sms"), watched["sms_failed"]),
     }
 
 
@@ -43,3 +44,14 @@ def _channels_or_unknown(deps: HealthDeps) -> dict[str, Any]:
         return channel_watch.overview(deps.channels())
     except StoreUnavailable:
         return {"error": "channel health unavailable"}
+
+
+def own_health(deps: HealthDeps) -> dict[str, Any]:
+    """ReplyWindow's own state (dead letters, alarms, the alarm clock, SMS) and the month's
+    alert texts SNS reported failed: what `replywindow doctor` and the console show."""
+    watched = self_watch.overview(deps.watchtower())
+    try:
+        watched["sms_failed"] = {"this_month": deps.texts_failed()}
+    except Exception as error:  # the health page must answer while AWS is in trouble
+        watched["sms_failed"] = {"error": f"unavailable ({type(error).__name__})"}
+    return watched

@@ -112,16 +112,21 @@ def checks(seen: Mapping[str, Any]) -> list[dict[str, Any]]:
         row("alarm clock executions", ", ".join(f"{n} {k.replace('_', ' ')}"
                                                 for k, n in clock.items()),
             sum(clock.values()) > 0)
-    rows.extend(sms_rows(seen.get("sms", {})))
+    rows.extend(sms_rows(seen.get("sms", {}), seen.get("sms_failed")))
     return rows
 
 
 SPEND_WARNING = 0.8  # the template's SMS spend alarm fires at the same share of the limit
 
 
-def sms_rows(sms: Any) -> list[dict[str, Any]]:
-    """Whether SNS may still text the agents: out of the sandbox, and under the spend limit.
-    A part the platform cannot tell (an emulator) is shown as unknown, not as trouble."""
+def sms_rows(sms: Any, failed: Any = None) -> list[dict[str, Any]]:
+    """Whether SNS may still text the agents: out of the sandbox, under the spend limit, and
+    the month's texts SNS reported failed (each followed by an email). A part the platform
+    cannot tell (an emulator) is shown as unknown, not as trouble."""
+    return _account_rows(sms) + _failed_rows(failed)
+
+
+def _account_rows(sms: Any) -> list[dict[str, Any]]:
     if not isinstance(sms, Mapping):
         return []
     if "error" in sms:
@@ -146,3 +151,14 @@ def sms_rows(sms: Any) -> list[dict[str, Any]]:
         rows.append({"check": "sms spend this month", "bad": False,
                      "state": f"{shown[0]} of {shown[1]}"})
     return rows
+
+
+def _failed_rows(failed: Any) -> list[dict[str, Any]]:
+    if not isinstance(failed, Mapping):
+        return []
+    if "error" in failed:
+        return [{"check": "sms failed this month", "state": str(failed["error"]), "bad": True}]
+    count = int(failed.get("this_month", 0))
+    return [{"check": "sms failed this month", "bad": count > 0,
+             "state": f"{count} text(s) failed, each followed by an email" if count
+             else "none"}]

@@ -286,7 +286,18 @@ def _alarm(aws: Clients, logical: str, props: dict[str, Any], built: Built) -> N
     built.refs[logical] = props["AlarmName"]
 
 
+def _subscription_filter(aws: Clients, logical: str, props: dict[str, Any],
+                         built: Built) -> None:
+    # moto would refuse a Lambda destination it does not host: the filter is kept here, and
+    # the runtime's log poller (infrastructure/local/pollers.py) delivers what it matches.
+    aws.client("logs").describe_log_groups(logGroupNamePrefix=props["LogGroupName"])
+    built.refs[logical] = logical
+    built.attrs[logical] = {k: str(props.get(k, "")) for k in
+                            ("LogGroupName", "FilterPattern", "DestinationArn")}
+
+
 BUILDERS: dict[str, Builder] = {
+    "AWS::Logs::SubscriptionFilter": _subscription_filter,
     "AWS::CloudWatch::Alarm": _alarm,
     "AWS::KMS::Key": _kms_key,
     "AWS::DynamoDB::Table": _table,
@@ -381,6 +392,8 @@ def build_resources(aws: Clients, template: dict[str, Any], stage: str,
         if resource["Type"] == "AWS::Serverless::Function":
             # Threads of the local process, named as CloudFormation would (for the alarms).
             built.refs[logical] = f"replywindow-{stage}-{logical}"
+            built.attrs[logical] = {"Arn": f"arn:aws:lambda:{aws.region}:{ACCOUNT}:function:"
+                                           f"replywindow-{stage}-{logical}"}
     for logical, resource in stateful_resources(template).items():
         if "Condition" in resource and not resolve.conditions[resource["Condition"]]:
             continue

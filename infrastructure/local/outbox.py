@@ -47,6 +47,7 @@ def _publish(self: Subscription, message: str, message_id: str, subject: str | N
         "conversation": _attribute(message_attributes, "conversation"),
         "level": _attribute(message_attributes, "level"),
         "agent": _attribute(message_attributes, "agent"),
+        "message_id": message_id,  # what SNS's delivery status lines name a publish by
     }
     for sink in list(_sinks):
         sink(delivery)

@@ -233,3 +233,90 @@ def schedule_seconds(expression: Any) -> float:
         value, unit_name = expression.value, str(expression.unit).lower().rstrip("s")
     unit = {"minute": 60, "hour": 3600, "day": 86400}[unit_name]
     return float(value) * unit
+
+
+class LogSubscriptionPoller(threading.Thread):
+    """What a CloudWatch Logs subscription filter does for a Lambda destination: each new
+    event of the group that matches the filter pattern is handed to the function, as Lambda
+    receives it (`awslogs.data`: gzip, then base64), one invocation per stream's batch."""
+
+    def __init__(self, *, name: str, logs: Any, log_group: str, filter_name: str,
+                 pattern: str, handler: Handler, every: float = 0.5, memory_mb: int = 512,
+                 timeout_seconds: int = 60, owner: str = "123456789012") -> None:
+        super().__init__(name=f"logs-{name}", daemon=True)
+        self.logs, self.log_group, self.filter_name = logs, log_group, filter_name
+        self.matches = log_pattern(pattern)
+        self.handler, self.every, self.function_name = handler, every, name
+        self.memory_mb, self.timeout_seconds, self.owner = memory_mb, timeout_seconds, owner
+        self._stop_event = threading.Event()
+        self._seen: set[str] = set()
+        self.invocations = 0
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.every):
+            try:
+                self.poll_once()
+            except Exception:  # like the service: the next poll tries again
+                log.exception("log subscription %s failed", self.function_name)
+
+    def poll_once(self) -> int:
+        """Deliver the events not delivered yet; how many. A failed invocation's events are
+        delivered again on the next poll (Lambda retries an asynchronous invocation)."""
+        by_stream: dict[str, list[dict[str, Any]]] = {}
+        for page in self.logs.get_paginator("filter_log_events").paginate(
+                logGroupName=self.log_group):
+            for event in page.get("events", []):
+                if event["eventId"] in self._seen or not self.matches(event["message"]):
+                    continue
+                by_stream.setdefault(event["logStreamName"], []).append(event)
+        delivered = 0
+        for stream, events in by_stream.items():
+            self.invocations += 1
+            self.handler(self.awslogs_event(stream, events), LambdaContext(
+                self.function_name, self.memory_mb, self.timeout_seconds))
+            self._seen.update(e["eventId"] for e in events)
+            delivered += len(events)
+        return delivered
+
+    def awslogs_event(self, stream: str, events: list[dict[str, Any]]) -> dict[str, Any]:
+        import base64
+        import gzip
+        import json
+
+        data = {"messageType": "DATA_MESSAGE", "owner": self.owner, "logGroup": self.log_group,
+                "logStream": stream, "subscriptionFilters": [self.filter_name],
+                "logEvents": [{"id": e["eventId"], "timestamp": e["timestamp"],
+                               "message": e["message"]} for e in events]}
+        packed = gzip.compress(json.dumps(data).encode())
+        return {"awslogs": {"data": base64.b64encode(packed).decode()}}
+
+
+_JSON_EQUALS = re.compile(r'^\{\s*\$\.([A-Za-z0-9_.]+)\s*=\s*"?([^"}]*?)"?\s*\}$')
+
+
+def log_pattern(pattern: str) -> Callable[[str], bool]:
+    """CloudWatch Logs' filter pattern, for the forms the template uses: empty (everything)
+    and one JSON equality, `{ $.a.b = "value" }`. Anything else stops the start."""
+    import json
+
+    if not pattern.strip():
+        return lambda _message: True
+    found = _JSON_EQUALS.match(pattern.strip())
+    if found is None:
+        raise ValueError(f"the local runtime runs only `{{ $.field = \"value\" }}` filter "
+                         f"patterns, not {pattern!r}")
+    path, wanted = found.group(1).split("."), found.group(2)
+
+    def matches(message: str) -> bool:
+        try:
+            node: Any = json.loads(message)
+            for part in path:
+                node = node[part]
+        except (ValueError, KeyError, TypeError):
+            return False
+        return str(node) == wanted
+
+    return matches

@@ -30,6 +30,7 @@ from infrastructure.local.aws import (
 from infrastructure.local.pollers import (
     Handler,
     LambdaContext,
+    LogSubscriptionPoller,
     QueuePoller,
     ScheduleRunner,
     schedule_seconds,
@@ -102,7 +103,7 @@ class LocalRuntime:
         self.settings, self.say = settings, say
         self.aws = EmbeddedAws(settings.host, settings.aws_port, settings.region)
         self.built = Built()
-        self.pollers: list[QueuePoller | ScheduleRunner] = []
+        self.pollers: list[QueuePoller | ScheduleRunner | LogSubscriptionPoller] = []
         self.seeded: dict[str, str] = {}
         self._api_server: Any = None
         self._api_thread: threading.Thread | None = None
@@ -181,7 +182,9 @@ class LocalRuntime:
         return application
 
     def _start_pollers(self, application: Any) -> None:
-        """One poller per SQS event source and one runner per schedule of the template."""
+        """One poller per SQS event source, one runner per schedule and one per log
+        subscription filter of the template."""
+        self._start_log_subscriptions(application)
         for spec in self.functions.values():
             handler = getattr(application, spec.entry_point)
             runner: QueuePoller | ScheduleRunner
@@ -202,6 +205,25 @@ class LocalRuntime:
                     timeout_seconds=spec.timeout, concurrency=concurrency(spec))
             else:
                 continue  # invoked over HTTP: the API and the function URL
+            runner.start()
+            self.pollers.append(runner)
+
+    def _start_log_subscriptions(self, application: Any) -> None:
+        by_arn = {self.built.attrs[spec.logical]["Arn"]: spec for spec in self.functions.values()}
+        for logical, kind in self.built.types.items():
+            if kind != "AWS::Logs::SubscriptionFilter":
+                continue
+            found = self.built.attrs[logical]
+            spec = by_arn.get(found["DestinationArn"])
+            if spec is None:
+                raise RuntimeError(f"{logical}: the local runtime delivers log subscriptions "
+                                   f"to the template's functions only, not "
+                                   f"{found['DestinationArn']}")
+            runner = LogSubscriptionPoller(
+                name=spec.entry_point, logs=self.aws.client("logs"),
+                log_group=found["LogGroupName"], filter_name=logical,
+                pattern=found["FilterPattern"], handler=getattr(application, spec.entry_point),
+                memory_mb=spec.memory, timeout_seconds=spec.timeout)
             runner.start()
             self.pollers.append(runner)
 

@@ -320,6 +320,7 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
         "ChannelWatch": ("app.channel_watch", 30, 512, None, 10, "rate(5 minutes)", None),
         "Sweep": ("app.sweep", 30, 512, None, 10, "rate(5 minutes)", None),
         "OpsAlarm": ("app.ops_alarm", 30, 512, None, 10, None, None),
+        "SmsFailures": ("app.sms_failures", 30, 512, None, 10, None, None),
     }
     for function in functions.values():
         # The template's own values, the public URL parameter resolved, nothing added.
@@ -508,3 +509,46 @@ def test_the_local_stack_builds_the_alarms(aws: Built) -> None:
     assert all(a["AlarmActions"] and a["AlarmActions"][0].endswith(":replywindow-dev-ops-alarms")
                for a in found)
     assert any(t["TopicArn"].endswith(":replywindow-dev-ops-alarms") for t in topic)
+
+
+def test_failed_texts_reach_their_function_through_a_filter_on_snss_log_group(
+        packaged: dict[str, Any], embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    resources = packaged["Resources"]
+    [(name, group)] = [(n, r["Properties"]) for n, r in resources.items()
+                       if r["Type"] == "AWS::Logs::LogGroup" and "LogGroupName" in r["Properties"]]
+    assert group["LogGroupName"] == {
+        "Fn::Sub": "sns/${AWS::Region}/${AWS::AccountId}/DirectPublishToPhoneNumber/Failure"}
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+    [subscription] = [r for r in resources.values()
+                      if r["Type"] == "AWS::Logs::SubscriptionFilter"]
+    assert subscription["Properties"] == {
+        "LogGroupName": {"Ref": name}, "FilterPattern": '{ $.status = "FAILURE" }',
+        "DestinationArn": {"Fn::GetAtt": ["SmsFailures", "Arn"]}}
+    # CloudWatch Logs may invoke it for that group only, and the filter waits for the grant.
+    permission = resources[subscription["DependsOn"]]["Properties"]
+    assert permission == {"Action": "lambda:InvokeFunction",
+                          "FunctionName": {"Fn::GetAtt": ["SmsFailures", "Arn"]},
+                          "Principal": "logs.amazonaws.com",
+                          "SourceAccount": {"Ref": "AWS::AccountId"},
+                          "SourceArn": {"Fn::GetAtt": [name, "Arn"]}}
+    function = resources["SmsFailures"]["Properties"]
+    assert function["Handler"] == "app.sms_failures"
+    assert function["LoggingConfig"] == {"LogGroup": {"Ref": "SmsFailuresLogGroup"}}
+    statements = resources["DefaultRole"]["Properties"]["Policies"][0]["PolicyDocument"][
+        "Statement"]
+    [logs] = [s for s in statements if "logs:PutLogEvents" in s["Action"]]
+    assert {"Fn::GetAtt": ["SmsFailuresLogGroup", "Arn"]} in logs["Resource"]
+    # The role SNS assumes to write the delivery status: trusted by SNS of this account,
+    # writing only SNS's own log groups; its ARN is the one command's argument (README).
+    role = resources["SmsDeliveryStatusRole"]["Properties"]
+    [trust] = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "sns.amazonaws.com"}
+    [write] = role["Policies"][0]["PolicyDocument"]["Statement"]
+    assert all("log-group:sns/" in r["Fn::Sub"] for r in write["Resource"])
+    assert packaged["Outputs"]["SmsDeliveryStatusRoleArn"]["Value"] == {
+        "Fn::GetAtt": ["SmsDeliveryStatusRole", "Arn"]}
+    # Locally: the group exists under SNS's name, and the filter is kept for the poller.
+    _, built = embedded_aws
+    assert built.refs[name] == "sns/us-east-1/123456789012/DirectPublishToPhoneNumber/Failure"
+    assert built.attrs["SmsFailedTextsFilter"]["DestinationArn"] == built.attrs[
+        "SmsFailures"]["Arn"]

@@ -39,6 +39,14 @@ def erased_pk(platform: Platform | str, user_id: str) -> str:
     return f"ERASED#{Platform(platform).value}#{digest[:32]}"
 
 
+def sent_text_pk(message_id: str) -> str:
+    """An alert publish by its SNS MessageId: what it covered, for a failed text's trace."""
+    return f"SMS#{message_id}"
+
+
+SMS_FAILED_PK = "SMSFAILED"  # one counter item per day and team (SK: YYYY-MM-DD#<team>)
+
+
 def turn_sk(turn: int) -> str:
     return f"TURN#{turn:06d}"
 

@@ -4,6 +4,7 @@ cannot be read."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -39,11 +40,12 @@ class Unreadable(FakeChannelStore):
         raise StoreUnavailable("DynamoDB is throttling")
 
 
-def _deps(store: FakeChannelStore) -> health.HealthDeps:
+def _deps(store: FakeChannelStore, texts_failed: Callable[[], int] = lambda: 2
+          ) -> health.HealthDeps:
     channels = ChannelDeps(store=store, notify_admins=lambda subject, sms: None,
                            policies=lambda: POLICIES, public_url="", now=lambda: AT)
     return health.HealthDeps(resources=lambda: RESOURCES, watchtower=Watch,
-                             channels=lambda: channels)
+                             channels=lambda: channels, texts_failed=texts_failed)
 
 
 def _never_built() -> NoReturn:
@@ -52,7 +54,7 @@ def _never_built() -> NoReturn:
 
 def test_a_stranger_learns_only_that_it_is_up_and_nothing_is_read() -> None:
     deps = health.HealthDeps(resources=_never_built, watchtower=_never_built,
-                             channels=_never_built)
+                             channels=_never_built, texts_failed=_never_built)
     assert health.report(False, deps) == {"status": "ok"}
 
 
@@ -63,8 +65,20 @@ def test_the_admin_gets_the_resources_channels_and_self_watch() -> None:
     assert (shown["status"], shown["stage"], shown["table"]) == ("ok", "dev", "replywindow-dev")
     assert list(shown["channels"]) == ["x"]
     assert shown["dead_letters"] == {"inbound": 0, "alerts": 1}
-    assert {row["check"] for row in shown["sms_checks"]} == {"sms sandbox",
-                                                             "sms spend this month"}
+    assert shown["sms_failed"] == {"this_month": 2}
+    assert {row["check"] for row in shown["sms_checks"]} == {
+        "sms sandbox", "sms spend this month", "sms failed this month"}
+
+
+def test_failed_texts_that_cannot_be_counted_are_said_and_the_rest_still_shown() -> None:
+    def throttled() -> int:
+        raise StoreUnavailable("DynamoDB is throttling")
+
+    shown = health.report(True, _deps(FakeChannelStore(), throttled))
+    assert shown["sms_failed"] == {"error": "unavailable (StoreUnavailable)"}
+    assert shown["dead_letters"] == {"inbound": 0, "alerts": 1}
+    assert [row["bad"] for row in shown["sms_checks"]
+            if row["check"] == "sms failed this month"] == [True]
 
 
 def test_an_unreadable_channel_store_is_said_and_the_rest_still_shown() -> None:

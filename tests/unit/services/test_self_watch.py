@@ -57,3 +57,15 @@ def test_an_unreadable_sms_part_is_trouble() -> None:
 
     rows = {r["check"]: (r["state"], r["bad"]) for r in checks(overview(Broken()))}
     assert rows["sms"] == ("unavailable (ConnectionError)", True)
+
+
+def test_the_months_failed_texts_show_among_the_sms_rows() -> None:
+    from chalicelib.services.self_watch import checks, sms_rows
+
+    assert sms_rows(None, {"this_month": 0}) == [
+        {"check": "sms failed this month", "state": "none", "bad": False}]
+    failed = sms_rows({"sandbox": False}, {"this_month": 3})
+    assert {"check": "sms failed this month", "bad": True,
+            "state": "3 text(s) failed, each followed by an email"} in failed
+    assert any(r["check"] == "sms failed this month" and r["bad"]
+               for r in checks({"sms_failed": {"error": "unavailable (StoreUnavailable)"}}))
