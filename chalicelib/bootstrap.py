@@ -189,11 +189,11 @@ def notifier() -> SnsNotifier:
 
 
 @_once
-def sms_filters_checked() -> int:
+def sms_filters_checked() -> dict[str, int]:
     """Once a container: SMS subscriptions made before failed texts had follow-ups get the
     filter that keeps a follow-up email off the phone (a failure raises, and is not cached:
     the next call tries again)."""
-    return notifier().refuse_resends_by_sms()
+    return {"updated": notifier().refuse_resends_by_sms()}
 
 
 @_once
