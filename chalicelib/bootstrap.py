@@ -24,11 +24,13 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
     from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
     from chalicelib.adapters.dynamodb.channels import DynamoChannels
+    from chalicelib.adapters.dynamodb.claims import DynamoClaims
+    from chalicelib.adapters.dynamodb.conversation_log import DynamoConversationLog
     from chalicelib.adapters.dynamodb.conversations import DynamoConversations
     from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
-    from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
+    from chalicelib.adapters.dynamodb.reply_log import DynamoReplyLog
     from chalicelib.adapters.secrets import PlatformSecrets
     from chalicelib.adapters.sns_alerts import SnsNotifier
     from chalicelib.adapters.sqs_queue import SqsInboundQueue, SqsRedelivery
@@ -296,7 +298,7 @@ def agent_deps() -> AgentDeps:
     from chalicelib.services.agent_api import AgentDeps
 
     return AgentDeps(conversations=conversations(), inbox=conversations(),
-                     store=ingest_store(), send=reply_sender(), now=now,
+                     replies=reply_log(), send=reply_sender(), now=now,
                      default_team=policies().default_team, on_turn=record_turn,
                      cursor_key=lambda: secrets().signing_key(), agent_teams=agent_teams,
                      meta_human_agent=settings().meta_human_agent,
@@ -356,11 +358,27 @@ def secrets() -> PlatformSecrets:
 
 
 @cache
-def ingest_store() -> DynamoIngestStore:
-    from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
+def claims() -> DynamoClaims:
+    from chalicelib.adapters.dynamodb.claims import DynamoClaims
 
-    return DynamoIngestStore(dynamodb(), settings().table,
-                             timedelta(days=settings().retention_days), now)
+    return DynamoClaims(dynamodb(), settings().table, timedelta(days=settings().retention_days),
+                        now)
+
+
+@cache
+def conversation_log() -> DynamoConversationLog:
+    from chalicelib.adapters.dynamodb.conversation_log import DynamoConversationLog
+
+    return DynamoConversationLog(dynamodb(), settings().table,
+                                 timedelta(days=settings().retention_days), now)
+
+
+@cache
+def reply_log() -> DynamoReplyLog:
+    from chalicelib.adapters.dynamodb.reply_log import DynamoReplyLog
+
+    return DynamoReplyLog(dynamodb(), settings().table,
+                          timedelta(days=settings().retention_days), now)
 
 
 @cache
@@ -373,13 +391,13 @@ def inbound_queue() -> SqsInboundQueue:
 def inbound_deps() -> InboundDeps:
     from chalicelib.services.inbound import InboundDeps
 
-    return InboundDeps(store=ingest_store(), policies=policies, turns=turn_deps)
+    return InboundDeps(log=conversation_log(), policies=policies, turns=turn_deps)
 
 
 def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
-    return IngestDeps(store=ingest_store(), queue=inbound_queue(), now=now,
+    return IngestDeps(claims=claims(), queue=inbound_queue(), now=now,
                       channels=channel_log())
 
 
@@ -455,8 +473,9 @@ def _channels_or_unknown() -> dict[str, Any]:
 def reset() -> None:
     """Forget every cached client and setting (tests change the environment between runs)."""
     for getter in (settings, dynamodb, sqs, sns, stepfunctions, account_id, alarm_clock_arn,
-                   alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
-                   webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
+                   alerts_topic_arn, due_checks, alarm_clock, claims, conversation_log,
+                   reply_log, inbound_queue, webhook_deps, conversations, oncall, notifier,
+                   alert_log, ack_links,
                    policies, reply_sender, idempotency_config, channels, channel_log,
                    dead_letters, customer_data, redelivery, cloudwatch, watchtower):
         getter.cache_clear()

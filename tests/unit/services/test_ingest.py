@@ -26,7 +26,13 @@ from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import load_policies
 from chalicelib.services import inbound
 from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
-from tests.fakes import FakeChannelLog, FakeIngestStore, FakeQueue
+from tests.fakes import (
+    FakeChannelLog,
+    FakeClaims,
+    FakeConversationLog,
+    FakeMessageTable,
+    FakeQueue,
+)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 POLICIES = load_policies(Path(__file__).resolve().parents[3] / "chalicelib" / "policies.yaml")
@@ -54,13 +60,14 @@ def dm(mid: str, *, author: Person = ANN, at: datetime = NOW - timedelta(minutes
 
 @pytest.fixture
 def deps() -> IngestDeps:
-    return IngestDeps(store=FakeIngestStore(), queue=FakeQueue(), now=lambda: NOW,
+    return IngestDeps(claims=FakeClaims(), queue=FakeQueue(), now=lambda: NOW,
                       channels=FakeChannelLog())
 
 
-def store(deps: IngestDeps) -> FakeIngestStore:
-    assert isinstance(deps.store, FakeIngestStore)
-    return deps.store
+def store(deps: IngestDeps) -> FakeMessageTable:
+    """The items the webhook's claims and the worker's log share."""
+    assert isinstance(deps.claims, FakeClaims)
+    return deps.claims.table
 
 
 def queue(deps: IngestDeps) -> FakeQueue:
@@ -77,7 +84,7 @@ def work(deps: IngestDeps, since: int = 0) -> list[tuple[str, Facts | None]]:
     for _, _, body in queue(deps).sent[since:]:
         event = MessageEvent.model_validate(body["event"])
         outcome, facts = inbound.apply(event, datetime.fromisoformat(body["received_at"]),
-                                       store(deps), POLICIES)
+                                       FakeConversationLog(store(deps)), POLICIES)
         done.append((outcome, facts))
     WORKED.extend(done)
     return done

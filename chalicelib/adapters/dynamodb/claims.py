@@ -1,0 +1,86 @@
+"""The webhook's claims (services/ingest.py `Claims`): one conditional put a message, and the
+platform's edits and deletions of messages already applied."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
+from chalicelib.adapters.dynamodb.messages import Messages, is_x_post
+from chalicelib.adapters.dynamodb.records import claim_item, conversation_pk
+from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.events import MessageEvent, Platform
+from chalicelib.domain.ports import AlreadyStored, message_sk
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class DynamoClaims:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta,
+                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.messages = Messages(client, table, retention, now)
+        self.client, self.table = client, table
+
+    def accept(self, event: MessageEvent, received_at: datetime) -> None:
+        """The webhook's one write: the claim, with where the message will be stored. On a
+        redelivery, the old claim (returned by the failed condition) finds out whether the
+        worker has applied it."""
+        where: dict[str, Any] = {"message_sk": message_sk(event)}
+        if not is_x_post(event):  # an X post's conversation: the tweet index will say
+            where["conversation_pk"] = conversation_pk(event.platform, event.thread)
+        with aws_errors("accept message"):
+            try:
+                self.client.put_item(
+                    TableName=self.table,
+                    Item=to_item(claim_item(event.platform, event.message_id,
+                                            self.messages.expires_at(),
+                                            received_at=received_at.isoformat(), **where)),
+                    ConditionExpression="attribute_not_exists(PK)",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                old = from_item(error.response.get("Item") or {})  # type: ignore[arg-type]
+                # An erased message's claim is its tombstone: its redelivery stores nothing.
+                applied = ("elsewhere" in old or "erased" in old
+                           or self.messages.stored(event, old) is not None)
+                raise AlreadyStored(event.message_id, applied=applied) from error
+
+    def edit(self, platform: Platform, message_id: str, text: str) -> bool:
+        message_key = self._message_key(platform, message_id)
+        if message_key is None:
+            return False
+        with aws_errors("edit message"):
+            self.client.update_item(TableName=self.table, Key=message_key,
+                                    UpdateExpression="SET #t = :t, edited = :e",
+                                    ExpressionAttributeNames={"#t": "text"},
+                                    ExpressionAttributeValues={":t": value(text),
+                                                               ":e": value(True)})
+        return True
+
+    def erase(self, platform: Platform, message_id: str, deleted_at: datetime) -> bool:
+        message_key = self._message_key(platform, message_id)
+        if message_key is None:
+            return False
+        with aws_errors("erase message"):
+            # The customer withdrew it: keep that it existed (the turn's clock), not its words.
+            self.client.update_item(
+                TableName=self.table, Key=message_key,
+                UpdateExpression="SET #t = :empty, deleted = :d, deleted_at = :at "
+                                 "REMOVE attachments",
+                ExpressionAttributeNames={"#t": "text"},
+                ExpressionAttributeValues={":empty": value(""), ":d": value(True),
+                                           ":at": value(deleted_at.isoformat())})
+        return True
+
+    def _message_key(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
+        claim = self.messages.claim(platform, message_id)
+        if not claim or claim.get("elsewhere") or claim.get("erased"):
+            return None  # unknown, a brand message outside any conversation, or erased
+        pk = self.messages.conversation_pk(platform, message_id, claim)
+        where = key(pk, str(claim["message_sk"])) if pk and "message_sk" in claim else None
+        if where is None or self.messages.get(where, "read message") is None:
+            # Accepted, still in the queue: the platform's retry finds it applied.
+            raise StoreUnavailable("message accepted but not applied yet")
+        return where
