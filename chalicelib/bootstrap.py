@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.conversations import DynamoConversations
     from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
+    from chalicelib.adapters.dynamodb.messages import Messages
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
     from chalicelib.adapters.dynamodb.reply_log import DynamoReplyLog
     from chalicelib.adapters.secrets import PlatformSecrets
@@ -358,27 +359,31 @@ def secrets() -> PlatformSecrets:
 
 
 @cache
+def messages() -> Messages:
+    from chalicelib.adapters.dynamodb.messages import Messages
+
+    return Messages(dynamodb(), settings().table, timedelta(days=settings().retention_days), now)
+
+
+@cache
 def claims() -> DynamoClaims:
     from chalicelib.adapters.dynamodb.claims import DynamoClaims
 
-    return DynamoClaims(dynamodb(), settings().table, timedelta(days=settings().retention_days),
-                        now)
+    return DynamoClaims(messages())
 
 
 @cache
 def conversation_log() -> DynamoConversationLog:
     from chalicelib.adapters.dynamodb.conversation_log import DynamoConversationLog
 
-    return DynamoConversationLog(dynamodb(), settings().table,
-                                 timedelta(days=settings().retention_days), now)
+    return DynamoConversationLog(messages())
 
 
 @cache
 def reply_log() -> DynamoReplyLog:
     from chalicelib.adapters.dynamodb.reply_log import DynamoReplyLog
 
-    return DynamoReplyLog(dynamodb(), settings().table,
-                          timedelta(days=settings().retention_days), now)
+    return DynamoReplyLog(messages())
 
 
 @cache
@@ -473,10 +478,10 @@ def _channels_or_unknown() -> dict[str, Any]:
 def reset() -> None:
     """Forget every cached client and setting (tests change the environment between runs)."""
     for getter in (settings, dynamodb, sqs, sns, stepfunctions, account_id, alarm_clock_arn,
-                   alerts_topic_arn, due_checks, alarm_clock, claims, conversation_log,
-                   reply_log, inbound_queue, webhook_deps, conversations, oncall, notifier,
-                   alert_log, ack_links,
-                   policies, reply_sender, idempotency_config, channels, channel_log,
+                   alerts_topic_arn, due_checks, alarm_clock, messages, claims,
+                   conversation_log, reply_log, inbound_queue, webhook_deps, conversations,
+                   oncall, notifier, alert_log, ack_links, policies, reply_sender,
+                   idempotency_config, channels, channel_log,
                    dead_letters, customer_data, redelivery, cloudwatch, watchtower):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters

@@ -3,27 +3,18 @@ platform's edits and deletions of messages already applied."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import Any
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
-from chalicelib.adapters.dynamodb.messages import Messages, is_x_post
+from chalicelib.adapters.dynamodb.messages import OnMessages, is_x_post
 from chalicelib.adapters.dynamodb.records import claim_item, conversation_pk
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.events import MessageEvent, Platform
 from chalicelib.domain.ports import AlreadyStored, message_sk
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
-
-class DynamoClaims:
-    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.messages = Messages(client, table, retention, now)
-        self.client, self.table = client, table
-
+class DynamoClaims(OnMessages):
     def accept(self, event: MessageEvent, received_at: datetime) -> None:
         """The webhook's one write: the claim, with where the message will be stored. On a
         redelivery, the old claim (returned by the failed condition) finds out whether the

@@ -3,12 +3,10 @@ message needs read to join its conversation, its commit, and the bookkeeping aft
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from datetime import datetime
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, key, to_item, value
-from chalicelib.adapters.dynamodb.messages import Messages
+from chalicelib.adapters.dynamodb.messages import OnMessages
 from chalicelib.adapters.dynamodb.records import (
     ERASED_SK,
     META,
@@ -27,16 +25,8 @@ from chalicelib.domain.events import MessageEvent, Platform
 from chalicelib.domain.facts import Facts, committed
 from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage, message_sk
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
-
-class DynamoConversationLog:
-    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.messages = Messages(client, table, retention, now)
-        self.client, self.table, self.now = client, table, now
-
+class DynamoConversationLog(OnMessages):
     def seen(self, event: MessageEvent) -> SeenMessage | None:
         return self.messages.seen(event)
 
@@ -96,6 +86,7 @@ class DynamoConversationLog:
                                            ":exp": value(self.messages.expires_at())})
 
     def bury(self, platform: Platform, message_id: str) -> None:
+        expires_at = int((self.messages.now() + TOMBSTONE).timestamp())
         with aws_errors("store claim"):
             self.client.put_item(TableName=self.table, Item=to_item(claim_item(
-                platform, message_id, int((self.now() + TOMBSTONE).timestamp()), erased=True)))
+                platform, message_id, expires_at, erased=True)))

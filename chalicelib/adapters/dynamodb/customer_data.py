@@ -25,15 +25,17 @@ from chalicelib.adapters.dynamodb.records import (
     TOMBSTONE,
     TURN,
     TWEET_SK,
+    alert_log_key,
     claim_item,
     conversation_pk,
     customer_pk,
+    due_pk,
     erased_pk,
     tweet_pk,
 )
 from chalicelib.domain.conversations import split_conversation_id
 from chalicelib.domain.errors import ErasureIncomplete
-from chalicelib.domain.timers import bucket_of
+from chalicelib.domain.timers import DueCheck, bucket_of, bucket_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -111,7 +113,7 @@ class DynamoCustomerData:
                     turns += 1
                 elif sk == META:
                     found += [_delete(k) for k in self._due_checks(conversation_id, item)]
-            found += [_delete(key(f"ALERT#{conversation_id}#{turn}#{level}", "ALERT"))
+            found += [_delete(alert_log_key(f"{conversation_id}#{turn}#{level}"))
                       for turn in range(1, turns + 1) for level in LEVELS]
         total = len(found) + len(held) + 1
         for writes in (found, held):
@@ -141,7 +143,8 @@ class DynamoCustomerData:
                              ("escalation", "escalate_at")):
             if meta.get(field):
                 bucket = bucket_of(datetime.fromisoformat(meta[field]), self.resolution)
-                found.append(key(f"DUE#{bucket}", f"{conversation_id}#{meta['turn']}#{level}"))
+                check = DueCheck(conversation_id, int(meta["turn"]), level, bucket_time(bucket))
+                found.append(key(due_pk(bucket), check.key))
         return found
 
     def audit(self, action: str, platform: str, user_id: str, by: str, at: datetime,

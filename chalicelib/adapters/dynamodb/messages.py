@@ -171,6 +171,14 @@ class Messages:
                 **({"ExpressionAttributeNames": used} if used else {}))  # type: ignore[arg-type]
 
 
+class OnMessages:
+    """Each caller's adapter: its own methods over the shared items."""
+
+    def __init__(self, messages: Messages) -> None:
+        self.messages = messages
+        self.client, self.table = messages.client, messages.table
+
+
 def is_x_post(event: MessageEvent) -> bool:
     """A public X post: its conversation is the thread of the tweet it answers, which only the
     worker knows (it writes the tweet index before its commit)."""

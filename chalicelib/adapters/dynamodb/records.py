@@ -22,8 +22,11 @@ CLAIM = "MSGID#"  # a platform message id's claim
 TWEET = "TWEET#"  # an X post's thread
 CUSTOMER = "CUST#"  # a customer's profile
 ERASED = "ERASED#"  # an erased customer's tombstone
+DUE = "DUE#"  # a bucket's due checks (due_checks.py)
+ALERT = "ALERT#"  # one alert of a turn (alert_log.py)
 # Sort keys: fixed ones, then prefixes within a conversation.
 META, CLAIM_SK, TWEET_SK, PROFILE, ERASED_SK = "META", "MSGID", "TWEET", "PROFILE", "ERASED"
+ALERT_SK = "ALERT"
 MESSAGE = MESSAGE_SK_PREFIX  # "MSG#": the domain orders a conversation's messages by it
 TURN = "TURN#"
 UNSURE = "UNSURE#"
@@ -73,6 +76,15 @@ def erased_pk(platform: Platform | str, user_id: str) -> str:
     (a WhatsApp id is a phone number)."""
     digest = hashlib.sha256(f"{Platform(platform).value}#{user_id}".encode()).hexdigest()
     return f"{ERASED}{Platform(platform).value}#{digest[:32]}"
+
+
+def due_pk(bucket: int) -> str:
+    return f"{DUE}{bucket}"
+
+
+def alert_log_key(alert: str) -> dict[str, Any]:
+    """`alert`: the due check's key (chalicelib/domain/timers.py `DueCheck.key`)."""
+    return key(f"{ALERT}{alert}", ALERT_SK)
 
 
 def turn_sk(turn: int) -> str:

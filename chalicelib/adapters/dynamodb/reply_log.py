@@ -7,27 +7,16 @@ the platform's time, not the agent API's)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, to_item
-from chalicelib.adapters.dynamodb.messages import Messages
+from chalicelib.adapters.dynamodb.messages import OnMessages
 from chalicelib.adapters.dynamodb.records import claim_item, claim_key, conversation_pk
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.events import MessageEvent
 from chalicelib.domain.ports import NewMessage, SeenMessage
 
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
 
-
-class DynamoReplyLog:
-    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta,
-                 now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        self.messages = Messages(client, table, retention, now)
-        self.client, self.table = client, table
-
+class DynamoReplyLog(OnMessages):
     def seen(self, sent: MessageEvent) -> SeenMessage | None:
         return self.messages.seen(sent)
 
