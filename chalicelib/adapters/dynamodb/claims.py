@@ -19,16 +19,18 @@ class DynamoClaims(OnMessages):
         """The webhook's one write: the claim, with where the message will be stored. On a
         redelivery, the old claim (returned by the failed condition) finds out whether the
         worker has applied it."""
-        where: dict[str, Any] = {"message_sk": message_sk(event)}
-        if not is_x_post(event):  # an X post's conversation: the tweet index will say
-            where["conversation_pk"] = conversation_pk(event.platform, event.thread)
+        # An X post's conversation is not known here: the tweet index will say.
+        conversation = None if is_x_post(event) else conversation_pk(event.platform,
+                                                                     event.thread)
         with aws_errors("accept message"):
             try:
                 self.client.put_item(
                     TableName=self.table,
                     Item=to_item(claim_item(event.platform, event.message_id,
                                             self.messages.expires_at(),
-                                            received_at=received_at.isoformat(), **where)),
+                                            received_at=received_at.isoformat(),
+                                            conversation_pk=conversation,
+                                            message_sk=message_sk(event))),
                     ConditionExpression="attribute_not_exists(PK)",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except self.client.exceptions.ConditionalCheckFailedException as error:
@@ -70,8 +72,8 @@ class DynamoClaims(OnMessages):
         if not claim or claim.get("elsewhere") or claim.get("erased"):
             return None  # unknown, a brand message outside any conversation, or erased
         pk = self.messages.conversation_pk(platform, message_id, claim)
-        where = key(pk, str(claim["message_sk"])) if pk and "message_sk" in claim else None
-        if where is None or self.messages.get(where, "read message") is None:
+        message = key(pk, str(claim["message_sk"])) if pk and "message_sk" in claim else None
+        if message is None or self.messages.get(message, "read message") is None:
             # Accepted, still in the queue: the platform's retry finds it applied.
             raise StoreUnavailable("message accepted but not applied yet")
-        return where
+        return message
