@@ -43,6 +43,8 @@ import botocore.exceptions
 import requests
 
 from bench.stack import SECRETS, local_stack
+from chalicelib.adapters.dynamodb.records import META, conversation_pk
+from chalicelib.domain.events import Platform
 from chalicelib.webhooks.signatures import x_signature
 from infrastructure.local.demo import BRAND_X, x_post
 from infrastructure.local.pollers import QueuePoller
@@ -199,7 +201,7 @@ def _warm_up(runtime: LocalRuntime, ddb: Any, table: str, base: str) -> None:
 
 
 def _keys(conversations: list[str]) -> list[dict[str, Any]]:
-    return [{"PK": {"S": "CONV#x#" + c.split(".", 1)[1]}, "SK": {"S": "META"}}
+    return [{"PK": {"S": conversation_pk(Platform.X, c.split(".", 1)[1])}, "SK": {"S": META}}
             for c in conversations]
 
 
@@ -218,7 +220,7 @@ def _batch_get(ddb: Any, table: str, conversations: list[str], projection: str
 
 
 def _conversation_id(item: dict[str, Any]) -> str:
-    return "x." + str(item["PK"]["S"]).split("#", 2)[2]
+    return "x." + str(item["PK"]["S"]).removeprefix(conversation_pk(Platform.X, ""))
 
 
 def _watch_closing(ddb: Any, table: str, burst: Burst, done: threading.Event) -> None:
@@ -374,13 +376,13 @@ class WorkerRecorder:
 
 def _answered_conversation(operation: str, params: dict[str, Any]) -> str | None:
     """The conversation a successful write leaves answered: the worker's versioned put of the
-    conversation item (chalicelib/adapters/dynamodb/ingest_store.py)."""
+    conversation item (chalicelib/adapters/dynamodb/writes.py)."""
     item = params.get("Item") or {}
-    if operation != "PutItem" or item.get("SK", {}).get("S") != "META" or item.get(
+    if operation != "PutItem" or item.get("SK", {}).get("S") != META or item.get(
             "status", {}).get("S") != "awaiting_customer":
         return None
-    pk = str(item.get("PK", {}).get("S", ""))
-    return "x." + pk.split("#", 2)[2] if pk.startswith("CONV#x#") else None
+    pk, x_threads = str(item.get("PK", {}).get("S", "")), conversation_pk(Platform.X, "")
+    return "x." + pk.removeprefix(x_threads) if pk.startswith(x_threads) else None
 
 
 def _percentile(values: list[float], q: float) -> float:

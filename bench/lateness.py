@@ -20,6 +20,8 @@ import boto3
 import requests
 
 from bench.stack import SECRETS, local_stack
+from chalicelib.adapters.dynamodb.records import META, conversation_pk
+from chalicelib.domain.events import Platform
 from chalicelib.webhooks.signatures import meta_signature
 from infrastructure.local.demo import DEMO_POLICIES
 
@@ -55,11 +57,12 @@ def measure(m: int = M, *, timers_lost: bool = False) -> dict[str, Any]:
                            region_name="us-east-1")
         planned: dict[str, datetime] = {}
         deadline = time.monotonic() + 60
+        threads = conversation_pk(Platform.MESSENGER, f"dm-{PAGE}-{run}")
         while len(planned) < m and time.monotonic() < deadline:
             items = ddb.scan(TableName=os.environ["REPLYWINDOW_TABLE"],
                              FilterExpression="SK = :m AND begins_with(PK, :p)",
-                             ExpressionAttributeValues={":m": {"S": "META"}, ":p": {
-                                 "S": f"CONV#messenger#dm-{PAGE}-{run}"}})["Items"]
+                             ExpressionAttributeValues={":m": {"S": META},
+                                                        ":p": {"S": threads}})["Items"]
             planned = {i["id"]["S"]: datetime.fromisoformat(i["warn_at"]["S"])
                        for i in items if "warn_at" in i}
             time.sleep(0.5)

@@ -16,6 +16,7 @@ import boto3
 import requests
 
 from bench.stack import SECRETS, local_stack
+from chalicelib.adapters.dynamodb.records import MESSAGE, META
 from chalicelib.webhooks.signatures import meta_signature
 
 N = int(os.environ.get("BENCH_LOAD_N", "300"))
@@ -70,13 +71,13 @@ def measure(n: int = N, c: int = C) -> dict[str, Any]:
         deadline, progress = time.monotonic() + 60, -1
         while True:  # wait for the triage worker to drain the queue, while it makes progress
             items = [i for i in scan() if f"dm-{PAGE}-{run}" in i["PK"]["S"]]
-            triaged = [i for i in items if i["SK"]["S"] == "META" and "priority" in i]
+            triaged = [i for i in items if i["SK"]["S"] == META and "priority" in i]
             if len(triaged) >= accepted or time.monotonic() > deadline:
                 break
             if len(triaged) > progress:
                 progress, deadline = len(triaged), time.monotonic() + 60
             time.sleep(3)
-        messages = [i for i in items if i["SK"]["S"].startswith("MSG#")]
+        messages = [i for i in items if i["SK"]["S"].startswith(MESSAGE)]
         stored_ids = [i["message_id"]["S"] for i in messages]
 
         floor_queue = sqs.create_queue(QueueName="bench-load-floor.fifo",

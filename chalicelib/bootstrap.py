@@ -27,11 +27,14 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
     from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
     from chalicelib.adapters.dynamodb.channels import DynamoChannels
+    from chalicelib.adapters.dynamodb.claims import DynamoClaims
+    from chalicelib.adapters.dynamodb.conversation_log import DynamoConversationLog
     from chalicelib.adapters.dynamodb.conversations import DynamoConversations
     from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
-    from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
+    from chalicelib.adapters.dynamodb.messages import Messages
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
+    from chalicelib.adapters.dynamodb.reply_log import DynamoReplyLog
     from chalicelib.adapters.dynamodb.sent_texts import DynamoSentTexts
     from chalicelib.adapters.dynamodb.sessions import DynamoSessions
     from chalicelib.adapters.platforms.reply_sender import IdempotentReplySender
@@ -292,7 +295,7 @@ def agent_deps() -> AgentDeps:
     from chalicelib.services.agent_api import AgentDeps
 
     return AgentDeps(conversations=conversations(), inbox=conversations(),
-                     store=ingest_store(), send=reply_sender().send, now=now,
+                     replies=reply_log(), send=reply_sender().send, now=now,
                      default_team=policies().default_team, on_turn=conversations().update_turn,
                      cursor_key=lambda: secrets().signing_key(),
                      agent_teams=oncall().agent_teams,
@@ -360,11 +363,31 @@ def secrets() -> PlatformSecrets:
 
 
 @_once
-def ingest_store() -> DynamoIngestStore:
-    from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
+def messages() -> Messages:
+    from chalicelib.adapters.dynamodb.messages import Messages
 
-    return DynamoIngestStore(dynamodb(), settings().table,
-                             timedelta(days=settings().retention_days), now)
+    return Messages(dynamodb(), settings().table, timedelta(days=settings().retention_days), now)
+
+
+@_once
+def claims() -> DynamoClaims:
+    from chalicelib.adapters.dynamodb.claims import DynamoClaims
+
+    return DynamoClaims(messages())
+
+
+@_once
+def conversation_log() -> DynamoConversationLog:
+    from chalicelib.adapters.dynamodb.conversation_log import DynamoConversationLog
+
+    return DynamoConversationLog(messages())
+
+
+@_once
+def reply_log() -> DynamoReplyLog:
+    from chalicelib.adapters.dynamodb.reply_log import DynamoReplyLog
+
+    return DynamoReplyLog(messages())
 
 
 @_once
@@ -377,13 +400,13 @@ def inbound_queue() -> SqsInboundQueue:
 def inbound_deps() -> InboundDeps:
     from chalicelib.services.inbound import InboundDeps
 
-    return InboundDeps(store=ingest_store(), policies=policies, turns=turn_deps)
+    return InboundDeps(log=conversation_log(), policies=policies, turns=turn_deps)
 
 
 def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
-    return IngestDeps(store=ingest_store(), queue=inbound_queue(), now=now,
+    return IngestDeps(claims=claims(), queue=inbound_queue(), now=now,
                       channels=channel_log())
 
 

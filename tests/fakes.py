@@ -22,50 +22,37 @@ from chalicelib.domain.ports import (
 )
 
 
-class FakeIngestStore:
+class FakeMessageTable:
+    """The ingest path's items, shared by the three fakes below as the one table is by the
+    adapters. Its commit is atomic where the adapters' is several writes (the conversation's
+    versioned put decides in both)."""
+
     def __init__(self) -> None:
         self.conversations: dict[tuple[Platform, str], Conversation] = {}
         self.messages: dict[tuple[Platform, str], dict[str, Any]] = {}
-        self.dedupe: dict[tuple[Platform, str], SeenMessage] = {}
+        self.applied: dict[tuple[Platform, str], SeenMessage] = {}
         self.tweets: dict[str, str] = {}
         self.customers: dict[tuple[Platform, str], CustomerProfile] = {}
         self.turns: dict[tuple[str, int], dict[str, Any]] = {}
         self.accepted: dict[tuple[Platform, str], datetime] = {}
         self.elsewhere: set[tuple[Platform, str]] = set()
         self.erased: dict[tuple[Platform, str], datetime] = {}  # customers' tombstones
-        self._lock = threading.Lock()
-
-    def accept(self, event: MessageEvent, received_at: datetime) -> None:
-        platform, message_id = event.platform, event.message_id
-        with self._lock:
-            if (platform, message_id) in self.accepted:
-                raise AlreadyStored(message_id, applied=(platform, message_id) in self.dedupe
-                                    or (platform, message_id) in self.elsewhere)
-            self.accepted[(platform, message_id)] = received_at
-
-    def seen(self, event: MessageEvent) -> SeenMessage | None:
-        return self.dedupe.get((event.platform, event.message_id))
-
-    def thread_of_tweet(self, tweet_id: str) -> str | None:
-        return self.tweets.get(tweet_id)
+        self.lock = threading.Lock()
 
     def load(self, platform: Platform, thread: str) -> Conversation | None:
         return self.conversations.get((platform, thread))
 
-    def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None:
-        return self.customers.get((platform, user_id))
+    def seen(self, event: MessageEvent) -> SeenMessage | None:
+        return self.applied.get((event.platform, event.message_id))
 
-    def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
-        return self.erased.get((platform, user_id))
-
-    def record(self, message: NewMessage) -> None:
+    def commit(self, message: NewMessage) -> None:
         event, c = message.event, message.conversation
-        with self._lock:
+        with self.lock:
             current = self.conversations.get((c.platform, c.thread))
             if (current is None) != (message.expected_version is None) or (
                     current is not None and current.version != message.expected_version):
                 raise VersionConflict(c.id)
-            self.dedupe[(event.platform, event.message_id)] = SeenMessage(
+            self.applied[(event.platform, event.message_id)] = SeenMessage(
                 conversation=c.id, message_sk=message.message_sk,
                 facts=message.facts)
             self.messages[(event.platform, event.message_id)] = {
@@ -85,22 +72,27 @@ class FakeIngestStore:
             elif message.outcome is Outcome.TURN_ANSWERED:
                 self.turns[(c.id, c.turn)]["response_seconds"] = message.response_seconds
 
-    def pass_over(self, platform: Platform, message_id: str) -> None:
-        self.elsewhere.add((platform, message_id))
 
-    def bury(self, platform: Platform, message_id: str) -> None:
-        self.elsewhere.add((platform, message_id))
+class FakeClaims:
+    """services/ingest.py `Claims`."""
 
-    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
-        # record() here is atomic: an applied message always has its dedupe record.
-        seen = self.dedupe.get((event.platform, event.message_id))
-        return seen.facts if seen else None
+    def __init__(self, table: FakeMessageTable | None = None) -> None:
+        self.table = table or FakeMessageTable()
+
+    def accept(self, event: MessageEvent, received_at: datetime) -> None:
+        t, claim = self.table, (event.platform, event.message_id)
+        with t.lock:
+            if claim in t.accepted:
+                raise AlreadyStored(event.message_id,
+                                    applied=claim in t.applied or claim in t.elsewhere)
+            t.accepted[claim] = received_at
 
     def _applied(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
-        message = self.messages.get((platform, message_id))
-        if message is None and (platform, message_id) in self.elsewhere:
+        t = self.table
+        message = t.messages.get((platform, message_id))
+        if message is None and (platform, message_id) in t.elsewhere:
             return None
-        if message is None and (platform, message_id) in self.accepted:
+        if message is None and (platform, message_id) in t.accepted:
             raise StoreUnavailable("message accepted but not applied yet")
         return message
 
@@ -119,6 +111,56 @@ class FakeIngestStore:
         return True
 
 
+class FakeConversationLog:
+    """services/inbound.py `ConversationLog`."""
+
+    def __init__(self, table: FakeMessageTable | None = None) -> None:
+        self.table = table or FakeMessageTable()
+
+    def seen(self, event: MessageEvent) -> SeenMessage | None:
+        return self.table.seen(event)
+
+    def thread_of_tweet(self, tweet_id: str) -> str | None:
+        return self.table.tweets.get(tweet_id)
+
+    def load(self, platform: Platform, thread: str) -> Conversation | None:
+        return self.table.load(platform, thread)
+
+    def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None:
+        return self.table.customers.get((platform, user_id))
+
+    def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
+        return self.table.erased.get((platform, user_id))
+
+    def record(self, message: NewMessage) -> None:
+        self.table.commit(message)
+
+    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
+        # The table's commit is atomic: an applied message always has its facts.
+        seen = self.table.seen(event)
+        return seen.facts if seen else None
+
+    def pass_over(self, platform: Platform, message_id: str) -> None:
+        self.table.elsewhere.add((platform, message_id))
+
+    def bury(self, platform: Platform, message_id: str) -> None:
+        self.table.elsewhere.add((platform, message_id))
+
+
+class FakeReplyLog:
+    """services/agent_api.py `ReplyLog`."""
+
+    def __init__(self, table: FakeMessageTable | None = None) -> None:
+        self.table = table or FakeMessageTable()
+
+    def seen(self, sent: MessageEvent) -> SeenMessage | None:
+        return self.table.seen(sent)
+
+    def record(self, message: NewMessage) -> None:
+        # Its claim first, as the adapter writes it: the echo is a redelivery from then on.
+        self.table.accepted.setdefault((message.event.platform, message.event.message_id),
+                                       message.received_at)
+        self.table.commit(message)
 class FakeQueue:
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, Mapping[str, Any]]] = []

@@ -12,19 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.adapters.dynamodb import records
-from chalicelib.domain.events import Platform
 
 TABLE_KEYS = ("PK", "SK")
-
-
-def _prefix(key: str) -> str:
-    """The kind part of a key the adapters build: everything up to and including its first #."""
-    return key.split("#", 1)[0] + "#"
-
-
-# The item kinds the bench tells apart, from the adapters' own key builders.
-DEDUPE_PREFIX = _prefix(records.dedupe_pk(Platform.X, "-"))
-TURN_PREFIX = _prefix(records.turn_sk(0))
 
 
 @dataclass(frozen=True)
@@ -138,11 +127,11 @@ def item_kind(body: dict[str, Any]) -> str:
     item = body.get("Item") or body.get("Key") or {}
     pk: str = item.get("PK", {}).get("S", "")
     sk: str = item.get("SK", {}).get("S", "")
-    if pk.startswith(DEDUPE_PREFIX):
+    if pk.startswith(records.CLAIM):
         if "Item" not in body:
-            return "dedupe record"  # a read, or an update (a brand post elsewhere)
-        if body.get("ConditionExpression") == "attribute_not_exists(PK)":
+            return "claim"  # a read, or an update (a brand post elsewhere)
+        if "ConditionExpression" in body:  # only the webhook's put of a claim is conditional
             return "webhook claim"
-        return "dedupe record (an agent reply's location)"
+        return "claim (an agent reply's location)"
     pk_kind, sk_kind = pk.split("#")[0], sk.split("#")[0]
     return pk_kind + (f"/{sk_kind}" if sk_kind.isupper() and sk_kind != pk_kind else "")

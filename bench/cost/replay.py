@@ -21,10 +21,10 @@ from typing import Any
 import boto3
 import requests
 
-from bench.cost.meter import TURN_PREFIX
 from bench.cost.prices import DayCounts
 from bench.cost.recorder import Recorder
 from bench.stack import SECRETS, local_stack
+from chalicelib.adapters.dynamodb.records import TURN
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.demo import BRAND_X, messenger_message, x_post
 
@@ -164,5 +164,5 @@ def _turns(endpoint: str) -> int:
     ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
     items = ddb.scan(TableName=os.environ.get("REPLYWINDOW_TABLE", "replywindow-dev"),
                      FilterExpression="begins_with(SK, :t)",
-                     ExpressionAttributeValues={":t": {"S": TURN_PREFIX}})["Items"]
+                     ExpressionAttributeValues={":t": {"S": TURN}})["Items"]
     return len(items)

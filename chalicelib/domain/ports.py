@@ -32,7 +32,7 @@ class VersionConflict(Exception):
 
 @dataclass(frozen=True)
 class SeenMessage:
-    """The dedupe record of an applied message: where it is and what triage needs of it."""
+    """An applied message: where it is and what triage needs of it."""
 
     conversation: str
     message_sk: str
@@ -60,65 +60,18 @@ class NewMessage:
     received_at: datetime
     facts: Facts  # what the alarm needs, kept so a redelivery can finish it
     response_seconds: float | None = None
-    # The webhook's claim says where this message goes; False for the agent API's own reply,
-    # whose location the store records first (its echo carries the platform's time instead).
-    claimed: bool = True
 
     @property
     def message_sk(self) -> str:
         return message_sk(self.event)
 
 
+MESSAGE_SK_PREFIX = "MSG#"
+
+
 def message_sk(event: MessageEvent) -> str:
     """Messages sort by the platform's time within their conversation."""
-    return f"MSG#{event.created_at.isoformat()}#{event.message_id}"
-
-
-class IngestStore(Protocol):
-    def accept(self, event: MessageEvent, received_at: datetime) -> None:
-        """Claim the message id; AlreadyStored (with `applied`) if it was claimed before."""
-        ...
-
-    def seen(self, event: MessageEvent) -> SeenMessage | None:
-        """The message is applied and its bookkeeping done: where it is, what it did."""
-        ...
-
-    def thread_of_tweet(self, tweet_id: str) -> str | None: ...
-
-    def load(self, platform: Platform, thread: str) -> Conversation | None: ...
-
-    def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None: ...
-
-    def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
-        """When the customer's data was erased on request, while its tombstone lasts."""
-        ...
-
-    def record(self, message: NewMessage) -> None:
-        """Commit the conversation if it is still at `expected_version` (VersionConflict
-        otherwise), with the message, its turn, its customer and its dedupe record. What is
-        written before the commit is harmless without it; what comes after is idempotent."""
-        ...
-
-    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
-        """The conversation's last write applied `event`, but the work after it may not have
-        happened: do it (idempotently) and return the facts that commit recorded."""
-        ...
-
-    def pass_over(self, platform: Platform, message_id: str) -> None:
-        """The worker is done with a message that belongs to no conversation (a brand post):
-        its redeliveries are duplicates, its edits and deletions touch nothing."""
-        ...
-
-    def bury(self, platform: Platform, message_id: str) -> None:
-        """A message of an erased customer, not stored: its claim keeps only that (no
-        conversation, no customer), and its redeliveries are duplicates."""
-        ...
-
-    def edit(self, platform: Platform, message_id: str, text: str) -> bool: ...
-
-    def erase(self, platform: Platform, message_id: str, deleted_at: datetime) -> bool:
-        """Remove the text of a withdrawn message, keep that it existed. False if unknown."""
-        ...
+    return f"{MESSAGE_SK_PREFIX}{event.created_at.isoformat()}#{event.message_id}"
 
 
 class InboundQueue(Protocol):

@@ -30,8 +30,8 @@ from chalicelib.domain.facts import committed
 from chalicelib.domain.ports import (
     ChannelLog,
     ConversationStore,
-    IngestStore,
     NewMessage,
+    SeenMessage,
     VersionConflict,
     message_sk,
 )
@@ -59,11 +59,25 @@ class UnsureReplies(Protocol):
     def unsure_replies(self, conversation_id: str) -> list[dict[str, Any]]: ...
 
 
+class ReplyLog(Protocol):
+    """An agent's sent reply, kept in its conversation (adapters/dynamodb/reply_log.py)."""
+
+    def seen(self, sent: MessageEvent) -> SeenMessage | None:
+        """Kept already: its echo came first and was applied."""
+        ...
+
+    def record(self, message: NewMessage) -> None:
+        """Commit the conversation if it is still at `expected_version` (VersionConflict
+        otherwise), with the reply, its turn, and a claim on its id saying where it is kept,
+        written first so that its echo finds it."""
+        ...
+
+
 @dataclass(frozen=True)
 class AgentDeps:
     conversations: ConversationStore
     inbox: Inbox
-    store: IngestStore
+    replies: ReplyLog
     send: Callable[[ReplyRoute, str, str], str]  # (route, text, idempotency key) -> id
     now: Callable[[], datetime]
     default_team: str
@@ -318,17 +332,17 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
     platform's echo of this reply, arriving later, is then a duplicate."""
     for _ in range(8):
         c = _get_any(conversation_id, deps)
-        if c.last_message_id == sent.message_id or deps.store.seen(sent):
+        if c.last_message_id == sent.message_id or deps.replies.seen(sent):
             return c  # the platform's echo got here first and already answered the turn
         transition = turns.answer(c, now, sent.message_id)
         after = replace(transition.conversation, assignee=c.assignee or sent.author.id)
         try:
-            deps.store.record(NewMessage(
+            deps.replies.record(NewMessage(
                 event=sent, conversation=after, expected_version=c.version,
                 outcome=transition.outcome, received_at=now,
                 facts=committed(transition.outcome, sent.message_id, message_sk(sent), after,
                                 now),
-                response_seconds=transition.response_seconds, claimed=False))
+                response_seconds=transition.response_seconds))
         except VersionConflict:
             continue
         if transition.response_seconds is not None:

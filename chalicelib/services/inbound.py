@@ -2,9 +2,9 @@
 
 It runs in the conversation's FIFO group, so a conversation's messages apply in order. Triage
 happens here too, so one versioned write of the conversation carries the message's effect and
-its turn's priority and deadlines: that write is the commit point (the store's writes around it
-are idempotent, see adapters/dynamodb/ingest_store.py). A redelivery finds the message applied
-(its dedupe record, or the conversation's last message) and only finishes what is left: the
+its turn's priority and deadlines: that write is the commit point (the writes around it
+are idempotent, see adapters/dynamodb/messages.py). A redelivery finds the message applied
+(its item, or the conversation's last message) and only finishes what is left: the
 store's bookkeeping and setting the alarm, both idempotent.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from chalicelib import observability
 from chalicelib.domain import conversations
@@ -21,7 +21,7 @@ from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import Policies
-from chalicelib.domain.ports import IngestStore, NewMessage, VersionConflict
+from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage, VersionConflict
 from chalicelib.domain.ports import message_sk as event_sk
 from chalicelib.domain.redaction import hide_phones
 from chalicelib.services import turns
@@ -29,9 +29,49 @@ from chalicelib.services import turns
 _MAX_ATTEMPTS = 8  # optimistic-lock retries: only a burst on one conversation needs more than 1
 
 
+class ConversationLog(Protocol):
+    """The worker's view of storage (adapters/dynamodb/conversation_log.py)."""
+
+    def seen(self, event: MessageEvent) -> SeenMessage | None:
+        """The message is applied and its bookkeeping done: where it is, what it did."""
+        ...
+
+    def thread_of_tweet(self, tweet_id: str) -> str | None: ...
+
+    def load(self, platform: Platform, thread: str) -> Conversation | None: ...
+
+    def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None: ...
+
+    def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
+        """When the customer's data was erased on request, while its tombstone lasts."""
+        ...
+
+    def record(self, message: NewMessage) -> None:
+        """Commit the conversation if it is still at `expected_version` (VersionConflict
+        otherwise), with the message, its turn and its customer; the webhook's claim already
+        says where the message goes. What is written before the commit is harmless without
+        it; what comes after is idempotent."""
+        ...
+
+    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
+        """The conversation's last write applied `event`, but the work after it may not have
+        happened: do it (idempotently) and return the facts that commit recorded."""
+        ...
+
+    def pass_over(self, platform: Platform, message_id: str) -> None:
+        """The worker is done with a message that belongs to no conversation (a brand post):
+        its redeliveries are duplicates, its edits and deletions touch nothing."""
+        ...
+
+    def bury(self, platform: Platform, message_id: str) -> None:
+        """A message of an erased customer, not stored: its claim keeps only that (no
+        conversation, no customer), and its redeliveries are duplicates."""
+        ...
+
+
 @dataclass(frozen=True)
 class InboundDeps:
-    store: IngestStore
+    log: ConversationLog
     policies: Callable[[], Policies]
     turns: Callable[[], turns.TurnDeps]  # built only when a turn needs its alarm
 
@@ -39,39 +79,39 @@ class InboundDeps:
 def handle(body: Mapping[str, Any], deps: InboundDeps) -> str:
     event = MessageEvent.model_validate(body["event"])
     received_at = datetime.fromisoformat(str(body["received_at"]))
-    outcome, facts = apply(event, received_at, deps.store, deps.policies())
+    outcome, facts = apply(event, received_at, deps.log, deps.policies())
     if facts is not None and facts.planned is Planned.YES:
         turns.set_alarm(facts, deps.turns())
     return outcome
 
 
-def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
+def apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
           policies: Policies) -> tuple[str, Facts | None]:
     """Apply one message to its conversation: (outcome, the facts the alarm needs, if any)."""
-    seen = store.seen(event)
+    seen = log.seen(event)
     if seen is not None:
         return "duplicate", seen.facts
     for _ in range(_MAX_ATTEMPTS):
-        thread = _thread(event, store)
-        current = store.load(event.platform, thread)
+        thread = _thread(event, log)
+        current = log.load(event.platform, thread)
         if current is not None and current.last_message_id == event.message_id:
             # Applied, then the worker stopped (or lost the answer) before the bookkeeping.
-            return "duplicate", store.finish_applied(event, current)
+            return "duplicate", log.finish_applied(event, current)
         if current is None and event.direction is Direction.OUT:
             # The brand wrote where no customer is waiting (a post, a reply elsewhere): it
             # answers nobody, so it starts no conversation.
-            store.pass_over(event.platform, event.message_id)
+            log.pass_over(event.platform, event.message_id)
             return "brand_elsewhere", None
-        if current is None and _erased_since(event, store):
+        if current is None and _erased_since(event, log):
             # Written before its author's erasure (queued then, or redelivered late by the
             # platform): it must not bring erased words back. A message written after the
             # erasure is a new contact and starts a conversation as any other.
-            store.bury(event.platform, event.message_id)
+            log.bury(event.platform, event.message_id)
             return "erased_customer", None
         base = current or conversations.start(event, thread)
         transition = conversations.apply(base, event, received_at)
         after = transition.conversation
-        complaints_before = _complaints_before(event, after, transition.outcome, store)
+        complaints_before = _complaints_before(event, after, transition.outcome, log)
         after, planned, plan = turns.plan(after, transition.outcome, event.text,
                                           complaints_before=complaints_before,
                                           policies=policies, received_at=received_at)
@@ -84,7 +124,7 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
             answered_at=after.answered_at if transition.response_seconds is not None else None,
             planned=planned, plan=plan)
         try:
-            store.record(NewMessage(
+            log.record(NewMessage(
                 event=event, conversation=after,
                 expected_version=None if current is None else current.version,
                 outcome=transition.outcome, received_at=received_at, facts=facts,
@@ -99,23 +139,23 @@ def apply(event: MessageEvent, received_at: datetime, store: IngestStore,
                                       "changing"))
 
 
-def _erased_since(event: MessageEvent, store: IngestStore) -> bool:
+def _erased_since(event: MessageEvent, log: ConversationLog) -> bool:
     """Read only where a conversation would be created: an erasure deletes them all."""
-    erased_at = store.erased_at(event.platform, event.author.id)
+    erased_at = log.erased_at(event.platform, event.author.id)
     return erased_at is not None and event.created_at <= erased_at
 
 
-def _thread(event: MessageEvent, store: IngestStore) -> str:
+def _thread(event: MessageEvent, log: ConversationLog) -> str:
     """X public replies join the conversation of the tweet they answer (the tweet index)."""
     if event.platform is Platform.X and event.channel is Channel.PUBLIC and event.reply_to:
-        return store.thread_of_tweet(event.reply_to) or event.thread
+        return log.thread_of_tweet(event.reply_to) or event.thread
     return event.thread
 
 
 def _complaints_before(event: MessageEvent, after: Conversation, outcome: Outcome,
-                       store: IngestStore) -> int:
+                       log: ConversationLog) -> int:
     """Turns the customer opened before this one: read only when a turn opens."""
     if outcome is not Outcome.TURN_OPENED:
         return 0
-    profile = store.customer(event.platform, after.customer.id)
+    profile = log.customer(event.platform, after.customer.id)
     return profile.complaints if profile else 0

@@ -1,6 +1,6 @@
 """Ingest a webhook delivery: claim each message id once, then queue the message.
 
-The webhook answers the platform fast: one conditional put (the dedupe record) and one FIFO
+The webhook answers the platform fast: one conditional put (the message id's claim) and one FIFO
 send per message, the floor for "nothing accepted is ever lost or duplicated". A retried
 delivery whose first send may have failed sends again; FIFO deduplication, or the worker's
 applied check after its 5 minutes, absorbs the second. The conversation itself is built by
@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -26,20 +26,32 @@ from chalicelib.domain.events import (
     Platform,
     WebhookEvent,
 )
-from chalicelib.domain.ports import (
-    AlreadyStored,
-    ChannelLog,
-    InboundQueue,
-    IngestStore,
-)
+from chalicelib.domain.ports import AlreadyStored, ChannelLog, InboundQueue
 from chalicelib.domain.redaction import hide_phones
 
 logger = Logger(child=True)
 
 
+class Claims(Protocol):
+    """The webhook's claims on platform message ids (adapters/dynamodb/claims.py)."""
+
+    def accept(self, event: MessageEvent, received_at: datetime) -> None:
+        """Claim the message id; AlreadyStored (with `applied`) if it was claimed before."""
+        ...
+
+    def edit(self, platform: Platform, message_id: str, text: str) -> bool:
+        """The platform's edit of an applied message. False if unknown or stored nowhere;
+        StoreUnavailable while it is claimed but not applied yet (the platform retries)."""
+        ...
+
+    def erase(self, platform: Platform, message_id: str, deleted_at: datetime) -> bool:
+        """Remove the text of a withdrawn message, keep that it existed (as `edit`)."""
+        ...
+
+
 @dataclass(frozen=True)
 class IngestDeps:
-    store: IngestStore
+    claims: Claims
     queue: InboundQueue
     now: Callable[[], datetime]
     channels: ChannelLog  # the platform is calling; what it says about a channel
@@ -68,7 +80,7 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
         if isinstance(event, MessageEvent):
             report.add(_message(event, received_at, deps))
         elif isinstance(event, MessageDeleted):
-            erased = deps.store.erase(event.platform, event.message_id, event.deleted_at)
+            erased = deps.claims.erase(event.platform, event.message_id, event.deleted_at)
             report.add("erased" if erased else "erase_unknown")
         elif isinstance(event, ChannelSignal):
             logger.info("channel signal", extra={"platform": event.platform,
@@ -91,10 +103,10 @@ def _message(event: MessageEvent, received_at: datetime, deps: IngestDeps) -> st
     the conversation needs happens in the worker, in the conversation's FIFO order."""
     body = {"event": event.model_dump(mode="json"), "received_at": received_at.isoformat()}
     try:
-        deps.store.accept(event, received_at)
+        deps.claims.accept(event, received_at)
     except AlreadyStored as seen:
         if event.edited:
-            deps.store.edit(event.platform, event.message_id, event.text)
+            deps.claims.edit(event.platform, event.message_id, event.text)
             return "edited"
         if seen.applied:
             return "duplicate"

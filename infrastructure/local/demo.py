@@ -29,6 +29,7 @@ from rich.live import Live
 from rich.panel import Panel
 from rich.table import Table
 
+from chalicelib.adapters.dynamodb.records import META
 from chalicelib.domain.redaction import conversation_label, hide_phones
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.runtime import ROOT, LocalRuntime, LocalSettings
@@ -163,7 +164,7 @@ class Demo:
 
     def conversations(self) -> list[dict[str, Any]]:
         items = self.ddb.scan(TableName="replywindow-dev", FilterExpression="SK = :m",
-                              ExpressionAttributeValues={":m": {"S": "META"}})["Items"]
+                              ExpressionAttributeValues={":m": {"S": META}})["Items"]
         return [{k: next(iter(v.values())) for k, v in i.items()} for i in items]
 
     def new_alerts(self) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ import pytest
 
 from bench.cost.recorder import Recorder
 from chalicelib import bootstrap, config
-from chalicelib.adapters.dynamodb.records import dedupe_pk
+from chalicelib.adapters.dynamodb.records import claim_key
 from infrastructure.local.aws import Built
 
 
@@ -16,7 +16,7 @@ def test_writes_reads_and_failed_conditions_are_counted_by_item(aws: Built) -> N
     conversation = {"PK": {"S": "CONV#x#t-1"}, "SK": {"S": "META"},
                     "GSI1PK": {"S": "QUEUE#support#awaiting_agent"},
                     "GSI1SK": {"S": "2026-11-25T10:00:00+00:00#x.t-1"}}
-    claim = {"PK": {"S": dedupe_pk("x", "1")}, "SK": {"S": "MSGID"}}
+    claim = claim_key("x", "1")
     recorder = Recorder()
     recorder.install()
     try:

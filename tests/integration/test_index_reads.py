@@ -32,7 +32,7 @@ def test_the_index_holds_keys_and_the_inbox_still_lists_whole_conversations(aws:
     ingest([dm("m1")], bootstrap.ingest_deps())
     run_inbound_worker()
     ddb, table = bootstrap.dynamodb(), bootstrap.settings().table
-    conv = bootstrap.ingest_store().load(Platform.MESSENGER, "dm-999-42")
+    conv = bootstrap.conversation_log().load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None
     queue = f"QUEUE#{conv.team}#{Status.AWAITING_AGENT.value}"
     [entry] = ddb.query(TableName=table, IndexName="GSI1", KeyConditionExpression="GSI1PK = :q",

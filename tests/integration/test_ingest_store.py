@@ -67,7 +67,7 @@ def test_the_worker_commits_the_message_with_its_conversation_customer_and_turn(
         aws: Built) -> None:
     ingest([dm("m1")], bootstrap.ingest_deps())
     assert run_inbound_worker() == 1
-    conv = bootstrap.ingest_store().load(Platform.MESSENGER, "dm-999-42")
+    conv = bootstrap.conversation_log().load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None and conv.turn == 1
     assert conv.due_at is not None  # triaged in the same step
     keys = {(i["PK"]["S"], i["SK"]["S"].split("#")[0]) for i in table_items("")}
@@ -76,7 +76,7 @@ def test_the_worker_commits_the_message_with_its_conversation_customer_and_turn(
     assert ("CONV#messenger#dm-999-42", "TURN") in keys
     assert ("MSGID#messenger#m1", "MSGID") in keys
     assert ("CUST#messenger#42", "PROFILE") in keys
-    profile = bootstrap.ingest_store().customer(Platform.MESSENGER, "42")
+    profile = bootstrap.conversation_log().customer(Platform.MESSENGER, "42")
     assert profile is not None and profile.complaints == 1 and profile.followers == 50
     assert queued() == []  # the worker's batch was acknowledged
 
@@ -84,7 +84,7 @@ def test_the_worker_commits_the_message_with_its_conversation_customer_and_turn(
 def test_racing_workers_make_one_conversation(aws: Built) -> None:
     """Four first messages applied at once (e.g. an X reply whose group was only a guess):
     one conversation, one turn, every message in it."""
-    store = bootstrap.ingest_store()
+    store = bootstrap.conversation_log()
     barrier = threading.Barrier(4)
     errors: list[BaseException] = []
     outcomes: list[str] = []
@@ -193,28 +193,28 @@ def test_a_worker_stopped_at_any_write_is_finished_by_the_redelivery_once(
         assert run_inbound_worker() == 1
     assert calls["n"] > at  # the fault was reached
     done = lost and at == len(WORKER_WRITES) - 1  # its last write went through
-    assert (bootstrap.ingest_store().seen(dm("m1")) is not None) == done
+    assert (bootstrap.conversation_log().seen(dm("m1")) is not None) == done
     deadline = time.monotonic() + 15
     while queued_count() and time.monotonic() < deadline:
         run_inbound_worker()  # the failed record comes back in ~2 s (handlers._retry_soon)
         time.sleep(0.2)
-    conversation = bootstrap.ingest_store().load(Platform.MESSENGER, "dm-999-42")
+    conversation = bootstrap.conversation_log().load(Platform.MESSENGER, "dm-999-42")
     assert conversation is not None
     assert (conversation.turn, conversation.priority is not None) == (1, True)
     kinds = sorted(i["SK"]["S"].split("#")[0] for i in table_items("CONV#"))
     assert kinds == ["META", "MSG", "TURN"]
     [turn] = [from_item(i) for i in table_items("CONV#") if i["SK"]["S"].startswith("TURN")]
     assert turn["opened_at"] and turn["priority"] == conversation.priority
-    profile = bootstrap.ingest_store().customer(Platform.MESSENGER, "42")
+    profile = bootstrap.conversation_log().customer(Platform.MESSENGER, "42")
     assert profile is not None and profile.complaints == 1
-    seen = bootstrap.ingest_store().seen(dm("m1"))
+    seen = bootstrap.conversation_log().seen(dm("m1"))
     assert seen is not None and seen.facts and seen.facts.outcome is Outcome.TURN_OPENED
     # The next message of the conversation still applies normally after the repair.
     ingest([dm("m2")], bootstrap.ingest_deps())
     assert run_inbound_worker() == 1
-    after = bootstrap.ingest_store().load(Platform.MESSENGER, "dm-999-42")
+    after = bootstrap.conversation_log().load(Platform.MESSENGER, "dm-999-42")
     assert after is not None and after.turn == 1 and after.last_message_id == "m2"
-    again = bootstrap.ingest_store().customer(Platform.MESSENGER, "42")
+    again = bootstrap.conversation_log().customer(Platform.MESSENGER, "42")
     assert again is not None and again.complaints == 1
 
 
@@ -264,19 +264,20 @@ def test_an_x_reply_filed_under_another_thread_is_found_through_the_tweet_index(
     with monkeypatch.context() as patch:
         patch.setattr(client, "put_item", no_message)
         run_inbound_worker()
-    assert bootstrap.ingest_store().seen(x_post("2", reply_to="1")) is None  # committed, not done
+    # Committed, not done.
+    assert bootstrap.conversation_log().seen(x_post("2", reply_to="1")) is None
     deadline = time.monotonic() + 15
     while queued_count() and time.monotonic() < deadline:
         run_inbound_worker()
         time.sleep(0.2)
     messages = [i["SK"]["S"] for i in table_items("CONV#x#t-1") if i["SK"]["S"][:4] == "MSG#"]
     assert len(messages) == 2 and table_items("CONV#x#t-2") == []
-    seen = bootstrap.ingest_store().seen(x_post("2", reply_to="1"))
+    seen = bootstrap.conversation_log().seen(x_post("2", reply_to="1"))
     assert seen is not None and seen.conversation == "x.t-1"
     assert ingest([x_post("2", reply_to="1")], bootstrap.ingest_deps()).counts == {
         "duplicate": 1}
     assert queued() == []  # applied: not sent again
-    assert bootstrap.ingest_store().erase(Platform.X, "2", NOW)
+    assert bootstrap.claims().erase(Platform.X, "2", NOW)
     [erased] = [from_item(i) for i in table_items("CONV#x#t-1")
                 if i["SK"]["S"].endswith("#2")]
     assert erased["deleted"] and erased["text"] == ""

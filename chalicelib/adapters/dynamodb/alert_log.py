@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from chalicelib.adapters.dynamodb.batch_read import get_many
 from chalicelib.adapters.dynamodb.codec import aws_errors, key, value
+from chalicelib.adapters.dynamodb.records import ALERT, alert_log_key
 from chalicelib.domain.ports import AlertInFlight
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ class DynamoAlertLog:
                 # A claim left pending (a publish failed, or its sender died) may be taken
                 # again once its lease is over; the taker learns who has the alert already.
                 attributes = self.client.update_item(
-                    TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                    TableName=self.table, Key=alert_log_key(alert_key),
                     UpdateExpression="SET #s = :pending, recipients = :r, "
                                      "claimed_at = if_not_exists(claimed_at, :at), "
                                      "lease_until = :until, expires_at = :exp",
@@ -44,7 +45,7 @@ class DynamoAlertLog:
                     ReturnValues="ALL_NEW")["Attributes"]
             except self.client.exceptions.ConditionalCheckFailedException:
                 status = self.client.get_item(
-                    TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                    TableName=self.table, Key=alert_log_key(alert_key),
                     ConsistentRead=True, ProjectionExpression="#s",
                     ExpressionAttributeNames={"#s": "status"}).get("Item", {})
                 if status.get("status", {}).get("S") == "sent":
@@ -58,30 +59,30 @@ class DynamoAlertLog:
         with aws_errors("release alert"), suppress(
                 self.client.exceptions.ConditionalCheckFailedException):
             self.client.update_item(
-                TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                TableName=self.table, Key=alert_log_key(alert_key),
                 UpdateExpression="REMOVE lease_until", ConditionExpression="#s = :pending",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":pending": value("pending")})
 
     def status(self, alert_keys: list[str]) -> dict[str, str]:
         """Each alert's state ("pending" or "sent"); an alert never claimed is left out."""
-        keys = [key(f"ALERT#{k}", "ALERT") for k in alert_keys]
+        keys = [alert_log_key(k) for k in alert_keys]
         with aws_errors("read alert log"):
             items = get_many(self.client, self.table, keys)
-        return {i["PK"]["S"].removeprefix("ALERT#"): i.get("status", {}).get("S", "pending")
+        return {i["PK"]["S"].removeprefix(ALERT): i.get("status", {}).get("S", "pending")
                 for i in items}
 
     def delivered(self, alert_key: str, agent: str) -> None:
         with aws_errors("mark alert delivered"):
             self.client.update_item(
-                TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                TableName=self.table, Key=alert_log_key(alert_key),
                 UpdateExpression="ADD delivered :a",
                 ExpressionAttributeValues={":a": {"SS": [agent]}})
 
     def sent(self, alert_key: str, at: datetime) -> None:
         with aws_errors("mark alert sent"):
             self.client.update_item(
-                TableName=self.table, Key=key(f"ALERT#{alert_key}", "ALERT"),
+                TableName=self.table, Key=alert_log_key(alert_key),
                 UpdateExpression="SET #s = :sent, sent_at = :at",
                 ExpressionAttributeNames={"#s": "status"},
                 ExpressionAttributeValues={":sent": value("sent"), ":at": value(at.isoformat())})

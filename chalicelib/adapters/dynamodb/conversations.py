@@ -10,13 +10,17 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters.dynamodb.batch_read import get_many
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
 from chalicelib.adapters.dynamodb.records import (
+    MESSAGE,
+    META,
+    UNSURE,
     conversation_from,
-    conversation_item,
     conversation_pk,
-    turn_sk,
+    queue_pk,
+    turns_pk,
+    unsure_sk,
 )
+from chalicelib.adapters.dynamodb.writes import put_conversation, update_turn
 from chalicelib.domain.conversations import Conversation, Status, split_conversation_id
-from chalicelib.domain.ports import VersionConflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,31 +41,20 @@ class DynamoConversations:
         except ValueError:
             return None
         with aws_errors("read conversation"):
-            item = self.client.get_item(TableName=self.table, Key=key(pk, "META"),
+            item = self.client.get_item(TableName=self.table, Key=key(pk, META),
                                         ConsistentRead=True).get("Item")
         return conversation_from(from_item(item)) if item else None
 
     def save(self, conversation: Conversation) -> None:
-        c = conversation
         expires_at = int((self.now() + self.retention).timestamp())
-        item = conversation_item(c, expires_at) | {"version": c.version + 1}
         with aws_errors("save conversation"):
-            try:
-                self.client.put_item(TableName=self.table, Item=to_item(item),
-                                     ConditionExpression="version = :v",
-                                     ExpressionAttributeValues={":v": value(c.version)})
-            except self.client.exceptions.ConditionalCheckFailedException as error:
-                raise VersionConflict(c.id) from error
+            put_conversation(self.client, self.table, conversation, expires_at,
+                             conversation.version)
 
     def update_turn(self, conversation_id: str, turn: int, fields: dict[str, Any]) -> None:
         """Facts about a turn for the SLA report (priority, team, deadlines, breach, answer)."""
-        names = {f"#f{i}": name for i, name in enumerate(fields)}
-        values = {f":v{i}": value(v) for i, v in enumerate(fields.values())}
         with aws_errors("update turn"):
-            self.client.update_item(
-                TableName=self.table, Key=key(self._pk(conversation_id), turn_sk(turn)),
-                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(fields))),
-                ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+            update_turn(self.client, self.table, self._pk(conversation_id), turn, fields)
 
     def recent(self, conversation_id: str, limit: int) -> list[tuple[str, str]]:
         with aws_errors("read messages"):
@@ -69,7 +62,7 @@ class DynamoConversations:
                 TableName=self.table, ScanIndexForward=False, Limit=limit,
                 KeyConditionExpression="PK = :pk AND begins_with(SK, :msg)",
                 ExpressionAttributeValues={":pk": value(self._pk(conversation_id)),
-                                           ":msg": value("MSG#")})["Items"]
+                                           ":msg": value(MESSAGE)})["Items"]
         out = []
         for item in reversed([from_item(i) for i in items]):
             author = item.get("author", {})
@@ -82,7 +75,7 @@ class DynamoConversations:
                              end: datetime) -> list[Conversation]:
         """A team's open turns whose deadline falls between `start` and `end` (GSI1 sorts the
         awaiting queue by deadline): what the sweeper reads, however many turns are open."""
-        queue = f"QUEUE#{team}#{Status.AWAITING_AGENT.value}"
+        queue = queue_pk(team, Status.AWAITING_AGENT.value)
         keys: list[dict[str, Any]] = []
         with aws_errors("read due turns"):
             paginator = self.client.get_paginator("query")
@@ -107,8 +100,8 @@ class DynamoConversations:
             page = self.client.query(
                 TableName=self.table, IndexName="GSI1", Limit=limit,
                 KeyConditionExpression="GSI1PK = :q",
-                ExpressionAttributeValues={":q": value(f"QUEUE#{team}#{status}")}, **kwargs)
-        queue = f"QUEUE#{team}#{status}"
+                ExpressionAttributeValues={":q": value(queue_pk(team, status))}, **kwargs)
+        queue = queue_pk(team, status)
         # The index holds keys only; an item that left this queue since is left out.
         found = [conversation_from(item) for item in map(from_item, get_many(
             self.client, self.table, page.get("Items", []))) if item.get("GSI1PK") == queue]
@@ -122,7 +115,7 @@ class DynamoConversations:
             for page in paginator.paginate(
                     TableName=self.table, KeyConditionExpression="PK = :pk AND "
                     "begins_with(SK, :msg)", ExpressionAttributeValues={
-                        ":pk": value(self._pk(conversation_id)), ":msg": value("MSG#")}):
+                        ":pk": value(self._pk(conversation_id)), ":msg": value(MESSAGE)}):
                 out.extend(from_item(i) for i in page.get("Items", []))
         return out
 
@@ -135,7 +128,7 @@ class DynamoConversations:
         with aws_errors("record reply that may have been sent"), suppress(
                 self.client.exceptions.ConditionalCheckFailedException):
             self.client.put_item(TableName=self.table, Item=to_item({
-                **attempt, "PK": self._pk(conversation_id), "SK": f"UNSURE#{key_[:32]}",
+                **attempt, "PK": self._pk(conversation_id), "SK": unsure_sk(key_),
                 "expires_at": expires_at}), ConditionExpression="attribute_not_exists(SK)")
 
     def unsure_replies(self, conversation_id: str) -> list[dict[str, Any]]:
@@ -143,7 +136,7 @@ class DynamoConversations:
             items = self.client.query(
                 TableName=self.table, KeyConditionExpression="PK = :pk AND "
                 "begins_with(SK, :u)", ExpressionAttributeValues={
-                    ":pk": value(self._pk(conversation_id)), ":u": value("UNSURE#")})["Items"]
+                    ":pk": value(self._pk(conversation_id)), ":u": value(UNSURE)})["Items"]
         return [from_item(i) for i in items]
 
     def turns(self, start: date, end: date) -> list[dict[str, Any]]:
@@ -156,7 +149,7 @@ class DynamoConversations:
                 for page in paginator.paginate(
                         TableName=self.table, IndexName="GSI1",
                         KeyConditionExpression="GSI1PK = :d",
-                        ExpressionAttributeValues={":d": value(f"TURNS#{day.isoformat()}")}):
+                        ExpressionAttributeValues={":d": value(turns_pk(day.isoformat()))}):
                     out.extend(map(from_item, get_many(self.client, self.table,
                                                        page.get("Items", []))))
                 day += timedelta(days=1)

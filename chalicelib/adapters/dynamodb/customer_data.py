@@ -18,15 +18,24 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters.dynamodb.batch_write import write_all
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
 from chalicelib.adapters.dynamodb.records import (
+    ERASED_SK,
+    MESSAGE,
+    META,
+    PROFILE,
     TOMBSTONE,
+    TURN,
+    TWEET_SK,
+    alert_log_key,
+    claim_item,
+    conversation_pk,
     customer_pk,
-    dedupe_pk,
+    due_pk,
     erased_pk,
     tweet_pk,
 )
 from chalicelib.domain.conversations import split_conversation_id
 from chalicelib.domain.errors import ErasureIncomplete
-from chalicelib.domain.timers import bucket_of
+from chalicelib.domain.timers import DueCheck, bucket_of, bucket_time
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -44,7 +53,7 @@ class DynamoCustomerData:
     def _profile(self, platform: str, user_id: str) -> dict[str, Any] | None:
         with aws_errors("read customer"):
             item = self.client.get_item(TableName=self.table,
-                                        Key=key(customer_pk(platform, user_id), "PROFILE"),
+                                        Key=key(customer_pk(platform, user_id), PROFILE),
                                         ConsistentRead=True).get("Item")
         return from_item(item) if item else None
 
@@ -54,8 +63,7 @@ class DynamoCustomerData:
         with aws_errors("read conversation"):
             for page in self.client.get_paginator("query").paginate(
                     TableName=self.table, KeyConditionExpression="PK = :pk",
-                    ExpressionAttributeValues={":pk": value(
-                        f"CONV#{platform.value}#{thread}")}):
+                    ExpressionAttributeValues={":pk": value(conversation_pk(platform, thread))}):
                 items.extend(from_item(i) for i in page.get("Items", []))
         return items
 
@@ -69,8 +77,8 @@ class DynamoCustomerData:
             conversations[conversation_id] = {
                 "messages": [{k: i.get(k) for k in ("message_id", "direction", "text",
                                                     "created_at", "author", "attachments")}
-                             for i in items if str(i["SK"]).startswith("MSG#")],
-                "status": next((i.get("status") for i in items if i["SK"] == "META"), None)}
+                             for i in items if str(i["SK"]).startswith(MESSAGE)],
+                "status": next((i.get("status") for i in items if i["SK"] == META), None)}
         return {"customer": {k: v for k, v in profile.items()
                              if k not in ("PK", "SK", "conversations", "expires_at")},
                 "conversations": conversations}
@@ -94,19 +102,18 @@ class DynamoCustomerData:
             for item in items:
                 held.append(_delete(key(item["PK"], item["SK"])))
                 sk = str(item["SK"])
-                if sk.startswith("MSG#"):
+                if sk.startswith(MESSAGE):
                     messages += 1
                     # The message id's claim becomes its tombstone: a redelivery is a duplicate.
-                    found.append({"PutRequest": {"Item": to_item({
-                        "PK": dedupe_pk(platform, item["message_id"]), "SK": "MSGID",
-                        "erased": True, "expires_at": expires_at})}})
+                    found.append({"PutRequest": {"Item": to_item(claim_item(
+                        platform, item["message_id"], expires_at, erased=True))}})
                     if platform == "x":
-                        found.append(_delete(key(tweet_pk(item["message_id"]), "TWEET")))
-                elif sk.startswith("TURN#"):
+                        found.append(_delete(key(tweet_pk(item["message_id"]), TWEET_SK)))
+                elif sk.startswith(TURN):
                     turns += 1
-                elif sk == "META":
+                elif sk == META:
                     found += [_delete(k) for k in self._due_checks(conversation_id, item)]
-            found += [_delete(key(f"ALERT#{conversation_id}#{turn}#{level}", "ALERT"))
+            found += [_delete(alert_log_key(f"{conversation_id}#{turn}#{level}"))
                       for turn in range(1, turns + 1) for level in LEVELS]
         total = len(found) + len(held) + 1
         for writes in (found, held):
@@ -115,7 +122,7 @@ class DynamoCustomerData:
                 raise ErasureIncomplete(len(left), total)
         with aws_errors("erase customer"):  # last: until now, a retry finds everything left
             self.client.delete_item(TableName=self.table,
-                                    Key=key(customer_pk(platform, user_id), "PROFILE"))
+                                    Key=key(customer_pk(platform, user_id), PROFILE))
         return {"conversations": len(conversations), "messages": messages,
                 "items_deleted": total}
 
@@ -125,7 +132,7 @@ class DynamoCustomerData:
         messages written before `erased_at` (queued, or redelivered late by the platform)."""
         with aws_errors("erase customer"):
             self.client.put_item(TableName=self.table, Item=to_item({
-                "PK": erased_pk(platform, user_id), "SK": "ERASED",
+                "PK": erased_pk(platform, user_id), "SK": ERASED_SK,
                 "erased_at": erased_at.isoformat(), "expires_at": expires_at}))
 
     def _due_checks(self, conversation_id: str, meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -136,7 +143,8 @@ class DynamoCustomerData:
                              ("escalation", "escalate_at")):
             if meta.get(field):
                 bucket = bucket_of(datetime.fromisoformat(meta[field]), self.resolution)
-                found.append(key(f"DUE#{bucket}", f"{conversation_id}#{meta['turn']}#{level}"))
+                check = DueCheck(conversation_id, int(meta["turn"]), level, bucket_time(bucket))
+                found.append(key(due_pk(bucket), check.key))
         return found
 
     def audit(self, action: str, platform: str, user_id: str, by: str, at: datetime,

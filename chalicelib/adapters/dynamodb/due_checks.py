@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, key, to_item
+from chalicelib.adapters.dynamodb.records import due_pk
 from chalicelib.domain.timers import DueCheck
 
 if TYPE_CHECKING:
@@ -20,7 +21,7 @@ class DynamoDueChecks:
         self.client, self.table, self.ttl_seconds = client, table, ttl_seconds
 
     def add(self, bucket: int, check: DueCheck) -> bool:
-        pk = f"DUE#{bucket}"
+        pk = due_pk(bucket)
         item = to_item({
             "PK": pk, "SK": check.key, "conversation": check.conversation, "turn": check.turn,
             "level": check.level, "due_at": check.due_at.isoformat(),
@@ -38,7 +39,7 @@ class DynamoDueChecks:
         return not rang
 
     def ring(self, bucket: int) -> list[DueCheck]:
-        pk = f"DUE#{bucket}"
+        pk = due_pk(bucket)
         with aws_errors("ring bucket"):
             self.client.put_item(TableName=self.table, Item=to_item(
                 {"PK": pk, "SK": _RANG, "expires_at": bucket + self.ttl_seconds}))
@@ -57,10 +58,10 @@ class DynamoDueChecks:
     def done(self, bucket: int) -> None:
         with aws_errors("finish bucket"):
             self.client.put_item(TableName=self.table, Item=to_item(
-                {"PK": f"DUE#{bucket}", "SK": _DONE, "expires_at": bucket + self.ttl_seconds}))
+                {"PK": due_pk(bucket), "SK": _DONE, "expires_at": bucket + self.ttl_seconds}))
 
     def unfinished(self, bucket: int) -> list[DueCheck]:
-        pk = f"DUE#{bucket}"
+        pk = due_pk(bucket)
         with aws_errors("read bucket"):
             # The two highest keys are the markers when both exist: one small read tells a
             # finished (or empty) bucket, which is nearly all of them.

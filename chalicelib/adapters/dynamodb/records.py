@@ -1,13 +1,38 @@
-"""Domain objects as DynamoDB items; the key shapes are a contract (docs/architecture.md)."""
+"""Domain objects as DynamoDB items; the key shapes are a contract (docs/architecture.md).
+
+Every key prefix and fixed sort key is spelled here once: the adapters and the bench's meter
+build and recognise keys through these names."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.domain.conversations import Conversation, Status
+from chalicelib.adapters.dynamodb.codec import key
+from chalicelib.domain.conversations import Conversation, Outcome, Status
 from chalicelib.domain.events import Channel, MessageEvent, Person, Platform
+from chalicelib.domain.facts import Facts, Planned, TurnPlan
+from chalicelib.domain.ports import MESSAGE_SK_PREFIX
+
+# Partition key prefixes.
+CONVERSATION = "CONV#"  # a conversation: META, its MSG#, TURN# and UNSURE# items
+CLAIM = "MSGID#"  # a platform message id's claim
+TWEET = "TWEET#"  # an X post's thread
+CUSTOMER = "CUST#"  # a customer's profile
+ERASED = "ERASED#"  # an erased customer's tombstone
+DUE = "DUE#"  # a bucket's due checks (due_checks.py)
+ALERT = "ALERT#"  # one alert of a turn (alert_log.py)
+# Sort keys: fixed ones, then prefixes within a conversation.
+META, CLAIM_SK, TWEET_SK, PROFILE, ERASED_SK = "META", "MSGID", "TWEET", "PROFILE", "ERASED"
+ALERT_SK = "ALERT"
+MESSAGE = MESSAGE_SK_PREFIX  # "MSG#": the domain orders a conversation's messages by it
+TURN = "TURN#"
+UNSURE = "UNSURE#"
+# GSI1 partitions.
+QUEUE = "QUEUE#"  # a team's conversations in one status (the inbox)
+TURNS = "TURNS#"  # the turns opened on one day (the SLA report)
 
 UNTRIAGED = "untriaged"  # the inbox team of a conversation triage has not seen yet
 # How long an erased customer's tombstone stays: longer than any platform keeps redelivering a
@@ -17,26 +42,49 @@ TOMBSTONE = timedelta(days=14)
 
 
 def conversation_pk(platform: Platform | str, thread: str) -> str:
-    return f"CONV#{Platform(platform).value}#{thread}"
+    return f"{CONVERSATION}{Platform(platform).value}#{thread}"
 
 
-def dedupe_pk(platform: Platform | str, message_id: str) -> str:
-    return f"MSGID#{Platform(platform).value}#{message_id}"
+def claim_pk(platform: Platform | str, message_id: str) -> str:
+    return f"{CLAIM}{Platform(platform).value}#{message_id}"
+
+
+def claim_key(platform: Platform | str, message_id: str) -> dict[str, Any]:
+    return key(claim_pk(platform, message_id), CLAIM_SK)
+
+
+def claim_item(platform: Platform | str, message_id: str, expires_at: int,
+               **fields: Any) -> dict[str, Any]:
+    """A message id's claim: one per platform message, its dedupe record. The webhook writes
+    it (`received_at`, and where the message will be kept: `conversation_pk` unless an X post,
+    `message_sk`); an agent's reply writes it before its commit; a message stored nowhere keeps
+    only that it was done with (`elsewhere`, or `erased` for an erased customer's)."""
+    return {"PK": claim_pk(platform, message_id), "SK": CLAIM_SK, **fields,
+            "expires_at": expires_at}
 
 
 def tweet_pk(tweet_id: str) -> str:
-    return f"TWEET#{tweet_id}"
+    return f"{TWEET}{tweet_id}"
 
 
 def customer_pk(platform: Platform | str, user_id: str) -> str:
-    return f"CUST#{Platform(platform).value}#{user_id}"
+    return f"{CUSTOMER}{Platform(platform).value}#{user_id}"
 
 
 def erased_pk(platform: Platform | str, user_id: str) -> str:
     """An erased customer's tombstone: the id hashed, as the tombstone outlives the erasure
     (a WhatsApp id is a phone number)."""
     digest = hashlib.sha256(f"{Platform(platform).value}#{user_id}".encode()).hexdigest()
-    return f"ERASED#{Platform(platform).value}#{digest[:32]}"
+    return f"{ERASED}{Platform(platform).value}#{digest[:32]}"
+
+
+def due_pk(bucket: int) -> str:
+    return f"{DUE}{bucket}"
+
+
+def alert_log_key(alert: str) -> dict[str, Any]:
+    """`alert`: the due check's key (chalicelib/domain/timers.py `DueCheck.key`)."""
+    return key(f"{ALERT}{alert}", ALERT_SK)
 
 
 def sent_text_pk(message_id: str) -> str:
@@ -48,7 +96,20 @@ SMS_FAILED_PK = "SMSFAILED"  # one counter item per day and team (SK: YYYY-MM-DD
 
 
 def turn_sk(turn: int) -> str:
-    return f"TURN#{turn:06d}"
+    return f"{TURN}{turn:06d}"
+
+
+def unsure_sk(idempotency_key: str) -> str:
+    return f"{UNSURE}{idempotency_key[:32]}"
+
+
+def queue_pk(team: str, status: str) -> str:
+    return f"{QUEUE}{team}#{status}"
+
+
+def turns_pk(day: str) -> str:
+    """`day`: an ISO date, or the first ten characters of an ISO time."""
+    return f"{TURNS}{day[:10]}"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -64,12 +125,12 @@ def inbox_keys(c: Conversation) -> dict[str, str]:
     team = c.team or UNTRIAGED
     order = _iso(c.due_at) if c.status is Status.AWAITING_AGENT and c.due_at else (
         _iso(c.turn_opened_at) or _iso(c.created_at))
-    return {"GSI1PK": f"QUEUE#{team}#{c.status.value}", "GSI1SK": f"{order}#{c.id}"}
+    return {"GSI1PK": queue_pk(team, c.status.value), "GSI1SK": f"{order}#{c.id}"}
 
 
 def conversation_item(c: Conversation, expires_at: int) -> dict[str, Any]:
     return {
-        "PK": conversation_pk(c.platform, c.thread), "SK": "META", **inbox_keys(c),
+        "PK": conversation_pk(c.platform, c.thread), "SK": META, **inbox_keys(c),
         "id": c.id, "platform": c.platform.value, "thread": c.thread,
         "channel": c.channel.value, "brand_id": c.brand_id,
         "customer": c.customer.model_dump(exclude_none=True),
@@ -122,4 +183,69 @@ def message_item(event: MessageEvent, conversation: Conversation, sk: str,
         "created_at": _iso(event.created_at), "received_at": _iso(received_at),
         "reply_to": event.reply_to, "summoned": event.summoned or None,
         "turn": conversation.turn, "expires_at": expires_at,
+    }
+
+
+def plan_fields(facts: Facts) -> dict[str, Any]:
+    """What the turn's record (the SLA report's row) keeps of its plan."""
+    p = facts.plan
+    return {"team": p.team, "priority": p.priority, "due_at": p.due_at.isoformat(),
+            "warn_at": p.warn_at.isoformat(),
+            # Only when true: the report tells these turns apart.
+            "late_delivery": p.late_delivery or None} if p else {}
+
+
+def facts_item(facts: Facts) -> dict[str, Any]:
+    """The one place `Facts` become the map kept on the message item (no text: never stored).
+    `planned` is kept as True, False or no key, as records have always had it."""
+    plan = plan_fields(facts)
+    return {
+        "outcome": facts.outcome.value, "conversation": facts.conversation,
+        "turn": facts.turn, "message_id": facts.message_id, "message_sk": facts.message_sk,
+        "received_at": facts.received_at.isoformat(), "opened_at": _iso(facts.opened_at),
+        "complaints_before": facts.complaints_before,
+        "response_seconds": facts.response_seconds, "answered_at": _iso(facts.answered_at),
+        "planned": {Planned.YES: True, Planned.UNCHANGED: False}.get(facts.planned),
+        **plan}
+
+
+def facts_from(item: Mapping[str, Any] | None) -> Facts | None:
+    """The stored map back into `Facts` (None for a message stored without any)."""
+    if not item:
+        return None
+
+    def at(name: str) -> datetime | None:
+        return datetime.fromisoformat(str(item[name])) if item.get(name) else None
+
+    plan = None
+    if all(item.get(k) for k in ("team", "priority", "due_at", "warn_at")):
+        plan = TurnPlan(team=str(item["team"]), priority=str(item["priority"]),
+                        due_at=datetime.fromisoformat(str(item["due_at"])),
+                        warn_at=datetime.fromisoformat(str(item["warn_at"])),
+                        late_delivery=bool(item.get("late_delivery")))
+    stored = item.get("planned")  # True, False, or no key
+    planned = (Planned.NOT_TRIAGED if stored is None
+               else Planned.YES if stored else Planned.UNCHANGED)
+    if planned is Planned.YES and plan is None:
+        planned = Planned.NOT_TRIAGED  # YES always comes with its plan
+    seconds = item.get("response_seconds")
+    return Facts(
+        outcome=Outcome(item["outcome"]), conversation=str(item["conversation"]),
+        turn=int(item["turn"]), message_id=str(item["message_id"]),
+        message_sk=str(item["message_sk"]),
+        received_at=datetime.fromisoformat(str(item["received_at"])),
+        opened_at=at("opened_at"), complaints_before=int(item.get("complaints_before", 0)),
+        response_seconds=float(seconds) if seconds is not None else None,
+        answered_at=at("answered_at"), planned=planned, plan=plan)
+
+
+def opened_turn(c: Conversation, facts: Facts, expires_at: int) -> dict[str, Any]:
+    """A turn's record as its opening message writes it; GSI1 files it under its day."""
+    turn = facts.turn
+    opened = (facts.opened_at or facts.received_at).isoformat()
+    return {
+        "GSI1PK": turns_pk(opened), "GSI1SK": f"{opened}#{c.id}#{turn}",
+        "conversation": c.id, "turn": turn, "platform": c.platform.value,
+        "channel": c.channel.value, "opened_at": opened, "first": turn == 1,
+        "expires_at": expires_at, **plan_fields(facts),
     }

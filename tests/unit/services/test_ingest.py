@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.domain import conversations
 from chalicelib.domain.conversations import Status
 from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
 from chalicelib.domain.events import (
@@ -22,11 +23,20 @@ from chalicelib.domain.events import (
     Person,
     Platform,
 )
-from chalicelib.domain.facts import Facts, Planned
+from chalicelib.domain.facts import Facts, Planned, committed
 from chalicelib.domain.policies import load_policies
+from chalicelib.domain.ports import NewMessage, message_sk
 from chalicelib.services import inbound
+from chalicelib.services.agent_api import ReplyLog
 from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
-from tests.fakes import FakeChannelLog, FakeIngestStore, FakeQueue
+from tests.fakes import (
+    FakeChannelLog,
+    FakeClaims,
+    FakeConversationLog,
+    FakeMessageTable,
+    FakeQueue,
+    FakeReplyLog,
+)
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 POLICIES = load_policies(Path(__file__).resolve().parents[3] / "chalicelib" / "policies.yaml")
@@ -54,13 +64,14 @@ def dm(mid: str, *, author: Person = ANN, at: datetime = NOW - timedelta(minutes
 
 @pytest.fixture
 def deps() -> IngestDeps:
-    return IngestDeps(store=FakeIngestStore(), queue=FakeQueue(), now=lambda: NOW,
+    return IngestDeps(claims=FakeClaims(), queue=FakeQueue(), now=lambda: NOW,
                       channels=FakeChannelLog())
 
 
-def store(deps: IngestDeps) -> FakeIngestStore:
-    assert isinstance(deps.store, FakeIngestStore)
-    return deps.store
+def store(deps: IngestDeps) -> FakeMessageTable:
+    """The items the webhook's claims and the worker's log share."""
+    assert isinstance(deps.claims, FakeClaims)
+    return deps.claims.table
 
 
 def queue(deps: IngestDeps) -> FakeQueue:
@@ -77,7 +88,7 @@ def work(deps: IngestDeps, since: int = 0) -> list[tuple[str, Facts | None]]:
     for _, _, body in queue(deps).sent[since:]:
         event = MessageEvent.model_validate(body["event"])
         outcome, facts = inbound.apply(event, datetime.fromisoformat(body["received_at"]),
-                                       store(deps), POLICIES)
+                                       FakeConversationLog(store(deps)), POLICIES)
         done.append((outcome, facts))
     WORKED.extend(done)
     return done
@@ -301,3 +312,27 @@ def test_a_delivery_of_only_a_status_is_no_sign_of_life(deps: IngestDeps) -> Non
     read = ChannelSignal(platform=Platform.WHATSAPP, brand_id=BRAND.id, signal="read")
     ingest([read], deps)
     assert channel_log(deps).traces == []
+
+
+def test_an_agents_reply_kept_before_its_echo_makes_the_echo_a_duplicate(deps) -> None:
+    """The three callers share the table: the agent's reply claims its id, so the platform's
+    echo of it is a redelivery at the webhook and is not applied twice."""
+    deliver([dm("m1")], deps)
+    c = store(deps).load(Platform.MESSENGER, "dm-999-42")
+    assert c is not None
+    sent = dm("r1", author=BRAND, at=NOW)
+    replies: ReplyLog = FakeReplyLog(store(deps))
+    assert replies.seen(sent) is None
+    transition = conversations.answer(c, NOW, sent.message_id)
+    after = transition.conversation
+    replies.record(NewMessage(
+        event=sent, conversation=after, expected_version=c.version,
+        outcome=transition.outcome, received_at=NOW,
+        facts=committed(transition.outcome, sent.message_id, message_sk(sent), after, NOW),
+        response_seconds=transition.response_seconds))
+    assert replies.seen(sent) is not None
+    echo = sent.model_copy(update={"created_at": NOW + timedelta(seconds=2)})
+    assert deliver([echo], deps).counts == {"duplicate": 1}
+    conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
+    assert conv is not None and conv.status is Status.AWAITING_CUSTOMER
+    assert conv.version == c.version + 1  # the echo wrote nothing

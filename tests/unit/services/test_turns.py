@@ -8,13 +8,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from chalicelib.adapters.dynamodb.ingest_store import facts_from, facts_item
+from chalicelib.adapters.dynamodb.records import facts_from, facts_item
 from chalicelib.domain.conversations import Conversation, Outcome, Status
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person, Platform
 from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import load_policies
 from chalicelib.services import inbound, turns
-from tests.fakes import FakeClock, FakeConversations, FakeDueChecks, FakeIngestStore
+from tests.fakes import FakeClock, FakeConversationLog, FakeConversations, FakeDueChecks
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 POLICIES = load_policies(Path(__file__).resolve().parents[3] / "chalicelib" / "policies.yaml")
@@ -29,7 +29,7 @@ def dm(mid: str, text: str = "my order never came", *, author: Person = ANN) -> 
                         author=author, text=text, created_at=NOW - timedelta(minutes=1))
 
 
-def applied(store: FakeIngestStore, event: MessageEvent) -> tuple[Conversation, Facts]:
+def applied(store: FakeConversationLog, event: MessageEvent) -> tuple[Conversation, Facts]:
     _, facts = inbound.apply(event, NOW, store, POLICIES)
     c = store.load(Platform.MESSENGER, "dm-999-42")
     assert c is not None and facts is not None
@@ -44,7 +44,7 @@ def deps_with(c: Conversation) -> tuple[turns.TurnDeps, FakeDueChecks, FakeClock
 
 
 def test_a_planned_turn_gets_its_warning_and_one_alarm_however_often_it_is_finished() -> None:
-    c, facts = applied(FakeIngestStore(), dm("m1"))
+    c, facts = applied(FakeConversationLog(), dm("m1"))
     assert facts.planned is Planned.YES and facts.plan is not None
     assert (facts.plan.team, facts.plan.due_at) == (c.team, c.due_at)
     deps, due, clock = deps_with(c)
@@ -56,7 +56,7 @@ def test_a_planned_turn_gets_its_warning_and_one_alarm_however_often_it_is_finis
 
 
 def test_a_follow_up_that_changes_nothing_sets_nothing_and_reads_nothing() -> None:
-    store = FakeIngestStore()
+    store = FakeConversationLog()
     applied(store, dm("m1"))
     c, facts = applied(store, dm("m2", "any news?"))
     assert facts.outcome is Outcome.FOLLOW_UP and facts.planned is Planned.UNCHANGED
@@ -66,7 +66,7 @@ def test_a_follow_up_that_changes_nothing_sets_nothing_and_reads_nothing() -> No
 
 
 def test_an_answer_plans_nothing() -> None:
-    store = FakeIngestStore()
+    store = FakeConversationLog()
     applied(store, dm("m1"))
     c, facts = applied(store, dm("m2", "on it", author=BRAND))
     assert (facts.outcome, facts.planned, facts.plan) == (
@@ -77,7 +77,7 @@ def test_an_answer_plans_nothing() -> None:
 
 
 def test_a_turn_answered_or_superseded_before_its_alarm_gets_none() -> None:
-    c, facts = applied(FakeIngestStore(), dm("m1"))
+    c, facts = applied(FakeConversationLog(), dm("m1"))
     answered, due, _ = deps_with(replace(c, status=Status.AWAITING_CUSTOMER))
     assert turns.set_alarm(facts, answered) == "answered before triage"
     later, due_later, _ = deps_with(replace(c, turn=2))
@@ -87,7 +87,7 @@ def test_a_turn_answered_or_superseded_before_its_alarm_gets_none() -> None:
 
 def test_facts_survive_the_stored_map_and_an_old_record_without_planned_reads_untriaged(
         ) -> None:
-    store = FakeIngestStore()
+    store = FakeConversationLog()
     _, opened = applied(store, dm("m1"))
     _, calm = applied(store, dm("m2", "any news?"))
     _, answer = applied(store, dm("m3", "on it", author=BRAND))
@@ -103,7 +103,7 @@ def test_facts_survive_the_stored_map_and_an_old_record_without_planned_reads_un
 
 def test_a_late_delivery_is_planned_from_its_receipt_and_says_so_in_its_stored_facts() -> None:
     late = dm("m1").model_copy(update={"created_at": NOW - timedelta(days=2)})
-    c, facts = applied(FakeIngestStore(), late)
+    c, facts = applied(FakeConversationLog(), late)
     assert facts.plan is not None and facts.plan.late_delivery and c.late_delivery
     assert facts.opened_at == c.turn_opened_at and facts.plan.due_at == NOW  # due on arrival
     assert facts_item(facts)["late_delivery"] is True

@@ -1,0 +1,185 @@
+"""The ingest path's items as its three adapters share them (claims.py for the webhook,
+conversation_log.py for the inbound worker, reply_log.py for the agent's reply).
+
+Applying a message is single writes, not a transaction (a transaction bills every item twice):
+the conversation's versioned put is the commit (it names its last message and what that did),
+then idempotent bookkeeping (the turn, the customer, and last the message itself, which marks
+it done). A message's claim says where it will be (its conversation, or for an X post the tweet
+index the worker writes), so finishing needs no write to the claim. The worker runs each
+conversation's messages in FIFO order, so a stop anywhere is finished by the redelivery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
+from chalicelib.adapters.dynamodb.records import (
+    PROFILE,
+    TWEET_SK,
+    claim_key,
+    conversation_pk,
+    customer_pk,
+    facts_from,
+    facts_item,
+    message_item,
+    opened_turn,
+    plan_fields,
+    tweet_pk,
+)
+from chalicelib.adapters.dynamodb.writes import put_conversation, update_turn
+from chalicelib.domain.conversations import Conversation, Outcome
+from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
+from chalicelib.domain.facts import Facts, Planned
+from chalicelib.domain.ports import NewMessage, SeenMessage, message_sk
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class Messages:
+    def __init__(self, client: DynamoDBClient, table: str, retention: timedelta,
+                 now: Callable[[], datetime]) -> None:
+        self.client, self.table, self.retention, self.now = client, table, retention, now
+
+    def expires_at(self) -> int:
+        return int((self.now() + self.retention).timestamp())
+
+    def get(self, item_key: dict[str, Any], operation: str) -> dict[str, Any] | None:
+        with aws_errors(operation):
+            item = self.client.get_item(TableName=self.table, Key=item_key,
+                                        ConsistentRead=True).get("Item")
+        return from_item(item) if item else None
+
+    def claim(self, platform: Platform, message_id: str) -> dict[str, Any]:
+        """The message id's claim, or {} when it has none."""
+        return self.get(claim_key(platform, message_id), "read claim") or {}
+
+    def thread_of_tweet(self, tweet_id: str) -> str | None:
+        item = self.get(key(tweet_pk(tweet_id), TWEET_SK), "read tweet index")
+        return str(item["thread"]) if item else None
+
+    def conversation_pk(self, platform: Platform, message_id: str,
+                        claim: Mapping[str, Any]) -> str | None:
+        """Where the claim says; an X post's claim cannot say (only the worker knows its
+        thread): the tweet index it writes before its commit does."""
+        if "conversation_pk" in claim:
+            return str(claim["conversation_pk"])
+        thread = self.thread_of_tweet(message_id) if platform is Platform.X else None
+        return conversation_pk(platform, thread) if thread else None
+
+    def stored(self, event: MessageEvent, claim: Mapping[str, Any]) -> dict[str, Any] | None:
+        """The message's item if the worker finished it (it is written last), else None. It
+        is looked for where its claim says, and where its own time puts it (they differ for
+        an agent's reply and its echo, which carries the platform's time)."""
+        pk = self.conversation_pk(event.platform, event.message_id, claim)
+        if pk is None and not is_x_post(event):
+            pk = conversation_pk(event.platform, event.thread)  # no claim: where it would go
+        if pk is None:
+            return None
+        for sk in dict.fromkeys([str(claim.get("message_sk") or message_sk(event)),
+                                 message_sk(event)]):
+            item = self.get(key(pk, sk), "read message")
+            if item is not None:
+                return item
+        return None
+
+    def seen(self, event: MessageEvent) -> SeenMessage | None:
+        # A customer's message is kept where its own time puts it: no claim read. A brand
+        # message may be an agent's reply, kept where the agent API's claim says.
+        if event.direction is Direction.IN:
+            claim: dict[str, Any] = {}
+        else:
+            claim = self.claim(event.platform, event.message_id)
+            if not claim:
+                return None
+        stored = self.stored(event, claim)
+        if stored is None:
+            return None
+        facts = facts_from(stored.get("facts"))
+        return SeenMessage(conversation=facts.conversation if facts else "",
+                           message_sk=str(stored["SK"]), facts=facts)
+
+    def index_tweet(self, m: NewMessage, expires_at: int) -> None:
+        """Before the commit, an X post's thread: harmless without it (a retry writes it
+        again)."""
+        event, c = m.event, m.conversation
+        if is_x_post(event):
+            with aws_errors("store tweet index"):
+                self.client.put_item(TableName=self.table, Item=to_item({
+                    "PK": tweet_pk(event.message_id), "SK": TWEET_SK, "thread": c.thread,
+                    "conversation": c.id, "expires_at": expires_at}))
+
+    def commit(self, m: NewMessage, expires_at: int) -> None:
+        """The conversation's versioned put: the message is applied once this succeeds."""
+        with aws_errors("store conversation"):
+            put_conversation(self.client, self.table, m.conversation, expires_at,
+                             m.expected_version, applying=m.event.message_id)
+
+    def finish(self, event: MessageEvent, c: Conversation, facts: Facts,
+               expires_at: int) -> None:
+        """After the commit, each write idempotent: the turn's record, the customer's profile,
+        and last the message, where its claim says (its presence marks it done)."""
+        turn, pk = facts.turn, conversation_pk(c.platform, c.thread)
+        with aws_errors("store message"):
+            if facts.outcome is Outcome.TURN_OPENED:
+                self._count_complaint(c, facts, expires_at)
+                update_turn(self.client, self.table, pk, turn,
+                            opened_turn(c, facts, expires_at))
+            elif facts.outcome is Outcome.FOLLOW_UP and facts.planned is Planned.YES:
+                update_turn(self.client, self.table, pk, turn, plan_fields(facts))
+            elif facts.outcome is Outcome.TURN_ANSWERED:
+                update_turn(self.client, self.table, pk, turn, {
+                    "answered_at": facts.answered_at.isoformat() if facts.answered_at
+                    else None, "response_seconds": facts.response_seconds,
+                    "answered_by": "echo" if event.author.id == event.brand_id
+                    else event.author.id})
+            self.client.put_item(TableName=self.table, Item=to_item(
+                message_item(event, c, facts.message_sk, facts.received_at, expires_at)
+                | {"turn": turn, "facts": facts_item(facts)}))
+
+    def _count_complaint(self, c: Conversation, facts: Facts, expires_at: int) -> None:
+        """One more complaint, once per turn: the profile keeps the last turn it counted."""
+        person = c.customer
+        now = facts.received_at.isoformat()
+        counted = f"{c.id}#{facts.turn}"
+        names = {"#h": "handle", "#n": "name", "#f": "followers"}
+        sets = ["first_seen = if_not_exists(first_seen, :now)", "last_seen = :now",
+                "expires_at = :exp", "last_turn = :counted"]
+        values: dict[str, Any] = {":now": value(now), ":one": value(1),
+                                  ":exp": value(expires_at), ":counted": value(counted),
+                                  ":conv": {"SS": [c.id]}}
+        for placeholder, field_value in (("#h", person.handle), ("#n", person.name),
+                                         ("#f", person.followers)):
+            if field_value is not None:
+                token = ":" + names[placeholder][0] + "v"
+                sets.append(f"{placeholder} = {token}")
+                values[token] = value(field_value)
+        used = {p: n for p, n in names.items() if any(s.startswith(p) for s in sets)}
+        # A failed condition: counted before this worker stopped, a redelivery.
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self.client.update_item(
+                TableName=self.table, Key=key(customer_pk(c.platform, person.id), PROFILE),
+                # The profile lists the customer's conversations: erasure and export find them.
+                UpdateExpression="SET " + ", ".join(sets) + " ADD complaints :one, "
+                                 "conversations :conv",
+                ConditionExpression="attribute_not_exists(last_turn) OR last_turn <> :counted",
+                ExpressionAttributeValues=values,
+                **({"ExpressionAttributeNames": used} if used else {}))  # type: ignore[arg-type]
+
+
+class OnMessages:
+    """Each caller's adapter: its own methods over the shared items."""
+
+    def __init__(self, messages: Messages) -> None:
+        self.messages = messages
+        self.client, self.table = messages.client, messages.table
+
+
+def is_x_post(event: MessageEvent) -> bool:
+    """A public X post: its conversation is the thread of the tweet it answers, which only the
+    worker knows (it writes the tweet index before its commit)."""
+    return event.platform is Platform.X and event.channel is Channel.PUBLIC
