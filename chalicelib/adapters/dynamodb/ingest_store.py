@@ -291,6 +291,8 @@ class DynamoIngestStore:
             "conversation": c.id, "turn": turn, "platform": c.platform.value,
             "channel": c.channel.value, "opened_at": opened, "first": turn == 1,
             "expires_at": expires_at, **_plan_fields(facts),
+            # Only when true: the report gives turns found by listening their own line.
+            "found_by_listening": c.found_by_listening or None,
         }
 
     def _message_key(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
