@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
     from chalicelib.adapters.dynamodb.ingest_store import DynamoIngestStore
+    from chalicelib.adapters.dynamodb.listening import DynamoListenCursors
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
     from chalicelib.adapters.secrets import PlatformSecrets
     from chalicelib.adapters.sns_alerts import SnsNotifier
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     from chalicelib.services.channel_watch import ChannelDeps, WatchLog
     from chalicelib.services.inbound import InboundDeps
     from chalicelib.services.ingest import IngestDeps
+    from chalicelib.services.listening import ListeningDeps
     from chalicelib.services.oncall_admin import AdminDeps
     from chalicelib.services.sweeper import SweepDeps
     from chalicelib.services.turns import TurnDeps
@@ -413,6 +415,23 @@ def channel_log() -> WatchLog:
     return WatchLog(store=channels(), policies=policies, now=now)
 
 
+@cache
+def listen_cursors() -> DynamoListenCursors:
+    from chalicelib.adapters.dynamodb.listening import DynamoListenCursors
+
+    return DynamoListenCursors(dynamodb(), settings().table)
+
+
+def listening_deps() -> ListeningDeps:
+    from chalicelib.adapters.platforms.x_search import XRecentSearch
+    from chalicelib.services.listening import ListeningDeps
+
+    return ListeningDeps(
+        search=lambda: XRecentSearch(lambda: secrets().x_bearer_token, settings().x_api_url,
+                                     now=now),
+        cursors=listen_cursors(), ingest=ingest_deps, policies=policies, now=now)
+
+
 def health(*, admin: bool) -> dict[str, Any]:
     """Resource names and the channels' platform errors help an attacker map the deployment:
     only the admin sees them; anyone else learns the API is up."""
@@ -458,7 +477,8 @@ def reset() -> None:
                    alerts_topic_arn, due_checks, alarm_clock, ingest_store, inbound_queue,
                    webhook_deps, conversations, oncall, notifier, alert_log, ack_links,
                    policies, reply_sender, idempotency_config, channels, channel_log,
-                   dead_letters, customer_data, redelivery, cloudwatch, watchtower):
+                   dead_letters, customer_data, redelivery, cloudwatch, watchtower,
+                   listen_cursors):
         getter.cache_clear()
     from aws_lambda_powertools.utilities import parameters
 

@@ -25,7 +25,7 @@ from chalicelib import bootstrap, observability
 from chalicelib.config import settings
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.retries import backoff
-from chalicelib.services import alerting, inbound, oncall_admin, self_watch, sweeper
+from chalicelib.services import alerting, inbound, listening, oncall_admin, self_watch, sweeper
 from chalicelib.services import channel_watch as watch
 
 logger = Logger(child=True)
@@ -97,6 +97,11 @@ def sweep() -> dict[str, int]:
         warned = []
     report["unreachable_warned"] = len(warned)
     return report
+
+
+@observability.flushes_metrics
+def listen() -> dict[str, int]:
+    return listening.poll(bootstrap.listening_deps())
 
 
 @observability.flushes_metrics
