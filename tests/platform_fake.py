@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -85,6 +86,7 @@ class FakePlatforms:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     search_failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     page_size: int | None = None  # smaller pages than max_results, to make pagination happen
+    search_requests: list[dict[str, Any]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -101,7 +103,7 @@ class FakePlatforms:
                            **fields})
 
     def searches(self) -> list[dict[str, Any]]:
-        return [r for r in self.requests if r["path"] == SEARCH_PATH]
+        return [r for r in self.search_requests if r["path"] == SEARCH_PATH]
 
     def delay_next(self, seconds: float) -> None:
         """Take the next post (it counts as sent) but answer only after `seconds`."""
@@ -151,8 +153,10 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-            state.requests.append({"path": parts.path, "query": query,
-                                   "headers": dict(self.headers), "method": "GET"})
+            # Kept apart from `requests` (the posts): a poller searching in the background
+            # never gets between a test and the reply it looks for.
+            state.search_requests.append({"path": parts.path, "query": query,
+                                          "headers": dict(self.headers)})
             if parts.path != SEARCH_PATH:
                 self._answer(404, {"title": "Not Found Error", "status": 404})
                 return
@@ -230,7 +234,8 @@ def _search(state: FakePlatforms, query: dict[str, str]) -> dict[str, Any]:
     if "since_id" in query:
         found = [p for p in found if int(p["id"]) > int(query["since_id"])]
     elif "start_time" in query:
-        found = [p for p in found if p["created_at"] >= query["start_time"]]
+        since = datetime.fromisoformat(query["start_time"])
+        found = [p for p in found if datetime.fromisoformat(p["created_at"]) >= since]
     size = min(int(query.get("max_results", "10")), state.page_size or 100)
     start = int(query["next_token"].removeprefix("nt-")) if "next_token" in query else 0
     page = found[start:start + size]

@@ -272,9 +272,17 @@ def _listening(value: Any) -> tuple[ListeningQuery, ...]:
             raise PolicyError(f"{path}.account: the brand account's handle or id")
         queries.append(ListeningQuery(
             query=query.strip(), account=str(account).strip(),
-            period=timedelta(minutes=_whole(spec["period_minutes"], f"{path}.period_minutes")),
+            period=timedelta(minutes=_minutes(spec["period_minutes"],
+                                              f"{path}.period_minutes")),
             daily_requests=_whole(spec["daily_requests"], f"{path}.daily_requests")))
     return tuple(queries)
+
+
+def _minutes(value: Any, path: str) -> float:
+    """Minutes, more than zero; a fraction for tests and demos that run in seconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise PolicyError(f"{path}: a number of minutes, more than zero")
+    return float(value)
 
 
 def _whole(value: Any, path: str) -> int:

@@ -70,8 +70,10 @@ def _x(c: Conversation, private: bool) -> ReplyRoute:
     if private or c.channel is Channel.PRIVATE:
         return ReplyRoute(Platform.X, "dm", c.customer.id, c.brand_id)
     if not c.summoned:
+        found = " (this post was found by listening)" if c.found_by_listening else ""
         raise ReplyRefused("X allows a public reply only when the customer mentioned or "
-                           "quoted the brand; reply by DM instead ({\"private\": true})")
+                           f"quoted the brand{found}; reply by DM instead "
+                           "({\"private\": true}) if the customer accepts DMs")
     if not c.last_customer_message_id:
         raise ReplyRefused("no customer tweet to reply to")
     return ReplyRoute(Platform.X, "public_reply", c.last_customer_message_id, c.brand_id)

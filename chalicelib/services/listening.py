@@ -83,9 +83,14 @@ def _poll_query(query: ListeningQuery, deps: ListeningDeps, now: datetime) -> Co
     if why_not is not None:
         report[why_not] += 1
         return report
-    if state.next_token is None:  # a new sweep; a first one reads from its last run (or now)
-        start = None if state.since_id else state.last_run or now - query.period
+    if state.next_token is None:
+        # A new sweep. Without a cursor it reads from where the last one began reading (a
+        # sweep stopped by a 429 before its first page keeps its start), else from the last
+        # run, else one period back: listening starts now, not a week ago.
+        start = None if state.since_id else (
+            state.sweep_start or state.last_run or now - query.period)
         state = replace(state, sweep_start=start, sweep_newest=None)
+    last_run = state.last_run
     state = replace(state, last_run=now, blocked_until=None)
     search = deps.search()
     for _ in range(deps.max_pages):
@@ -97,8 +102,10 @@ def _poll_query(query: ListeningQuery, deps: ListeningDeps, now: datetime) -> Co
             page = search.search(query, since_id=state.since_id, next_token=state.next_token,
                                  start_time=state.sweep_start)
         except RateLimited as limited:
+            # Not a run of the query: it is due again as soon as the limit resets.
             state = deps.cursors.save(query.key, replace(
-                counted(state, now), blocked_until=limited.reset_at or now + RATE_LIMIT_WAIT))
+                counted(state, now), blocked_until=limited.reset_at or now + RATE_LIMIT_WAIT,
+                last_run=last_run if first_page else now))
             report["rate_limited"] += 1
             return report
         state = counted(state, now)

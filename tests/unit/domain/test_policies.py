@@ -131,7 +131,7 @@ listening:
     account: "@ScruffyHelp"
     period_minutes: 15
     daily_requests: 96
-  - {query: scruffy parcel, account: 1234, period_minutes: 60, daily_requests: 10}
+  - {query: scruffy parcel, account: 1234, period_minutes: 0.5, daily_requests: 10}
 """
 
 
@@ -140,7 +140,7 @@ def test_listening_queries_are_read_with_their_account_period_and_budget() -> No
     assert first.query == '"scruffy mcgee" OR scruffymcgee -is:retweet'
     assert (first.account, first.handle) == ("@ScruffyHelp", "ScruffyHelp")
     assert (first.period, first.daily_requests) == (timedelta(minutes=15), 96)
-    assert second.account == "1234" and second.period == timedelta(hours=1)
+    assert second.account == "1234" and second.period == timedelta(seconds=30)
     assert first.key != second.key and len(first.key) == 24
     assert parse_policies(MINIMAL).listening == () and SHIPPED.listening == ()
 
@@ -150,7 +150,7 @@ def test_listening_queries_are_read_with_their_account_period_and_budget() -> No
     ("{query: '', account: b, period_minutes: 1, daily_requests: 1}",
      r"listening\[0\]\.query: a non-empty"),
     ("{query: a, account: b, period_minutes: 0, daily_requests: 1}",
-     r"listening\[0\]\.period_minutes: a whole number"),
+     r"listening\[0\]\.period_minutes: a number of minutes"),
     ("{query: a, account: b, period_minutes: 5, daily_requests: true}",
      r"listening\[0\]\.daily_requests: a whole number"),
     ("{query: a, account: '', period_minutes: 5, daily_requests: 1}",
