@@ -177,3 +177,43 @@ def test_found_by_listening_shows_in_the_inbox_and_the_report_and_a_public_reply
         assert "found by listening" in reason and "reply by DM instead" in reason
         report = json.loads(client.http.get("/api/reports/sla", headers=ADMIN).body)
     assert report["by"]["source"]["listening"]["turns"] == 1
+
+
+def _post_meta(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
+    from chalicelib.webhooks.signatures import meta_signature
+
+    body = json.dumps(payload).encode()
+    response = client.http.post("/webhooks/meta", body=body, headers={
+        "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body),
+        "Content-Type": "application/json"})
+    assert response.status_code == 200, response.body
+    run_inbound_worker()
+    return dict(json.loads(response.body))
+
+
+def test_instagram_and_page_mentions_open_their_own_conversations(aws: Built) -> None:
+    import app
+
+    page_comment = copy.deepcopy(fixture("facebook/restfb_mention_comment_add.json"))
+    value = page_comment["entry"][0]["changes"][0]["value"]
+    value.update(created_time=int(datetime.now(UTC).timestamp()) - 60, sender_id="555",
+                 sender_name="Ann", message="Scruffy McGee lost my parcel")
+    # The same comment by the Page's feed (it is on one of the Page's posts): stored once.
+    feed = copy.deepcopy(page_comment)
+    feed["entry"][0]["changes"][0]["field"] = "feed"
+    with Client(app.app) as client:
+        assert _post_meta(client, fixture("instagram/restfb_ig_mentions.json"))["events"] == {
+            "accepted": 1}
+        assert _post_meta(client, page_comment)["events"] == {"accepted": 1}
+        assert _post_meta(client, feed)["events"] == {"duplicate": 1}
+        inbox = json.loads(client.http.get("/api/conversations", headers=ADMIN).body)
+        refused = client.http.post(
+            "/api/conversations/instagram.mention-17887498072083520/replies", headers=ADMIN,
+            body=json.dumps({"text": "Thanks!"}))
+    rows = {c["id"]: c for c in inbox["conversations"]}
+    ig = rows["instagram.mention-17887498072083520"]
+    fb = rows["facebook.c-7363534231324_3754798971271444"]
+    assert ig["found_by_listening"] and fb["found_by_listening"]
+    assert ig["due_at"] and fb["due_at"] and fb["customer"]["name"] == "Ann"
+    assert refused.status_code == 409
+    assert "answered on Instagram itself" in json.loads(refused.body)["error"]

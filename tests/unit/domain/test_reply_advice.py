@@ -58,3 +58,13 @@ def test_x_found_by_listening_refuses_a_public_reply_and_offers_the_dm() -> None
     assert route(found, text="Sorry!", private=True, now=NOW).kind == "dm"
     advice = advise(found, NOW)
     assert advice.allowed and advice.private
+
+
+def test_an_instagram_mention_is_answered_on_instagram() -> None:
+    mention = replace(TWEET, platform=Platform.INSTAGRAM, thread="mention-1",
+                      found_by_listening=True)
+    advice = advise(mention, NOW)
+    assert not advice.allowed and "answered on Instagram itself" in advice.rule
+    page_mention = replace(TWEET, platform=Platform.FACEBOOK, thread="p-1_2",
+                           last_customer_message_id="1_2", found_by_listening=True)
+    assert advise(page_mention, NOW).allowed  # the Page comments on the post it is named in
