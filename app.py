@@ -256,7 +256,7 @@ def listen(event: Any) -> dict[str, int]:
     webhook's ingest, so a post also delivered by webhook is stored once."""
     from chalicelib import handlers
 
-    return handlers.listen()
+    return handlers.listen(event.context)
 
 
 # The topic is the template's OpsAlarmsTopic (resources.yaml points this subscription at it).

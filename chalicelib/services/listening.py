@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 MAX_PAGES = 10  # per query and run: a burst of posts is read over several runs, not one
+# A page of 100 hits is ~200 AWS calls: stop with this much of the invocation left, so the
+# cursor is saved at a page boundary and the next run resumes, rather than timing out mid-page.
+MIN_SECONDS_LEFT = 8.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,7 @@ class ListeningDeps:
     policies: Callable[[], Policies]
     now: Callable[[], datetime]
     max_pages: int = MAX_PAGES
+    seconds_left: Callable[[], float] = lambda: float("inf")  # of this invocation
 
 
 def poll(deps: ListeningDeps) -> dict[str, int]:
@@ -56,6 +60,9 @@ def poll(deps: ListeningDeps) -> dict[str, int]:
     report: Counter[str] = Counter()
     now = deps.now()
     for query in deps.policies().listening:
+        if deps.seconds_left() < MIN_SECONDS_LEFT:
+            report["out_of_time"] += 1
+            break
         try:
             report.update(_poll_query(query, deps, now))
         except CursorConflict:
@@ -97,6 +104,9 @@ def _poll_query(query: ListeningQuery, deps: ListeningDeps, now: datetime) -> Co
         if spent(query, state, now):
             report["budget_spent"] += 1
             break
+        if deps.seconds_left() < MIN_SECONDS_LEFT:
+            report["out_of_time"] += 1
+            break
         first_page = state.next_token is None
         try:
             page = search.search(query, since_id=state.since_id, next_token=state.next_token,
@@ -113,7 +123,8 @@ def _poll_query(query: ListeningQuery, deps: ListeningDeps, now: datetime) -> Co
         if page.events:
             from chalicelib.services.ingest import ingest
 
-            ingest_deps = replace(deps.ingest(), channels=_NotTheWebhook(deps.ingest().channels))
+            webhook_deps = deps.ingest()
+            ingest_deps = replace(webhook_deps, channels=_NotTheWebhook(webhook_deps.channels))
             # Oldest first, as a webhook would have brought them: a reply queued before the
             # post it answers would find no conversation to join.
             for outcome, count in ingest(page.events[::-1], ingest_deps).counts.items():

@@ -231,3 +231,22 @@ def test_nothing_declared_searches_nothing() -> None:
                          policies=lambda: parse_policies(BASE.split("listening:")[0]),
                          now=lambda: T0)
     assert poll(deps) == {}
+
+
+def test_a_run_near_its_timeout_stops_between_pages_and_the_next_resumes() -> None:
+    world = World()
+    world.x.page_size = 1
+    for i in range(3):
+        world.tweet(800 + i, T0 - timedelta(minutes=3 - i))
+    left = iter([60.0, 60.0, 60.0, 5.0])  # the query, page 1, page 2, then too little
+
+    search = world.search
+    assert search is not None
+    deps = ListeningDeps(search=lambda: search, cursors=world.cursors,
+                         ingest=world.ingest_deps, policies=policies, now=lambda: T0,
+                         seconds_left=lambda: next(left, 5.0))
+    report = poll(deps)
+    assert report == {"requests": 2, "accepted": 2, "out_of_time": 1}
+    assert world.cursor().next_token == "nt-2"
+    assert world.run(T0 + timedelta(minutes=1))["accepted"] == 1
+    assert world.cursor().since_id == "802"
