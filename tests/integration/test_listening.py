@@ -176,7 +176,15 @@ def test_found_by_listening_shows_in_the_inbox_and_the_report_and_a_public_reply
         reason = json.loads(refused.body)["error"]
         assert "found by listening" in reason and "reply by DM instead" in reason
         report = json.loads(client.http.get("/api/reports/sla", headers=ADMIN).body)
+        from tests.integration.test_console import _admin_cookie
+
+        cookie = {"Cookie": _admin_cookie(client)}
+        page = client.http.get("/console", headers=cookie).body.decode()
+        shown = client.http.get("/console/conversations/x.t-1840000000000000000",
+                                headers=cookie).body.decode()
     assert report["by"]["source"]["listening"]["turns"] == 1
+    assert '<span class="found">found by listening</span>' in page
+    assert "the customer did not tag the brand" in shown
 
 
 def _post_meta(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
