@@ -106,7 +106,9 @@ def listen(context: Any = None) -> dict[str, int]:
     deps = bootstrap.listening_deps()
     if context is not None:  # Lambda's clock: stop between pages, well before the timeout
         deps = replace(deps, seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
-    return listening.poll(deps)
+    report = listening.poll(deps)
+    observability.listening(report)
+    return report
 
 
 @observability.flushes_metrics

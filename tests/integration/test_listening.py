@@ -225,3 +225,17 @@ def test_instagram_and_page_mentions_open_their_own_conversations(aws: Built) ->
     assert ig["due_at"] and fb["due_at"] and fb["customer"]["name"] == "Ann"
     assert refused.status_code == 409
     assert "answered on Instagram itself" in json.loads(refused.body)["error"]
+
+
+def test_two_overlapping_runs_never_both_move_a_cursor(aws: Built) -> None:
+    from chalicelib.domain.listening import CursorConflict, ListenState
+
+    cursors = bootstrap.listen_cursors()
+    first = cursors.save("q1", ListenState(since_id="5", last_run=datetime.now(UTC)))
+    assert cursors.load("q1") == first and first.version == 1
+    with pytest.raises(CursorConflict):
+        cursors.save("q1", ListenState(since_id="6"))  # a second run that saw no cursor
+    moved = cursors.save("q1", replace(first, since_id="7", next_token="nt-1"))
+    with pytest.raises(CursorConflict):
+        cursors.save("q1", replace(first, since_id="8"))  # read before `moved`
+    assert cursors.load("q1") == moved and moved.version == 2
