@@ -73,6 +73,12 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return "dummy-access-token"
 
 
+def snowflake(at: datetime, sequence: int = 0) -> str:
+    """A post id as X makes them: its creation time in milliseconds since X's epoch, above
+    bit 22 (the poller knows how old a cursor is from it)."""
+    return str(((int(at.timestamp() * 1000) - 1288834974657) << 22) + sequence)
+
+
 @dataclass
 class FakePlatforms:
     url: str = ""

@@ -139,7 +139,10 @@ def _poll_query(query: ListeningQuery, deps: ListeningDeps, now: datetime) -> Co
             state, since_id=newest or state.since_id, next_token=None, sweep_newest=None,
             sweep_start=None))
         return report
-    deps.cursors.save(query.key, state)  # the page limit or the budget: resume next run
+    # The page limit, the budget or the clock: the next run resumes here. A run that asked
+    # nothing is no run of the query: it stays due.
+    deps.cursors.save(query.key, state if report["requests"] else replace(
+        state, last_run=last_run))
     return report
 
 

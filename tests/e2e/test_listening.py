@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import LocalStack, wait_for
+from tests.platform_fake import snowflake
 from tests.unit.webhooks.conftest import fixture
 
 pytestmark = pytest.mark.e2e
@@ -39,8 +40,8 @@ def test_an_untagged_complaint_found_by_listening_reaches_the_inbox_and_its_warn
     x = stack.platforms
     x.users["7700"] = {"id": "7700", "username": "unhappy_ann", "name": "Ann",
                        "public_metrics": {"followers_count": 5400}}
-    post_id = f"{int(time.time())}7700001"
     posted = datetime.now(UTC)
+    post_id = snowflake(posted, 7701)
     x.post(post_id, "Scruffy McGee lost my parcel AGAIN. Never ordering from them.", "7700",
            posted.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
     conversation = f"x.t-{post_id}"

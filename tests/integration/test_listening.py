@@ -19,7 +19,7 @@ from chalicelib.services import listening
 from chalicelib.webhooks.signatures import x_signature
 from infrastructure.local.aws import Built
 from tests.integration.conftest import SECRETS, run_inbound_worker
-from tests.platform_fake import X_BEARER, X_KEYS, FakePlatforms, fake_platforms
+from tests.platform_fake import X_BEARER, X_KEYS, FakePlatforms, fake_platforms, snowflake
 from tests.unit.webhooks.conftest import fixture
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,8 +70,10 @@ def test_pages_are_followed_and_a_restarted_poller_resumes_from_since_id(
         x: FakePlatforms) -> None:
     now = datetime.now(UTC)
     x.page_size = 2
-    for i, author in enumerate(["42", "43", "42"]):
-        post(x, f"180000000000000000{i}", now - timedelta(minutes=5 - i), author)
+    times = [now - timedelta(minutes=5 - i) for i in range(3)]
+    ids = [snowflake(at) for at in times]
+    for post_id, at, author in zip(ids, times, ["42", "43", "42"], strict=True):
+        post(x, post_id, at, author)
     assert run(now)["accepted"] == 3
     first, second = x.searches()[0]["query"], x.searches()[1]["query"]
     assert first["query"] == QUERY and first["max_results"] == "100"
@@ -82,18 +84,19 @@ def test_pages_are_followed_and_a_restarted_poller_resumes_from_since_id(
     assert second["next_token"] == "nt-2" and len(x.searches()) == 2
     # App-only auth, and only that: never a user's OAuth signature.
     assert {r["headers"]["Authorization"] for r in x.searches()} == {f"Bearer {X_BEARER}"}
-    found = conversation("t-1800000000000000000")
+    found = conversation(f"t-{ids[0]}")
     assert found.found_by_listening and found.team == "support" and found.due_at
     assert found.customer.followers == 1200 and found.brand_id == "ScruffyMcG"
 
     # A new container later: the cursor is in DynamoDB, only the newer post is read.
-    post(x, "1800000000000000003", now + timedelta(minutes=10))
+    newer = snowflake(now + timedelta(minutes=10))
+    post(x, newer, now + timedelta(minutes=10))
     assert run(now + timedelta(minutes=15))["accepted"] == 1
-    assert x.searches()[-1]["query"]["since_id"] == "1800000000000000002"
+    assert x.searches()[-1]["query"]["since_id"] == ids[2]
     assert "start_time" not in x.searches()[-1]["query"]
     # And once more with nothing new: an empty result, nothing stored twice.
     assert run(now + timedelta(minutes=30)) == {"requests": 1}
-    assert x.searches()[-1]["query"]["since_id"] == "1800000000000000003"
+    assert x.searches()[-1]["query"]["since_id"] == newer
 
 
 def test_a_429_waits_for_x_rate_limit_reset_then_resumes(x: FakePlatforms) -> None:

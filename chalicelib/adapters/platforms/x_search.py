@@ -9,7 +9,7 @@ tells the poller when (`x-rate-limit-reset`, epoch seconds), anything else is Pl
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import requests
@@ -25,6 +25,10 @@ TWEET_FIELDS = ("created_at,author_id,conversation_id,in_reply_to_user_id,refere
                 "entities")
 USER_FIELDS = "public_metrics,username,name"
 TIMEOUT = (3.05, 10.0)
+# Recent search reaches 7 days back and refuses a since_id or start_time beyond that (400):
+# a poller paused longer (a budget, an outage) resumes from the oldest moment it may ask for.
+WINDOW = timedelta(days=7) - timedelta(minutes=5)
+_SNOWFLAKE_EPOCH_MS = 1288834974657  # X ids carry their creation time (ms) above bit 22
 
 
 class XRecentSearch:
@@ -45,10 +49,14 @@ class XRecentSearch:
         params: dict[str, Any] = {
             "query": query.query, "max_results": MAX_RESULTS, "tweet.fields": TWEET_FIELDS,
             "expansions": "author_id", "user.fields": USER_FIELDS}
+        oldest = self.now() - WINDOW
+        if since_id and _created(since_id) < oldest:
+            since_id, start_time = None, oldest  # the cursor fell out of X's window
         if since_id:
             params["since_id"] = since_id
         elif start_time is not None:
-            params["start_time"] = start_time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            params["start_time"] = max(start_time, oldest).astimezone(UTC).strftime(
+                "%Y-%m-%dT%H:%M:%SZ")
         if next_token:
             params["next_token"] = next_token
         try:
@@ -79,6 +87,14 @@ class XRecentSearch:
         return SearchPage(events=events, newest_id=_id(meta.get("newest_id")),
                           next_token=_id(meta.get("next_token")),
                           result_count=count if isinstance(count, int) else len(events))
+
+
+def _created(post_id: str) -> datetime:
+    """When X made a post id (ids are snowflakes: milliseconds since X's epoch, shifted)."""
+    try:
+        return datetime.fromtimestamp(((int(post_id) >> 22) + _SNOWFLAKE_EPOCH_MS) / 1000, UTC)
+    except ValueError:
+        return datetime.max.replace(tzinfo=UTC)  # not a snowflake: leave it to X
 
 
 def _reset(value: str | None) -> datetime | None:

@@ -250,3 +250,16 @@ def test_a_run_near_its_timeout_stops_between_pages_and_the_next_resumes() -> No
     assert world.cursor().next_token == "nt-2"
     assert world.run(T0 + timedelta(minutes=1))["accepted"] == 1
     assert world.cursor().since_id == "802"
+
+
+def test_a_run_that_asked_nothing_leaves_the_query_due() -> None:
+    world = World()
+    world.tweet(900, T0 - timedelta(minutes=1))
+    search = world.search
+    assert search is not None
+    left = iter([60.0, 5.0])  # time for the query's turn, none for its first request
+    poll(ListeningDeps(search=lambda: search, cursors=world.cursors, ingest=world.ingest_deps,
+                       policies=policies, now=lambda: T0,
+                       seconds_left=lambda: next(left, 5.0)))
+    assert search.asked == []
+    assert world.run(T0 + timedelta(minutes=1))["accepted"] == 1  # not "not_due"
