@@ -83,6 +83,17 @@ def sweep(event: Any) -> dict[str, int]:
     return handlers.sweep()
 
 
+# The period is the template's ListenMinutes (infrastructure/resources.yaml overrides this rate).
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def listen(event: Any) -> dict[str, int]:
+    """Listening: search X for the brand where nobody tagged it (the policies file's
+    `listening` queries, each at its own period and daily budget); every hit goes through the
+    webhook's ingest, so a post also delivered by webhook is stored once."""
+    from chalicelib import handlers
+
+    return handlers.listen(event.context)
+
+
 # The topic is the template's OpsAlarmsTopic (resources.yaml points this subscription at it).
 @app.on_sns_message(topic="ops-alarms")
 def ops_alarm(event: Any) -> None:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.conversations import DynamoConversations
     from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
     from chalicelib.adapters.dynamodb.due_checks import DynamoDueChecks
+    from chalicelib.adapters.dynamodb.listening import DynamoListenCursors
     from chalicelib.adapters.dynamodb.messages import Messages
     from chalicelib.adapters.dynamodb.oncall import DynamoOnCall
     from chalicelib.adapters.dynamodb.reply_log import DynamoReplyLog
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from chalicelib.services.health import HealthDeps
     from chalicelib.services.inbound import InboundDeps
     from chalicelib.services.ingest import IngestDeps
+    from chalicelib.services.listening import ListeningDeps
     from chalicelib.services.oncall_admin import AdminDeps
     from chalicelib.services.sms_failures import SmsFailureDeps
     from chalicelib.services.sweeper import SweepDeps
@@ -438,6 +440,23 @@ def channel_log() -> WatchLog:
     from chalicelib.services.channel_watch import WatchLog
 
     return WatchLog(store=channels(), policies=policies, now=now)
+
+
+@_once
+def listen_cursors() -> DynamoListenCursors:
+    from chalicelib.adapters.dynamodb.listening import DynamoListenCursors
+
+    return DynamoListenCursors(dynamodb(), settings().table)
+
+
+def listening_deps() -> ListeningDeps:
+    from chalicelib.adapters.platforms.x_search import XRecentSearch
+    from chalicelib.services.listening import ListeningDeps
+
+    return ListeningDeps(
+        search=lambda: XRecentSearch(lambda: secrets().x_bearer_token, settings().x_api_url,
+                                     now=now),
+        cursors=listen_cursors(), ingest=ingest_deps, policies=policies, now=now)
 
 
 def health_deps() -> HealthDeps:

@@ -25,7 +25,15 @@ from chalicelib import bootstrap, observability
 from chalicelib.config import settings
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.retries import backoff
-from chalicelib.services import alerting, inbound, oncall_admin, self_watch, sms_failures, sweeper
+from chalicelib.services import (
+    alerting,
+    inbound,
+    listening,
+    oncall_admin,
+    self_watch,
+    sms_failures,
+    sweeper,
+)
 from chalicelib.services import channel_watch as watch
 
 logger = Logger(child=True)
@@ -102,6 +110,18 @@ def sweep() -> dict[str, int]:
         bootstrap.sms_filters_checked()
     except StoreUnavailable as error:
         logger.warning("sms filter policies not checked", extra={"error": str(error)})
+    return report
+
+
+@observability.flushes_metrics
+def listen(context: Any = None) -> dict[str, int]:
+    from dataclasses import replace
+
+    deps = bootstrap.listening_deps()
+    if context is not None:  # Lambda's clock: stop between pages, well before the timeout
+        deps = replace(deps, seconds_left=lambda: context.get_remaining_time_in_millis() / 1000)
+    report = listening.poll(deps)
+    observability.listening(report)
     return report
 
 

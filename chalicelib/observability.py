@@ -44,6 +44,17 @@ def answered_before_alert(platform: str, level: str) -> None:
     metrics.add_metadata(key="level", value=level)
 
 
+def listening(report: dict[str, int]) -> None:
+    """What a listening run did: new posts found, and why a query could not search (a
+    budget spent every day or a standing 429 means the query or its budget needs a look)."""
+    for outcome, name in (("accepted", "ListeningHits"), ("requests", "ListeningRequests"),
+                          ("rate_limited", "ListeningRateLimited"),
+                          ("budget_spent", "ListeningBudgetSpent"),
+                          ("failed", "ListeningFailed"), ("auth_failed", "ListeningFailed")):
+        if report.get(outcome):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=report[outcome])
+
+
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 

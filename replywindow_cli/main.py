@@ -52,9 +52,12 @@ def inbox(api: Api, args: argparse.Namespace) -> None:
     for column in ("id", "customer", "priority", "time left", "reasons", "assignee"):
         table.add_column(column)
     for c in page["conversations"]:
+        # Found by listening: the customer never tagged the brand (the reasons column says so).
+        reasons = [*(["found by listening"] if c.get("found_by_listening") else []),
+                   *c["reasons"]]
         table.add_row(c["id"], "@" + str(c["customer"].get("handle") or c["customer"]["id"]),
                       str(c["priority"]), _left(c["seconds_left"]),
-                      ", ".join(c["reasons"]), str(c["assignee"] or "-"))
+                      ", ".join(reasons), str(c["assignee"] or "-"))
     console.print(table)
 
 

@@ -437,3 +437,26 @@ class FakeResender:
     def refuse_resends_by_sms(self) -> int:
         self.policy_checks += 1
         return 0
+
+
+class FakeListenCursors:
+    """In-memory ListenCursors (domain/listening.py), with the version check of the real one."""
+
+    def __init__(self) -> None:
+        from chalicelib.domain.listening import ListenState
+
+        self.states: dict[str, ListenState] = {}
+
+    def load(self, key: str) -> Any:
+        return self.states.get(key)
+
+    def save(self, key: str, state: Any) -> Any:
+        from dataclasses import replace
+
+        from chalicelib.domain.listening import CursorConflict
+
+        current = self.states.get(key)
+        if (current.version if current else 0) != state.version:
+            raise CursorConflict(key)
+        self.states[key] = replace(state, version=state.version + 1)
+        return self.states[key]

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -20,6 +21,8 @@ from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 X_KEYS = {"client_key": "ck-0123456789abcdef", "client_secret": "cs-secret",
           "token": "at-0123456789abcdef", "token_secret": "ats-secret"}
 PAGE_TOKEN, WHATSAPP_TOKEN = "page-token", "wa-token"
+X_BEARER = "x-app-bearer-token"  # app-only: what recent search takes
+SEARCH_PATH = "/2/tweets/search/recent"
 
 
 class _Validator(RequestValidator):  # type: ignore[misc]
@@ -70,6 +73,12 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return "dummy-access-token"
 
 
+def snowflake(at: datetime, sequence: int = 0) -> str:
+    """A post id as X makes them: its creation time in milliseconds since X's epoch, above
+    bit 22 (the poller knows how old a cursor is from it)."""
+    return str(((int(at.timestamp() * 1000) - 1288834974657) << 22) + sequence)
+
+
 @dataclass
 class FakePlatforms:
     url: str = ""
@@ -77,6 +86,13 @@ class FakePlatforms:
     failures: list[tuple[int, dict[str, str], dict[str, Any]]] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
     counter: int = 0  # posts taken (each would be visible to the customer)
+    # Recent search: the posts X holds (v2 shape, any order), their authors by id, and the
+    # answers to give the next searches instead (429 with a reset header, ...).
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    search_failures: list[tuple[int, dict[str, str]]] = field(default_factory=list)
+    page_size: int | None = None  # smaller pages than max_results, to make pagination happen
+    search_requests: list[dict[str, Any]] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
 
@@ -84,6 +100,16 @@ class FakePlatforms:
                   body: dict[str, Any] | None = None) -> None:
         """Answer the next posts with `status` (and the platform's error `body`, if given)."""
         self.failures.extend([(status, headers or {}, body or {"detail": "injected"})] * times)
+
+    def post(self, post_id: str, text: str, author: str, created_at: str,
+             **fields: Any) -> None:
+        """A post X will find (its author must be in `users` for the expansion)."""
+        self.posts.append({"id": post_id, "text": text, "author_id": author,
+                           "created_at": created_at, "edit_history_tweet_ids": [post_id],
+                           **fields})
+
+    def searches(self) -> list[dict[str, Any]]:
+        return [r for r in self.search_requests if r["path"] == SEARCH_PATH]
 
     def delay_next(self, seconds: float) -> None:
         """Take the next post (it counts as sent) but answer only after `seconds`."""
@@ -129,6 +155,28 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
                 self.send_header(k, v)
             self.end_headers()
             self.wfile.write(raw)
+
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            # Kept apart from `requests` (the posts): a poller searching in the background
+            # never gets between a test and the reply it looks for.
+            state.search_requests.append({"path": parts.path, "query": query,
+                                          "headers": dict(self.headers)})
+            if parts.path != SEARCH_PATH:
+                self._answer(404, {"title": "Not Found Error", "status": 404})
+                return
+            if self.headers.get("Authorization") != f"Bearer {X_BEARER}":
+                self._answer(401, {"title": "Unauthorized", "type": "about:blank",
+                                   "status": 401, "detail": "Unauthorized"})
+                return
+            if state.search_failures:
+                status, headers = state.search_failures.pop(0)
+                self._answer(status, {"title": "Too Many Requests", "detail":
+                                      "Too Many Requests", "type": "about:blank",
+                                      "status": status}, headers)
+                return
+            self._answer(200, _search(state, query))
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
@@ -182,6 +230,30 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
                 self._answer(200, {"id": f"reply_{state.counter}"})
 
     return Handler
+
+
+def _search(state: FakePlatforms, query: dict[str, str]) -> dict[str, Any]:
+    """X's recent search over `state.posts`: newest first, after since_id (or from
+    start_time), `max_results` a page, next_token to the following page; an empty result has
+    `meta.result_count: 0` and no `data`, as X answers."""
+    found = sorted(state.posts, key=lambda p: int(p["id"]), reverse=True)
+    if "since_id" in query:
+        found = [p for p in found if int(p["id"]) > int(query["since_id"])]
+    elif "start_time" in query:
+        since = datetime.fromisoformat(query["start_time"])
+        found = [p for p in found if datetime.fromisoformat(p["created_at"]) >= since]
+    size = min(int(query.get("max_results", "10")), state.page_size or 100)
+    start = int(query["next_token"].removeprefix("nt-")) if "next_token" in query else 0
+    page = found[start:start + size]
+    if not page:
+        return {"meta": {"result_count": 0}}
+    meta: dict[str, Any] = {"newest_id": page[0]["id"], "oldest_id": page[-1]["id"],
+                            "result_count": len(page)}
+    if start + size < len(found):
+        meta["next_token"] = f"nt-{start + size}"
+    authors = {p["author_id"] for p in page}
+    return {"data": page, "includes": {"users": [state.users[a] for a in sorted(authors)
+                                                 if a in state.users]}, "meta": meta}
 
 
 @contextmanager

@@ -15,6 +15,9 @@ def main() -> None:
     from bench.cost import sweep  # after the day's stack is gone: moto in-process
 
     sweep.main()
+    from bench.cost import listen  # the listening poller, against the stand-in X
+
+    listen.main()
 
 
 if __name__ == "__main__":

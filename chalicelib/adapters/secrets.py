@@ -19,6 +19,7 @@ class PlatformSecrets:
     x_consumer_secret: str = ""
     x_access_token: str = ""
     x_access_token_secret: str = ""
+    x_bearer_token: str = ""  # app-only: the listening poller's recent search, never a reply
     meta_app_secret: str = ""
     meta_verify_token: str = ""
     meta_page_token: str = ""

@@ -55,11 +55,15 @@ def compose(level: str, c: Conversation, now: datetime, link: str,
     platform = PLATFORM_LABEL.get(c.platform.value, c.platform.value)
     when = time_left(c.due_at, now)
     head = f"{label} {platform} {_who(c)} {when}"
+    if c.found_by_listening:  # nobody tagged the brand: the agent finds it by search, not inbox
+        head += " (found by listening)"
     if c.priority:
         head += f" ({c.priority})"
     sms = _fit(head, list(c.reasons), link)
     subject = f"[ReplyWindow] {label}: {_who(c)} on {platform}, {when}"
     lines = [f"{label}: {_who(c)} on {platform} ({c.channel.value}), {when}.",
+             *(["Found by listening: the customer did not tag the brand."]
+               if c.found_by_listening else []),
              f"Priority: {c.priority or 'untriaged'}"
              + (f" - {', '.join(c.reasons)}" if c.reasons else ""),
              "", "Latest messages:"]

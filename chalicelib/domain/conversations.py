@@ -75,6 +75,12 @@ class Conversation:
     last_message_id: str | None = None
     last_outcome: str | None = None  # what that message did (an Outcome)
     late_delivery: bool = False  # this turn's message reached us after its window had passed
+    found_by_listening: bool = False  # begun by a post found by listening, not a delivery
+
+    @property
+    def source(self) -> str:
+        """How the conversation reached us, for the inbox, the alerts and the report."""
+        return "listening" if self.found_by_listening else "webhook"
 
     @property
     def id(self) -> str:
@@ -96,7 +102,8 @@ def start(event: MessageEvent, thread: str) -> Conversation:
     """A new conversation, begun by a customer's message."""
     return Conversation(platform=event.platform, thread=thread, channel=event.channel,
                         brand_id=event.brand_id, customer=event.customer,
-                        created_at=event.created_at)
+                        created_at=event.created_at,
+                        found_by_listening=event.found_by_listening)
 
 
 def apply(conversation: Conversation, event: MessageEvent, received_at: datetime) -> Transition:

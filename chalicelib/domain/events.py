@@ -86,6 +86,9 @@ class MessageEvent(_Frozen):
     # (mentioned it or quoted its post). Parsers set it from the payload.
     summoned: bool = False
     edited: bool = False  # a Page comment edit: same message id, new text
+    # Found by searching for the brand (X recent search, an Instagram or Page mention), not
+    # addressed to one of its inboxes: the conversation it starts is marked so.
+    found_by_listening: bool = False
 
     _check_created = field_validator("created_at")(_aware)
 

@@ -5,6 +5,7 @@ window, it never removes one."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,6 +93,26 @@ class TeamRule:
 
 
 @dataclass(frozen=True)
+class ListeningQuery:
+    """A search for the brand where nobody tagged it (X recent search, for now)."""
+
+    query: str
+    account: str  # the brand account it belongs to: its handle or id, passed along as is
+    period: timedelta  # how often to search at most
+    daily_requests: int  # search requests this query may make per UTC day
+
+    @property
+    def key(self) -> str:
+        """Names the query's cursor: the same query keeps its place across edits of the rest
+        of the file, and a changed query starts afresh."""
+        return hashlib.sha256(self.query.encode()).hexdigest()[:24]
+
+    @property
+    def handle(self) -> str:
+        return self.account.removeprefix("@")
+
+
+@dataclass(frozen=True)
 class Policies:
     warn_at: float
     timer_resolution: timedelta
@@ -101,6 +122,7 @@ class Policies:
     # A channel silent this long (business time) is down; unset, its own history decides.
     channel_silence: Mapping[str, timedelta] = field(default_factory=dict)
     channel_alerts: AlertPolicy = field(default_factory=AlertPolicy)
+    listening: tuple[ListeningQuery, ...] = ()
 
     @property
     def teams(self) -> tuple[str, ...]:
@@ -185,7 +207,7 @@ def parse_policies(text: str) -> Policies:
         raise PolicyError(f"policy file is not valid YAML: {error}") from error
     spec = _mapping(raw, "", ("warn_at", "timer_resolution", "calendar", "priorities",
                               "teams", "default_team", "channel_silence",
-                              "channel_alerts"))
+                              "channel_alerts", "listening"))
     if "priorities" not in spec:
         raise PolicyError("priorities: missing")
     warn_at = _warn_at(spec.get("warn_at", 0.75), "warn_at")
@@ -215,7 +237,58 @@ def parse_policies(text: str) -> Policies:
                         (*PLATFORMS, "meta")).items()}
     return Policies(warn_at=warn_at, timer_resolution=resolution, default_team=default_team,
                     teams_policy=teams, rules=tuple(rules), channel_silence=silence,
-                    channel_alerts=_alert_policy(spec.get("channel_alerts") or {}))
+                    channel_alerts=_alert_policy(spec.get("channel_alerts") or {}),
+                    listening=_listening(spec.get("listening") or []))
+
+
+_X_QUERY_LIMIT = 512  # X's recent search takes queries up to 512 characters (Basic, Pro)
+
+
+def _listening(value: Any) -> tuple[ListeningQuery, ...]:
+    """`listening: [{query: '"scruffy mcgee" -is:retweet', account: ScruffyHelp,
+    period_minutes: 15, daily_requests: 96}]`."""
+    if not isinstance(value, list):
+        raise PolicyError("listening: expected a list of queries")
+    queries: list[ListeningQuery] = []
+    seen: set[str] = set()
+    for index, entry in enumerate(value):
+        path = f"listening[{index}]"
+        spec = _mapping(entry, path, ("query", "account", "period_minutes", "daily_requests"))
+        for key in ("query", "account", "period_minutes", "daily_requests"):
+            if key not in spec:
+                raise PolicyError(f"{path}.{key}: missing")
+        query = spec["query"]
+        if not isinstance(query, str) or not query.strip():
+            raise PolicyError(f"{path}.query: a non-empty search query")
+        if len(query) > _X_QUERY_LIMIT:
+            raise PolicyError(f"{path}.query: {len(query)} characters; X takes at most "
+                              f"{_X_QUERY_LIMIT}")
+        if query.strip() in seen:
+            raise PolicyError(f"{path}.query: the same query is declared twice")
+        seen.add(query.strip())
+        account = spec["account"]
+        if not isinstance(account, str | int) or isinstance(account, bool) or not str(
+                account).strip():
+            raise PolicyError(f"{path}.account: the brand account's handle or id")
+        queries.append(ListeningQuery(
+            query=query.strip(), account=str(account).strip(),
+            period=timedelta(minutes=_minutes(spec["period_minutes"],
+                                              f"{path}.period_minutes")),
+            daily_requests=_whole(spec["daily_requests"], f"{path}.daily_requests")))
+    return tuple(queries)
+
+
+def _minutes(value: Any, path: str) -> float:
+    """Minutes, more than zero; a fraction for tests and demos that run in seconds."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise PolicyError(f"{path}: a number of minutes, more than zero")
+    return float(value)
+
+
+def _whole(value: Any, path: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise PolicyError(f"{path}: a whole number, 1 or more")
+    return value
 
 
 def _alert_policy(value: Any) -> AlertPolicy:

@@ -6,6 +6,7 @@ that forbid one, checked up front so the agent gets the reason instead of a plat
 - Meta (Messenger, Instagram DMs): replies within 24 h of the customer's last message; up to
   7 days with the HUMAN_AGENT tag when the Page has that permission; otherwise refused.
 - WhatsApp: within the 24-hour customer-service window; outside it only a template may be sent.
+- Instagram mentions (found by listening) are answered on Instagram, not from here.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def route(c: Conversation, *, text: str, private: bool, now: datetime,
         _inside(c, now, MESSAGING_WINDOW, "WhatsApp's 24-hour customer-service window has "
                 "closed: only an approved template message can be sent now")
         return ReplyRoute(c.platform, "dm", c.customer.id, c.brand_id)
+    if c.platform is Platform.INSTAGRAM and c.found_by_listening:
+        # Meta sends a mention's ids only, and answering one is its own call (POST
+        # /{ig-user-id}/mentions) that no sender here makes yet.
+        raise ReplyRefused("an Instagram mention is answered on Instagram itself: reply "
+                           "there, then resolve this conversation")
     if c.channel is Channel.PUBLIC:  # a Facebook or Instagram comment thread
         target = c.last_customer_message_id or c.thread.removeprefix("c-")
         if private:
@@ -70,8 +76,10 @@ def _x(c: Conversation, private: bool) -> ReplyRoute:
     if private or c.channel is Channel.PRIVATE:
         return ReplyRoute(Platform.X, "dm", c.customer.id, c.brand_id)
     if not c.summoned:
+        found = " (this post was found by listening)" if c.found_by_listening else ""
         raise ReplyRefused("X allows a public reply only when the customer mentioned or "
-                           "quoted the brand; reply by DM instead ({\"private\": true})")
+                           f"quoted the brand{found}; reply by DM instead "
+                           "({\"private\": true}) if the customer accepts DMs")
     if not c.last_customer_message_id:
         raise ReplyRefused("no customer tweet to reply to")
     return ReplyRoute(Platform.X, "public_reply", c.last_customer_message_id, c.brand_id)

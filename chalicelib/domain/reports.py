@@ -14,7 +14,8 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-DIMENSIONS = ("platform", "channel", "priority", "team", "agent")
+# `source`: webhook (addressed to the brand) or listening (found by searching for it).
+DIMENSIONS = ("platform", "channel", "priority", "team", "agent", "source")
 
 
 def outcome(turn: Mapping[str, Any], now: datetime) -> str:
@@ -54,6 +55,7 @@ def _stats(turns: list[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     return {"turns": len(turns), "met": met, "breached": breached,
             "open": outcomes.count("open"),
             "late_deliveries": sum(1 for t in turns if t.get("late_delivery")),
+            "found_by_listening": sum(1 for t in turns if t.get("found_by_listening")),
             "attainment": round(met / decided, 4) if decided else None,
             "first_response_seconds": times(first), "next_response_seconds": times(following)}
 
@@ -63,13 +65,18 @@ def _agent(turn: Mapping[str, Any]) -> str:
     return str(by) if by else "unanswered"
 
 
+def _source(turn: Mapping[str, Any]) -> str:
+    return "listening" if turn.get("found_by_listening") else "webhook"
+
+
 def sla_report(turns: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     rows = list(turns)
     groups: dict[str, dict[str, list[Mapping[str, Any]]]] = {d: defaultdict(list)
                                                                for d in DIMENSIONS}
     for turn in rows:
         for dimension in DIMENSIONS:
-            key = _agent(turn) if dimension == "agent" else str(turn.get(dimension) or "-")
+            key = (_agent(turn) if dimension == "agent" else _source(turn)
+                   if dimension == "source" else str(turn.get(dimension) or "-"))
             groups[dimension][key].append(turn)
     by = {d: {k: _stats(v, now) for k, v in sorted(g.items())} for d, g in groups.items()}
     public = by["channel"].get("public", {}).get("attainment")

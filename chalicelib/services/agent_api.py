@@ -102,6 +102,7 @@ def summary(c: Conversation, now: datetime) -> dict[str, Any]:
         "assignee": c.assignee, "acked_by": c.acked_by,
         "last_response_seconds": c.last_response_seconds,
         "late_delivery": c.late_delivery,
+        "found_by_listening": c.found_by_listening,
     }
 
 

@@ -2,6 +2,9 @@
 
 Threads: Messenger `dm-<page>-<PSID>`, Instagram DMs `dm-<ig id>-<IGSID>`, comments
 `c-<top-level comment id>` (a reply under a customer's comment joins that comment's thread).
+Mentions of the brand elsewhere (listening): a Page `mention` in someone's post `p-<post id>`
+or comment `c-<comment id>`, an Instagram `mentions` `mention-<comment or media id>`; each is a
+customer message in its own conversation, marked found by listening.
 The brand is the entry's id (the Page or the Instagram account); in an echo the customer is
 whichever party is not the brand, because published samples disagree on sender/recipient.
 """
@@ -135,6 +138,8 @@ def _page_change(brand: str, change: Mapping[str, Any], received_at: datetime) -
     value = change.get("value")
     if field == "messaging_postbacks" and isinstance(value, Mapping):
         return _messaging(value, brand, Platform.MESSENGER, received_at)
+    if field == "mention" and isinstance(value, Mapping):
+        return _page_mention(brand, value, received_at)
     if field != "feed" or not isinstance(value, Mapping):
         return Ignored(platform=Platform.FACEBOOK, event_type=field,
                        reason="unsupported event type")
@@ -160,6 +165,34 @@ def _page_change(brand: str, change: Mapping[str, Any], received_at: datetime) -
                     parent if under_comment else None, at,
                     (Attachment(type="image", url=photo),) if photo else (),
                     edited=verb == "edited")
+
+
+def _page_mention(brand: str, value: Mapping[str, Any], received_at: datetime) -> WebhookEvent:
+    """Someone mentioned the Page in their own post or comment. The comment id, when there is
+    one, is the message id a `feed` delivery of the same comment has too: stored once."""
+    item, verb = text(value.get("item")), text(value.get("verb"))
+    post_id = identifier(value.get("post_id"), "value.post_id")
+    comment_id = optional_id(value.get("comment_id"))
+    message_id = comment_id if item == "comment" and comment_id else post_id
+    at = when(value.get("created_time"), received_at)
+    if verb == "remove":
+        return MessageDeleted(platform=Platform.FACEBOOK, message_id=message_id, deleted_at=at)
+    if verb not in ("add", "edited"):
+        return Ignored(platform=Platform.FACEBOOK, event_type=f"mention.{item}.{verb}",
+                       reason="unsupported event type")
+    named = "from" in value or "sender_id" in value
+    # Published samples carry no author (Meta's own "real" one included): the conversation is
+    # the post's, with a customer nobody can name until the agent opens it.
+    author = _commenter(value) if named else Person(id=f"mention-{message_id}")
+    if author.id == brand:
+        return Ignored(platform=Platform.FACEBOOK, event_type="mention",
+                       reason="the Page's own post")
+    thread = f"c-{comment_id}" if message_id == comment_id else f"p-{post_id}"
+    return MessageEvent(
+        platform=Platform.FACEBOOK, thread=thread, message_id=message_id,
+        direction=Direction.IN, channel=Channel.PUBLIC, brand_id=brand, customer=author,
+        author=author, text=text(value.get("message")), created_at=at, summoned=True,
+        edited=verb == "edited", found_by_listening=True)
 
 
 def _commenter(value: Mapping[str, Any]) -> Person:
@@ -190,6 +223,8 @@ def _instagram_change(brand: str, change: Mapping[str, Any],
                       received_at: datetime) -> WebhookEvent:
     field = text(change.get("field")) or "unknown"
     value = change.get("value")
+    if field == "mentions" and isinstance(value, Mapping):
+        return _instagram_mention(brand, value, received_at)
     if field not in ("comments", "live_comments") or not isinstance(value, Mapping):
         return Ignored(platform=Platform.INSTAGRAM, event_type=field,
                        reason="unsupported event type")
@@ -199,3 +234,20 @@ def _instagram_change(brand: str, change: Mapping[str, Any],
     return _comment(Platform.INSTAGRAM, brand, identifier(value.get("id"), "value.id"), author,
                     text(value.get("text")), optional_id(value.get("parent_id")),
                     when(value.get("timestamp"), received_at))
+
+
+def _instagram_mention(brand: str, value: Mapping[str, Any],
+                       received_at: datetime) -> WebhookEvent:
+    """Someone @mentioned the account in a comment (`comment_id`) or a caption (`media_id`
+    only). Meta sends the ids and nothing else: no text, no author; the agent reads them on
+    Instagram, and the media is attached by id."""
+    media_id = identifier(value.get("media_id"), "value.media_id")
+    comment_id = optional_id(value.get("comment_id"))
+    message_id = comment_id or media_id
+    customer = Person(id=f"mention-{message_id}")
+    return MessageEvent(
+        platform=Platform.INSTAGRAM, thread=f"mention-{message_id}", message_id=message_id,
+        direction=Direction.IN, channel=Channel.PUBLIC, brand_id=brand, customer=customer,
+        author=customer, created_at=received_at, summoned=True, found_by_listening=True,
+        attachments=(Attachment(type="comment_mention" if comment_id else "caption_mention",
+                                media_id=media_id),))

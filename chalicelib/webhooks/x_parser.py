@@ -11,6 +11,7 @@ into the conversation of the tweet it answers (the tweet index). DMs: `dm-<brand
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -273,3 +274,50 @@ def _post(event_type: str, post: Mapping[str, Any], data: Mapping[str, Any], bra
                         direction=Direction.IN, channel=Channel.PUBLIC, brand_id=brand,
                         customer=author, author=author, text=body, created_at=created,
                         reply_to=reply_to, summoned=summoned)
+
+
+# --- Recent search (listening) ------------------------------------------------------------
+
+def parse_search(body: Mapping[str, Any], account: str,
+                 received_at: datetime) -> list[WebhookEvent]:
+    """A page of `GET /2/tweets/search/recent` -> customer messages found by listening.
+
+    `account` is the brand account the query belongs to (its handle or user id): the post
+    summoned the brand when it mentions or answers that account, which decides whether X
+    allows a public reply. The brand's own posts and retweets are not messages."""
+    body = mapping(body, "body")
+    includes = sub(body, "includes")
+    users = {str(u.get("id")): u for u in items(includes.get("users"), "includes.users")
+             if isinstance(u, Mapping)}
+    handle = account.removeprefix("@").lower()
+    events: list[WebhookEvent] = []
+    for post in items(body.get("data"), "data"):
+        post = mapping(post, "data[]")
+        post_id = identifier(post.get("id"), "data[].id")
+        author_id = identifier(post.get("author_id"), "data[].author_id")
+        author = _person({**users.get(author_id, {}), "id": author_id})
+        referenced = {str(r.get("type")): optional_id(r.get("id"))
+                      for r in items(post.get("referenced_tweets"), "referenced_tweets")
+                      if isinstance(r, Mapping)}
+        if referenced.get("retweeted"):
+            events.append(Ignored(platform=X, event_type="search", reason="a retweet is not "
+                                                                         "a message"))
+            continue
+        if author_id == account or (author.handle or "").lower() == handle:
+            events.append(Ignored(platform=X, event_type="search",
+                                  reason="the brand's own post"))
+            continue
+        body_text = _full_text(post)
+        mentioned = {str(m.get("username", "")).lower() for m in items(
+            sub(post, "entities").get("mentions"), "entities.mentions") if isinstance(m, Mapping)}
+        summoned = (handle in mentioned
+                    or re.search(rf"(?<![\w@])@{re.escape(handle)}\b", body_text,
+                                 re.IGNORECASE) is not None
+                    or optional_id(post.get("in_reply_to_user_id")) == account)
+        events.append(MessageEvent(
+            platform=X, thread=f"t-{post_id}", message_id=post_id, direction=Direction.IN,
+            channel=Channel.PUBLIC, brand_id=account, customer=author, author=author,
+            text=body_text, created_at=when(post.get("created_at"), received_at),
+            reply_to=referenced.get("replied_to"), summoned=summoned,
+            found_by_listening=True))
+    return events

@@ -49,6 +49,7 @@ SEEDED_SECRETS = {
     "meta_page_token": "REPLYWINDOW_META_PAGE_TOKEN",
     "whatsapp_token": "REPLYWINDOW_WHATSAPP_TOKEN",
     "admin_token": "REPLYWINDOW_ADMIN_TOKEN",
+    "x_bearer_token": "REPLYWINDOW_X_BEARER_TOKEN",
 }
 
 

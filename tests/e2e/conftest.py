@@ -19,14 +19,21 @@ import requests
 
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.runtime import free_port
-from tests.platform_fake import PAGE_TOKEN, WHATSAPP_TOKEN, X_KEYS, FakePlatforms, fake_platforms
+from tests.platform_fake import (
+    PAGE_TOKEN,
+    WHATSAPP_TOKEN,
+    X_BEARER,
+    X_KEYS,
+    FakePlatforms,
+    fake_platforms,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {"x_consumer_key": X_KEYS["client_key"], "x_consumer_secret": X_KEYS["client_secret"],
            "x_access_token": X_KEYS["token"], "x_access_token_secret": X_KEYS["token_secret"],
            "meta_app_secret": "e2e-meta-secret", "meta_verify_token": "e2e-verify",
            "meta_page_token": PAGE_TOKEN, "whatsapp_token": WHATSAPP_TOKEN,
-           "admin_token": "e2e-admin"}
+           "admin_token": "e2e-admin", "x_bearer_token": X_BEARER}
 
 
 

@@ -64,7 +64,8 @@ def test_packaged_template_merges_our_resources_into_chalices(packaged: dict[str
     schedules = [e for f in resources.values() if f["Type"] == "AWS::Serverless::Function"
                  for e in f["Properties"].get("Events", {}).values() if e["Type"] == "Schedule"]
     assert [s["Properties"]["Schedule"] for s in schedules] == [
-        "rate(5 minutes)", {"Fn::Sub": "rate(${SweepMinutes} minutes)"}]
+        "rate(5 minutes)", {"Fn::Sub": "rate(${SweepMinutes} minutes)"},
+        {"Fn::Sub": "rate(${ListenMinutes} minutes)"}]
     # The state machine definition is inlined from its own file, placeholders left for CFN.
     machine = resources["AlarmClock"]["Properties"]
     assert "${AlertsQueueUrl}" in machine["DefinitionString"]
@@ -321,6 +322,7 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
         "Sweep": ("app.sweep", 30, 512, None, 10, "rate(5 minutes)", None),
         "OpsAlarm": ("app.ops_alarm", 30, 512, None, 10, None, None),
         "SmsFailures": ("app.sms_failures", 30, 512, None, 10, None, None),
+        "Listen": ("app.listen", 30, 512, None, 10, "rate(5 minutes)", None),
     }
     for function in functions.values():
         # The template's own values, the public URL parameter resolved, nothing added.

@@ -49,3 +49,12 @@ def test_an_entry_point_that_fails_still_prints_what_it_recorded(
         entry_point()
     assert '"Breaches"' in capsys.readouterr().out
     assert observability.metrics.metric_set == {}
+
+
+def test_a_listening_run_counts_its_hits_and_why_a_query_could_not_search() -> None:
+    observability.metrics.clear_metrics()
+    observability.listening({"requests": 3, "accepted": 7, "duplicate": 2, "rate_limited": 1})
+    recorded = observability.metrics.metric_set
+    assert {name: recorded[name]["Value"] for name in recorded} == {
+        "ListeningRequests": [3.0], "ListeningHits": [7.0], "ListeningRateLimited": [1.0]}
+    observability.metrics.clear_metrics()

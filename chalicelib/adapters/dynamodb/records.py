@@ -145,6 +145,7 @@ def conversation_item(c: Conversation, expires_at: int) -> dict[str, Any]:
         "acked_turn": c.acked_turn, "version": c.version,
         "last_message_id": c.last_message_id, "last_outcome": c.last_outcome,
         "late_delivery": c.late_delivery or None, "expires_at": expires_at,
+        "found_by_listening": c.found_by_listening or None,
     }
 
 
@@ -169,6 +170,7 @@ def conversation_from(item: dict[str, Any]) -> Conversation:
         version=int(item.get("version", 0)), last_message_id=item.get("last_message_id"),
         last_outcome=item.get("last_outcome"),
         late_delivery=bool(item.get("late_delivery", False)),
+        found_by_listening=bool(item.get("found_by_listening", False)),
     )
 
 
@@ -182,6 +184,7 @@ def message_item(event: MessageEvent, conversation: Conversation, sk: str,
         "attachments": [a.model_dump(exclude_none=True) for a in event.attachments] or None,
         "created_at": _iso(event.created_at), "received_at": _iso(received_at),
         "reply_to": event.reply_to, "summoned": event.summoned or None,
+        "found_by_listening": event.found_by_listening or None,
         "turn": conversation.turn, "expires_at": expires_at,
     }
 
@@ -248,4 +251,6 @@ def opened_turn(c: Conversation, facts: Facts, expires_at: int) -> dict[str, Any
         "conversation": c.id, "turn": turn, "platform": c.platform.value,
         "channel": c.channel.value, "opened_at": opened, "first": turn == 1,
         "expires_at": expires_at, **plan_fields(facts),
+        # Only when true: the report gives turns found by listening their own line.
+        "found_by_listening": c.found_by_listening or None,
     }

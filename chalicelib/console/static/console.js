@@ -47,7 +47,15 @@
     var second = document.createElement("td");
     second.appendChild(link);
     tr.appendChild(second);
-    tr.appendChild(cell(c.platform));
+    var platform = cell(c.platform);
+    if (c.found_by_listening) {
+      var found = document.createElement("span");
+      found.className = "found";
+      found.textContent = "found by listening";
+      platform.appendChild(document.createTextNode(" "));
+      platform.appendChild(found);
+    }
+    tr.appendChild(platform);
     var prio = document.createElement("span");
     prio.className = "prio prio-" + c.priority;
     prio.textContent = c.priority;

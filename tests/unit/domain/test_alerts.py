@@ -84,3 +84,12 @@ def test_a_digest_email_lists_every_conversation_it_covers_most_urgent_first() -
     alert = digest("support", "https://x.example", [("warning", CONV), ("breach", late)], NOW)
     assert alert.email.splitlines()[2:4] == ["  BREACH Bo on WhatsApp, 3m over",
                                             "  WARN @ann on X, 4m left"]
+
+
+def test_a_conversation_found_by_listening_says_so_in_the_sms_and_the_email() -> None:
+    found = replace(CONV, found_by_listening=True, reasons=())
+    alert = compose("warning", found, NOW, LINK)
+    assert alert.sms.startswith("WARN X @ann 4m left (found by listening) (urgent)")
+    assert len(alert.sms) <= SMS_LIMIT and alert.sms.endswith(LINK)
+    assert "did not tag the brand" in alert.email
+    assert "listening" not in compose("warning", CONV, NOW, LINK).sms

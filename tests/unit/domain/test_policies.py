@@ -123,3 +123,51 @@ def test_remaining_time_is_negative_once_overdue() -> None:
     due = T0 + timedelta(hours=1)
     assert policy.remaining(due, T0) == timedelta(hours=1)
     assert policy.remaining(due, due + timedelta(minutes=5)) == -timedelta(minutes=5)
+
+
+LISTEN = MINIMAL + """
+listening:
+  - query: '"scruffy mcgee" OR scruffymcgee -is:retweet'
+    account: "@ScruffyHelp"
+    period_minutes: 15
+    daily_requests: 96
+  - {query: scruffy parcel, account: 1234, period_minutes: 0.5, daily_requests: 10}
+"""
+
+
+def test_listening_queries_are_read_with_their_account_period_and_budget() -> None:
+    first, second = parse_policies(LISTEN).listening
+    assert first.query == '"scruffy mcgee" OR scruffymcgee -is:retweet'
+    assert (first.account, first.handle) == ("@ScruffyHelp", "ScruffyHelp")
+    assert (first.period, first.daily_requests) == (timedelta(minutes=15), 96)
+    assert second.account == "1234" and second.period == timedelta(seconds=30)
+    assert first.key != second.key and len(first.key) == 24
+    assert parse_policies(MINIMAL).listening == () and SHIPPED.listening == ()
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("{query: a, account: b, period_minutes: 15}", r"listening\[0\]\.daily_requests: missing"),
+    ("{query: '', account: b, period_minutes: 1, daily_requests: 1}",
+     r"listening\[0\]\.query: a non-empty"),
+    ("{query: a, account: b, period_minutes: 0, daily_requests: 1}",
+     r"listening\[0\]\.period_minutes: a number of minutes"),
+    ("{query: a, account: b, period_minutes: 5, daily_requests: true}",
+     r"listening\[0\]\.daily_requests: a whole number"),
+    ("{query: a, account: '', period_minutes: 5, daily_requests: 1}",
+     r"listening\[0\]\.account"),
+    ("{query: a, account: b, period_minutes: 5, daily_requests: 1, lang: en}",
+     r"listening\[0\]\.lang: unknown key"),
+    (f"{{query: {'a' * 513}, account: b, period_minutes: 5, daily_requests: 1}}",
+     r"listening\[0\]\.query: 513 characters"),
+])
+def test_listening_mistakes_name_their_path(entry: str, message: str) -> None:
+    with pytest.raises(PolicyError, match=message):
+        parse_policies(MINIMAL + f"listening:\n  - {entry}\n")
+
+
+def test_a_query_declared_twice_is_refused() -> None:
+    entry = "{query: a b, account: x, period_minutes: 5, daily_requests: 1}"
+    with pytest.raises(PolicyError, match=r"listening\[1\]\.query: the same query"):
+        parse_policies(MINIMAL + f"listening:\n  - {entry}\n  - {entry}\n")
+    with pytest.raises(PolicyError, match="listening: expected a list"):
+        parse_policies(MINIMAL + "listening: {query: a}\n")

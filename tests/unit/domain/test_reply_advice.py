@@ -44,3 +44,27 @@ def test_meta_messaging_window_and_the_human_agent_tag() -> None:
     tagged = advise(dm, NOW, human_agent=True)
     assert tagged.allowed and tagged.closes_at == NOW - timedelta(hours=30) + timedelta(days=7)
     assert advise(dm, NOW).limit == 2000
+
+
+def test_x_found_by_listening_refuses_a_public_reply_and_offers_the_dm() -> None:
+    import pytest
+
+    from chalicelib.domain.errors import ReplyRefused
+    from chalicelib.domain.replies import route
+
+    found = replace(TWEET, summoned=False, found_by_listening=True)
+    with pytest.raises(ReplyRefused, match=r"found by listening.*reply by DM instead"):
+        route(found, text="Sorry!", private=False, now=NOW)
+    assert route(found, text="Sorry!", private=True, now=NOW).kind == "dm"
+    advice = advise(found, NOW)
+    assert advice.allowed and advice.private
+
+
+def test_an_instagram_mention_is_answered_on_instagram() -> None:
+    mention = replace(TWEET, platform=Platform.INSTAGRAM, thread="mention-1",
+                      found_by_listening=True)
+    advice = advise(mention, NOW)
+    assert not advice.allowed and "answered on Instagram itself" in advice.rule
+    page_mention = replace(TWEET, platform=Platform.FACEBOOK, thread="p-1_2",
+                           last_customer_message_id="1_2", found_by_listening=True)
+    assert advise(page_mention, NOW).allowed  # the Page comments on the post it is named in

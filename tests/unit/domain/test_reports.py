@@ -67,3 +67,13 @@ def test_nearest_rank_percentiles() -> None:
     assert percentile([5, 1, 3, 2, 4], 0.5) == 3
     assert percentile([5, 1, 3, 2, 4], 0.9) == 5
     assert percentile([], 0.5) is None
+
+
+def test_turns_found_by_listening_get_their_own_line() -> None:
+    found = {**turn("x", "public", answered_after=600), "found_by_listening": True}
+    report = sla_report([*SCENARIO, found], NOW)
+    by_source = report["by"]["source"]
+    assert by_source["listening"]["turns"] == 1 and by_source["listening"]["met"] == 1
+    assert by_source["webhook"]["turns"] == len(SCENARIO)
+    assert report["overall"]["found_by_listening"] == 1
+    assert sla_report(SCENARIO, NOW)["overall"]["found_by_listening"] == 0

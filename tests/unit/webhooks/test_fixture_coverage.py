@@ -14,7 +14,7 @@ def test_every_platform_fixture_is_used_by_a_parser_test_and_has_a_source() -> N
     tests = "\n".join(p.read_text() for p in HERE.glob("test_*_parser.py"))
     sources = (FIXTURES / "SOURCES.md").read_text()
     files = [p for platform in PLATFORMS for p in (FIXTURES / platform).glob("*.json")]
-    assert len(files) == 55
+    assert len(files) == 59
     unused = [p.name for p in files if p.name not in tests and p.stem not in tests]
     assert unused == []
     unsourced = [p.name for p in files if p.name not in sources]

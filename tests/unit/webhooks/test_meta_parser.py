@@ -289,3 +289,56 @@ def test_instagram_dm_echo_unsend_and_story_mention() -> None:
 def test_bodies_not_of_metas_shape_are_refused_with_a_reason(payload, reason) -> None:
     with pytest.raises(MalformedPayload, match=reason):
         parse_meta(payload, RECEIVED)
+
+
+# --- Mentions (listening) -------------------------------------------------------------------
+
+def test_a_page_mention_in_someones_post_is_a_customer_message_found_by_listening() -> None:
+    [event] = parse_page(fixture("facebook/restfb_mention_post_add.json"), RECEIVED)
+    nobody = Person(id="mention-1234567890321_98722536423179")
+    assert event == MessageEvent(
+        platform=FB, thread="p-1234567890321_98722536423179",
+        message_id="1234567890321_98722536423179", direction=Direction.IN,
+        channel=Channel.PUBLIC, brand_id="1234567890321", customer=nobody, author=nobody,
+        text="A test post message", created_at=s(1614340562), summoned=True,
+        found_by_listening=True)
+
+
+def test_a_page_mention_in_a_comment_keeps_the_comment_id_a_feed_delivery_would_have() -> None:
+    [event] = parse_page(fixture("facebook/restfb_mention_comment_add.json"), RECEIVED)
+    assert isinstance(event, MessageEvent)
+    assert (event.message_id, event.thread) == ("7363534231324_3754798971271444",
+                                                "c-7363534231324_3754798971271444")
+    assert event.text == "Just a test message" and event.found_by_listening
+    assert event.created_at == s(1614340862)
+
+
+def test_a_page_mention_with_its_author_and_its_removal() -> None:
+    payload = copy.deepcopy(fixture("facebook/restfb_mention_comment_add.json"))
+    value = payload["entry"][0]["changes"][0]["value"]
+    value.update(sender_id="555", sender_name="Ann")
+    [event] = parse_page(payload, RECEIVED)
+    assert isinstance(event, MessageEvent) and event.customer == Person(id="555", name="Ann")
+    value["sender_id"] = "1234567890321"  # the Page mentioning itself
+    assert isinstance(parse_page(payload, RECEIVED)[0], Ignored)
+    value["verb"] = "remove"
+    assert parse_page(payload, RECEIVED) == [MessageDeleted(
+        platform=FB, message_id="7363534231324_3754798971271444", deleted_at=s(1614340862))]
+
+
+def test_an_instagram_mention_is_a_customer_message_with_only_ids() -> None:
+    [event] = parse_meta(fixture("instagram/restfb_ig_mentions.json"), RECEIVED)
+    nobody = Person(id="mention-17887498072083520")
+    assert event == MessageEvent(
+        platform=IG, thread="mention-17887498072083520", message_id="17887498072083520",
+        direction=Direction.IN, channel=Channel.PUBLIC, brand_id="0", customer=nobody,
+        author=nobody, created_at=RECEIVED, summoned=True, found_by_listening=True,
+        attachments=(Attachment(type="comment_mention", media_id="17887498072083520"),))
+    caption = copy.deepcopy(fixture("instagram/restfb_ig_mentions.json"))
+    del caption["entry"][0]["changes"][0]["value"]["comment_id"]
+    [event] = parse_instagram(caption, RECEIVED)
+    assert isinstance(event, MessageEvent)
+    assert event.attachments[0].type == "caption_mention"
+    caption["entry"][0]["changes"][0]["value"] = {"comment_id": "1"}
+    with pytest.raises(MalformedPayload, match="media_id"):
+        parse_instagram(caption, RECEIVED)

@@ -19,7 +19,7 @@ from chalicelib.domain.events import (
     Person,
     Platform,
 )
-from chalicelib.webhooks.x_parser import parse_x
+from chalicelib.webhooks.x_parser import parse_search, parse_x
 from tests.unit.webhooks.conftest import RECEIVED, fixture, ms
 
 X = Platform.X
@@ -233,3 +233,47 @@ def test_a_timestamp_later_than_receipt_is_clamped_to_receipt() -> None:
 def test_bodies_not_of_xs_shape_are_refused_with_a_reason(payload, reason) -> None:
     with pytest.raises(MalformedPayload, match=reason):
         parse_x(payload, RECEIVED)
+
+
+
+# --- Recent search (listening) ---------------------------------------------------------------
+
+def test_a_recent_search_hit_is_a_public_customer_message_found_by_listening() -> None:
+    [event] = parse_search(fixture("twitter/xdocs_recent_search_expansions.json"),
+                           "ScruffyMcG", RECEIVED)
+    dev = Person(id="9876543210", handle="pythondev")
+    assert event == MessageEvent(
+        platform=X, thread="t-1234567890123456789", message_id="1234567890123456789",
+        direction=Direction.IN, channel=Channel.PUBLIC, brand_id="ScruffyMcG", customer=dev,
+        author=dev, text="Just started learning Python and loving it!",
+        created_at=datetime(2024, 1, 15, 10, 30, tzinfo=UTC), summoned=False,
+        found_by_listening=True)
+
+
+def test_recent_search_replies_mentions_retweets_and_the_brands_own_posts() -> None:
+    body = copy.deepcopy(fixture("twitter/xdocs_recent_search_expansions.json"))
+    post = body["data"][0]
+    body["data"] = [
+        {**post, "id": "1", "referenced_tweets": [{"type": "replied_to", "id": "9"}],
+         "entities": {"mentions": [{"start": 0, "end": 11, "username": "scruffymcg",
+                                    "id": "77"}]}},
+        {**post, "id": "2", "text": "@ScruffyMcG, where is it?"},
+        {**post, "id": "3", "in_reply_to_user_id": "77"},
+        {**post, "id": "4", "referenced_tweets": [{"type": "retweeted", "id": "9"}]},
+        {**post, "id": "5", "author_id": "77"},
+    ]
+    body["includes"]["users"].append({"id": "77", "username": "ScruffyMcG"})
+    events = parse_search(body, "@ScruffyMcG", RECEIVED)
+    first, second, third = (e for e in events if isinstance(e, MessageEvent))
+    assert first.reply_to == "9" and first.summoned  # mentioned in its entities
+    assert second.summoned  # @handle in the text
+    assert not third.summoned  # a reply to the account's id: only when `account` is the id
+    assert parse_search(body, "77", RECEIVED)[2].summoned  # type: ignore[union-attr]
+    assert [e.reason for e in events if isinstance(e, Ignored)] == [
+        "a retweet is not a message", "the brand's own post"]
+
+
+def test_an_empty_recent_search_page_has_no_hits() -> None:
+    assert parse_search({"meta": {"result_count": 0}}, "ScruffyMcG", RECEIVED) == []
+    with pytest.raises(MalformedPayload):
+        parse_search({"data": {"id": "1"}}, "ScruffyMcG", RECEIVED)
