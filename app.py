@@ -48,7 +48,7 @@ def webhook_url(event: dict[str, Any], context: Any) -> dict[str, Any]:
 # --- Queue workers ---------------------------------------------------------------------------
 
 @app.on_sqs_message(queue="inbound.fifo", batch_size=10)
-def triage(event: Any) -> dict[str, Any]:
+def inbound_worker(event: Any) -> dict[str, Any]:
     """A message was stored: triage a new turn and set its timers."""
     from chalicelib import handlers
 
@@ -56,7 +56,7 @@ def triage(event: Any) -> dict[str, Any]:
 
 
 @app.on_sqs_message(queue="alerts", batch_size=10)
-def ring_alarm(event: Any) -> dict[str, Any]:
+def alert_worker(event: Any) -> dict[str, Any]:
     """An alarm-clock bucket rang: alert whoever is on call about every check in it."""
     from chalicelib import handlers
 
@@ -74,7 +74,7 @@ def channel_watch(event: Any) -> dict[str, str]:
 
 # The period is the template's SweepMinutes (infrastructure/resources.yaml overrides this rate).
 @app.schedule(Rate(5, unit=Rate.MINUTES))
-def sweep(event: Any) -> dict[str, int]:
+def sweeper(event: Any) -> dict[str, int]:
     """The last line of defence: an open turn past its warning, breach or escalation without
     that alert (its timer lost, the alarm clock down, its bucket dead-lettered) is rung now,
     once."""
@@ -96,7 +96,7 @@ def listen(event: Any) -> dict[str, int]:
 
 # The topic is the template's OpsAlarmsTopic (resources.yaml points this subscription at it).
 @app.on_sns_message(topic="ops-alarms")
-def ops_alarm(event: Any) -> None:
+def ops_alarm_relay(event: Any) -> None:
     """One of ReplyWindow's own CloudWatch alarms changed state: tell every admin."""
     from chalicelib import handlers
 

@@ -392,7 +392,7 @@ def _percentile(values: list[float], q: float) -> float:
 def measure(n: int = N) -> dict[str, Any]:
     with metric_tap("AnsweredBeforeAlert") as tap, local_stack(POLICIES) as runtime:
         triage = next(p for p in runtime.pollers
-                      if isinstance(p, QueuePoller) and p.function_name == "triage")
+                      if isinstance(p, QueuePoller) and p.function_name == "inbound_worker")
         burst = Burst()
         recorder = WorkerRecorder(triage, burst)
         recorder.install()

@@ -174,7 +174,7 @@ def _add_public_url(sam: dict[str, Any], api_stage: str) -> None:
 
     The API handler itself cannot name RestAPI: RestAPI names the handler's ARN, a circular
     dependency. It gets PublicUrl when set and nothing otherwise; its routes send no links
-    (alerts are rung by RingAlarm, channel incidents by ChannelWatch)."""
+    (alerts are rung by AlertWorker, channel incidents by ChannelWatch)."""
     own_url = {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
                + api_stage}
     for name, resource in sam["Resources"].items():

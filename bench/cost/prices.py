@@ -109,8 +109,8 @@ def price(day: DayCounts, assumed: Assumptions) -> dict[str, Any]:
     def n(prefix: str) -> int:
         return sum(v for k, v in op.items() if k.startswith(prefix))
 
-    worker = day.invocations.get("triage", 0)
-    ring = day.invocations.get("ring_alarm", 0)
+    worker = day.invocations.get("inbound_worker", 0)
+    ring = day.invocations.get("alert_worker", 0)
     emails = sum(d["protocol"] == "email" for d in day.deliveries)
     sms = sum(d["protocol"] == "sms" for d in day.deliveries)
     webhooks = day.sent["webhooks"]

@@ -37,7 +37,7 @@ from chalicelib.services import alarm
 logger = Logger(child=True)
 
 ACK_LINK_LIFETIME = timedelta(hours=24)
-# Longer than RingAlarm's 60 s timeout (.chalice/config.json): a live sender is done or dead.
+# Longer than AlertWorker's 60 s timeout (.chalice/config.json): a live sender is done or dead.
 ALERT_LEASE = timedelta(minutes=2)
 
 

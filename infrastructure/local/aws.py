@@ -328,7 +328,7 @@ class FunctionSpec:
     """One Lambda function of the packaged template, resolved to the local resources."""
 
     logical: str
-    handler: str  # module.attribute, e.g. "app.triage"
+    handler: str  # module.attribute, e.g. "app.inbound_worker"
     environment: dict[str, str]
     timeout: int
     memory: int

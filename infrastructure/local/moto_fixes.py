@@ -10,7 +10,8 @@
 3. moto's Query and Scan walk a table's item dict while, on the threaded server, a write may
    add to it: the read fails with "dictionary changed size during iteration" (a 500 that
    DynamoDB never returns for that). They take the writes' lock too; with the local event
-   source running batches side by side, the ring's index queries meet the triage's writes.
+   source running batches side by side, the alert worker's index queries meet the inbound
+   worker's writes.
 """
 
 from __future__ import annotations

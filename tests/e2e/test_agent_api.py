@@ -133,7 +133,7 @@ def test_the_cli_acknowledges_an_alert_link(stack: LocalStack) -> None:
 def test_doctor_shows_dead_letters_alarms_and_the_alarm_clock(stack: LocalStack) -> None:
     out = cli(stack, "doctor")
     for check in ("dead letters: inbound", "dead letters: alerts",
-                  "replywindow-dev-alerts-dead-letters", "replywindow-dev-Sweep-errors",
+                  "replywindow-dev-alerts-dead-letters", "replywindow-dev-Sweeper-errors",
                   "alarm clock executions", "sms sandbox", "sms spend this month",
                   "All clear."):
         assert check in out, out

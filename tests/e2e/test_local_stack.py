@@ -28,7 +28,7 @@ def test_health_names_the_resources_in_use_to_the_admin_only(stack: LocalStack) 
 
 def test_alarm_clock_definition_executes_and_rings_the_bucket(stack: LocalStack) -> None:
     """Start the deployed definition with a tiny input: it waits, then its SQS task wakes the
-    ring_alarm poller, which marks the bucket as rung in DynamoDB."""
+    alert_worker poller, which marks the bucket as rung in DynamoDB."""
     sfn, ddb = stack.client("stepfunctions"), stack.client("dynamodb")
     machine = next(m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]
                    if m["name"] == "replywindow-dev-alarm-clock")

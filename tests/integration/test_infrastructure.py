@@ -280,7 +280,7 @@ def test_every_variable_the_code_reads_is_set_for_every_deployed_function(
     common = packaged["Globals"]["Function"]["Environment"]["Variables"]
     functions = {name: r["Properties"] for name, r in packaged["Resources"].items()
                  if r["Type"] == "AWS::Serverless::Function"}
-    assert {"APIHandler", "WebhookHandler", "Triage", "RingAlarm", "ChannelWatch"} <= set(
+    assert {"APIHandler", "WebhookHandler", "InboundWorker", "AlertWorker", "ChannelWatch"} <= set(
         functions)
     missing = sorted(
         (name, variable) for name, props in functions.items() for variable in read
@@ -299,7 +299,7 @@ def test_links_in_alerts_use_the_public_url_parameter_or_the_rest_apis_own_url(
         "Fn::Not": [{"Fn::Equals": [{"Ref": "PublicUrl"}, ""]}]}
     resources = packaged["Resources"]
     assert resources["RestAPI"]["Properties"]["StageName"] == api_stage
-    for name in ("RingAlarm", "ChannelWatch", "Triage", "WebhookHandler"):
+    for name in ("AlertWorker", "ChannelWatch", "InboundWorker", "WebhookHandler"):
         url = resources[name]["Properties"]["Environment"]["Variables"]["REPLYWINDOW_PUBLIC_URL"]
         assert url == {"Fn::If": ["HasPublicUrl", {"Ref": "PublicUrl"}, {"Fn::Sub": (
             "https://${RestAPI}.execute-api.${AWS::Region}.${AWS::URLSuffix}/" + api_stage)}]}
@@ -316,11 +316,11 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
                    f.reserved_concurrency) for name, f in functions.items()} == {
         "APIHandler": ("app.app", 30, 512, None, 10, None, None),
         "WebhookHandler": ("app.webhook_url", 30, 512, None, 10, None, 50),
-        "Triage": ("app.triage", 60, 512, "InboundQueue", 10, None, None),
-        "RingAlarm": ("app.ring_alarm", 60, 512, "AlertsQueue", 10, None, None),
+        "InboundWorker": ("app.inbound_worker", 60, 512, "InboundQueue", 10, None, None),
+        "AlertWorker": ("app.alert_worker", 60, 512, "AlertsQueue", 10, None, None),
         "ChannelWatch": ("app.channel_watch", 30, 512, None, 10, "rate(5 minutes)", None),
-        "Sweep": ("app.sweep", 30, 512, None, 10, "rate(5 minutes)", None),
-        "OpsAlarm": ("app.ops_alarm", 30, 512, None, 10, None, None),
+        "Sweeper": ("app.sweeper", 30, 512, None, 10, "rate(5 minutes)", None),
+        "OpsAlarmRelay": ("app.ops_alarm_relay", 30, 512, None, 10, None, None),
         "SmsFailures": ("app.sms_failures", 30, 512, None, 10, None, None),
         "Listen": ("app.listen", 30, 512, None, 10, "rate(5 minutes)", None),
     }
@@ -351,7 +351,7 @@ def test_every_functions_resource_names_follow_the_stage_it_is_deployed_as() -> 
         machines = {m["name"] for m in aws.client("stepfunctions").list_state_machines()[
             "stateMachines"]}
         secret = aws.client("secretsmanager").describe_secret(
-            SecretId=functions["Triage"].environment["REPLYWINDOW_SECRETS"])["Name"]
+            SecretId=functions["InboundWorker"].environment["REPLYWINDOW_SECRETS"])["Name"]
         assert len(functions) >= 5
         for name, function in functions.items():
             env = function.environment
@@ -373,11 +373,11 @@ def test_functions_that_disagree_on_their_environment_stop_the_local_start(
     _, built = embedded_aws
     template = json.loads(json.dumps(packaged))
     # One function loses a variable: in one process, no single environment fits them all.
-    del template["Resources"]["RingAlarm"]["Properties"]["Environment"]["Variables"][
+    del template["Resources"]["AlertWorker"]["Properties"]["Environment"]["Variables"][
         "REPLYWINDOW_PUBLIC_URL"]
     functions = packaged_functions(template, built, "prod", {"PublicUrl": "http://127.0.0.1:9"})
     runtime = LocalRuntime(LocalSettings(aws_port=free_port()))
-    with pytest.raises(RuntimeError, match=r"RingAlarm\.REPLYWINDOW_PUBLIC_URL"):
+    with pytest.raises(RuntimeError, match=r"AlertWorker\.REPLYWINDOW_PUBLIC_URL"):
         runtime._apply_environment(functions)
 
 
@@ -405,12 +405,12 @@ def test_a_queue_worker_runs_as_many_batches_at_once_as_its_reserved_concurrency
         packaged: dict[str, Any], embedded_aws: tuple[EmbeddedAws, Built]) -> None:
     _, built = embedded_aws
     template = json.loads(json.dumps(packaged))
-    template["Resources"]["Triage"]["Properties"]["ReservedConcurrentExecutions"] = 3
+    template["Resources"]["InboundWorker"]["Properties"]["ReservedConcurrentExecutions"] = 3
     functions = packaged_functions(template, built, "prod", {"PublicUrl": "http://127.0.0.1:9"})
-    assert concurrency(functions["Triage"]) == 3
+    assert concurrency(functions["InboundWorker"]) == 3
     # None reserved: bounded by the account on AWS, by a fixed pool of threads locally.
-    assert functions["RingAlarm"].reserved_concurrency is None
-    assert concurrency(functions["RingAlarm"]) == UNRESERVED_CONCURRENCY
+    assert functions["AlertWorker"].reserved_concurrency is None
+    assert concurrency(functions["AlertWorker"]) == UNRESERVED_CONCURRENCY
 
 
 def test_retries_outlast_an_hour_and_visibility_covers_six_function_timeouts(
@@ -473,7 +473,8 @@ def test_alarms_watch_what_would_lose_an_alert_and_notify_the_admins(
     assert (spend["Threshold"], spend["ComparisonOperator"]) == (
         80, "GreaterThanOrEqualToThreshold")
     functions = {n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
-    assert {"Triage", "RingAlarm", "Sweep", "OpsAlarm", "WebhookHandler"} <= functions
+    assert {"InboundWorker", "AlertWorker", "Sweeper", "OpsAlarmRelay",
+            "WebhookHandler"} <= functions
     for function in functions:
         for metric in ("Errors", "Throttles"):
             assert watching("AWS/Lambda", metric, "FunctionName", {"Ref": function}), (
@@ -482,7 +483,7 @@ def test_alarms_watch_what_would_lose_an_alert_and_notify_the_admins(
     for name, a in alarms.items():
         assert a["AlarmActions"] == a["OKActions"] == [{"Ref": "OpsAlarmsTopic"}], name
         assert a["TreatMissingData"] == "notBreaching", name
-    events = resources["OpsAlarm"]["Properties"]["Events"]
+    events = resources["OpsAlarmRelay"]["Properties"]["Events"]
     assert [e["Properties"]["Topic"] for e in events.values() if e["Type"] == "SNS"] == [
         {"Ref": "OpsAlarmsTopic"}]
     # …encrypted with a key CloudWatch may use (the AWS managed key would refuse it).

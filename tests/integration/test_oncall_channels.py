@@ -103,13 +103,13 @@ def test_the_sweep_tells_the_admins_once_of_an_unreachable_agent_on_call(
         "before-parameter-build.sns.Publish", lambda params, **_: published.append(params))
     event = client.events.generate_cw_event(source="aws.events", detail_type="Scheduled Event",
                                             detail={}, resources=[])
-    first = client.lambda_.invoke("sweep", event).payload
+    first = client.lambda_.invoke("sweeper", event).payload
     # bob is primary or secondary in every slot of a two-person rota: named now (and again
     # for the next slot when it starts within two hours), never alice or erin.
     assert first["unreachable_warned"] == len(published) >= 1
     for sent in published:
         assert sent["MessageAttributes"]["agent"]["StringValue"] == "admins"
         assert "bob is on call for support" in json.loads(sent["Message"])["sms"]
-    second = client.lambda_.invoke("sweep", event).payload
+    second = client.lambda_.invoke("sweeper", event).payload
     assert second["unreachable_warned"] == 0
     assert second["failed"] == 0

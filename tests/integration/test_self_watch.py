@@ -54,7 +54,7 @@ def test_an_alarm_reaches_every_admin_and_only_them(client: Client, aws: Built) 
         "Message": alarm_notification("replywindow-dev-alerts-dead-letters", "ALARM"),
         "MessageAttributes": {}}}]}
     with Client(app.app) as test_client:
-        test_client.lambda_.invoke("ops_alarm", event)
+        test_client.lambda_.invoke("ops_alarm_relay", event)
     [sent] = published
     assert sent["TopicArn"] == bootstrap.alerts_topic_arn()
     assert sent["MessageAttributes"]["agent"]["StringValue"] == "admins"

@@ -19,7 +19,7 @@ def test_answers_in_a_burst_stop_their_clocks_and_only_the_unanswered_are_warned
     with local_stack(POLICIES) as runtime:
         burst = run_burst(runtime, 20)
         triage = next(p for p in runtime.pollers
-                      if isinstance(p, QueuePoller) and p.function_name == "triage")
+                      if isinstance(p, QueuePoller) and p.function_name == "inbound_worker")
     figures = {"answered": len(burst.answered), "closed": len(burst.closed),
                "answered before their warning": len(burst.answered_in_time),
                "clock stop (s)": [round(x, 2) for x in burst.clock_stop],

@@ -51,7 +51,7 @@ def test_a_poison_message_is_parked_and_its_group_moves_on(
                 handled.append(record["body"])
         return {"batchItemFailures": failures}
 
-    poller = QueuePoller(name="triage", sqs=sqs, queue_url=url,
+    poller = QueuePoller(name="inbound_worker", sqs=sqs, queue_url=url,
                          queue_arn=built.attrs["InboundQueue"]["Arn"], region="us-east-1",
                          handler=handler, batch_size=10, wait_seconds=0)
     dlq = built.refs["InboundDeadLetterQueue"]

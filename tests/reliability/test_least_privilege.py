@@ -160,7 +160,7 @@ def test_each_function_writes_only_to_its_own_log_group_which_expires(
     resources = template["Resources"]
     functions = {name: r["Properties"] for name, r in resources.items()
                  if r["Type"] == "AWS::Serverless::Function"}
-    assert {"APIHandler", "WebhookHandler", "Triage", "RingAlarm", "ChannelWatch"} <= set(
+    assert {"APIHandler", "WebhookHandler", "InboundWorker", "AlertWorker", "ChannelWatch"} <= set(
         functions)
     granted: dict[str, set[str]] = {}
     for role, statement in _statements(template):

@@ -20,7 +20,7 @@ def day(**changes: object) -> DayCounts:
         units=Counter(wru=100, wru_index=20, rru=40, rru_index=10),
         writes_by_kind=Counter({"CONV/META": 60, "webhook claim": 40}),
         reads_by_kind=Counter({"CONV/META": 40}),
-        invocations={"triage": 10, "ring_alarm": 2}, executions=2, transitions=6, turns=8,
+        invocations={"inbound_worker": 10, "alert_worker": 2}, executions=2, transitions=6, turns=8,
         deliveries=[{"protocol": "email", "agent": "alice", "level": "warning"},
                     {"protocol": "email", "agent": "alice", "level": "breach"},
                     {"protocol": "sms", "agent": "alice", "level": "warning"}],
