@@ -69,7 +69,10 @@ class AwsWatchtower:
             Namespace="AWS/SNS", MetricName="SMSMonthToDateSpentUSD",
             StartTime=max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0),
                           now - timedelta(days=1)),
-            EndTime=now, Period=3600, Statistics=["Maximum"])["Datapoints"]
+            # A minute ahead: a point published this very second is in (the end is exclusive,
+            # at one-second precision).
+            EndTime=now + timedelta(minutes=1), Period=3600,
+            Statistics=["Maximum"])["Datapoints"]
         # No datapoint: no text sent in the window read (the metric exists once one is).
         return max((float(p["Maximum"]) for p in points), default=0.0)
 
