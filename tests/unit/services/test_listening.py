@@ -18,15 +18,10 @@ from chalicelib.services.listening import ListeningDeps, poll
 from chalicelib.webhooks.x_parser import parse_search
 from tests.fakes import FakeChannelLog, FakeClaims, FakeListenCursors, FakeQueue
 from tests.platform_fake import FakePlatforms, _search
+from tests.unit.domain.test_policies import MINIMAL
 
 T0 = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
-BASE = """
-priorities:
-  urgent: {first_response: 15m, next_response: 15m, escalate_after: 10m}
-  high:   {first_response: 1h,  next_response: 1h,  escalate_after: 30m}
-  normal: {first_response: 2h,  next_response: 2h, escalate_after: 1h}
-  low:    {first_response: 8h,  next_response: 8h,  escalate_after: 4h}
-listening:
+BASE = MINIMAL + """listening:
   - {query: '"scruffy mcgee" -is:retweet', account: ScruffyHelp, period_minutes: 15,
      daily_requests: %d}
 """
@@ -73,9 +68,11 @@ class World:
     cursors: FakeListenCursors = field(default_factory=FakeListenCursors)
     now: datetime = T0
     budget: int = 100
+    page_size: int | None = None  # smaller pages than max_results, to make pagination happen
     search: StandInSearch | None = None
 
     def __post_init__(self) -> None:
+        self.x.page_size = self.page_size
         self.x.users["42"] = {"id": "42", "username": "ann", "name": "Ann",
                               "public_metrics": {"followers_count": 1200}}
         self.search = StandInSearch(self.x, self.now)
@@ -97,6 +94,11 @@ class World:
     def tweet(self, post_id: int, at: datetime, text: str = "scruffy mcgee lost my parcel"
               ) -> None:
         self.x.post(str(post_id), text, "42", at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+
+    def tweets(self, first: int, count: int, start: datetime) -> None:
+        """`count` posts with ids from `first`, a minute apart from `start`, oldest first."""
+        for i in range(count):
+            self.tweet(first + i, start + timedelta(minutes=i))
 
     def queued(self) -> list[str]:
         return [dedupe for _, dedupe, _ in self.queue.sent]
@@ -124,10 +126,8 @@ def test_a_first_run_reads_only_since_its_period_and_queues_each_hit_as_found_by
 
 def test_pages_are_followed_back_to_the_cursor_and_the_next_sweep_starts_after_the_newest(
 ) -> None:
-    world = World()
-    world.x.page_size = 2
-    for i in range(5):
-        world.tweet(200 + i, T0 - timedelta(minutes=10 - i))
+    world = World(page_size=2)
+    world.tweets(200, 5, T0 - timedelta(minutes=10))
     assert world.run()["accepted"] == 5
     assert world.search and len(world.search.asked) == 3
     assert [a.get("next_token") for a in world.search.asked] == [None, "nt-2", "nt-4"]
@@ -153,10 +153,8 @@ def test_an_empty_result_keeps_the_cursor_and_costs_one_request() -> None:
 
 def test_a_429_stops_the_query_until_the_reset_and_the_sweep_resumes_where_it_stopped(
 ) -> None:
-    world = World()
-    world.x.page_size = 1
-    for i in range(3):
-        world.tweet(400 + i, T0 - timedelta(minutes=5 - i))
+    world = World(page_size=1)
+    world.tweets(400, 3, T0 - timedelta(minutes=5))
     assert world.search
     world.run()  # 5 pages allowed, 3 posts: done
     world.tweet(403, T0 + timedelta(minutes=1))
@@ -174,10 +172,8 @@ def test_a_429_stops_the_query_until_the_reset_and_the_sweep_resumes_where_it_st
 
 
 def test_the_daily_budget_stops_a_sweep_midway_and_the_next_day_resumes_its_pages() -> None:
-    world = World(budget=2)
-    world.x.page_size = 1
-    for i in range(4):
-        world.tweet(500 + i, T0 - timedelta(minutes=8 - i))
+    world = World(budget=2, page_size=1)
+    world.tweets(500, 4, T0 - timedelta(minutes=8))
     report = world.run()
     assert report["requests"] == 2 and report["accepted"] == 2 and report["budget_spent"] == 1
     assert world.cursor().since_id is None and world.cursor().next_token == "nt-2"
@@ -234,10 +230,8 @@ def test_nothing_declared_searches_nothing() -> None:
 
 
 def test_a_run_near_its_timeout_stops_between_pages_and_the_next_resumes() -> None:
-    world = World()
-    world.x.page_size = 1
-    for i in range(3):
-        world.tweet(800 + i, T0 - timedelta(minutes=3 - i))
+    world = World(page_size=1)
+    world.tweets(800, 3, T0 - timedelta(minutes=3))
     left = iter([60.0, 60.0, 60.0, 5.0])  # the query, page 1, page 2, then too little
 
     search = world.search
