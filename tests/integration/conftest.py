@@ -83,6 +83,24 @@ def run_inbound_worker() -> int:
     return handed
 
 
+def post_webhook(client: Any, platform: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """`payload` to /webhooks/<platform> ("x" or "meta"), signed with the secret the fixtures
+    store, then the inbound worker run; returns the webhook's answer (it must be a 200)."""
+    from chalicelib.webhooks.signatures import meta_signature, x_signature
+    from tests.platform_fake import X_KEYS
+
+    body = json.dumps(payload).encode()
+    header, signature = {
+        "x": ("x-twitter-webhooks-signature", x_signature(X_KEYS["client_secret"], body)),
+        "meta": ("X-Hub-Signature-256", meta_signature(SECRETS["meta_app_secret"], body)),
+    }[platform]
+    response = client.http.post(f"/webhooks/{platform}", body=body, headers={
+        header: signature, "Content-Type": "application/json"})
+    assert response.status_code == 200, response.body
+    run_inbound_worker()
+    return dict(json.loads(response.body))
+
+
 def seed_support_team(client: Any, agents: dict[str, dict[str, str]]) -> None:
     """Agents created by the admin, then support's rota: alice and bob on call, erin the lead."""
     admin = {"Authorization": f"Bearer {SECRETS['admin_token']}",

@@ -13,9 +13,8 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap
-from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS, run_inbound_worker
+from tests.integration.conftest import SECRETS, post_webhook, run_inbound_worker
 from tests.platform_fake import PAGE_TOKEN, WHATSAPP_TOKEN, X_KEYS, FakePlatforms, fake_platforms
 from tests.unit.webhooks.conftest import fixture
 
@@ -68,21 +67,11 @@ def make_agent(client: Client, agent_id: str, teams: list[str] | None) -> dict[s
 
 
 def post_x(client: Client, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
-    response = client.http.post("/webhooks/x", body=body, headers={
-        "x-twitter-webhooks-signature": x_signature(X_KEYS["client_secret"], body),
-        "Content-Type": "application/json"})
-    assert response.status_code == 200, response.body
-    run_inbound_worker()
+    post_webhook(client, "x", payload)
 
 
 def post_meta(client: Client, payload: dict[str, Any]) -> None:
-    body = json.dumps(payload).encode()
-    response = client.http.post("/webhooks/meta", body=body, headers={
-        "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body),
-        "Content-Type": "application/json"})
-    assert response.status_code == 200, response.body
-    run_inbound_worker()
+    post_webhook(client, "meta", payload)
 
 
 def mention(post_id: str, *, minutes_ago: float = 1,

@@ -16,9 +16,8 @@ from chalice.test import Client
 
 from chalicelib import bootstrap, handlers
 from chalicelib.services import listening
-from chalicelib.webhooks.signatures import x_signature
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS, run_inbound_worker
+from tests.integration.conftest import SECRETS, post_webhook, run_inbound_worker
 from tests.platform_fake import X_BEARER, X_KEYS, FakePlatforms, fake_platforms, snowflake
 from tests.unit.webhooks.conftest import fixture
 
@@ -127,16 +126,6 @@ def _webhook_mention(post_id: str, at: datetime) -> dict[str, Any]:
     return dict(payload)
 
 
-def _post_webhook(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
-    body = json.dumps(payload).encode()
-    response = client.http.post("/webhooks/x", body=body, headers={
-        "x-twitter-webhooks-signature": x_signature(X_KEYS["client_secret"], body),
-        "Content-Type": "application/json"})
-    assert response.status_code == 200, response.body
-    run_inbound_worker()
-    return dict(json.loads(response.body))
-
-
 @pytest.mark.parametrize("webhook_first", [True, False])
 def test_a_post_that_also_comes_by_webhook_is_stored_once(
         x: FakePlatforms, webhook_first: bool) -> None:
@@ -147,12 +136,12 @@ def test_a_post_that_also_comes_by_webhook_is_stored_once(
     post(x, post_id, now - timedelta(minutes=1), text="hey @ScruffyMcG scruffy mcgee lost it")
     with Client(app.app) as client:
         if webhook_first:
-            assert _post_webhook(client, _webhook_mention(post_id, now))["events"] == {
+            assert post_webhook(client, "x", _webhook_mention(post_id, now))["events"] == {
                 "accepted": 1}
             assert run(now) == {"requests": 1, "duplicate": 1}
         else:
             assert run(now)["accepted"] == 1
-            assert _post_webhook(client, _webhook_mention(post_id, now))["events"] == {
+            assert post_webhook(client, "x", _webhook_mention(post_id, now))["events"] == {
                 "duplicate": 1}
     found = conversation(f"t-{post_id}")
     assert found.turn == 1 and found.found_by_listening is not webhook_first
@@ -190,18 +179,6 @@ def test_found_by_listening_shows_in_the_inbox_and_the_report_and_a_public_reply
     assert "the customer did not tag the brand" in shown
 
 
-def _post_meta(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
-    from chalicelib.webhooks.signatures import meta_signature
-
-    body = json.dumps(payload).encode()
-    response = client.http.post("/webhooks/meta", body=body, headers={
-        "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body),
-        "Content-Type": "application/json"})
-    assert response.status_code == 200, response.body
-    run_inbound_worker()
-    return dict(json.loads(response.body))
-
-
 def test_instagram_and_page_mentions_open_their_own_conversations(aws: Built) -> None:
     import app
 
@@ -213,10 +190,10 @@ def test_instagram_and_page_mentions_open_their_own_conversations(aws: Built) ->
     feed = copy.deepcopy(page_comment)
     feed["entry"][0]["changes"][0]["field"] = "feed"
     with Client(app.app) as client:
-        assert _post_meta(client, fixture("instagram/restfb_ig_mentions.json"))["events"] == {
-            "accepted": 1}
-        assert _post_meta(client, page_comment)["events"] == {"accepted": 1}
-        assert _post_meta(client, feed)["events"] == {"duplicate": 1}
+        mentions = fixture("instagram/restfb_ig_mentions.json")
+        assert post_webhook(client, "meta", mentions)["events"] == {"accepted": 1}
+        assert post_webhook(client, "meta", page_comment)["events"] == {"accepted": 1}
+        assert post_webhook(client, "meta", feed)["events"] == {"duplicate": 1}
         inbox = json.loads(client.http.get("/api/conversations", headers=ADMIN).body)
         refused = client.http.post(
             "/api/conversations/instagram.mention-17887498072083520/replies", headers=ADMIN,
