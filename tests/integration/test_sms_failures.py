@@ -43,6 +43,15 @@ def deliveries(tmp_path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
 
 
+def texted(tmp_path: Path, agent: str, level: str, conversation: str) -> tuple[str, int]:
+    """An alert to `agent` published: its one text's MessageId, and how many deliveries
+    there were before any follow-up."""
+    bootstrap.notifier().notify(agent=agent, team="support", level=level,
+                                conversation=conversation, subject="s", sms="text", email="mail")
+    [sms] = [d for d in deliveries(tmp_path) if d["protocol"] == "sms"]
+    return sms["message_id"], len(deliveries(tmp_path))
+
+
 def test_the_publish_is_recorded_by_message_id_without_a_phone_number(
         client: Client, tmp_path: Path) -> None:
     bootstrap.notifier().notify(agent="alice", team="support", level="breach",
@@ -64,11 +73,8 @@ def test_a_failed_text_is_followed_by_the_agents_email_once_and_counted(
         client: Client, tmp_path: Path) -> None:
     import app
 
-    bootstrap.notifier().notify(agent="alice", team="support", level="breach",
-                                conversation="x.dm-1", subject="s", sms="text", email="mail")
-    [sms] = [d for d in deliveries(tmp_path) if d["protocol"] == "sms"]
-    before = len(deliveries(tmp_path))
-    event = awslogs(failure_line(sms["message_id"]))
+    message_id, before = texted(tmp_path, "alice", "breach", "x.dm-1")
+    event = awslogs(failure_line(message_id))
 
     first = app.sms_failures(event, None)
     second = app.sms_failures(event, None)  # CloudWatch Logs delivers it again
@@ -92,11 +98,8 @@ def test_an_agent_without_email_has_the_admins_emailed_and_no_phone_texted_again
         client: Client, tmp_path: Path) -> None:
     import app
 
-    bootstrap.notifier().notify(agent="bob", team="support", level="warning",
-                                conversation="x.dm-2", subject="s", sms="text", email="mail")
-    [sms] = [d for d in deliveries(tmp_path) if d["protocol"] == "sms"]
-    before = len(deliveries(tmp_path))
-    app.sms_failures(awslogs(failure_line(sms["message_id"])), None)
+    message_id, before = texted(tmp_path, "bob", "warning", "x.dm-2")
+    app.sms_failures(awslogs(failure_line(message_id)), None)
     followed = deliveries(tmp_path)[before:]
     assert [(d["protocol"], d["to"]) for d in followed] == [("email", "erin@example.com")]
     assert "bob" in followed[0]["text"]
