@@ -4,7 +4,6 @@ through the template's subscription filter; /health counts it."""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from typing import Any
@@ -13,21 +12,11 @@ import pytest
 
 from tests.e2e.conftest import LocalStack, wait_for
 from tests.e2e.test_sla_engine import PAGE_ID, messenger
+from tests.unit.services.test_sms_failures import failure_line
 
 pytestmark = pytest.mark.e2e
 
 GROUP = "sns/us-east-1/123456789012/DirectPublishToPhoneNumber/Failure"
-
-
-def failure_line(message_id: str) -> str:
-    """A failed text's line as SNS writes it, naming this publish."""
-    return json.dumps({
-        "notification": {"messageId": message_id, "timestamp": "2026-12-02 00:40:34.559"},
-        "delivery": {"mnc": 0, "destination": "+15550100001", "priceInUSD": 0.00645,
-                     "smsType": "Transactional", "mcc": 0,
-                     "providerResponse": "Unknown error attempting to reach phone",
-                     "dwellTimeMs": 1420, "dwellTimeMsUntilDeviceAck": 1692},
-        "status": "FAILURE"})
 
 
 def follow_ups(stack: LocalStack) -> list[dict[str, Any]]:
