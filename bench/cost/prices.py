@@ -33,6 +33,8 @@ LAMBDA_GB = 0.5  # .chalice/config.json lambda_memory_size
 LAMBDA_SECONDS = {"webhook": 0.05, "worker": 0.12, "ring": 0.1}  # per invocation, assumed
 NAIVE_TRANSITIONS_PER_TURN = 10  # 3 x (Wait, Choice "answered?", Task alert) + start/end
 DAILY_VOLUMES = (10_000, 1_000_000, 10_000_000)
+# Written once per ring of a bucket, whatever it carries (adapters/dynamodb/due_checks.py).
+BUCKET_MARKERS = ("DUE/~RANG", "DUE/~DONE")
 
 
 @dataclass(frozen=True)
@@ -146,20 +148,36 @@ def price(day: DayCounts, assumed: Assumptions) -> dict[str, Any]:
     # rest: past that, emails a day stop growing with traffic (per agent the replay emailed).
     agents = len({d["agent"] for d in day.deliveries if d["protocol"] == "email"})
     email_cap = agents * (assumed.digest_after + 60 / assumed.resolution_s) * 1440
+    # What each ring of a bucket costs besides its transitions: the ring's invocation, its
+    # receive and delete and the execution's send, the bucket's two markers. At volume these
+    # stop growing at one ring per bucket, as the executions do.
+    markers = sum(day.writes_by_kind.get(k, 0) for k in BUCKET_MARKERS)
+    ring_dollars = (ring * (PRICE["lambda_request"]
+                            + PRICE["lambda_gb_second"] * LAMBDA_GB * LAMBDA_SECONDS["ring"])
+                    + (2 * ring + day.executions) * PRICE["sqs_request"])
+    markers_dollars = markers * PRICE["ddb_write_unit"]
     units_per_inbound = {k: units[k] / inbound for k in ("wru", "wru_index", "rru", "rru_index")}
+    # Provisioned capacity is sized for the traffic's units; the markers' few are priced apart.
+    traffic_units = units_per_inbound | {"wru": (units["wru"] - markers) / inbound}
     volumes = {}
     for daily in DAILY_VOLUMES:
-        cap = 86400 / assumed.resolution_s * per_execution
+        buckets = 86400 / assumed.resolution_s
+        cap = buckets * per_execution
         sfn_day = min(daily * day.transitions / inbound, cap) * PRICE["sfn_transition"]
         emails_day = min(daily * emails / inbound, email_cap)
         sns_day = emails_day * PRICE["sns_email"] + min(
             daily * n("sns:Publish") / inbound, emails_day) * PRICE["sns_publish"]
+        rings = min(daily / inbound, buckets / day.executions if day.executions else 0)
+        linear = daily / inbound * (ring_dollars + markers_dollars)
         rest = (total - per_million["Step Functions"]
-                - per_million["SNS (publish + email)"]) * daily / 1e6
+                - per_million["SNS (publish + email)"]) * daily / 1e6 - linear + rings * (
+            ring_dollars + markers_dollars)
         volumes[f"$/million at {daily:,}/day"] = round(
             (rest + sfn_day + sns_day) / daily * 1e6, 2)
-        on_demand_day = per_million["DynamoDB"] * daily / 1e6
-        provisioned_day = provisioned_per_day(units_per_inbound, daily, assumed)
+        on_demand_day = (per_million["DynamoDB"] * daily / 1e6
+                         - daily / inbound * markers_dollars + rings * markers_dollars)
+        provisioned_day = provisioned_per_day(traffic_units, daily, assumed) + (
+            rings * markers_dollars)
         volumes[f"$/million at {daily:,}/day, table provisioned"] = round(
             (rest - on_demand_day + provisioned_day + sfn_day + sns_day) / daily * 1e6, 2)
         volumes[f"emails a day at {daily:,}/day"] = round(emails_day)

@@ -79,35 +79,43 @@ class InboundDeps:
 def handle(body: Mapping[str, Any], deps: InboundDeps) -> str:
     event = MessageEvent.model_validate(body["event"])
     received_at = datetime.fromisoformat(str(body["received_at"]))
-    outcome, facts = apply(event, received_at, deps.log, deps.policies())
+    outcome, facts, committed = _apply(event, received_at, deps.log, deps.policies())
     if facts is not None and facts.planned is Planned.YES:
-        turns.set_alarm(facts, deps.turns())
+        turns.set_alarm(facts, deps.turns(), committed)
     return outcome
 
 
 def apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
           policies: Policies) -> tuple[str, Facts | None]:
     """Apply one message to its conversation: (outcome, the facts the alarm needs, if any)."""
+    outcome, facts, _ = _apply(event, received_at, log, policies)
+    return outcome, facts
+
+
+def _apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
+           policies: Policies) -> tuple[str, Facts | None, Conversation | None]:
+    """As `apply`, plus the conversation this call committed (None when it committed nothing:
+    a duplicate's alarm reads what is stored now)."""
     seen = log.seen(event)
     if seen is not None:
-        return "duplicate", seen.facts
+        return "duplicate", seen.facts, None
     for _ in range(_MAX_ATTEMPTS):
         thread = _thread(event, log)
         current = log.load(event.platform, thread)
         if current is not None and current.last_message_id == event.message_id:
             # Applied, then the worker stopped (or lost the answer) before the bookkeeping.
-            return "duplicate", log.finish_applied(event, current)
+            return "duplicate", log.finish_applied(event, current), None
         if current is None and event.direction is Direction.OUT:
             # The brand wrote where no customer is waiting (a post, a reply elsewhere): it
             # answers nobody, so it starts no conversation.
             log.pass_over(event.platform, event.message_id)
-            return "brand_elsewhere", None
+            return "brand_elsewhere", None, None
         if current is None and _erased_since(event, log):
             # Written before its author's erasure (queued then, or redelivered late by the
             # platform): it must not bring erased words back. A message written after the
             # erasure is a new contact and starts a conversation as any other.
             log.bury(event.platform, event.message_id)
-            return "erased_customer", None
+            return "erased_customer", None, None
         base = current or conversations.start(event, thread)
         transition = conversations.apply(base, event, received_at)
         after = transition.conversation
@@ -134,7 +142,7 @@ def apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
         if transition.response_seconds is not None:  # answered natively on the platform
             observability.response_time(event.platform.value, transition.response_seconds,
                                         first=after.first_turn)
-        return transition.outcome.value, facts
+        return transition.outcome.value, facts, after
     raise VersionConflict(hide_phones(f"conversation {event.platform}:{event.thread} kept "
                                       "changing"))
 

@@ -63,14 +63,17 @@ def plan(c: Conversation, outcome: Outcome, text: str, *, complaints_before: int
     return planned, Planned.YES, TurnPlan.of(planned)
 
 
-def set_alarm(facts: Facts, deps: TurnDeps) -> str:
+def set_alarm(facts: Facts, deps: TurnDeps, committed: Conversation | None = None) -> str:
     """After the commit: the turn's first due check goes into the alarm clock's bucket. A
-    redelivery sets it again, harmlessly (checks are keyed, a bucket's alarm set idempotently)."""
+    redelivery sets it again, harmlessly (checks are keyed, a bucket's alarm set idempotently).
+    `committed`: the conversation this worker has just written, so not read again (a read per
+    turn); a redelivery has none and reads what is stored now. An answer that lands between
+    the commit and here leaves a check that rings into the ring's last look, which skips it."""
     if facts.planned is not Planned.YES:
         # An answer needs no work here (ringing skips the checks of an answered turn); a
         # follow-up that changed nothing keeps the alarm its turn has.
         return "nothing to do" if facts.planned is Planned.NOT_TRIAGED else "unchanged"
-    c = deps.conversations.get(facts.conversation)
+    c = committed if committed is not None else deps.conversations.get(facts.conversation)
     if c is None:
         return "conversation gone"
     if c.turn != facts.turn or c.turn_opened_at is None:

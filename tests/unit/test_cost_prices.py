@@ -71,6 +71,21 @@ def test_at_volume_executions_and_emails_stop_growing_with_traffic() -> None:
     assert figures["$/million at 10,000,000/day"] < figures["$/million at 1,000,000/day"]
 
 
+def test_at_volume_what_each_ring_writes_stops_growing_at_one_ring_per_bucket() -> None:
+    plain = day()
+    marked = day(units=Counter(wru=1100, wru_index=20, rru=40, rru_index=10),
+                 writes_by_kind=Counter({"CONV/META": 60, "webhook claim": 40,
+                                         "DUE/~RANG": 500, "DUE/~DONE": 500}))
+    a, b = price(plain, ASSUMED), price(marked, ASSUMED)
+    # The replayed day itself pays all 1000 units: $0.625 a million each, over 10 inbound.
+    assert b["$/million at 10,000/day"] - a["$/million at 10,000/day"] == pytest.approx(
+        1000 * 0.625 / 10, abs=0.02)
+    # 10M a day: 8640 buckets of 10 s, 2 rings counted, so 4320 days' worth of rings, not 10^6.
+    for suffix in ("", ", table provisioned"):
+        key = f"$/million at 10,000,000/day{suffix}"
+        assert b[key] - a[key] == pytest.approx(4320 * 1000 * 0.625e-6 / 10, abs=0.02)
+
+
 def test_a_provisioned_table_is_cheaper_at_volume_and_dearer_at_a_trickle() -> None:
     figures = price(day(), ASSUMED)
     assert (figures["$/million at 10,000,000/day, table provisioned"]

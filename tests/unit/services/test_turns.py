@@ -55,6 +55,14 @@ def test_a_planned_turn_gets_its_warning_and_one_alarm_however_often_it_is_finis
     assert {check.level for check in checks} == {"warning"}
 
 
+def test_the_worker_that_just_committed_the_turn_sets_its_alarm_without_reading_it() -> None:
+    c, facts = applied(FakeConversationLog(), dm("m1"))
+    deps, due, clock = deps_with(replace(c, turn=99))  # a read would say "superseded"
+    assert turns.set_alarm(facts, deps, c) == "planned"
+    assert len(clock.set_buckets) == 1 and len(due.buckets) == 1
+    assert turns.set_alarm(facts, deps) == "superseded"  # a redelivery reads what is stored
+
+
 def test_a_follow_up_that_changes_nothing_sets_nothing_and_reads_nothing() -> None:
     store = FakeConversationLog()
     applied(store, dm("m1"))
