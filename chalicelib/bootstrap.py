@@ -240,7 +240,14 @@ def ack_links() -> DynamoAckLinks:
 def policies() -> Policies:
     from chalicelib.domain.policies import load_policies
 
-    return load_policies(settings().policies_path)
+    loaded = load_policies(settings().policies_path)
+    if not loaded.accounts:
+        from aws_lambda_powertools import Logger
+
+        # Fine locally; in production every account's deliveries would be taken as the brand's.
+        Logger(child=True).warning("no brand accounts declared in the policies: deliveries "
+                                   "for every account are accepted")
+    return loaded
 
 
 def turn_deps() -> TurnDeps:
@@ -409,7 +416,7 @@ def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
     return IngestDeps(claims=claims(), queue=inbound_queue(), now=now,
-                      channels=channel_log())
+                      channels=channel_log(), accepts=policies().accepts)
 
 
 @_once

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,7 @@ class ListeningQuery:
     account: str  # the brand account it belongs to: its handle or id, passed along as is
     period: timedelta  # how often to search at most
     daily_requests: int  # search requests this query may make per UTC day
+    account_id: str | None = None  # the declared account's user id, when accounts are declared
 
     @property
     def key(self) -> str:
@@ -284,11 +285,15 @@ def parse_policies(text: str) -> Policies:
     accounts = _accounts(spec.get("accounts") or [], teams)
     listening = _listening(spec.get("listening") or [])
     if accounts:
+        resolved = []
         for index, query in enumerate(listening):
-            if not any(a.platform == "x" and query.handle in (a.id, a.name.removeprefix("@"))
-                       for a in accounts):
+            owner = next((a for a in accounts if a.platform == "x" and query.handle in (
+                a.id, a.name.removeprefix("@"))), None)
+            if owner is None:
                 raise PolicyError(f"listening[{index}].account: {query.account!r} is not a "
                                   "declared X account (accounts: its id or name)")
+            resolved.append(replace(query, account=owner.name, account_id=owner.id))
+        listening = tuple(resolved)
     return Policies(warn_at=warn_at, timer_resolution=resolution, default_team=default_team,
                     teams_policy=teams, rules=tuple(rules), channel_silence=silence,
                     channel_alerts=_alert_policy(spec.get("channel_alerts") or {}),

@@ -49,12 +49,20 @@ class Claims(Protocol):
         ...
 
 
+def every_account(platform: str, account_id: str | None) -> bool:
+    """No brand account declared (the local default): every account is the brand's."""
+    return True
+
+
 @dataclass(frozen=True)
 class IngestDeps:
     claims: Claims
     queue: InboundQueue
     now: Callable[[], datetime]
     channels: ChannelLog  # the platform is calling; what it says about a channel
+    # Is this (platform, brand account id) one of the brand's declared accounts
+    # (Policies.accepts)? Another account's delivery is counted and stored nowhere.
+    accepts: Callable[[str, str | None], bool] = every_account
 
 
 @dataclass
@@ -77,7 +85,12 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
     for event in events:
         if not isinstance(event, ChannelSignal):  # a revoke proves nothing works
             platforms.add(event.platform.value)
-        if isinstance(event, MessageEvent):
+        if isinstance(event, MessageEvent | ChannelSignal) and event.brand_id is not None and (
+                not deps.accepts(event.platform.value, event.brand_id)):
+            # Answered 200 all the same: the platform would retry an error for days.
+            deps.channels.unknown_account(event.platform.value, event.brand_id)
+            report.add("unknown_account")
+        elif isinstance(event, MessageEvent):
             report.add(_message(event, received_at, deps))
         elif isinstance(event, MessageDeleted):
             erased = deps.claims.erase(event.platform, event.message_id, event.deleted_at)

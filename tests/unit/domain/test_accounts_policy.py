@@ -104,3 +104,9 @@ listening:
     assert parse_policies(BASE + "accounts:" + X_ACCOUNT + listening.replace("@Other", "Main"))
     assert parse_policies(BASE + "accounts:" + X_ACCOUNT + listening.replace("@Other", "1001"))
     assert parse_policies(BASE + listening)
+
+
+def test_a_listening_query_takes_its_accounts_id_and_handle() -> None:
+    query = load_policies(ACCOUNTS).listening[0]
+    assert (query.account, query.account_id, query.handle) == (
+        "@ScruffyHelp", "1002", "ScruffyHelp")

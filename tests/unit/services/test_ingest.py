@@ -336,3 +336,20 @@ def test_an_agents_reply_kept_before_its_echo_makes_the_echo_a_duplicate(deps) -
     conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None and conv.status is Status.AWAITING_CUSTOMER
     assert conv.version == c.version + 1  # the echo wrote nothing
+
+
+def test_an_undeclared_accounts_delivery_is_counted_and_stored_nowhere() -> None:
+    policies = load_policies(Path(__file__).resolve().parents[3] / "tests" / "fixtures" /
+                             "policies" / "accounts.yaml")
+    log = FakeChannelLog()
+    deps = IngestDeps(claims=FakeClaims(), queue=FakeQueue(), now=lambda: NOW, channels=log,
+                      accepts=policies.accepts)
+    declared = dm("m-1").model_copy(update={"brand_id": "2001"})  # Scruffy UK's Page
+    undeclared = dm("m-2").model_copy(update={"brand_id": "2999"})
+    revoked = ChannelSignal(platform=Platform.MESSENGER, brand_id="2999", signal="revoked")
+    report = ingest([declared, undeclared, revoked], deps)
+    assert report.counts == {"accepted": 1, "unknown_account": 2}
+    assert [body["event"]["message_id"] for _, _, body in queue(deps).sent] == ["m-1"]
+    assert list(store(deps).accepted) == [(Platform.MESSENGER, "m-1")]  # m-2 claimed nowhere
+    assert ("unknown_account", "messenger", "2999") in log.traces
+    assert not any(t[0] == "problem" for t in log.traces)  # another app's revoke is not ours
