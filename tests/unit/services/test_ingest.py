@@ -353,3 +353,27 @@ def test_an_undeclared_accounts_delivery_is_counted_and_stored_nowhere() -> None
     assert list(store(deps).accepted) == [(Platform.MESSENGER, "m-1")]  # m-2 claimed nowhere
     assert ("unknown_account", "messenger", "2999") in log.traces
     assert not any(t[0] == "problem" for t in log.traces)  # another app's revoke is not ours
+
+
+@pytest.mark.parametrize(("platform", "channel", "account", "team"), [
+    (Platform.X, Channel.PUBLIC, "1001", "sales"), (Platform.X, Channel.PRIVATE, "1002", "care"),
+    (Platform.MESSENGER, Channel.PRIVATE, "2001", "uk"),
+    (Platform.FACEBOOK, Channel.PUBLIC, "2002", "us"),
+    (Platform.WHATSAPP, Channel.PRIVATE, "3001", "wa_uk"),
+    (Platform.WHATSAPP, Channel.PRIVATE, "3002", "wa_us")])
+def test_the_account_written_to_decides_the_conversations_team(
+        platform: Platform, channel: Channel, account: str, team: str) -> None:
+    policies = load_policies(Path(__file__).resolve().parents[3] / "tests" / "fixtures" /
+                             "policies" / "accounts.yaml")
+    table = FakeMessageTable()
+    event = MessageEvent(platform=platform, thread=f"c-{account}", message_id=f"m-{account}",
+                         direction=Direction.IN, channel=channel, brand_id=account,
+                         customer=ANN, author=ANN, text="my refund never came",
+                         created_at=NOW - timedelta(minutes=1))
+    outcome, facts = inbound.apply(event, NOW, FakeConversationLog(table), policies)
+    assert outcome == "turn_opened" and facts is not None
+    conversation = table.conversations[(platform, f"c-{account}")]
+    assert (conversation.team, conversation.brand_id) == (team, account)
+    assert conversation.turn_opened_at is not None  # and its deadline is that team's
+    assert conversation.due_at == policies.for_team(team).plan(
+        conversation.turn_opened_at, conversation.priority or "normal", first=True).due_at
