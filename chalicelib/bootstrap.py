@@ -295,7 +295,7 @@ def reply_sender() -> IdempotentReplySender:
 
     budget = Budget(read=min(settings().platform_read_timeout, Budget().total))
     senders = PlatformSenders(secrets, settings().x_api_url, settings().graph_api_url,
-                              budget=budget)
+                              budget=budget, policies=policies)
     return IdempotentReplySender(senders.send, dynamodb(), settings().table,
                                  idempotency_config())
 
