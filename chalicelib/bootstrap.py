@@ -309,7 +309,8 @@ def agent_deps() -> AgentDeps:
                      cursor_key=lambda: secrets().signing_key(),
                      agent_teams=oncall().agent_teams,
                      meta_human_agent=settings().meta_human_agent,
-                     channels=channel_log(), unsure=conversations())
+                     channels=channel_log(), unsure=conversations(),
+                     health_channel=policies().health_channel)
 
 
 @_once
@@ -416,7 +417,8 @@ def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
     return IngestDeps(claims=claims(), queue=inbound_queue(), now=now,
-                      channels=channel_log(), accepts=policies().accepts)
+                      channels=channel_log(), accepts=policies().accepts,
+                      health_channel=policies().health_channel)
 
 
 @_once

@@ -172,6 +172,12 @@ class Policies:
         """With no account declared (the local default) every account is the brand's."""
         return not self.accounts or self.account(platform, account_id) is not None
 
+    def health_channel(self, platform: str, account_id: str | None) -> str:
+        """Where a credential's health is kept: per declared account (`<platform>:<id>`: one
+        Page's expired token says nothing of the other's), else per platform."""
+        account = self.account(platform, account_id)
+        return f"{platform}:{account.id}" if account else platform
+
     def team_for(self, platform: str, channel: str, account_id: str | None = None) -> str:
         """A team rule that takes the platform and channel wins; else the account's team;
         else the default team."""

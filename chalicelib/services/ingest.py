@@ -63,6 +63,8 @@ class IngestDeps:
     # Is this (platform, brand account id) one of the brand's declared accounts
     # (Policies.accepts)? Another account's delivery is counted and stored nowhere.
     accepts: Callable[[str, str | None], bool] = every_account
+    # Where a credential problem the platform reports is kept (Policies.health_channel).
+    health_channel: Callable[[str, str | None], str] = lambda platform, account: platform
 
 
 @dataclass
@@ -99,7 +101,9 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
             logger.info("channel signal", extra={"platform": event.platform,
                                                  "signal": event.signal})
             if event.signal in ("revoked", "send_failed"):
-                deps.channels.problem(event.platform.value, event.signal, event.detail)
+                deps.channels.problem(deps.health_channel(event.platform.value,
+                                                          event.brand_id),
+                                      event.signal, event.detail)
             report.add(f"signal:{event.signal}")
         elif isinstance(event, Ignored):
             logger.info("event ignored", extra={"platform": event.platform,

@@ -175,3 +175,25 @@ def test_an_undeclared_accounts_delivery_is_answered_counted_and_stored_nowhere(
     cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
     page = client.http.get("/console/channels", headers={"Cookie": cookie}).body.decode()
     assert "1003: 1 delivery not stored" in page and "Deliveries not stored" in page
+
+
+def test_a_rejected_token_is_that_accounts_problem_only(
+        client: Client, platforms: FakePlatforms) -> None:
+    created = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+        {"id": "ben", "name": "Ben", "phone": "+15550100008", "teams": TEAMS}))
+    agent = {"Authorization": f"Bearer {json.loads(created.body)['token']}",
+             "Content-Type": "application/json"}
+    post_meta(client, page_dm("2001", "611", "m-uk-2"))
+    post_meta(client, page_dm("2002", "612", "m-us-2"))
+    platforms.fail_next(400, body={"error": {"message": "Error validating access token",
+                                             "code": 190}})
+    failed = client.http.post("/api/conversations/messenger.dm-2001-611/replies",
+                              headers=agent, body=json.dumps({"text": "On it"}))
+    assert failed.status_code == 502, failed.body
+    sent = client.http.post("/api/conversations/messenger.dm-2002-612/replies",
+                            headers=agent, body=json.dumps({"text": "On it"}))
+    assert sent.status_code == 201, sent.body
+    channels = json.loads(client.http.get("/health", headers=ADMIN).body)["channels"]
+    assert channels["messenger:2001"]["state"] == "unhealthy"  # the UK Page's token
+    assert channels["messenger:2002"]["state"] != "unhealthy"  # the US Page is fine
+    assert channels["messenger:2002"]["last_send_ok_at"] is not None

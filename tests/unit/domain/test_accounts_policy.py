@@ -110,3 +110,11 @@ def test_a_listening_query_takes_its_accounts_id_and_handle() -> None:
     query = load_policies(ACCOUNTS).listening[0]
     assert (query.account, query.account_id, query.handle) == (
         "@ScruffyHelp", "1002", "ScruffyHelp")
+
+
+def test_a_credentials_health_is_kept_per_declared_account() -> None:
+    policies = load_policies(ACCOUNTS)
+    assert policies.health_channel("messenger", "2001") == "messenger:2001"
+    assert policies.health_channel("whatsapp", "3002") == "whatsapp:3002"
+    assert policies.health_channel("x", "9999") == "x"  # not declared: the platform
+    assert parse_policies(BASE).health_channel("x", "1001") == "x"  # none declared
