@@ -5,6 +5,9 @@ undeclared account's delivery is counted and stored nowhere."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -14,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import ROOT, LocalStack, running_stack, wait_for
+from tests.e2e.conftest import ROOT, SECRETS, LocalStack, running_stack, wait_for
 from tests.platform_fake import FakePlatforms
 from tests.unit.test_account_senders import SECRET as ACCOUNT_SECRET
 
@@ -83,3 +86,8 @@ def test_an_undeclared_pages_delivery_is_counted_and_stored_nowhere(
         "messenger", {}).get("unknown_accounts"), what="the count on /health")
     assert channels == {"2999": 1}
     assert stack.item("CONV#messenger#dm-2999-8199", "META") is None
+    shown = subprocess.run(
+        [sys.executable, "-m", "replywindow_cli", "--api", stack.api, "--token",
+         SECRETS["admin_token"], "channels"], cwd=ROOT, capture_output=True, text=True,
+        timeout=60, check=True, env={**os.environ, "COLUMNS": "300"}).stdout
+    assert "undeclared accounts" in shown and "2999: 1" in shown
