@@ -165,6 +165,11 @@ def test_an_undeclared_accounts_delivery_is_answered_counted_and_stored_nowhere(
     assert post_meta(client, whatsapp("3999", "447700900009", "wamid.xx"))["events"] == {
         "unknown_account": 1}
     assert stored() == before  # no claim, no conversation, no customer
+    # Counted in the partition the webhook's role may write (its dynamodb:LeadingKeys).
+    counters = {(i["PK"]["S"], i["SK"]["S"]) for i in bootstrap.dynamodb().scan(
+        TableName=table)["Items"] if "#unknown#" in i["SK"]["S"]}
+    assert counters == {("CHANNELS", "x#unknown#1003"), ("CHANNELS", "messenger#unknown#2999"),
+                        ("CHANNELS", "whatsapp#unknown#3999")}
     channels = json.loads(client.http.get("/health", headers=ADMIN).body)["channels"]
     assert channels["x"]["unknown_accounts"] == {"1003": 1}
     assert channels["messenger"]["unknown_accounts"] == {"2999": 1}
