@@ -106,6 +106,7 @@ def summary(c: Conversation, now: datetime) -> dict[str, Any]:
         "last_response_seconds": c.last_response_seconds,
         "late_delivery": c.late_delivery,
         "found_by_listening": c.found_by_listening,
+        "account": c.brand_id,  # the brand account the customer wrote to (its replies' sender)
     }
 
 

@@ -135,7 +135,8 @@ def test_each_accounts_deliveries_go_to_its_team_and_its_replies_out_as_that_acc
     for conversation, _, _, team, token in deliveries:
         shown = client.http.get(f"/api/conversations/{conversation}", headers=agent)
         assert shown.status_code == 200, (conversation, shown.body)
-        assert json.loads(shown.body)["team"] == team, conversation
+        detail = json.loads(shown.body)
+        assert (detail["team"], detail["account"]) == (team, conversation.split("-")[1])
         before = len(platforms.requests)
         sent = client.http.post(f"/api/conversations/{conversation}/replies", headers=agent,
                                 body=json.dumps({"text": "Sorry - on it."}))
