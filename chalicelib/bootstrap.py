@@ -240,7 +240,14 @@ def ack_links() -> DynamoAckLinks:
 def policies() -> Policies:
     from chalicelib.domain.policies import load_policies
 
-    return load_policies(settings().policies_path)
+    loaded = load_policies(settings().policies_path)
+    if not loaded.accounts:
+        from aws_lambda_powertools import Logger
+
+        # Fine locally; in production every account's deliveries would be taken as the brand's.
+        Logger(child=True).warning("no brand accounts declared in the policies: deliveries "
+                                   "for every account are accepted")
+    return loaded
 
 
 def turn_deps() -> TurnDeps:
@@ -288,7 +295,7 @@ def reply_sender() -> IdempotentReplySender:
 
     budget = Budget(read=min(settings().platform_read_timeout, Budget().total))
     senders = PlatformSenders(secrets, settings().x_api_url, settings().graph_api_url,
-                              budget=budget)
+                              budget=budget, policies=policies)
     return IdempotentReplySender(senders.send, dynamodb(), settings().table,
                                  idempotency_config())
 
@@ -302,7 +309,8 @@ def agent_deps() -> AgentDeps:
                      cursor_key=lambda: secrets().signing_key(),
                      agent_teams=oncall().agent_teams,
                      meta_human_agent=settings().meta_human_agent,
-                     channels=channel_log(), unsure=conversations())
+                     channels=channel_log(), unsure=conversations(),
+                     health_channel=policies().health_channel)
 
 
 @_once
@@ -409,7 +417,8 @@ def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
     return IngestDeps(claims=claims(), queue=inbound_queue(), now=now,
-                      channels=channel_log())
+                      channels=channel_log(), accepts=policies().accepts,
+                      health_channel=policies().health_channel)
 
 
 @_once

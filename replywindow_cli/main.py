@@ -166,13 +166,15 @@ def channels(api: Api, args: argparse.Namespace) -> None:
         return
     table = Table(title="Channels")
     for column in ("channel", "state", "last event", "last send ok", "silence alert after",
-                   "incident since"):
+                   "incident since", "undeclared accounts (not stored)"):
         table.add_column(column)
     for name, c in sorted(found.items()):
         after = c.get("silence_alert_after_s")
+        unknown = c.get("unknown_accounts") or {}
         table.add_row(name, c["state"] + (f" ({c['detail']})" if c.get("detail") else ""),
                       c.get("last_event_at") or "-", c.get("last_send_ok_at") or "-",
-                      _left(after) if after else "learning", c.get("incident_since") or "-")
+                      _left(after) if after else "learning", c.get("incident_since") or "-",
+                      ", ".join(f"{a}: {n}" for a, n in unknown.items()) or "-")
     console.print(table)
 
 

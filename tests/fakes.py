@@ -329,6 +329,12 @@ class FakeChannelStore:
         self.states[channel] = replace(s, unsigned_count=s.unsigned_count + 1,
                                        unsigned_last_at=at)
 
+    def unknown_account(self, channel: str, account_id: str, at: datetime) -> None:
+        s = self._get(channel)
+        counts = dict(s.unknown_accounts)
+        counts[account_id] = counts.get(account_id, 0) + 1
+        self.states[channel] = replace(s, unknown_accounts=counts)
+
     def claim_page(self, channel: str, at: datetime, every: timedelta) -> bool:
         s = self._get(channel)
         if s.last_paged_at is not None and at - s.last_paged_at < every:
@@ -371,8 +377,8 @@ class FakeChannelStore:
 
 class FakeChannelLog:
     """In-memory ChannelLog (domain/ports.py): what the webhook and ingest told the watch, in
-    order, as ("seen", channel), ("signature", channel, ok), ("unsigned", channel) and
-    ("problem", channel, state)."""
+    order, as ("seen", channel), ("signature", channel, ok), ("unsigned", channel),
+    ("problem", channel, state) and ("unknown_account", channel, account id)."""
 
     def __init__(self) -> None:
         self.traces: list[tuple[object, ...]] = []
@@ -388,6 +394,9 @@ class FakeChannelLog:
 
     def problem(self, channel: str, state: str, detail: str) -> None:
         self.traces.append(("problem", channel, state))
+
+    def unknown_account(self, channel: str, account_id: str) -> None:
+        self.traces.append(("unknown_account", channel, account_id))
 
 
 class FakeSentTexts:

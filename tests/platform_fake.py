@@ -22,6 +22,13 @@ X_KEYS = {"client_key": "ck-0123456789abcdef", "client_secret": "cs-secret",
           "token": "at-0123456789abcdef", "token_secret": "ats-secret"}
 PAGE_TOKEN, WHATSAPP_TOKEN = "page-token", "wa-token"
 X_BEARER = "x-app-bearer-token"  # app-only: what recent search takes
+# Brand accounts' own credentials (tests/fixtures/policies/accounts.yaml), each known to
+# belong to one account: X user tokens (token -> (token secret, user id)), Page tokens and
+# WhatsApp tokens (token -> Page id / phone_number_id). A token may act for its account only.
+X_ACCOUNT_TOKENS = {"at-main-0123456789": ("ats-main", "1001"),
+                    "at-help-0123456789": ("ats-help", "1002")}
+PAGE_TOKENS = {"page-uk-token": "2001", "page-us-token": "2002"}
+WHATSAPP_TOKENS = {"wa-uk-token": "3001", "wa-us-token": "3002"}
 SEARCH_PATH = "/2/tweets/search/recent"
 
 
@@ -48,12 +55,14 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return client_key == X_KEYS["client_key"]
 
     def validate_access_token(self, client_key: str, token: str, request: Any) -> bool:
-        return token == X_KEYS["token"]
+        return token == X_KEYS["token"] or token in X_ACCOUNT_TOKENS
 
     def get_client_secret(self, client_key: str, request: Any) -> str:
         return X_KEYS["client_secret"]
 
     def get_access_token_secret(self, client_key: str, token: str, request: Any) -> str:
+        if token in X_ACCOUNT_TOKENS:
+            return X_ACCOUNT_TOKENS[token][0]
         return X_KEYS["token_secret"]
 
     def validate_timestamp_and_nonce(self, client_key: str, timestamp: str, nonce: str,
@@ -203,6 +212,10 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
                 valid, _ = endpoint.validate_request(
                     f"{state.url}{self.path}", "POST", raw.decode(), dict(self.headers))
                 record["oauth_valid"] = valid
+                # Which user token signed it: the account the post or DM is made as.
+                signed_by = _oauth_token(self.headers.get("Authorization", ""))
+                record["token"] = signed_by
+                record["as_account"] = X_ACCOUNT_TOKENS.get(signed_by, ("", "single"))[1]
                 if not valid:
                     self._answer(401, {"detail": "Unauthorized", "status": 401})
                     return
@@ -215,12 +228,24 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
                 return
             # Graph API: the token only in the header (a token in a URL ends up in logs).
             bearer = self.headers.get("Authorization", "")
-            if "access_token" in query or bearer not in (f"Bearer {WHATSAPP_TOKEN}",
-                                                         f"Bearer {PAGE_TOKEN}"):
+            token = bearer.removeprefix("Bearer ")
+            record["token"] = token
+            if "access_token" in query or token not in (WHATSAPP_TOKEN, PAGE_TOKEN,
+                                                        *PAGE_TOKENS, *WHATSAPP_TOKENS):
                 self._answer(400, {"error": {"message": "Error validating access token",
                                              "code": 190}})
                 return
-            if bearer == f"Bearer {WHATSAPP_TOKEN}":
+            # `me` is the Page the token is for; a numeric sender must be the token's own.
+            # (A comment is answered on its own id: the Graph checks the Page owns it.)
+            owner = PAGE_TOKENS.get(token) or WHATSAPP_TOKENS.get(token)
+            sender = parts.path.strip("/").split("/")[0]
+            record["as_account"] = owner if owner and sender == "me" else sender
+            if owner is not None and parts.path.endswith("/messages") and sender not in (
+                    "me", owner):
+                self._answer(403, {"error": {"message": "(#200) Permissions error: the "
+                                             "token is not for this account", "code": 200}})
+                return
+            if token == WHATSAPP_TOKEN or token in WHATSAPP_TOKENS:
                 self._answer(200, {"messaging_product": "whatsapp",
                                    "messages": [{"id": f"wamid.sent{state.counter}"}]})
                 return
@@ -230,6 +255,15 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
                 self._answer(200, {"id": f"reply_{state.counter}"})
 
     return Handler
+
+
+def _oauth_token(header: str) -> str:
+    """The oauth_token of an OAuth 1.0a Authorization header."""
+    for part in header.removeprefix("OAuth ").split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "oauth_token":
+            return value.strip('"')
+    return ""
 
 
 def _search(state: FakePlatforms, query: dict[str, str]) -> dict[str, Any]:

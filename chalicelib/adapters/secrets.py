@@ -3,7 +3,8 @@ a warm Lambda does not fetch them on every request."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
@@ -26,6 +27,9 @@ class PlatformSecrets:
     whatsapp_token: str = ""
     admin_token: str = ""
     ack_signing_key: str = ""
+    # Every other key: the brand accounts' own credentials, named in the policies file
+    # (accounts[].credentials), e.g. x_help_token or page_uk_token.
+    accounts: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:  # never print a secret, even by accident in a traceback
         return "PlatformSecrets(<redacted>)"
@@ -49,9 +53,10 @@ def parse_secrets(raw: Any) -> PlatformSecrets:
     (""). Turned into text they would be secrets anyone can guess (`Bearer False`)."""
     if not isinstance(raw, dict):
         raise MissingSecret("the platform secret is not a JSON object of keys")
-    known = PlatformSecrets.__dataclass_fields__
-    return PlatformSecrets(**{k: v for k, v in raw.items()
-                              if k in known and isinstance(v, str) and v.strip()})
+    known = set(PlatformSecrets.__dataclass_fields__) - {"accounts"}
+    values = {k: v for k, v in raw.items() if isinstance(v, str) and v.strip()}
+    return PlatformSecrets(**{k: v for k, v in values.items() if k in known},
+                           accounts={k: v for k, v in values.items() if k not in known})
 
 
 def load_secrets(name: str, *, force_fetch: bool = False) -> PlatformSecrets:

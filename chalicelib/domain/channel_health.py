@@ -17,7 +17,7 @@ one not of the platform's shape) is not a delivery at all: it is counted as junk
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from chalicelib.domain.calendar import BusinessCalendar
@@ -63,6 +63,8 @@ class ChannelState:
     last_paged_at: datetime | None = None  # the last "down" page about this channel
     unsigned_count: int = 0  # POSTs with no signature of the platform's shape: junk
     unsigned_last_at: datetime | None = None
+    # Deliveries for accounts the policies do not declare, per account id: stored nowhere.
+    unknown_accounts: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -100,6 +100,7 @@ class ListeningQuery:
     account: str  # the brand account it belongs to: its handle or id, passed along as is
     period: timedelta  # how often to search at most
     daily_requests: int  # search requests this query may make per UTC day
+    account_id: str | None = None  # the declared account's user id, when accounts are declared
 
     @property
     def key(self) -> str:
@@ -110,6 +111,36 @@ class ListeningQuery:
     @property
     def handle(self) -> str:
         return self.account.removeprefix("@")
+
+
+# A brand account's platform: a Facebook Page answers both its Messenger inbox and its feed.
+ACCOUNT_PLATFORMS = ("x", "facebook", "instagram", "whatsapp")
+# The names of an account's credentials in the platform secret, per platform (the values are
+# key names in the secret, never the secrets themselves).
+CREDENTIALS: Mapping[str, tuple[str, ...]] = {
+    "x": ("access_token", "access_secret"), "facebook": ("page_token",),
+    "instagram": ("page_token",), "whatsapp": ("token",)}
+
+
+def account_platform(platform: str) -> str:
+    """The platform a brand account is declared under for an event's platform."""
+    return "facebook" if platform == "messenger" else platform
+
+
+@dataclass(frozen=True)
+class BrandAccount:
+    """One of the brand's accounts: what a delivery is checked against, the team that answers
+    it and the secret keys its replies are sent with."""
+
+    platform: str  # one of ACCOUNT_PLATFORMS
+    id: str  # X user id, Page id, Instagram account id, WhatsApp phone_number_id
+    name: str  # handle or display name
+    team: str
+    credentials: Mapping[str, str] = field(default_factory=dict)  # role -> secret key name
+
+    @property
+    def label(self) -> str:
+        return f"{self.platform}:{self.name}"
 
 
 @dataclass(frozen=True)
@@ -123,17 +154,39 @@ class Policies:
     channel_silence: Mapping[str, timedelta] = field(default_factory=dict)
     channel_alerts: AlertPolicy = field(default_factory=AlertPolicy)
     listening: tuple[ListeningQuery, ...] = ()
+    accounts: tuple[BrandAccount, ...] = ()
 
     @property
     def teams(self) -> tuple[str, ...]:
         return tuple(self.teams_policy)
 
-    def team_for(self, platform: str, channel: str) -> str:
+    def account(self, platform: str, account_id: str | None) -> BrandAccount | None:
+        """The declared account an event's platform and brand id name, if any."""
+        wanted = account_platform(platform)
+        for account in self.accounts:
+            if account.platform == wanted and account.id == account_id:
+                return account
+        return None
+
+    def accepts(self, platform: str, account_id: str | None) -> bool:
+        """With no account declared (the local default) every account is the brand's."""
+        return not self.accounts or self.account(platform, account_id) is not None
+
+    def health_channel(self, platform: str, account_id: str | None) -> str:
+        """Where a credential's health is kept: per declared account (`<platform>:<id>`: one
+        Page's expired token says nothing of the other's), else per platform."""
+        account = self.account(platform, account_id)
+        return f"{platform}:{account.id}" if account else platform
+
+    def team_for(self, platform: str, channel: str, account_id: str | None = None) -> str:
+        """A team rule that takes the platform and channel wins; else the account's team;
+        else the default team."""
         for rule in self.rules:
             if (not rule.platforms or platform in rule.platforms) and (
                     not rule.channels or channel in rule.channels):
                 return rule.name
-        return self.default_team
+        account = self.account(platform, account_id)
+        return account.team if account else self.default_team
 
     def for_team(self, team: str) -> TeamPolicy:
         return self.teams_policy.get(team) or self.teams_policy[self.default_team]
@@ -207,7 +260,7 @@ def parse_policies(text: str) -> Policies:
         raise PolicyError(f"policy file is not valid YAML: {error}") from error
     spec = _mapping(raw, "", ("warn_at", "timer_resolution", "calendar", "priorities",
                               "teams", "default_team", "channel_silence",
-                              "channel_alerts", "listening"))
+                              "channel_alerts", "listening", "accounts"))
     if "priorities" not in spec:
         raise PolicyError("priorities: missing")
     warn_at = _warn_at(spec.get("warn_at", 0.75), "warn_at")
@@ -235,10 +288,71 @@ def parse_policies(text: str) -> Policies:
     silence = {str(name): parse_duration(gap, f"channel_silence.{name}") for name, gap in
                _mapping(spec.get("channel_silence") or {}, "channel_silence",
                         (*PLATFORMS, "meta")).items()}
+    accounts = _accounts(spec.get("accounts") or [], teams)
+    listening = _listening(spec.get("listening") or [])
+    if accounts:
+        resolved = []
+        for index, query in enumerate(listening):
+            owner = next((a for a in accounts if a.platform == "x" and query.handle in (
+                a.id, a.name.removeprefix("@"))), None)
+            if owner is None:
+                raise PolicyError(f"listening[{index}].account: {query.account!r} is not a "
+                                  "declared X account (accounts: its id or name)")
+            resolved.append(replace(query, account=owner.name, account_id=owner.id))
+        listening = tuple(resolved)
     return Policies(warn_at=warn_at, timer_resolution=resolution, default_team=default_team,
                     teams_policy=teams, rules=tuple(rules), channel_silence=silence,
                     channel_alerts=_alert_policy(spec.get("channel_alerts") or {}),
-                    listening=_listening(spec.get("listening") or []))
+                    listening=listening, accounts=accounts)
+
+
+_ACCOUNT_ID = re.compile(r"[0-9]{1,32}")  # every platform's account ids are numbers
+
+
+def _accounts(value: Any, teams: Mapping[str, TeamPolicy]) -> tuple[BrandAccount, ...]:
+    """`accounts: [{platform: x, id: "2244994945", name: "@ScruffyHelp", team: help,
+    credentials: {access_token: x_help_token, access_secret: x_help_secret}}]`."""
+    if not isinstance(value, list):
+        raise PolicyError("accounts: expected a list of accounts")
+    accounts: list[BrandAccount] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, entry in enumerate(value):
+        path = f"accounts[{index}]"
+        spec = _mapping(entry, path, ("platform", "id", "name", "team", "credentials"))
+        for key in ("platform", "id", "name", "team", "credentials"):
+            if key not in spec:
+                raise PolicyError(f"{path}.{key}: missing")
+        platform = spec["platform"]
+        if platform not in ACCOUNT_PLATFORMS:
+            raise PolicyError(f"{path}.platform: one of {', '.join(ACCOUNT_PLATFORMS)}")
+        raw_id = spec["id"]
+        account_id = str(raw_id).strip() if isinstance(raw_id, str | int) and not isinstance(
+            raw_id, bool) else ""
+        if not _ACCOUNT_ID.fullmatch(account_id):
+            raise PolicyError(f"{path}.id: the account's numeric id (X user id, Page id, "
+                              "Instagram account id or WhatsApp phone_number_id), quoted")
+        if (platform, account_id) in seen:
+            raise PolicyError(f"{path}.id: {platform} account {account_id} is already "
+                              f"declared at accounts[{seen[platform, account_id]}]")
+        seen[platform, account_id] = index
+        name = spec["name"]
+        if not isinstance(name, str) or not name.strip():
+            raise PolicyError(f"{path}.name: the account's handle or display name")
+        team = spec["team"]
+        if not isinstance(team, str) or team not in teams:
+            raise PolicyError(f"{path}.team: {team!r} is not a team (teams: "
+                              f"{', '.join(teams)})")
+        roles = CREDENTIALS[platform]
+        credentials = _mapping(spec["credentials"], f"{path}.credentials", roles)
+        for role in roles:
+            key_name = credentials.get(role)
+            if not isinstance(key_name, str) or not key_name.strip():
+                raise PolicyError(f"{path}.credentials.{role}: the name of its key in the "
+                                  "platform secret")
+        accounts.append(BrandAccount(
+            platform=platform, id=account_id, name=name.strip(), team=team,
+            credentials={role: str(credentials[role]).strip() for role in roles}))
+    return tuple(accounts)
 
 
 _X_QUERY_LIMIT = 512  # X's recent search takes queries up to 512 characters (Basic, Pro)

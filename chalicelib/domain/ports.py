@@ -99,6 +99,11 @@ class ChannelLog(Protocol):
         """The platform's word on the channel (revoked, send_failed; a send healthy or not)."""
         ...
 
+    def unknown_account(self, channel: str, account_id: str) -> None:
+        """A delivery for an account the policies do not declare: stored nowhere, counted so a
+        half-configured setup shows."""
+        ...
+
 
 class ConversationStore(Protocol):
     """Conversations as the SLA engine and the agent API see them."""

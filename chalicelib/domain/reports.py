@@ -15,7 +15,8 @@ from datetime import datetime
 from typing import Any
 
 # `source`: webhook (addressed to the brand) or listening (found by searching for it).
-DIMENSIONS = ("platform", "channel", "priority", "team", "agent", "source")
+# `account`: the brand account written to, as `<platform>:<account id>`.
+DIMENSIONS = ("platform", "channel", "priority", "team", "agent", "source", "account")
 
 
 def outcome(turn: Mapping[str, Any], now: datetime) -> str:
@@ -69,14 +70,22 @@ def _source(turn: Mapping[str, Any]) -> str:
     return "listening" if turn.get("found_by_listening") else "webhook"
 
 
+def _account(turn: Mapping[str, Any]) -> str:
+    account = turn.get("account")
+    return f"{turn.get('platform') or '-'}:{account}" if account else "-"
+
+
+_KEYS = {"agent": _agent, "source": _source, "account": _account}
+
+
 def sla_report(turns: Iterable[Mapping[str, Any]], now: datetime) -> dict[str, Any]:
     rows = list(turns)
     groups: dict[str, dict[str, list[Mapping[str, Any]]]] = {d: defaultdict(list)
                                                                for d in DIMENSIONS}
     for turn in rows:
         for dimension in DIMENSIONS:
-            key = (_agent(turn) if dimension == "agent" else _source(turn)
-                   if dimension == "source" else str(turn.get(dimension) or "-"))
+            keyed = _KEYS.get(dimension)
+            key = keyed(turn) if keyed else str(turn.get(dimension) or "-")
             groups[dimension][key].append(turn)
     by = {d: {k: _stats(v, now) for k, v in sorted(g.items())} for d, g in groups.items()}
     public = by["channel"].get("public", {}).get("attainment")

@@ -87,6 +87,9 @@ class AgentDeps:
     meta_human_agent: bool = False
     channels: ChannelLog | None = None  # a revoked token, told to the channel watch
     unsure: UnsureReplies | None = None
+    # (platform, brand account) -> the channel a send's health is told to: per declared
+    # account (Policies.health_channel), else the platform.
+    health_channel: Callable[[str, str], str] = lambda platform, account: platform
 
 
 def summary(c: Conversation, now: datetime) -> dict[str, Any]:
@@ -103,6 +106,7 @@ def summary(c: Conversation, now: datetime) -> dict[str, Any]:
         "last_response_seconds": c.last_response_seconds,
         "late_delivery": c.late_delivery,
         "found_by_listening": c.found_by_listening,
+        "account": c.brand_id,  # the brand account the customer wrote to (its replies' sender)
     }
 
 
@@ -293,7 +297,8 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
         # The token is expired or revoked: every reply on this channel will fail until an
         # admin reconnects it, so say so where it is seen (/health), not just to this agent.
         if deps.channels is not None:
-            deps.channels.problem(c.platform.value, "unhealthy", str(failure))
+            deps.channels.problem(deps.health_channel(c.platform.value, c.brand_id),
+                                  "unhealthy", str(failure))
         raise
     except ReplyMaybeSent as unsure:
         # Not resent (the customer would see it twice): the conversation shows it as maybe
@@ -306,7 +311,9 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
         raise
     if deps.channels is not None:
         with suppress(StoreUnavailable):  # bookkeeping: the reply is out; record it, don't fail
-            deps.channels.problem(c.platform.value, "healthy", "")  # the last send went through
+            # The last send went through.
+            deps.channels.problem(deps.health_channel(c.platform.value, c.brand_id),
+                                  "healthy", "")
     sent = MessageEvent(
         platform=c.platform, thread=c.thread, message_id=message_id, direction=Direction.OUT,
         channel=Channel.PUBLIC if chosen.kind in ("public_reply", "comment_reply")

@@ -48,6 +48,10 @@ class ChannelStore(Protocol):
         """A POST with no signature of the platform's shape: junk, counted apart."""
         ...
 
+    def unknown_account(self, channel: str, account_id: str, at: datetime) -> None:
+        """A delivery for an undeclared account, counted per account."""
+        ...
+
     def all(self) -> list[ChannelState]: ...
 
     def open_incident(self, channel: str, kind: str, at: datetime) -> bool: ...
@@ -117,6 +121,12 @@ class WatchLog:
     def problem(self, channel: str, state: str, detail: str) -> None:
         self.store.record(channel, state, detail, self.now())
 
+    def unknown_account(self, channel: str, account_id: str) -> None:
+        try:
+            self.store.unknown_account(channel, account_id, self.now())
+        except StoreUnavailable as fault:
+            logger.warning("unknown account not counted", extra={"fault": str(fault)})
+
 
 def check(deps: ChannelDeps) -> dict[str, str]:
     """One pass over every channel: open, re-send or close incidents. What it did, by channel."""
@@ -181,5 +191,8 @@ def overview(deps: ChannelDeps) -> dict[str, dict[str, Any]]:
             "incident": s.incident,
             "incident_since": s.incident_since.isoformat() if s.incident_since else None,
             # POSTs without a signature: anyone's junk, shown apart from failed signatures.
-            "unsigned_posts": s.unsigned_count}
+            "unsigned_posts": s.unsigned_count,
+            # Deliveries for accounts the policies do not declare (stored nowhere), per id:
+            # a half-configured setup (an account not declared yet, or another app's).
+            "unknown_accounts": dict(sorted(s.unknown_accounts.items()))}
     return out

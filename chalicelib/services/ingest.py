@@ -49,12 +49,22 @@ class Claims(Protocol):
         ...
 
 
+def every_account(platform: str, account_id: str | None) -> bool:
+    """No brand account declared (the local default): every account is the brand's."""
+    return True
+
+
 @dataclass(frozen=True)
 class IngestDeps:
     claims: Claims
     queue: InboundQueue
     now: Callable[[], datetime]
     channels: ChannelLog  # the platform is calling; what it says about a channel
+    # Is this (platform, brand account id) one of the brand's declared accounts
+    # (Policies.accepts)? Another account's delivery is counted and stored nowhere.
+    accepts: Callable[[str, str | None], bool] = every_account
+    # Where a credential problem the platform reports is kept (Policies.health_channel).
+    health_channel: Callable[[str, str | None], str] = lambda platform, account: platform
 
 
 @dataclass
@@ -77,7 +87,12 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
     for event in events:
         if not isinstance(event, ChannelSignal):  # a revoke proves nothing works
             platforms.add(event.platform.value)
-        if isinstance(event, MessageEvent):
+        if isinstance(event, MessageEvent | ChannelSignal) and event.brand_id is not None and (
+                not deps.accepts(event.platform.value, event.brand_id)):
+            # Answered 200 all the same: the platform would retry an error for days.
+            deps.channels.unknown_account(event.platform.value, event.brand_id)
+            report.add("unknown_account")
+        elif isinstance(event, MessageEvent):
             report.add(_message(event, received_at, deps))
         elif isinstance(event, MessageDeleted):
             erased = deps.claims.erase(event.platform, event.message_id, event.deleted_at)
@@ -86,7 +101,9 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
             logger.info("channel signal", extra={"platform": event.platform,
                                                  "signal": event.signal})
             if event.signal in ("revoked", "send_failed"):
-                deps.channels.problem(event.platform.value, event.signal, event.detail)
+                deps.channels.problem(deps.health_channel(event.platform.value,
+                                                          event.brand_id),
+                                      event.signal, event.detail)
             report.add(f"signal:{event.signal}")
         elif isinstance(event, Ignored):
             logger.info("event ignored", extra={"platform": event.platform,

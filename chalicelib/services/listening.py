@@ -165,3 +165,6 @@ class _NotTheWebhook:
 
     def problem(self, channel: str, state: str, detail: str) -> None:
         self.log.problem(channel, state, detail)
+
+    def unknown_account(self, channel: str, account_id: str) -> None:
+        self.log.unknown_account(channel, account_id)

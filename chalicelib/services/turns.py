@@ -94,7 +94,7 @@ def set_alarm(facts: Facts, deps: TurnDeps, committed: Conversation | None = Non
 
 
 def _apply(c: Conversation, result: Triage, policies: Policies) -> Conversation:
-    team = c.team or policies.team_for(c.platform.value, c.channel.value)
+    team = c.team or policies.team_for(c.platform.value, c.channel.value, c.brand_id)
     assert c.turn_opened_at is not None
     due = policies.for_team(team).plan(c.turn_opened_at, result.priority, first=c.first_turn)
     return replace(c, team=team, priority=result.priority, reasons=result.reasons,

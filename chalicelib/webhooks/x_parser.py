@@ -278,8 +278,8 @@ def _post(event_type: str, post: Mapping[str, Any], data: Mapping[str, Any], bra
 
 # --- Recent search (listening) ------------------------------------------------------------
 
-def parse_search(body: Mapping[str, Any], account: str,
-                 received_at: datetime) -> list[WebhookEvent]:
+def parse_search(body: Mapping[str, Any], account: str, received_at: datetime,
+                 account_id: str | None = None) -> list[WebhookEvent]:
     """A page of `GET /2/tweets/search/recent` -> customer messages found by listening.
 
     `account` is the brand account the query belongs to (its handle or user id): the post
@@ -290,6 +290,9 @@ def parse_search(body: Mapping[str, Any], account: str,
     users = {str(u.get("id")): u for u in items(includes.get("users"), "includes.users")
              if isinstance(u, Mapping)}
     handle = account.removeprefix("@").lower()
+    # The declared account's user id, when the policies declare accounts: the conversation's
+    # brand account (its team, its credentials), whatever `account` names.
+    brand = account_id or account
     events: list[WebhookEvent] = []
     for post in items(body.get("data"), "data"):
         post = mapping(post, "data[]")
@@ -303,7 +306,7 @@ def parse_search(body: Mapping[str, Any], account: str,
             events.append(Ignored(platform=X, event_type="search", reason="a retweet is not "
                                                                          "a message"))
             continue
-        if author_id == account or (author.handle or "").lower() == handle:
+        if author_id in (account, brand) or (author.handle or "").lower() == handle:
             events.append(Ignored(platform=X, event_type="search",
                                   reason="the brand's own post"))
             continue
@@ -313,10 +316,10 @@ def parse_search(body: Mapping[str, Any], account: str,
         summoned = (handle in mentioned
                     or re.search(rf"(?<![\w@])@{re.escape(handle)}\b", body_text,
                                  re.IGNORECASE) is not None
-                    or optional_id(post.get("in_reply_to_user_id")) == account)
+                    or optional_id(post.get("in_reply_to_user_id")) in (account, brand))
         events.append(MessageEvent(
             platform=X, thread=f"t-{post_id}", message_id=post_id, direction=Direction.IN,
-            channel=Channel.PUBLIC, brand_id=account, customer=author, author=author,
+            channel=Channel.PUBLIC, brand_id=brand, customer=author, author=author,
             text=body_text, created_at=when(post.get("created_at"), received_at),
             reply_to=referenced.get("replied_to"), summoned=summoned,
             found_by_listening=True))

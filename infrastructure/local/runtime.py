@@ -39,6 +39,15 @@ from infrastructure.local.pollers import (
 ROOT = Path(__file__).resolve().parents[2]
 
 # Secret key in the platform secret -> environment variable that seeds it.
+def _account_secret_names() -> list[str]:
+    from chalicelib.config import DEFAULT_POLICIES
+    from chalicelib.domain.policies import load_policies
+
+    policies = load_policies(Path(os.environ.get("REPLYWINDOW_POLICIES") or DEFAULT_POLICIES))
+    return sorted({name for account in policies.accounts
+                   for name in account.credentials.values()})
+
+
 SEEDED_SECRETS = {
     "x_consumer_key": "REPLYWINDOW_X_CONSUMER_KEY",
     "x_consumer_secret": "REPLYWINDOW_X_CONSUMER_SECRET",
@@ -159,6 +168,11 @@ class LocalRuntime:
             values[key] = value
         values["ack_signing_key"] = os.environ.get("REPLYWINDOW_ACK_SIGNING_KEY") or (
             secrets.token_urlsafe(32))
+        # Each declared brand account's own keys (the policies' `credentials`), the same way:
+        # a several-accounts setup runs locally too.
+        for key in _account_secret_names():
+            env = f"REPLYWINDOW_{key.upper()}"
+            values[key] = os.environ.get(env) or f"dev-{key.replace('_', '-')}"
         self.seeded = values
         self.aws.client("secretsmanager").put_secret_value(
             SecretId=os.environ["REPLYWINDOW_SECRETS"], SecretString=json.dumps(values))

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -103,19 +104,28 @@ def platforms() -> Iterator[FakePlatforms]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory,
           platforms: FakePlatforms) -> Iterator[LocalStack]:
-    state_dir = tmp_path_factory.mktemp("replywindow")
+    with running_stack(tmp_path_factory.mktemp("replywindow"), platforms,
+                       ROOT / "tests" / "fixtures" / "policies" / "seconds.yaml") as local:
+        yield local
+
+
+@contextmanager
+def running_stack(state_dir: Path, platforms: FakePlatforms, policies: Path,
+                  extra_env: dict[str, str] | None = None) -> Iterator[LocalStack]:
+    """A local stack on free ports with this policies file (a test module may start its own,
+    for policies the session's stack does not have)."""
     api_port, webhook_port, aws_port = free_port(), free_port(), free_port()
     env = {**os.environ, "REPLYWINDOW_PORT": str(api_port), "REPLYWINDOW_AWS_PORT":
            str(aws_port), "REPLYWINDOW_WEBHOOK_PORT": str(webhook_port),
            "REPLYWINDOW_STATE_DIR": str(state_dir), "PYTHONUNBUFFERED": "1",
-           "REPLYWINDOW_POLICIES": str(ROOT / "tests" / "fixtures" / "policies" / "seconds.yaml"),
+           "REPLYWINDOW_POLICIES": str(policies),
            # Every test here alerts the same demo agents: no flood digests between tests
            # (the digest itself is covered by tests/unit/services/test_alerting.py).
            "REPLYWINDOW_DIGEST_AFTER": "10000",
            "REPLYWINDOW_LOCAL_SCHEDULE_SECONDS": "1",  # the channel watch, every second
            "REPLYWINDOW_X_API_URL": platforms.url,
            "REPLYWINDOW_GRAPH_API_URL": platforms.url,
-           **{f"REPLYWINDOW_{k.upper()}": v for k, v in SECRETS.items()}}
+           **{f"REPLYWINDOW_{k.upper()}": v for k, v in SECRETS.items()}, **(extra_env or {})}
     log = (state_dir / "stack.log").open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "infrastructure.local"], cwd=ROOT, env=env, stdout=log,
@@ -138,12 +148,14 @@ def stack(tmp_path_factory: pytest.TempPathFactory,
             raise RuntimeError("local stack did not start:\n"
                                + (state_dir / "stack.log").read_text())
         time.sleep(0.2)
-    yield LocalStack(api, f"http://127.0.0.1:{aws_port}", state_dir, env, process, platforms,
-                     webhooks=f"http://127.0.0.1:{webhook_port}")
-    process.terminate()
     try:
-        process.wait(timeout=30)
-    except subprocess.TimeoutExpired:  # a slow shutdown is not a test failure
-        process.kill()
-        process.wait(timeout=10)
-    log.close()
+        yield LocalStack(api, f"http://127.0.0.1:{aws_port}", state_dir, env, process,
+                         platforms, webhooks=f"http://127.0.0.1:{webhook_port}")
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # a slow shutdown is not a test failure
+            process.kill()
+            process.wait(timeout=10)
+        log.close()

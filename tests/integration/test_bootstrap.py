@@ -3,6 +3,10 @@ it: a stale client would call a dead endpoint (tests change the environment betw
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from chalicelib import bootstrap
 from infrastructure.local.aws import Built
 
@@ -26,3 +30,17 @@ def test_nothing_in_bootstrap_is_cached_outside_the_one_memo() -> None:
     own = [name for name, value in vars(bootstrap).items()
            if callable(value) and hasattr(value, "cache_clear") and value is not bootstrap.settings]
     assert own == []
+
+
+def test_policies_with_no_brand_account_warn_at_start(
+        aws: Built, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    bootstrap.reset()
+    assert bootstrap.policies().accounts == ()  # the shipped file: none declared
+    assert [r.levelname for r in caplog.records if "no brand accounts declared" in
+            r.getMessage()] == ["WARNING"]
+    caplog.clear()
+    monkeypatch.setenv("REPLYWINDOW_POLICIES", str(
+        Path(__file__).resolve().parents[1] / "fixtures" / "policies" / "accounts.yaml"))
+    bootstrap.reset()
+    assert len(bootstrap.policies().accounts) == 6
+    assert not [r for r in caplog.records if "no brand accounts" in r.getMessage()]

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 TOUCH_EVERY = timedelta(minutes=1)
+_UNKNOWN = "#unknown#"  # an undeclared account's counter: `<channel>#unknown#<account id>`
 
 
 def _time(raw: Any) -> datetime | None:
@@ -35,6 +36,7 @@ class DynamoChannels:
         self._touched: dict[str, datetime] = {}
         self._bad_signatures: Counter[str] = Counter()  # failures not written yet
         self._unsigned: Counter[str] = Counter()  # unsigned POSTs not written yet
+        self._unknown: Counter[str] = Counter()  # undeclared accounts' deliveries not written
 
     def _key(self, channel: str) -> dict[str, Any]:
         return key("CHANNELS", channel)
@@ -124,6 +126,21 @@ class DynamoChannels:
                      {":at": at.isoformat(), ":n": self._unsigned.pop(channel)},
                      "record unsigned posts")
 
+    def unknown_account(self, channel: str, account_id: str, at: datetime) -> None:
+        """A delivery for an undeclared account: its own item in the partition
+        (`<channel>#unknown#<id>`), counted in memory and written at most once a minute per
+        container and account, like junk."""
+        sk = f"{channel}{_UNKNOWN}{account_id[:64]}"
+        self._unknown[sk] += 1
+        mark = f"unknown:{sk}"
+        last = self._touched.get(mark)
+        if last is not None and at - last < TOUCH_EVERY:
+            return
+        self._touched[mark] = at
+        self._update(sk, "SET last_at = :at ADD unknown_count :n",
+                     {":at": at.isoformat(), ":n": self._unknown.pop(sk)},
+                     "count unknown account")
+
     def claim_page(self, channel: str, at: datetime, every: timedelta) -> bool:
         """One "down" page per channel per period, whichever container sends it."""
         with aws_errors("claim channel page"):
@@ -204,7 +221,15 @@ class DynamoChannels:
                 TableName=self.table, KeyConditionExpression="PK = :c",
                 ExpressionAttributeValues={":c": value("CHANNELS")})["Items"]
         states = []
-        for i in (from_item(x) for x in items):
+        unknown: dict[str, dict[str, int]] = {}
+        rows = [from_item(x) for x in items]
+        for i in rows:
+            if _UNKNOWN in str(i["SK"]):
+                channel, account = str(i["SK"]).split(_UNKNOWN, 1)
+                unknown.setdefault(channel, {})[account] = int(i.get("unknown_count", 0))
+        for i in rows:
+            if _UNKNOWN in str(i["SK"]):
+                continue
             gap = i.get("longest_gap")
             states.append(ChannelState(
                 channel=str(i["SK"]),
@@ -220,5 +245,9 @@ class DynamoChannels:
                 bad_last_at=_time(i.get("bad_last_at")), bad_count=int(i.get("bad_count", 0)),
                 last_paged_at=_time(i.get("last_paged_at")),
                 unsigned_count=int(i.get("unsigned_count", 0)),
-                unsigned_last_at=_time(i.get("unsigned_last_at"))))
+                unsigned_last_at=_time(i.get("unsigned_last_at")),
+                unknown_accounts=unknown.pop(str(i["SK"]), {})))
+        # An undeclared account's deliveries on a channel with no item of its own.
+        states.extend(ChannelState(channel=c, unknown_accounts=counts)
+                      for c, counts in unknown.items())
         return sorted(states, key=lambda s: s.channel)

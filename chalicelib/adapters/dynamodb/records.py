@@ -250,6 +250,7 @@ def opened_turn(c: Conversation, facts: Facts, expires_at: int) -> dict[str, Any
         "GSI1PK": turns_pk(opened), "GSI1SK": f"{opened}#{c.id}#{turn}",
         "conversation": c.id, "turn": turn, "platform": c.platform.value,
         "channel": c.channel.value, "opened_at": opened, "first": turn == 1,
+        "account": c.brand_id,  # the brand account written to: the report's by-account line
         "expires_at": expires_at, **plan_fields(facts),
         # Only when true: the report gives turns found by listening their own line.
         "found_by_listening": c.found_by_listening or None,

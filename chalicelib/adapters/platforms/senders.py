@@ -15,8 +15,9 @@ from requests_oauthlib import OAuth1Session
 
 from chalicelib.adapters.platforms.calls import Budget, call
 from chalicelib.adapters.secrets import PlatformSecrets
-from chalicelib.domain.errors import BadPlatformId, PlatformFailed
+from chalicelib.domain.errors import BadPlatformId, NotConfigured, PlatformFailed, ReplyRefused
 from chalicelib.domain.events import Platform
+from chalicelib.domain.policies import Policies
 from chalicelib.domain.replies import ReplyRoute
 
 # The published shapes of the ids we put in a URL: X's are 64-bit numbers; Graph API object ids
@@ -34,11 +35,21 @@ def _path_id(value: str, shape: re.Pattern[str], what: str) -> str:
     return quote(value, safe="")
 
 
+def _no_accounts() -> Policies | None:
+    return None
+
+
 class PlatformSenders:
+    """`policies` declares the brand's accounts: a reply then leaves as the account the
+    customer wrote to (`route.brand_id`), with that account's credentials only. With none
+    declared, the secret's one token per platform is used, as for a single-account brand."""
+
     def __init__(self, secrets: Callable[[], PlatformSecrets], x_api_url: str,
                  graph_api_url: str, sleep: Callable[[float], None] | None = None,
-                 budget: Budget | None = None) -> None:
+                 budget: Budget | None = None,
+                 policies: Callable[[], Policies | None] = _no_accounts) -> None:
         self.secrets, self.x_api, self.graph = secrets, x_api_url, graph_api_url
+        self.policies = policies
         self._extra: dict[str, Any] = {"budget": budget or Budget()}
         if sleep:
             self._extra["sleep"] = sleep
@@ -51,11 +62,30 @@ class PlatformSenders:
             return self._whatsapp(route, text)
         return self._meta(route, text)
 
+    def _credential(self, route: ReplyRoute, role: str, single: str) -> str:
+        """The credential `role` of the account the route leaves from: the declared account's
+        own key in the secret, never another account's nor the single-account one."""
+        policies = self.policies()
+        if policies is None or not policies.accounts:
+            return single
+        account = policies.account(route.platform.value, route.brand_id)
+        if account is None:
+            raise ReplyRefused(f"the conversation's {route.platform.value} account "
+                               f"{route.brand_id[:40]!r} is not declared in the policies "
+                               "file: no reply leaves through another account")
+        name = account.credentials[role]
+        value = self.secrets().accounts.get(name, "")
+        if not value:
+            raise NotConfigured(f"{account.label}: set {name} in the platform secret")
+        return value
+
     def _x(self, route: ReplyRoute, text: str) -> str:
         s = self.secrets()
-        session = OAuth1Session(s.x_consumer_key, client_secret=s.x_consumer_secret,
-                                resource_owner_key=s.x_access_token,
-                                resource_owner_secret=s.x_access_token_secret)
+        session = OAuth1Session(
+            s.x_consumer_key, client_secret=s.x_consumer_secret,  # the app: one per brand
+            resource_owner_key=self._credential(route, "access_token", s.x_access_token),
+            resource_owner_secret=self._credential(route, "access_secret",
+                                                   s.x_access_token_secret))
         if route.kind == "public_reply":
             tweet = _path_id(route.recipient, _X_ID, "X post id")
             data = call(session, "POST", f"{self.x_api}/2/tweets", channel="x", json={
@@ -71,7 +101,8 @@ class PlatformSenders:
         if route.kind == "comment_reply":
             comment = _path_id(route.recipient, _META_ID, f"{channel} comment id")
             edge = "replies" if route.platform is Platform.INSTAGRAM else "comments"
-            data = call(self._graph_session(self.secrets().meta_page_token), "POST",
+            data = call(self._graph_session(self._credential(
+                route, "page_token", self.secrets().meta_page_token)), "POST",
                         f"{self.graph}/{comment}/{edge}", channel=channel,
                         json={"message": text}, **self._extra)
             return _id(data, "id", channel=channel)
@@ -83,14 +114,16 @@ class PlatformSenders:
             body["tag"] = route.tag
         sender = "me" if route.platform is not Platform.INSTAGRAM else _path_id(
             route.brand_id, _META_ID, "Instagram account id")
-        data = call(self._graph_session(self.secrets().meta_page_token), "POST",
+        data = call(self._graph_session(self._credential(
+                route, "page_token", self.secrets().meta_page_token)), "POST",
                     f"{self.graph}/{sender}/messages", channel=channel, json=body,
                     **self._extra)
         return _id(data, "message_id", channel=channel)
 
     def _whatsapp(self, route: ReplyRoute, text: str) -> str:
         phone = _path_id(route.brand_id, _META_ID, "WhatsApp phone number id")
-        data = call(self._graph_session(self.secrets().whatsapp_token), "POST",
+        data = call(self._graph_session(
+            self._credential(route, "token", self.secrets().whatsapp_token)), "POST",
                     f"{self.graph}/{phone}/messages",
                     channel="whatsapp", json={"messaging_product": "whatsapp",
                                               "to": route.recipient, "type": "text",

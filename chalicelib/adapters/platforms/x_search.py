@@ -80,7 +80,7 @@ class XRecentSearch:
             raise PlatformFailed("x", "search answered something that is not an object")
         meta: dict[str, Any] = body["meta"] if isinstance(body.get("meta"), dict) else {}
         try:
-            events = parse_search(body, query.account, self.now())
+            events = parse_search(body, query.account, self.now(), query.account_id)
         except (ValueError, TypeError) as error:  # MalformedPayload is a ValueError
             raise PlatformFailed("x", f"search answered an unexpected shape: {error}") from error
         count = meta.get("result_count")

@@ -77,3 +77,13 @@ def test_turns_found_by_listening_get_their_own_line() -> None:
     assert by_source["webhook"]["turns"] == len(SCENARIO)
     assert report["overall"]["found_by_listening"] == 1
     assert sla_report(SCENARIO, NOW)["overall"]["found_by_listening"] == 0
+
+
+def test_the_report_breaks_down_by_the_brand_account_written_to() -> None:
+    main = {**turn("x", "public", answered_after=600), "account": "1001"}
+    help_desk = {**turn("x", "private", answered_after=99_999), "account": "1002"}
+    page = {**turn("messenger", "private", answered_after=600), "account": "2001"}
+    by_account = sla_report([main, help_desk, page, *SCENARIO], NOW)["by"]["account"]
+    assert by_account["x:1001"]["met"] == 1 and by_account["x:1002"]["met"] == 0
+    assert by_account["messenger:2001"]["turns"] == 1
+    assert by_account["-"]["turns"] == len(SCENARIO)  # turns recorded before accounts

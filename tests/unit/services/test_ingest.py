@@ -336,3 +336,44 @@ def test_an_agents_reply_kept_before_its_echo_makes_the_echo_a_duplicate(deps) -
     conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None and conv.status is Status.AWAITING_CUSTOMER
     assert conv.version == c.version + 1  # the echo wrote nothing
+
+
+def test_an_undeclared_accounts_delivery_is_counted_and_stored_nowhere() -> None:
+    policies = load_policies(Path(__file__).resolve().parents[3] / "tests" / "fixtures" /
+                             "policies" / "accounts.yaml")
+    log = FakeChannelLog()
+    deps = IngestDeps(claims=FakeClaims(), queue=FakeQueue(), now=lambda: NOW, channels=log,
+                      accepts=policies.accepts)
+    declared = dm("m-1").model_copy(update={"brand_id": "2001"})  # Scruffy UK's Page
+    undeclared = dm("m-2").model_copy(update={"brand_id": "2999"})
+    revoked = ChannelSignal(platform=Platform.MESSENGER, brand_id="2999", signal="revoked")
+    report = ingest([declared, undeclared, revoked], deps)
+    assert report.counts == {"accepted": 1, "unknown_account": 2}
+    assert [body["event"]["message_id"] for _, _, body in queue(deps).sent] == ["m-1"]
+    assert list(store(deps).accepted) == [(Platform.MESSENGER, "m-1")]  # m-2 claimed nowhere
+    assert ("unknown_account", "messenger", "2999") in log.traces
+    assert not any(t[0] == "problem" for t in log.traces)  # another app's revoke is not ours
+
+
+@pytest.mark.parametrize(("platform", "channel", "account", "team"), [
+    (Platform.X, Channel.PUBLIC, "1001", "sales"), (Platform.X, Channel.PRIVATE, "1002", "care"),
+    (Platform.MESSENGER, Channel.PRIVATE, "2001", "uk"),
+    (Platform.FACEBOOK, Channel.PUBLIC, "2002", "us"),
+    (Platform.WHATSAPP, Channel.PRIVATE, "3001", "wa_uk"),
+    (Platform.WHATSAPP, Channel.PRIVATE, "3002", "wa_us")])
+def test_the_account_written_to_decides_the_conversations_team(
+        platform: Platform, channel: Channel, account: str, team: str) -> None:
+    policies = load_policies(Path(__file__).resolve().parents[3] / "tests" / "fixtures" /
+                             "policies" / "accounts.yaml")
+    table = FakeMessageTable()
+    event = MessageEvent(platform=platform, thread=f"c-{account}", message_id=f"m-{account}",
+                         direction=Direction.IN, channel=channel, brand_id=account,
+                         customer=ANN, author=ANN, text="my refund never came",
+                         created_at=NOW - timedelta(minutes=1))
+    outcome, facts = inbound.apply(event, NOW, FakeConversationLog(table), policies)
+    assert outcome == "turn_opened" and facts is not None
+    conversation = table.conversations[(platform, f"c-{account}")]
+    assert (conversation.team, conversation.brand_id) == (team, account)
+    assert conversation.turn_opened_at is not None  # and its deadline is that team's
+    assert conversation.due_at == policies.for_team(team).plan(
+        conversation.turn_opened_at, conversation.priority or "normal", first=True).due_at

@@ -271,6 +271,11 @@ def test_recent_search_replies_mentions_retweets_and_the_brands_own_posts() -> N
     assert parse_search(body, "77", RECEIVED)[2].summoned  # type: ignore[union-attr]
     assert [e.reason for e in events if isinstance(e, Ignored)] == [
         "a retweet is not a message", "the brand's own post"]
+    # A declared account: its handle and its id both count, and the hits are its own.
+    declared = parse_search(body, "@ScruffyMcG", RECEIVED, "77")
+    hits = [e for e in declared if isinstance(e, MessageEvent)]
+    assert [e.summoned for e in hits] == [True, True, True]
+    assert {e.brand_id for e in hits} == {"77"}
 
 
 def test_an_empty_recent_search_page_has_no_hits() -> None:
