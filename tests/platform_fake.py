@@ -29,6 +29,8 @@ X_ACCOUNT_TOKENS = {"at-main-0123456789": ("ats-main", "1001"),
                     "at-help-0123456789": ("ats-help", "1002")}
 PAGE_TOKENS = {"page-uk-token": "2001", "page-us-token": "2002"}
 WHATSAPP_TOKENS = {"wa-uk-token": "3001", "wa-us-token": "3002"}
+# Instagram accounts linked to a Page (Instagram id -> Page id): the Page's token acts for them.
+INSTAGRAM_LINKS = {"4001": "2001", "4002": "2002"}
 SEARCH_PATH = "/2/tweets/search/recent"
 
 
@@ -240,14 +242,25 @@ def _handler(state: FakePlatforms) -> type[BaseHTTPRequestHandler]:
             owner = PAGE_TOKENS.get(token) or WHATSAPP_TOKENS.get(token)
             sender = parts.path.strip("/").split("/")[0]
             record["as_account"] = owner if owner and sender == "me" else sender
-            if owner is not None and parts.path.endswith("/messages") and sender not in (
-                    "me", owner):
+            linked = [ig for ig, page in INSTAGRAM_LINKS.items() if page == owner]
+            if owner is not None and parts.path.endswith(("/messages", "/mentions")) and (
+                    sender not in ("me", owner, *linked)):
                 self._answer(403, {"error": {"message": "(#200) Permissions error: the "
                                              "token is not for this account", "code": 200}})
                 return
             if token == WHATSAPP_TOKEN or token in WHATSAPP_TOKENS:
                 self._answer(200, {"messaging_product": "whatsapp",
                                    "messages": [{"id": f"wamid.sent{state.counter}"}]})
+                return
+            if parts.path.endswith("/mentions"):
+                # Instagram's reply to a mention: a comment on the media (or under the
+                # comment) the account was mentioned in; media_id and message are required.
+                body = record["json"] or {}
+                if not body.get("media_id") or not body.get("message"):
+                    self._answer(400, {"error": {"message": "(#100) media_id and message "
+                                                 "are required", "code": 100}})
+                    return
+                self._answer(200, {"id": f"1790000000{state.counter:05d}"})
                 return
             if parts.path.endswith("/messages"):
                 self._answer(200, {"recipient_id": "x", "message_id": f"m_sent{state.counter}"})

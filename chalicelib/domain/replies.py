@@ -6,7 +6,8 @@ that forbid one, checked up front so the agent gets the reason instead of a plat
 - Meta (Messenger, Instagram DMs): replies within 24 h of the customer's last message; up to
   7 days with the HUMAN_AGENT tag when the Page has that permission; otherwise refused.
 - WhatsApp: within the 24-hour customer-service window; outside it only a template may be sent.
-- Instagram mentions (found by listening) are answered on Instagram, not from here.
+- Instagram mentions (found by listening): a public comment under the comment or caption
+  that mentioned the account (Graph API `POST /{ig-user-id}/mentions`); no private reply.
 """
 
 from __future__ import annotations
@@ -20,19 +21,23 @@ from chalicelib.domain.events import Channel, Platform
 
 MESSAGING_WINDOW = timedelta(hours=24)
 HUMAN_AGENT_WINDOW = timedelta(days=7)
+MENTION = "mention-"  # the thread of an Instagram mention (chalicelib/webhooks/meta_parser.py)
 MAX_LENGTH = {Platform.X: 280, Platform.MESSENGER: 2000, Platform.INSTAGRAM: 1000,
               Platform.FACEBOOK: 8000, Platform.WHATSAPP: 4096}
 
 
 @dataclass(frozen=True)
 class ReplyRoute:
-    """How to send: `kind` is one of public_reply, dm, comment_reply, private_reply."""
+    """How to send: `kind` is one of public_reply, dm, comment_reply, private_reply,
+    mention_reply (then `recipient` is the media the account was mentioned on, and
+    `comment_id` the mentioning comment, none for a caption mention)."""
 
     platform: Platform
     kind: str
     recipient: str  # tweet id to answer, user id, comment id or WhatsApp number
     brand_id: str
     tag: str | None = None  # Meta message tag when outside the 24-hour window
+    comment_id: str | None = None  # Instagram mention: the comment that mentioned the account
 
 
 def route(c: Conversation, *, text: str, private: bool, now: datetime,
@@ -48,11 +53,8 @@ def route(c: Conversation, *, text: str, private: bool, now: datetime,
         _inside(c, now, MESSAGING_WINDOW, "WhatsApp's 24-hour customer-service window has "
                 "closed: only an approved template message can be sent now")
         return ReplyRoute(c.platform, "dm", c.customer.id, c.brand_id)
-    if c.platform is Platform.INSTAGRAM and c.found_by_listening:
-        # Meta sends a mention's ids only, and answering one is its own call (POST
-        # /{ig-user-id}/mentions) that no sender here makes yet.
-        raise ReplyRefused("an Instagram mention is answered on Instagram itself: reply "
-                           "there, then resolve this conversation")
+    if c.platform is Platform.INSTAGRAM and c.thread.startswith(MENTION):
+        return _instagram_mention(c, private)
     if c.channel is Channel.PUBLIC:  # a Facebook or Instagram comment thread
         target = c.last_customer_message_id or c.thread.removeprefix("c-")
         if private:
@@ -83,6 +85,17 @@ def _x(c: Conversation, private: bool) -> ReplyRoute:
     if not c.last_customer_message_id:
         raise ReplyRefused("no customer tweet to reply to")
     return ReplyRoute(Platform.X, "public_reply", c.last_customer_message_id, c.brand_id)
+
+
+def _instagram_mention(c: Conversation, private: bool) -> ReplyRoute:
+    """The thread names the mention (meta_parser): `mention-<media>` for a caption,
+    `mention-<media>_<comment>` for a comment; Instagram's reply call needs both ids."""
+    if private:
+        raise ReplyRefused("Instagram allows no private reply to a mention: the reply is a "
+                           "public comment under the comment or caption that mentioned you")
+    media, _, comment = c.thread.removeprefix(MENTION).partition("_")
+    return ReplyRoute(Platform.INSTAGRAM, "mention_reply", media, c.brand_id,
+                      comment_id=comment or None)
 
 
 def _inside(c: Conversation, now: datetime, window: timedelta, reason: str) -> None:
@@ -125,5 +138,8 @@ def advise(c: Conversation, now: datetime, *, human_agent: bool = False) -> Repl
     else:
         rule = {"public_reply": "A public reply to the customer's post.",
                 "comment_reply": "A public reply to the customer's comment.",
+                "mention_reply": ("A public comment under the comment or caption that "
+                                  "mentioned the account (Instagram allows no private "
+                                  "reply to a mention)."),
                 "dm": "A direct message."}.get(chosen.kind, "")
     return ReplyAdvice(limit, dm_instead, True, f"{rule} At most {limit} characters.", closes)

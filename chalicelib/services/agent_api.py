@@ -316,10 +316,11 @@ def reply(conversation_id: str, body: Any, agent: Principal, idempotency_key: st
                                   "healthy", "")
     sent = MessageEvent(
         platform=c.platform, thread=c.thread, message_id=message_id, direction=Direction.OUT,
-        channel=Channel.PUBLIC if chosen.kind in ("public_reply", "comment_reply")
+        channel=Channel.PUBLIC if chosen.kind in ("public_reply", "comment_reply",
+                                                  "mention_reply")
         else Channel.PRIVATE, brand_id=c.brand_id, customer=c.customer,
         author=Person(id=agent.id), text=text, created_at=now,
-        reply_to=chosen.recipient if chosen.kind != "dm" else None)
+        reply_to=(chosen.comment_id or chosen.recipient) if chosen.kind != "dm" else None)
     answered = _record(sent, c.id, now, deps)
     return {"message": {"id": message_id, "platform": c.platform.value, "route": chosen.kind,
                         "text": text, "created_at": now.isoformat(), "author": agent.id},

@@ -3,7 +3,8 @@
 Threads: Messenger `dm-<page>-<PSID>`, Instagram DMs `dm-<ig id>-<IGSID>`, comments
 `c-<top-level comment id>` (a reply under a customer's comment joins that comment's thread).
 Mentions of the brand elsewhere (listening): a Page `mention` in someone's post `p-<post id>`
-or comment `c-<comment id>`, an Instagram `mentions` `mention-<comment or media id>`; each is a
+or comment `c-<comment id>`, an Instagram `mentions` `mention-<media id>` (a caption) or
+`mention-<media id>_<comment id>` (a comment: replying needs both ids); each is a
 customer message in its own conversation, marked found by listening.
 The brand is the entry's id (the Page or the Instagram account); in an echo the customer is
 whichever party is not the brand, because published samples disagree on sender/recipient.
@@ -245,8 +246,9 @@ def _instagram_mention(brand: str, value: Mapping[str, Any],
     comment_id = optional_id(value.get("comment_id"))
     message_id = comment_id or media_id
     customer = Person(id=f"mention-{message_id}")
+    thread = f"mention-{media_id}_{comment_id}" if comment_id else f"mention-{media_id}"
     return MessageEvent(
-        platform=Platform.INSTAGRAM, thread=f"mention-{message_id}", message_id=message_id,
+        platform=Platform.INSTAGRAM, thread=thread, message_id=message_id,
         direction=Direction.IN, channel=Channel.PUBLIC, brand_id=brand, customer=customer,
         author=customer, created_at=received_at, summoned=True, found_by_listening=True,
         attachments=(Attachment(type="comment_mention" if comment_id else "caption_mention",

@@ -67,7 +67,7 @@ def test_an_instagram_mention_and_a_page_mention_reach_the_inbox_and_their_warni
         post_id=f"1234567890321_{stamp}03", created_time=stamp,
         message="Scruffy McGee broke my sofa and nobody answers")
     assert stack.post_meta(ig).ok and stack.post_meta(page).ok
-    for conversation in (f"instagram.mention-{stamp}01",
+    for conversation in (f"instagram.mention-{stamp}02_{stamp}01",
                          f"facebook.p-1234567890321_{stamp}03"):
         assert _inbox_row(stack, conversation, "support")["found_by_listening"] is True
         assert "(found by listening)" in _warning(stack, conversation)["text"]

@@ -48,6 +48,15 @@ def x(aws: Built, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[F
         yield fake
 
 
+@pytest.fixture
+def graph(aws: Built, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatforms]:
+    """The stand-in Graph API, for replies to Meta conversations."""
+    with fake_platforms() as fake:
+        monkeypatch.setenv("REPLYWINDOW_GRAPH_API_URL", fake.url)
+        bootstrap.reset()
+        yield fake
+
+
 def run(at: datetime) -> dict[str, int]:
     """One run of the poller as a new container would make it, at `at`."""
     bootstrap.reset()
@@ -179,7 +188,8 @@ def test_found_by_listening_shows_in_the_inbox_and_the_report_and_a_public_reply
     assert "the customer did not tag the brand" in shown
 
 
-def test_instagram_and_page_mentions_open_their_own_conversations(aws: Built) -> None:
+def test_instagram_and_page_mentions_open_their_own_conversations_and_are_answered(
+        graph: FakePlatforms) -> None:
     import app
 
     page_comment = copy.deepcopy(fixture("facebook/restfb_mention_comment_add.json"))
@@ -195,16 +205,27 @@ def test_instagram_and_page_mentions_open_their_own_conversations(aws: Built) ->
         assert post_webhook(client, "meta", page_comment)["events"] == {"accepted": 1}
         assert post_webhook(client, "meta", feed)["events"] == {"duplicate": 1}
         inbox = json.loads(client.http.get("/api/conversations", headers=ADMIN).body)
-        refused = client.http.post(
-            "/api/conversations/instagram.mention-17887498072083520/replies", headers=ADMIN,
-            body=json.dumps({"text": "Thanks!"}))
+        mention = "/api/conversations/instagram.mention-17887498072083520_17887498072083520"
+        private = client.http.post(f"{mention}/replies", headers=ADMIN,
+                                   body=json.dumps({"text": "Thanks!", "private": True}))
+        sent = client.http.post(f"{mention}/replies", headers=ADMIN,
+                                body=json.dumps({"text": "Thanks!"}))
+        answered = json.loads(client.http.get(mention, headers=ADMIN).body)
     rows = {c["id"]: c for c in inbox["conversations"]}
-    ig = rows["instagram.mention-17887498072083520"]
+    ig = rows["instagram.mention-17887498072083520_17887498072083520"]
     fb = rows["facebook.c-7363534231324_3754798971271444"]
     assert ig["found_by_listening"] and fb["found_by_listening"]
     assert ig["due_at"] and fb["due_at"] and fb["customer"]["name"] == "Ann"
-    assert refused.status_code == 409
-    assert "answered on Instagram itself" in json.loads(refused.body)["error"]
+    assert private.status_code == 409
+    assert "no private reply to a mention" in json.loads(private.body)["error"]
+    # Answered as the mentioned account (the entry's id), under the mentioning comment.
+    assert sent.status_code == 201, sent.body
+    assert json.loads(sent.body)["message"]["route"] == "mention_reply"
+    [request] = graph.requests
+    assert request["path"] == "/0/mentions" and request["token"] == SECRETS["meta_page_token"]
+    assert request["json"] == {"media_id": "17887498072083520",
+                               "comment_id": "17887498072083520", "message": "Thanks!"}
+    assert answered["status"] != "awaiting_agent"
 
 
 def test_two_overlapping_runs_never_both_move_a_cursor(aws: Built) -> None:

@@ -11,7 +11,12 @@ import pytest
 
 from chalicelib.adapters.platforms.senders import PlatformSenders
 from chalicelib.adapters.secrets import PlatformSecrets, parse_secrets
-from chalicelib.domain.errors import NotConfigured, PlatformRefused, ReplyRefused
+from chalicelib.domain.errors import (
+    BadPlatformId,
+    NotConfigured,
+    PlatformRefused,
+    ReplyRefused,
+)
 from chalicelib.domain.events import Platform
 from chalicelib.domain.policies import Policies, load_policies
 from chalicelib.domain.replies import ReplyRoute
@@ -54,6 +59,8 @@ def senders(fake: FakePlatforms, secret: dict[str, str] | None = None,
     (Platform.MESSENGER, "dm", "777", "2001", "page-uk-token"),
     (Platform.MESSENGER, "dm", "777", "2002", "page-us-token"),
     (Platform.FACEBOOK, "comment_reply", "11_22", "2002", "page-us-token"),
+    (Platform.INSTAGRAM, "dm", "888", "4001", "page-uk-token"),  # its Page's token
+    (Platform.INSTAGRAM, "dm", "888", "4002", "page-us-token"),
     (Platform.WHATSAPP, "dm", "447700900123", "3001", "wa-uk-token"),
     (Platform.WHATSAPP, "dm", "447700900123", "3002", "wa-us-token"),
 ])
@@ -94,6 +101,35 @@ def test_a_reply_never_leaves_through_another_account(platforms: FakePlatforms) 
         senders(platforms, wrong).send(ReplyRoute(
             platform=Platform.WHATSAPP, kind="dm", recipient="447700900123",
             brand_id="3002"), "hello")
+
+
+@pytest.mark.parametrize(("comment", "sent"), [
+    ("18", {"media_id": "17", "comment_id": "18", "message": "Thanks!"}),
+    (None, {"media_id": "17", "message": "Thanks!"}),  # a caption mention: the media only
+])
+def test_an_instagram_mention_is_answered_as_the_mentioned_account_with_its_pages_token(
+        platforms: FakePlatforms, comment: str | None, sent: dict[str, str]) -> None:
+    mention = ReplyRoute(platform=Platform.INSTAGRAM, kind="mention_reply", recipient="17",
+                         brand_id="4002", comment_id=comment)
+    assert senders(platforms).send(mention, "Thanks!")
+    [request] = platforms.requests
+    assert (request["path"], request["token"], request["json"]) == (
+        "/4002/mentions", "page-us-token", sent)
+
+
+def test_a_pages_token_never_answers_for_another_pages_instagram_account(
+        platforms: FakePlatforms) -> None:
+    # The stand-in refuses it, as the Graph API would: 4002 is linked to the other Page.
+    crossed = {**SECRET, "page_us_token": "page-uk-token"}
+    for kind in ("dm", "mention_reply"):
+        with pytest.raises(PlatformRefused, match="not for this account"):
+            senders(platforms, crossed).send(ReplyRoute(
+                platform=Platform.INSTAGRAM, kind=kind, recipient="17", brand_id="4002"), "hi")
+    with pytest.raises(BadPlatformId):  # never a path of our own making
+        senders(platforms).send(ReplyRoute(
+            platform=Platform.INSTAGRAM, kind="mention_reply", recipient="17",
+            brand_id="4002", comment_id="../me"), "hi")
+    assert len(platforms.requests) == 2
 
 
 def test_with_no_account_declared_the_single_account_keys_are_used(

@@ -65,9 +65,12 @@ class IdempotentReplySender:
             self.config.register_lambda_context(context)
 
     def send(self, route: ReplyRoute, text: str, key: str) -> str:
-        request = {"key": key, "text": text, "route": {
+        sent: dict[str, str | None] = {
             "platform": route.platform.value, "kind": route.kind,
-            "recipient": route.recipient, "brand_id": route.brand_id, "tag": route.tag}}
+            "recipient": route.recipient, "brand_id": route.brand_id, "tag": route.tag}
+        if route.comment_id:  # only where set: other routes' requests keep their old shape
+            sent["comment_id"] = route.comment_id
+        request = {"key": key, "text": text, "route": sent}
         try:
             result = self._once(request=request)
         except IdempotencyAlreadyInProgressError as error:

@@ -1,6 +1,7 @@
 """Sending a reply on the customer's platform: X (OAuth 1.0a user context through
 requests-oauthlib), Messenger and Instagram (Send API with the page token), Facebook and
-Instagram comment replies, and WhatsApp (Cloud API). Base URLs come from configuration so a
+Instagram comment replies, Instagram mention replies (`POST /{ig-user-id}/mentions`), and
+WhatsApp (Cloud API). Base URLs come from configuration so a
 test or an emulator can stand in for the platform."""
 
 from __future__ import annotations
@@ -98,6 +99,8 @@ class PlatformSenders:
 
     def _meta(self, route: ReplyRoute, text: str) -> str:
         channel = route.platform.value
+        if route.kind == "mention_reply":
+            return self._instagram_mention(route, text)
         if route.kind == "comment_reply":
             comment = _path_id(route.recipient, _META_ID, f"{channel} comment id")
             edge = "replies" if route.platform is Platform.INSTAGRAM else "comments"
@@ -119,6 +122,20 @@ class PlatformSenders:
                     f"{self.graph}/{sender}/messages", channel=channel, json=body,
                     **self._extra)
         return _id(data, "message_id", channel=channel)
+
+    def _instagram_mention(self, route: ReplyRoute, text: str) -> str:
+        """A comment as the mentioned account, under the comment (or the caption) that
+        mentioned it, with that account's own (Page) token."""
+        account = _path_id(route.brand_id, _META_ID, "Instagram account id")
+        body = {"media_id": _path_id(route.recipient, _META_ID, "Instagram media id"),
+                "message": text}
+        if route.comment_id:  # a comment mention; a caption one is answered on the media
+            body["comment_id"] = _path_id(route.comment_id, _META_ID, "Instagram comment id")
+        data = call(self._graph_session(self._credential(
+            route, "page_token", self.secrets().meta_page_token)), "POST",
+                    f"{self.graph}/{account}/mentions", channel="instagram", json=body,
+                    **self._extra)
+        return _id(data, "id", channel="instagram")
 
     def _whatsapp(self, route: ReplyRoute, text: str) -> str:
         phone = _path_id(route.brand_id, _META_ID, "WhatsApp phone number id")

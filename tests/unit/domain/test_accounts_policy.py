@@ -27,11 +27,13 @@ X_ACCOUNT = """
 
 def test_each_declared_account_is_answered_by_its_team() -> None:
     policies = load_policies(ACCOUNTS)
-    assert len(policies.accounts) == 6
+    assert len(policies.accounts) == 8
     assert policies.team_for("x", "public", "1001") == "sales"
     assert policies.team_for("x", "private", "1002") == "care"
     assert policies.team_for("messenger", "private", "2001") == "uk"  # the Page's inbox
     assert policies.team_for("facebook", "public", "2002") == "us"  # and its feed
+    assert policies.team_for("instagram", "private", "4001") == "uk"  # its DMs
+    assert policies.team_for("instagram", "public", "4002") == "us"  # its comments, mentions
     assert policies.team_for("whatsapp", "private", "3001") == "wa_uk"
     assert policies.team_for("whatsapp", "private", "3002") == "wa_us"
     assert policies.team_for("whatsapp", "private", "9999") == "support"  # not declared

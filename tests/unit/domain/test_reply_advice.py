@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from chalicelib.domain.conversations import Conversation
+from chalicelib.domain.errors import ReplyRefused
 from chalicelib.domain.events import Channel, Person, Platform
-from chalicelib.domain.replies import advise
+from chalicelib.domain.replies import ReplyRoute, advise, route
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TWEET = Conversation(platform=Platform.X, thread="t-1", channel=Channel.PUBLIC, brand_id="9",
@@ -47,11 +50,6 @@ def test_meta_messaging_window_and_the_human_agent_tag() -> None:
 
 
 def test_x_found_by_listening_refuses_a_public_reply_and_offers_the_dm() -> None:
-    import pytest
-
-    from chalicelib.domain.errors import ReplyRefused
-    from chalicelib.domain.replies import route
-
     found = replace(TWEET, summoned=False, found_by_listening=True)
     with pytest.raises(ReplyRefused, match=r"found by listening.*reply by DM instead"):
         route(found, text="Sorry!", private=False, now=NOW)
@@ -60,11 +58,19 @@ def test_x_found_by_listening_refuses_a_public_reply_and_offers_the_dm() -> None
     assert advice.allowed and advice.private
 
 
-def test_an_instagram_mention_is_answered_on_instagram() -> None:
-    mention = replace(TWEET, platform=Platform.INSTAGRAM, thread="mention-1",
-                      found_by_listening=True)
-    advice = advise(mention, NOW)
-    assert not advice.allowed and "answered on Instagram itself" in advice.rule
+def test_an_instagram_mention_is_answered_publicly_under_what_mentioned_the_account() -> None:
+    comment = replace(TWEET, platform=Platform.INSTAGRAM, thread="mention-17_18",
+                      last_customer_message_id="18", found_by_listening=True)
+    assert route(comment, text="Thanks!", private=False, now=NOW) == ReplyRoute(
+        Platform.INSTAGRAM, "mention_reply", "17", comment.brand_id, comment_id="18")
+    caption = replace(comment, thread="mention-17", last_customer_message_id="17")
+    assert route(caption, text="Thanks!", private=False, now=NOW) == ReplyRoute(
+        Platform.INSTAGRAM, "mention_reply", "17", comment.brand_id)
+    with pytest.raises(ReplyRefused, match="no private reply to a mention"):
+        route(comment, text="Thanks!", private=True, now=NOW)
+    advice = advise(comment, NOW)
+    assert advice.allowed and not advice.private and "mentioned the account" in advice.rule
+    assert advice.limit == 1000
     page_mention = replace(TWEET, platform=Platform.FACEBOOK, thread="p-1_2",
                            last_customer_message_id="1_2", found_by_listening=True)
     assert advise(page_mention, NOW).allowed  # the Page comments on the post it is named in

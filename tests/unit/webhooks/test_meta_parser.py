@@ -330,7 +330,8 @@ def test_an_instagram_mention_is_a_customer_message_with_only_ids() -> None:
     [event] = parse_meta(fixture("instagram/restfb_ig_mentions.json"), RECEIVED)
     nobody = Person(id="mention-17887498072083520")
     assert event == MessageEvent(
-        platform=IG, thread="mention-17887498072083520", message_id="17887498072083520",
+        platform=IG, thread="mention-17887498072083520_17887498072083520",
+        message_id="17887498072083520",
         direction=Direction.IN, channel=Channel.PUBLIC, brand_id="0", customer=nobody,
         author=nobody, created_at=RECEIVED, summoned=True, found_by_listening=True,
         attachments=(Attachment(type="comment_mention", media_id="17887498072083520"),))
@@ -339,6 +340,7 @@ def test_an_instagram_mention_is_a_customer_message_with_only_ids() -> None:
     [event] = parse_instagram(caption, RECEIVED)
     assert isinstance(event, MessageEvent)
     assert event.attachments[0].type == "caption_mention"
+    assert event.thread == "mention-17887498072083520"  # the media: a caption has one id
     caption["entry"][0]["changes"][0]["value"] = {"comment_id": "1"}
     with pytest.raises(MalformedPayload, match="media_id"):
         parse_instagram(caption, RECEIVED)
