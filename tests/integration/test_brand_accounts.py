@@ -203,3 +203,49 @@ def test_a_rejected_token_is_that_accounts_problem_only(
     assert channels["messenger:2001"]["state"] == "unhealthy"  # the UK Page's token
     assert channels["messenger:2002"]["state"] != "unhealthy"  # the US Page is fine
     assert channels["messenger:2002"]["last_send_ok_at"] is not None
+
+
+def instagram_dm(account: str, igsid: str, mid: str) -> dict[str, Any]:
+    payload = page_dm(account, igsid, mid)
+    return {**payload, "object": "instagram"}
+
+
+def instagram_mention(account: str, media: str, comment: str) -> dict[str, Any]:
+    payload = copy.deepcopy(fixture("instagram/restfb_ig_mentions.json"))
+    payload["entry"][0]["id"] = account
+    payload["entry"][0]["changes"][0]["value"] = {"media_id": media, "comment_id": comment}
+    return dict(payload)
+
+
+def test_each_instagram_accounts_dms_and_mentions_go_to_its_team_answered_with_its_pages_token(
+        client: Client, platforms: FakePlatforms) -> None:
+    created = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+        {"id": "cy", "name": "Cy", "phone": "+15550100007", "teams": TEAMS}))
+    agent = {"Authorization": f"Bearer {json.loads(created.body)['token']}",
+             "Content-Type": "application/json"}
+    # (conversation, delivery, team, the Graph call, the token the linked Page lends it)
+    deliveries = [
+        ("instagram.dm-4001-701", instagram_dm("4001", "701", "ig-m-uk"), "uk",
+         "/4001/messages", "page-uk-token"),
+        ("instagram.mention-17900000000000001_17900000000000002",
+         instagram_mention("4002", "17900000000000001", "17900000000000002"), "us",
+         "/4002/mentions", "page-us-token"),
+    ]
+    for conversation, payload, _, _, _ in deliveries:
+        assert post_meta(client, payload)["events"] == {"accepted": 1}, conversation
+    for conversation, _, team, path, token in deliveries:
+        detail = json.loads(client.http.get(f"/api/conversations/{conversation}",
+                                            headers=agent).body)
+        assert detail["team"] == team, conversation
+        before = len(platforms.requests)
+        sent = client.http.post(f"/api/conversations/{conversation}/replies", headers=agent,
+                                body=json.dumps({"text": "Sorry - on it."}))
+        assert sent.status_code == 201, (conversation, sent.body)
+        [request] = platforms.requests[before:]
+        assert (request["path"], request["token"]) == (path, token), conversation
+    assert platforms.requests[-1]["json"] == {
+        "media_id": "17900000000000001", "comment_id": "17900000000000002",
+        "message": "Sorry - on it."}
+    # An Instagram account no one declared: counted, not stored, as for the other platforms.
+    assert post_meta(client, instagram_dm("4999", "702", "ig-m-xx"))["events"] == {
+        "unknown_account": 1}
