@@ -171,7 +171,8 @@ def channels(api: Api, args: argparse.Namespace) -> None:
     for name, c in sorted(found.items()):
         after = c.get("silence_alert_after_s")
         unknown = c.get("unknown_accounts") or {}
-        table.add_row(name, c["state"] + (f" ({c['detail']})" if c.get("detail") else ""),
+        named = f"{name} ({c['account_name']})" if c.get("account_name") else name
+        table.add_row(named, c["state"] + (f" ({c['detail']})" if c.get("detail") else ""),
                       c.get("last_event_at") or "-", c.get("last_send_ok_at") or "-",
                       _left(after) if after else "learning", c.get("incident_since") or "-",
                       ", ".join(f"{a}: {n}" for a, n in unknown.items()) or "-")

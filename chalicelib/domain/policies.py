@@ -178,6 +178,13 @@ class Policies:
         account = self.account(platform, account_id)
         return f"{platform}:{account.id}" if account else platform
 
+    def account_name(self, channel: str) -> str | None:
+        """The declared name of a health channel's account (`messenger:2001` -> its Page's
+        name), so the admin reads which account it is; None for a platform-wide channel."""
+        platform, _, account_id = channel.partition(":")
+        account = self.account(platform, account_id) if account_id else None
+        return account.name if account else None
+
     def team_for(self, platform: str, channel: str, account_id: str | None = None) -> str:
         """A team rule that takes the platform and channel wins; else the account's team;
         else the default team."""

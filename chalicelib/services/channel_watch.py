@@ -185,6 +185,8 @@ def overview(deps: ChannelDeps) -> dict[str, dict[str, Any]]:
             state, detail = verdict.kind, verdict.summary
         out[s.channel] = {
             "state": state, "detail": detail,
+            # The declared account's name next to its id (`messenger:2001` is "Acme UK").
+            "account_name": policies.account_name(s.channel),
             "last_event_at": s.last_event_at.isoformat() if s.last_event_at else None,
             "last_send_ok_at": s.last_send_ok_at.isoformat() if s.last_send_ok_at else None,
             "silence_alert_after_s": int(threshold.total_seconds()) if threshold else None,

@@ -203,6 +203,15 @@ def test_a_rejected_token_is_that_accounts_problem_only(
     assert channels["messenger:2001"]["state"] == "unhealthy"  # the UK Page's token
     assert channels["messenger:2002"]["state"] != "unhealthy"  # the US Page is fine
     assert channels["messenger:2002"]["last_send_ok_at"] is not None
+    # Each account's declared name next to its id, on /health and the console's Channels page.
+    assert channels["messenger:2001"]["account_name"] == "Scruffy UK"
+    assert channels["messenger:2002"]["account_name"] == "Scruffy US"
+    answer = client.http.post("/console/sign-in", headers={
+        "Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"},
+        body=f"token={SECRETS['admin_token']}")
+    cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
+    page = client.http.get("/console/channels", headers={"Cookie": cookie}).body.decode()
+    assert "messenger:2001 (Scruffy UK):" in page and "messenger:2002 (Scruffy US):" in page
 
 
 def instagram_dm(account: str, igsid: str, mid: str) -> dict[str, Any]:
