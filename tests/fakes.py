@@ -9,17 +9,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.conversations import Conversation, Outcome
-from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
-from chalicelib.domain.events import Channel, MessageEvent, Platform
-from chalicelib.domain.facts import Facts
-from chalicelib.domain.ports import (
+from chalicelib.domain.errors import (
     AlertInFlight,
     AlreadyStored,
-    CustomerProfile,
-    NewMessage,
-    SeenMessage,
+    QueueUnavailable,
+    StoreUnavailable,
     VersionConflict,
 )
+from chalicelib.domain.events import Channel, MessageEvent, Platform
+from chalicelib.domain.facts import Facts
+from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage
 
 
 class FakeMessageTable:

@@ -16,20 +16,6 @@ from chalicelib.domain.events import MessageEvent, Platform
 from chalicelib.domain.facts import Facts
 
 
-class AlreadyStored(Exception):
-    """This platform message id was stored before: a redelivery, not a new message.
-
-    `applied`: it has reached its conversation already (not only been accepted)."""
-
-    def __init__(self, message_id: str, *, applied: bool = True) -> None:
-        super().__init__(message_id)
-        self.applied = applied
-
-
-class VersionConflict(Exception):
-    """Another writer changed the conversation since it was read: reload and try again."""
-
-
 @dataclass(frozen=True)
 class SeenMessage:
     """An applied message: where it is and what triage needs of it."""
@@ -138,11 +124,6 @@ class AckLinks(Protocol):
     def redeem(self, token: str, now: datetime) -> AckGrant | None:
         """The grant, or None for a forged, unknown or expired token."""
         ...
-
-
-class AlertInFlight(Exception):
-    """Another sender holds this alert's claim and its lease is not over: try again later (if
-    that sender dies mid-send, its lease runs out and the retry sends)."""
 
 
 class AlertLog(Protocol):

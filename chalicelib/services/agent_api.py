@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
     NotFound,
     ReplyMaybeSent,
     StoreUnavailable,
+    VersionConflict,
 )
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
 from chalicelib.domain.facts import committed
@@ -32,7 +33,6 @@ from chalicelib.domain.ports import (
     ConversationStore,
     NewMessage,
     SeenMessage,
-    VersionConflict,
     message_sk,
 )
 from chalicelib.domain.replies import ReplyRoute, advise, route

@@ -18,10 +18,11 @@ from typing import Any, Protocol
 from chalicelib import observability
 from chalicelib.domain import conversations
 from chalicelib.domain.conversations import Conversation, Outcome
+from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import Policies
-from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage, VersionConflict
+from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage
 from chalicelib.domain.ports import message_sk as event_sk
 from chalicelib.domain.redaction import hide_phones
 from chalicelib.services import turns

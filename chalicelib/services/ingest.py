@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.domain.errors import AlreadyStored
 from chalicelib.domain.events import (
     Channel,
     ChannelSignal,
@@ -26,7 +27,7 @@ from chalicelib.domain.events import (
     Platform,
     WebhookEvent,
 )
-from chalicelib.domain.ports import AlreadyStored, ChannelLog, InboundQueue
+from chalicelib.domain.ports import ChannelLog, InboundQueue
 from chalicelib.domain.redaction import hide_phones
 
 logger = Logger(child=True)

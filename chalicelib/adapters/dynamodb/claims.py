@@ -9,9 +9,9 @@ from typing import Any
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
 from chalicelib.adapters.dynamodb.messages import OnMessages, is_x_post
 from chalicelib.adapters.dynamodb.records import claim_item, conversation_pk
-from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.domain.errors import AlreadyStored, StoreUnavailable
 from chalicelib.domain.events import MessageEvent, Platform
-from chalicelib.domain.ports import AlreadyStored, message_sk
+from chalicelib.domain.ports import message_sk
 
 
 class DynamoClaims(OnMessages):
