@@ -52,8 +52,7 @@ class FakeMessageTable:
                     current is not None and current.version != message.expected_version):
                 raise VersionConflict(c.id)
             self.applied[(event.platform, event.message_id)] = SeenMessage(
-                conversation=c.id, message_sk=message.message_sk,
-                facts=message.facts)
+                conversation=c.id, facts=message.facts)
             self.messages[(event.platform, event.message_id)] = {
                 "conversation": c.id, "direction": event.direction.value, "text": event.text,
                 "turn": c.turn}

@@ -18,10 +18,9 @@ from chalicelib.domain.facts import Facts
 
 @dataclass(frozen=True)
 class SeenMessage:
-    """An applied message: where it is and what triage needs of it."""
+    """An applied message: its conversation and what triage needs of it."""
 
     conversation: str
-    message_sk: str
     facts: Facts | None
 
 
@@ -46,18 +45,6 @@ class NewMessage:
     received_at: datetime
     facts: Facts  # what the alarm needs, kept so a redelivery can finish it
     response_seconds: float | None = None
-
-    @property
-    def message_sk(self) -> str:
-        return message_sk(self.event)
-
-
-MESSAGE_SK_PREFIX = "MSG#"
-
-
-def message_sk(event: MessageEvent) -> str:
-    """Messages sort by the platform's time within their conversation."""
-    return f"{MESSAGE_SK_PREFIX}{event.created_at.isoformat()}#{event.message_id}"
 
 
 class InboundQueue(Protocol):

@@ -33,7 +33,6 @@ from chalicelib.domain.ports import (
     ConversationStore,
     NewMessage,
     SeenMessage,
-    message_sk,
 )
 from chalicelib.domain.replies import ReplyRoute, advise, route
 from chalicelib.domain.reports import sla_report
@@ -348,7 +347,7 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
             deps.replies.record(NewMessage(
                 event=sent, conversation=after, expected_version=c.version,
                 outcome=transition.outcome, received_at=now,
-                facts=committed(transition.outcome, sent.message_id, message_sk(sent), after,
+                facts=committed(transition.outcome, sent.message_id, sent.created_at, after,
                                 now),
                 response_seconds=transition.response_seconds))
         except VersionConflict:
