@@ -9,17 +9,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.conversations import Conversation, Outcome
-from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
-from chalicelib.domain.events import Channel, MessageEvent, Platform
-from chalicelib.domain.facts import Facts
-from chalicelib.domain.ports import (
+from chalicelib.domain.errors import (
     AlertInFlight,
     AlreadyStored,
-    CustomerProfile,
-    NewMessage,
-    SeenMessage,
+    QueueUnavailable,
+    StoreUnavailable,
     VersionConflict,
 )
+from chalicelib.domain.events import Channel, MessageEvent, Platform
+from chalicelib.domain.facts import Facts
+from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage
 
 
 class FakeMessageTable:
@@ -53,8 +52,7 @@ class FakeMessageTable:
                     current is not None and current.version != message.expected_version):
                 raise VersionConflict(c.id)
             self.applied[(event.platform, event.message_id)] = SeenMessage(
-                conversation=c.id, message_sk=message.message_sk,
-                facts=message.facts)
+                conversation=c.id, facts=message.facts)
             self.messages[(event.platform, event.message_id)] = {
                 "conversation": c.id, "direction": event.direction.value, "text": event.text,
                 "turn": c.turn}

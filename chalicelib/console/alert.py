@@ -21,8 +21,7 @@ from chalicelib import bootstrap
 from chalicelib.console import sessions
 from chalicelib.console.render import html
 from chalicelib.console.routes import _base, _session
-from chalicelib.domain.errors import Forbidden, NotFound, StoreUnavailable
-from chalicelib.domain.ports import VersionConflict
+from chalicelib.domain.errors import Forbidden, NotFound, StoreUnavailable, VersionConflict
 from chalicelib.services import acknowledge
 from chalicelib.services.acknowledge import AlertView
 

@@ -45,7 +45,9 @@ class Facts:
     conversation: str
     turn: int
     message_id: str
-    message_sk: str
+    # Where the message sorts in its conversation: its platform time; an agent's reply, the
+    # time the agent API gave it (its echo carries another).
+    message_at: datetime
     received_at: datetime
     opened_at: datetime | None = None  # a turn opened: when its clock started
     complaints_before: int = 0  # a turn opened: turns the customer opened before this one
@@ -55,7 +57,7 @@ class Facts:
     plan: TurnPlan | None = None  # set when `planned` is YES
 
 
-def committed(outcome: Outcome, message_id: str, message_sk: str, c: Conversation,
+def committed(outcome: Outcome, message_id: str, message_at: datetime, c: Conversation,
               received_at: datetime) -> Facts:
     """What finishing a message needs, read from the conversation its write committed (which
     names it as its last message, and `outcome` what it did): the store rebuilds them after a
@@ -63,6 +65,6 @@ def committed(outcome: Outcome, message_id: str, message_sk: str, c: Conversatio
     plan = TurnPlan.of(c)
     return Facts(
         outcome=outcome, conversation=c.id, turn=c.turn, message_id=message_id,
-        message_sk=message_sk, received_at=received_at, opened_at=c.turn_opened_at,
+        message_at=message_at, received_at=received_at, opened_at=c.turn_opened_at,
         response_seconds=c.last_response_seconds, answered_at=c.answered_at,
         planned=Planned.YES if plan else Planned.NOT_TRIAGED, plan=plan)

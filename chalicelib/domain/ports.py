@@ -1,41 +1,37 @@
-"""Ports of the ingest path: what the services need from storage and the queue.
+"""The ports several services share, and the values adapters build for them.
 
-Adapters in chalicelib/adapters implement them against DynamoDB and SQS; tests use the in-memory
-fakes in tests/fakes.py, which satisfy the same protocols.
+Here: the messages the inbound worker and the agent API's reply write (`NewMessage`,
+`SeenMessage`, with the customer's `CustomerProfile`), `ChannelLog` (the webhook, ingest,
+listening and the agent API write it), `ConversationStore` (turns, acknowledge, alerting, the
+agent API), `AckLinks` (alerting issues the links, acknowledge redeems them) and `AlertLog`
+(alerting and the sweeper). A port one service uses sits next to that service, where its
+reader looks: services/ingest.py `Claims` and `InboundQueue`, services/inbound.py
+`ConversationLog`, services/agent_api.py `ReplyLog`, services/alerting.py `Notifier`,
+services/sms_failures.py `SentTexts`, and so on. The values stay here even for one service,
+because the adapters that build them never import a service.
+
+Adapters in chalicelib/adapters implement the protocols structurally; tests use the in-memory
+fakes in tests/fakes.py, which satisfy the same protocols. The domain's errors they raise are in
+domain/errors.py; how they store things (keys, items) is the adapters' own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import MessageEvent, Platform
 from chalicelib.domain.facts import Facts
 
 
-class AlreadyStored(Exception):
-    """This platform message id was stored before: a redelivery, not a new message.
-
-    `applied`: it has reached its conversation already (not only been accepted)."""
-
-    def __init__(self, message_id: str, *, applied: bool = True) -> None:
-        super().__init__(message_id)
-        self.applied = applied
-
-
-class VersionConflict(Exception):
-    """Another writer changed the conversation since it was read: reload and try again."""
-
-
 @dataclass(frozen=True)
 class SeenMessage:
-    """An applied message: where it is and what triage needs of it."""
+    """An applied message: its conversation and what triage needs of it."""
 
     conversation: str
-    message_sk: str
     facts: Facts | None
 
 
@@ -60,22 +56,6 @@ class NewMessage:
     received_at: datetime
     facts: Facts  # what the alarm needs, kept so a redelivery can finish it
     response_seconds: float | None = None
-
-    @property
-    def message_sk(self) -> str:
-        return message_sk(self.event)
-
-
-MESSAGE_SK_PREFIX = "MSG#"
-
-
-def message_sk(event: MessageEvent) -> str:
-    """Messages sort by the platform's time within their conversation."""
-    return f"{MESSAGE_SK_PREFIX}{event.created_at.isoformat()}#{event.message_id}"
-
-
-class InboundQueue(Protocol):
-    def send(self, body: Mapping[str, Any], *, group: str, dedupe_id: str) -> None: ...
 
 
 class ChannelLog(Protocol):
@@ -140,11 +120,6 @@ class AckLinks(Protocol):
         ...
 
 
-class AlertInFlight(Exception):
-    """Another sender holds this alert's claim and its lease is not over: try again later (if
-    that sender dies mid-send, its lease runs out and the retry sends)."""
-
-
 class AlertLog(Protocol):
     def claim(self, alert_key: str, recipients: tuple[str, ...], at: datetime,
               lease: timedelta) -> frozenset[str] | None:
@@ -167,37 +142,4 @@ class AlertLog(Protocol):
 
     def count_recent(self, agent: str, at: datetime) -> int:
         """Count one more alert for `agent` in the minute of `at`; the count so far."""
-        ...
-
-
-class Notifier(Protocol):
-    def notify(self, *, agent: str, team: str, level: str, conversation: str | None,
-               subject: str, sms: str, email: str) -> None: ...
-
-
-class SentTexts(Protocol):
-    """What each alert publish covered, by its SNS MessageId: a text SNS later reports as
-    failed (by that id) is traced back to its agent. Never a phone number."""
-
-    def published(self, message_id: str, covered: Mapping[str, str], at: datetime) -> None:
-        """`covered`: the publish's attributes (agent, team, level, conversation label)."""
-        ...
-
-    def claim_failure(self, message_id: str, at: datetime,
-                      lease: timedelta) -> dict[str, str] | None:
-        """What the failed publish covered ({} if it is unknown here), the claim held until
-        `at + lease`; None if this failure was handled already or is being handled."""
-        ...
-
-    def release(self, message_id: str) -> None:
-        """The follow-up could not be sent: a retry may claim the failure at once."""
-        ...
-
-    def failed(self, message_id: str, at: datetime, team: str) -> None:
-        """The follow-up went out: the failure is done, and counted on the day of `at`, for
-        `team` (the alert's)."""
-        ...
-
-    def failed_in_month(self, at: datetime) -> int:
-        """Texts SNS reported failed in the month of `at`."""
         ...

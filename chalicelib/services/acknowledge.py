@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from chalicelib.domain.conversations import Conversation, Status
-from chalicelib.domain.errors import Forbidden
-from chalicelib.domain.ports import AckGrant, AckLinks, ConversationStore, VersionConflict
+from chalicelib.domain.errors import Forbidden, VersionConflict
+from chalicelib.domain.ports import AckGrant, AckLinks, ConversationStore
 from chalicelib.domain.replies import ReplyAdvice, advise
 
 RECENT_MESSAGES = 3  # as many as the alert's email carries

@@ -24,6 +24,7 @@ from chalicelib.domain.errors import (
     NotFound,
     ReplyMaybeSent,
     StoreUnavailable,
+    VersionConflict,
 )
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Person
 from chalicelib.domain.facts import committed
@@ -32,8 +33,6 @@ from chalicelib.domain.ports import (
     ConversationStore,
     NewMessage,
     SeenMessage,
-    VersionConflict,
-    message_sk,
 )
 from chalicelib.domain.replies import ReplyRoute, advise, route
 from chalicelib.domain.reports import sla_report
@@ -349,7 +348,7 @@ def _record(sent: MessageEvent, conversation_id: str, now: datetime,
             deps.replies.record(NewMessage(
                 event=sent, conversation=after, expected_version=c.version,
                 outcome=transition.outcome, received_at=now,
-                facts=committed(transition.outcome, sent.message_id, message_sk(sent), after,
+                facts=committed(transition.outcome, sent.message_id, sent.created_at, after,
                                 now),
                 response_seconds=transition.response_seconds))
         except VersionConflict:

@@ -30,7 +30,7 @@ from chalicelib import observability
 from chalicelib.domain import alerts
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.oncall import Agent, Rota, on_call, recipients
-from chalicelib.domain.ports import AckGrant, AckLinks, AlertLog, ConversationStore, Notifier
+from chalicelib.domain.ports import AckGrant, AckLinks, AlertLog, ConversationStore
 from chalicelib.domain.timers import AlarmClock, DueCheck, DueChecks
 from chalicelib.services import alarm
 
@@ -47,6 +47,13 @@ class ChecksFailed(RuntimeError):
     def __init__(self, bucket: int, keys: list[str]) -> None:
         super().__init__(f"bucket {bucket}: {len(keys)} check(s) failed")
         self.keys = keys
+
+
+class Notifier(Protocol):
+    """Sends an alert to an agent (adapters/sns_alerts.py)."""
+
+    def notify(self, *, agent: str, team: str, level: str, conversation: str | None,
+               subject: str, sms: str, email: str) -> None: ...
 
 
 class RotaSource(Protocol):

@@ -18,11 +18,11 @@ from typing import Any, Protocol
 from chalicelib import observability
 from chalicelib.domain import conversations
 from chalicelib.domain.conversations import Conversation, Outcome
+from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import Policies
-from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage, VersionConflict
-from chalicelib.domain.ports import message_sk as event_sk
+from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage
 from chalicelib.domain.redaction import hide_phones
 from chalicelib.services import turns
 
@@ -125,7 +125,8 @@ def _apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
                                           policies=policies, received_at=received_at)
         facts = Facts(
             outcome=transition.outcome, conversation=after.id, turn=after.turn,
-            message_id=event.message_id, message_sk=event_sk(event), received_at=received_at,
+            message_id=event.message_id, message_at=event.created_at,
+            received_at=received_at,
             opened_at=after.turn_opened_at if transition.outcome is Outcome.TURN_OPENED
             else None, complaints_before=complaints_before,
             response_seconds=transition.response_seconds,

@@ -10,13 +10,14 @@ the worker (services/inbound.py).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
+from chalicelib.domain.errors import AlreadyStored
 from chalicelib.domain.events import (
     Channel,
     ChannelSignal,
@@ -26,10 +27,16 @@ from chalicelib.domain.events import (
     Platform,
     WebhookEvent,
 )
-from chalicelib.domain.ports import AlreadyStored, ChannelLog, InboundQueue
+from chalicelib.domain.ports import ChannelLog
 from chalicelib.domain.redaction import hide_phones
 
 logger = Logger(child=True)
+
+
+class InboundQueue(Protocol):
+    """The queue to the inbound worker (adapters/sqs_queue.py)."""
+
+    def send(self, body: Mapping[str, Any], *, group: str, dedupe_id: str) -> None: ...
 
 
 class Claims(Protocol):

@@ -23,7 +23,6 @@ from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 
 from chalicelib import observability
 from chalicelib.domain.oncall import Agent
-from chalicelib.domain.ports import SentTexts
 from chalicelib.domain.redaction import hide_phones
 
 logger = Logger(child=True)
@@ -36,6 +35,35 @@ CLAIM_LEASE = timedelta(minutes=2)  # longer than the function runs: a live send
 class FailedText:
     message_id: str
     reason: str  # SNS's providerResponse, phone numbers hidden
+
+
+class SentTexts(Protocol):
+    """What each alert publish covered, by its SNS MessageId: a text SNS later reports as
+    failed (by that id) is traced back to its agent. Never a phone number
+    (adapters/dynamodb/sent_texts.py; each publish reaches it through adapters/sns_alerts.py)."""
+
+    def published(self, message_id: str, covered: Mapping[str, str], at: datetime) -> None:
+        """`covered`: the publish's attributes (agent, team, level, conversation label)."""
+        ...
+
+    def claim_failure(self, message_id: str, at: datetime,
+                      lease: timedelta) -> dict[str, str] | None:
+        """What the failed publish covered ({} if it is unknown here), the claim held until
+        `at + lease`; None if this failure was handled already or is being handled."""
+        ...
+
+    def release(self, message_id: str) -> None:
+        """The follow-up could not be sent: a retry may claim the failure at once."""
+        ...
+
+    def failed(self, message_id: str, at: datetime, team: str) -> None:
+        """The follow-up went out: the failure is done, and counted on the day of `at`, for
+        `team` (the alert's)."""
+        ...
+
+    def failed_in_month(self, at: datetime) -> int:
+        """Texts SNS reported failed in the month of `at`."""
+        ...
 
 
 class Agents(Protocol):

@@ -13,9 +13,10 @@ from datetime import datetime
 from aws_lambda_powertools import Logger
 
 from chalicelib.domain.conversations import Conversation, Outcome, Status
+from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.facts import Facts, Planned, TurnPlan
 from chalicelib.domain.policies import Policies
-from chalicelib.domain.ports import ConversationStore, VersionConflict
+from chalicelib.domain.ports import ConversationStore
 from chalicelib.domain.redaction import conversation_label
 from chalicelib.domain.timers import AlarmClock, DueChecks
 from chalicelib.domain.triage import CustomerSnapshot, Triage, triage

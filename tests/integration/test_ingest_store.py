@@ -281,3 +281,19 @@ def test_an_x_reply_filed_under_another_thread_is_found_through_the_tweet_index(
     [erased] = [from_item(i) for i in table_items("CONV#x#t-1")
                 if i["SK"]["S"].endswith("#2")]
     assert erased["deleted"] and erased["text"] == ""
+
+
+def test_a_message_is_kept_under_the_key_items_always_had(aws: Built) -> None:
+    """The claim, the message and its facts name one key, of the shape stored items have (the
+    adapter builds it from the message's time and id: old items stay readable)."""
+    event = dm("mid.$c#1")
+    ingest([event], bootstrap.ingest_deps())
+    run_inbound_worker()
+    expected = f"MSG#{event.created_at.isoformat()}#mid.$c#1"
+    [claim] = [from_item(i) for i in table_items("MSGID#messenger#mid.$c#1")]
+    [message] = [from_item(i) for i in table_items("CONV#messenger#dm-999-42")
+                 if i["SK"]["S"].startswith("MSG#")]
+    assert claim["message_sk"] == message["SK"] == message["facts"]["message_sk"] == expected
+    seen = bootstrap.conversation_log().seen(event)
+    assert seen is not None and seen.facts is not None
+    assert seen.facts.message_at == event.created_at

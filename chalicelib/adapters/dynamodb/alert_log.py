@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from chalicelib.adapters.dynamodb.batch_read import get_many
 from chalicelib.adapters.dynamodb.codec import aws_errors, key, value
 from chalicelib.adapters.dynamodb.records import ALERT, alert_log_key
-from chalicelib.domain.ports import AlertInFlight
+from chalicelib.domain.errors import AlertInFlight
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

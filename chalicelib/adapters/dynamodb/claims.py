@@ -8,10 +8,9 @@ from typing import Any
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
 from chalicelib.adapters.dynamodb.messages import OnMessages, is_x_post
-from chalicelib.adapters.dynamodb.records import claim_item, conversation_pk
-from chalicelib.domain.errors import StoreUnavailable
+from chalicelib.adapters.dynamodb.records import claim_item, conversation_pk, event_sk
+from chalicelib.domain.errors import AlreadyStored, StoreUnavailable
 from chalicelib.domain.events import MessageEvent, Platform
-from chalicelib.domain.ports import AlreadyStored, message_sk
 
 
 class DynamoClaims(OnMessages):
@@ -30,7 +29,7 @@ class DynamoClaims(OnMessages):
                                             self.messages.expires_at(),
                                             received_at=received_at.isoformat(),
                                             conversation_pk=conversation,
-                                            message_sk=message_sk(event))),
+                                            message_sk=event_sk(event))),
                     ConditionExpression="attribute_not_exists(PK)",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD")
             except self.client.exceptions.ConditionalCheckFailedException as error:

@@ -19,11 +19,12 @@ from chalicelib.adapters.dynamodb.records import (
     customer_pk,
     erased_pk,
     facts_from,
+    message_at,
 )
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import MessageEvent, Platform
 from chalicelib.domain.facts import Facts, committed
-from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage, message_sk
+from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage
 
 
 class DynamoConversationLog(OnMessages):
@@ -71,7 +72,8 @@ class DynamoConversationLog(OnMessages):
         # where (an agent's reply is where the agent API put it, not where its echo says).
         received = claim.get("received_at")
         facts = committed(Outcome(c.last_outcome), event.message_id,
-                          str(claim.get("message_sk") or message_sk(event)), c,
+                          message_at(str(claim["message_sk"])) if claim.get("message_sk")
+                          else event.created_at, c,
                           datetime.fromisoformat(str(received)) if received
                           else c.last_customer_at or c.created_at)
         self.messages.finish(event, c, facts, self.messages.expires_at())

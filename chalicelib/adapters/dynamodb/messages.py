@@ -23,9 +23,11 @@ from chalicelib.adapters.dynamodb.records import (
     claim_key,
     conversation_pk,
     customer_pk,
+    event_sk,
     facts_from,
     facts_item,
     message_item,
+    message_sk,
     opened_turn,
     plan_fields,
     tweet_pk,
@@ -34,7 +36,7 @@ from chalicelib.adapters.dynamodb.writes import put_conversation, update_turn
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, Planned
-from chalicelib.domain.ports import NewMessage, SeenMessage, message_sk
+from chalicelib.domain.ports import NewMessage, SeenMessage
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -80,8 +82,8 @@ class Messages:
             pk = conversation_pk(event.platform, event.thread)  # no claim: where it would go
         if pk is None:
             return None
-        for sk in dict.fromkeys([str(claim.get("message_sk") or message_sk(event)),
-                                 message_sk(event)]):
+        for sk in dict.fromkeys([str(claim.get("message_sk") or event_sk(event)),
+                                 event_sk(event)]):
             item = self.get(key(pk, sk), "read message")
             if item is not None:
                 return item
@@ -100,8 +102,7 @@ class Messages:
         if stored is None:
             return None
         facts = facts_from(stored.get("facts"))
-        return SeenMessage(conversation=facts.conversation if facts else "",
-                           message_sk=str(stored["SK"]), facts=facts)
+        return SeenMessage(conversation=facts.conversation if facts else "", facts=facts)
 
     def index_tweet(self, m: NewMessage, expires_at: int) -> None:
         """Before the commit, an X post's thread: harmless without it (a retry writes it
@@ -138,7 +139,8 @@ class Messages:
                     "answered_by": "echo" if event.author.id == event.brand_id
                     else event.author.id})
             self.client.put_item(TableName=self.table, Item=to_item(
-                message_item(event, c, facts.message_sk, facts.received_at, expires_at)
+                message_item(event, c, message_sk(facts.message_id, facts.message_at),
+                             facts.received_at, expires_at)
                 | {"turn": turn, "facts": facts_item(facts)}))
 
     def _count_complaint(self, c: Conversation, facts: Facts, expires_at: int) -> None:

@@ -14,7 +14,6 @@ from chalicelib.adapters.dynamodb.codec import key
 from chalicelib.domain.conversations import Conversation, Outcome, Status
 from chalicelib.domain.events import Channel, MessageEvent, Person, Platform
 from chalicelib.domain.facts import Facts, Planned, TurnPlan
-from chalicelib.domain.ports import MESSAGE_SK_PREFIX
 
 # Partition key prefixes.
 CONVERSATION = "CONV#"  # a conversation: META, its MSG#, TURN# and UNSURE# items
@@ -27,7 +26,7 @@ ALERT = "ALERT#"  # one alert of a turn (alert_log.py)
 # Sort keys: fixed ones, then prefixes within a conversation.
 META, CLAIM_SK, TWEET_SK, PROFILE, ERASED_SK = "META", "MSGID", "TWEET", "PROFILE", "ERASED"
 ALERT_SK = "ALERT"
-MESSAGE = MESSAGE_SK_PREFIX  # "MSG#": the domain orders a conversation's messages by it
+MESSAGE = "MSG#"  # a message, sorted by its time within its conversation (message_sk)
 TURN = "TURN#"
 UNSURE = "UNSURE#"
 # GSI1 partitions.
@@ -43,6 +42,22 @@ TOMBSTONE = timedelta(days=14)
 
 def conversation_pk(platform: Platform | str, thread: str) -> str:
     return f"{CONVERSATION}{Platform(platform).value}#{thread}"
+
+
+def message_sk(message_id: str, at: datetime) -> str:
+    """A message's sort key: its conversation's messages sort by time (`Facts.message_at`)."""
+    return f"{MESSAGE}{at.isoformat()}#{message_id}"
+
+
+def event_sk(event: MessageEvent) -> str:
+    """Where a message's own time puts it (an agent's reply's echo: not where the reply is)."""
+    return message_sk(event.message_id, event.created_at)
+
+
+def message_at(sk: str) -> datetime:
+    """The time a message's sort key holds (the inverse of `message_sk`: an ISO time has no
+    `#`, the message id may)."""
+    return datetime.fromisoformat(sk.removeprefix(MESSAGE).partition("#")[0])
 
 
 def claim_pk(platform: Platform | str, message_id: str) -> str:
@@ -204,7 +219,8 @@ def facts_item(facts: Facts) -> dict[str, Any]:
     plan = plan_fields(facts)
     return {
         "outcome": facts.outcome.value, "conversation": facts.conversation,
-        "turn": facts.turn, "message_id": facts.message_id, "message_sk": facts.message_sk,
+        "turn": facts.turn, "message_id": facts.message_id,
+        "message_sk": message_sk(facts.message_id, facts.message_at),
         "received_at": facts.received_at.isoformat(), "opened_at": _iso(facts.opened_at),
         "complaints_before": facts.complaints_before,
         "response_seconds": facts.response_seconds, "answered_at": _iso(facts.answered_at),
@@ -235,7 +251,7 @@ def facts_from(item: Mapping[str, Any] | None) -> Facts | None:
     return Facts(
         outcome=Outcome(item["outcome"]), conversation=str(item["conversation"]),
         turn=int(item["turn"]), message_id=str(item["message_id"]),
-        message_sk=str(item["message_sk"]),
+        message_at=message_at(str(item["message_sk"])),
         received_at=datetime.fromisoformat(str(item["received_at"])),
         opened_at=at("opened_at"), complaints_before=int(item.get("complaints_before", 0)),
         response_seconds=float(seconds) if seconds is not None else None,

@@ -10,7 +10,12 @@ import contextlib
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, to_item
 from chalicelib.adapters.dynamodb.messages import OnMessages
-from chalicelib.adapters.dynamodb.records import claim_item, claim_key, conversation_pk
+from chalicelib.adapters.dynamodb.records import (
+    claim_item,
+    claim_key,
+    conversation_pk,
+    message_sk,
+)
 from chalicelib.domain.errors import StoreUnavailable
 from chalicelib.domain.events import MessageEvent
 from chalicelib.domain.ports import NewMessage, SeenMessage
@@ -29,7 +34,7 @@ class DynamoReplyLog(OnMessages):
                 event.platform, event.message_id, expires_at,
                 received_at=m.received_at.isoformat(),
                 conversation_pk=conversation_pk(c.platform, c.thread),
-                message_sk=m.message_sk)))
+                message_sk=message_sk(m.facts.message_id, m.facts.message_at))))
         try:
             self.messages.commit(m, expires_at)
         except StoreUnavailable:

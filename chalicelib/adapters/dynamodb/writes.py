@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from chalicelib.adapters.dynamodb.codec import from_item, key, to_item, value
 from chalicelib.adapters.dynamodb.records import conversation_item, turn_sk
 from chalicelib.domain.conversations import Conversation
-from chalicelib.domain.ports import VersionConflict
+from chalicelib.domain.errors import VersionConflict
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -25,7 +25,7 @@ from chalicelib.domain.events import (
 )
 from chalicelib.domain.facts import Facts, Planned, committed
 from chalicelib.domain.policies import load_policies
-from chalicelib.domain.ports import NewMessage, message_sk
+from chalicelib.domain.ports import NewMessage
 from chalicelib.services import inbound
 from chalicelib.services.agent_api import ReplyLog
 from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
@@ -328,7 +328,7 @@ def test_an_agents_reply_kept_before_its_echo_makes_the_echo_a_duplicate(deps) -
     replies.record(NewMessage(
         event=sent, conversation=after, expected_version=c.version,
         outcome=transition.outcome, received_at=NOW,
-        facts=committed(transition.outcome, sent.message_id, message_sk(sent), after, NOW),
+        facts=committed(transition.outcome, sent.message_id, sent.created_at, after, NOW),
         response_seconds=transition.response_seconds))
     assert replies.seen(sent) is not None
     echo = sent.model_copy(update={"created_at": NOW + timedelta(seconds=2)})
