@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from chalicelib import bootstrap
 from infrastructure.local.aws import Built
@@ -39,8 +40,9 @@ def test_policies_with_no_brand_account_warn_at_start(
     assert [r.levelname for r in caplog.records if "no brand accounts declared" in
             r.getMessage()] == ["WARNING"]
     caplog.clear()
-    monkeypatch.setenv("REPLYWINDOW_POLICIES", str(
-        Path(__file__).resolve().parents[1] / "fixtures" / "policies" / "accounts.yaml"))
+    declared = Path(__file__).resolve().parents[1] / "fixtures" / "policies" / "accounts.yaml"
+    monkeypatch.setenv("REPLYWINDOW_POLICIES", str(declared))
     bootstrap.reset()
-    assert len(bootstrap.policies().accounts) == 6
+    assert len(bootstrap.policies().accounts) == len(
+        yaml.safe_load(declared.read_text())["accounts"]) > 0
     assert not [r for r in caplog.records if "no brand accounts" in r.getMessage()]
