@@ -292,10 +292,13 @@ def parse_policies(text: str) -> Policies:
             rules.append(TeamRule(
                 str(name), _names(team.get("platforms", []), f"{path}.platforms", PLATFORMS),
                 _names(team.get("channels", []), f"{path}.channels", CHANNELS)))
+    accounts = _accounts(spec.get("accounts") or [], teams)
+    # A declared account's own channel (`messenger:2001`) may have its own silence too.
+    account_channels = tuple(f"{p}:{a.id}" for a in accounts for p in PLATFORMS
+                             if account_platform(p) == a.platform)
     silence = {str(name): parse_duration(gap, f"channel_silence.{name}") for name, gap in
                _mapping(spec.get("channel_silence") or {}, "channel_silence",
-                        (*PLATFORMS, "meta")).items()}
-    accounts = _accounts(spec.get("accounts") or [], teams)
+                        (*PLATFORMS, "meta", *account_channels)).items()}
     listening = _listening(spec.get("listening") or [])
     if accounts:
         resolved = []
