@@ -173,8 +173,9 @@ class Policies:
         return not self.accounts or self.account(platform, account_id) is not None
 
     def health_channel(self, platform: str, account_id: str | None) -> str:
-        """Where a credential's health is kept: per declared account (`<platform>:<id>`: one
-        Page's expired token says nothing of the other's), else per platform."""
+        """Where a credential's health and an account's silence are kept: per declared
+        account (`<platform>:<id>`: one Page's expired token or silence says nothing of the
+        other's), else per platform."""
         account = self.account(platform, account_id)
         return f"{platform}:{account.id}" if account else platform
 
