@@ -173,8 +173,9 @@ class Policies:
         return not self.accounts or self.account(platform, account_id) is not None
 
     def health_channel(self, platform: str, account_id: str | None) -> str:
-        """Where a credential's health is kept: per declared account (`<platform>:<id>`: one
-        Page's expired token says nothing of the other's), else per platform."""
+        """Where a credential's health and an account's silence are kept: per declared
+        account (`<platform>:<id>`: one Page's expired token or silence says nothing of the
+        other's), else per platform."""
         account = self.account(platform, account_id)
         return f"{platform}:{account.id}" if account else platform
 
@@ -292,10 +293,13 @@ def parse_policies(text: str) -> Policies:
             rules.append(TeamRule(
                 str(name), _names(team.get("platforms", []), f"{path}.platforms", PLATFORMS),
                 _names(team.get("channels", []), f"{path}.channels", CHANNELS)))
+    accounts = _accounts(spec.get("accounts") or [], teams)
+    # A declared account's own channel (`messenger:2001`) may have its own silence too.
+    account_channels = tuple(f"{p}:{a.id}" for a in accounts for p in PLATFORMS
+                             if account_platform(p) == a.platform)
     silence = {str(name): parse_duration(gap, f"channel_silence.{name}") for name, gap in
                _mapping(spec.get("channel_silence") or {}, "channel_silence",
-                        (*PLATFORMS, "meta")).items()}
-    accounts = _accounts(spec.get("accounts") or [], teams)
+                        (*PLATFORMS, "meta", *account_channels)).items()}
     listening = _listening(spec.get("listening") or [])
     if accounts:
         resolved = []

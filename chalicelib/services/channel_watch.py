@@ -79,7 +79,15 @@ class ChannelDeps:
 
 
 def _calendar(channel: str, policies: Policies) -> BusinessCalendar:
-    return policies.for_team(policies.team_for(channel, "private")).calendar
+    # An account's channel (`messenger:2001`) keeps its account's team's hours.
+    platform, _, account_id = channel.partition(":")
+    return policies.for_team(policies.team_for(platform, "private", account_id or None)).calendar
+
+
+def _named(channel: str, policies: Policies) -> str:
+    """The channel as the admins read it: a declared account's name next to its id."""
+    name = policies.account_name(channel)
+    return f"{channel} ({name})" if name else channel
 
 
 @dataclass(frozen=True)
@@ -151,7 +159,7 @@ def check(deps: ChannelDeps) -> dict[str, str]:
                     logger.info("channel down, page held", extra={"channel": ch})
                     continue
                 try:
-                    deps.notify_admins(*down_message(ch, verdict, link))
+                    deps.notify_admins(*down_message(_named(ch, policies), verdict, link))
                 except Exception:
                     deps.store.release_page(ch, now, state.last_paged_at)
                     raise
@@ -160,7 +168,8 @@ def check(deps: ChannelDeps) -> dict[str, str]:
                 logger.warning("channel down", extra={"channel": ch, "kind": verdict.kind})
         elif state.incident is not None and deps.store.close_incident(ch, state.incident):
             if state.incident_alerted:
-                deps.notify_admins(*recovered_message(ch, state.incident_since, now, link))
+                deps.notify_admins(*recovered_message(_named(ch, policies), state.incident_since,
+                                                     now, link))
             done[ch] = "recovered"
             logger.info("channel recovered", extra={"channel": ch})
     return done

@@ -101,6 +101,9 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
             report.add("unknown_account")
         elif isinstance(event, MessageEvent):
             report.add(_message(event, received_at, deps))
+            # A declared account's own channel (`<platform>:<id>`) is seen too, so one
+            # account gone quiet shows behind a platform that keeps calling for the others.
+            platforms.add(deps.health_channel(event.platform.value, event.brand_id))
         elif isinstance(event, MessageDeleted):
             erased = deps.claims.erase(event.platform, event.message_id, event.deleted_at)
             report.add("erased" if erased else "erase_unknown")

@@ -8,15 +8,16 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from chalice.test import Client
 
-from chalicelib import bootstrap
+from chalicelib import bootstrap, handlers
 from chalicelib.webhooks.signatures import meta_signature, x_signature
+from infrastructure.local import outbox
 from infrastructure.local.aws import Built
 from tests.integration.conftest import SECRETS, run_inbound_worker
 from tests.platform_fake import X_KEYS, FakePlatforms, fake_platforms
@@ -258,3 +259,43 @@ def test_each_instagram_accounts_dms_and_mentions_go_to_its_team_answered_with_i
     # An Instagram account no one declared: counted, not stored, as for the other platforms.
     assert post_meta(client, instagram_dm("4999", "702", "ig-m-xx"))["events"] == {
         "unknown_account": 1}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+def test_one_page_gone_quiet_pages_the_admins_once_naming_it(
+        platforms: FakePlatforms, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import app
+
+    policies = tmp_path / "policies.yaml"
+    policies.write_text(ACCOUNTS.read_text() +
+                        'channel_silence: {"messenger:2001": 30m, "messenger:2002": 30m}\n')
+    monkeypatch.setenv("REPLYWINDOW_POLICIES", str(policies))
+    bootstrap.reset()
+    clock = Clock()
+    monkeypatch.setattr(bootstrap, "now", clock)  # minutes pass in no time
+    deliveries = tmp_path / "outbox.jsonl"
+    outbox.install(deliveries)
+    with Client(app.app) as client:
+        assert client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+            {"id": "ops", "name": "Ops", "phone": "+15550100010", "role": "admin"}
+        )).status_code == 201
+        post_meta(client, page_dm("2002", "622", "m-us-quiet"))  # the US Page, once
+        for step in range(5):  # the UK Page every ten minutes
+            post_meta(client, page_dm("2001", "621", f"m-uk-{step}"))
+            clock.at += timedelta(minutes=10)
+        assert handlers.channel_watch() == {"messenger:2002": "down: silent"}
+        assert handlers.channel_watch() == {}  # one page per incident
+        sms = [json.loads(line) for line in deliveries.read_text().splitlines()]
+        assert [(d["to"], d["text"][:47]) for d in sms if d["protocol"] == "sms"] == [
+            ("+15550100010", "CHANNEL DOWN messenger:2002 (Scruffy US): no ev")]
+        channels = json.loads(client.http.get("/health", headers=ADMIN).body)["channels"]
+        assert (channels["messenger:2001"]["state"], channels["messenger:2002"]["state"]) == (
+            "ok", "silent")
+        assert channels["messenger"]["state"] != "silent"

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.domain.policies import parse_policies
+from chalicelib.domain.policies import PolicyError, parse_policies
 from chalicelib.services import channel_watch
 from chalicelib.services.channel_watch import ChannelDeps, WatchLog
 from tests.fakes import FakeChannelStore
@@ -162,3 +162,40 @@ def test_the_thresholds_come_from_the_policies(deps) -> None:
         parse_policies(text + "channel_alerts: {signature_failures: 0}\n")
     with pytest.raises(PolicyError, match="unknown key"):
         parse_policies(text + "channel_alerts: {pages: 1}\n")
+
+
+ACCOUNTS = parse_policies((Path(__file__).resolve().parents[2] / "fixtures" / "policies" /
+                           "accounts.yaml").read_text())
+
+
+def test_one_account_of_two_gone_quiet_pages_once_naming_it(deps: ChannelDeps) -> None:
+    deps = replace(deps, policies=lambda: ACCOUNTS)
+    clock = deps.now
+    assert isinstance(clock, Clock)
+    both = ["messenger", "messenger:2001", "messenger:2002"]
+    for _ in range(25):  # a rhythm learned: an event every 5 minutes (the floor: 15 minutes)
+        log(deps).seen(both)
+        clock.at += timedelta(minutes=5)
+    for _ in range(6):  # the US Page and the platform go on; the UK Page stops
+        log(deps).seen(["messenger", "messenger:2002"])
+        clock.at += timedelta(minutes=5)
+    assert channel_watch.check(deps) == {"messenger:2001": "down: silent"}
+    assert channel_watch.check(deps) == {}  # one page per incident
+    sms = admin_sms(deps)
+    assert len(sms) == 1 and sms[0].startswith(
+        "CHANNEL DOWN messenger:2001 (Scruffy UK): no events for 35m"), sms
+    health = channel_watch.overview(deps)
+    assert (health["messenger:2001"]["state"], health["messenger:2002"]["state"],
+            health["messenger"]["state"]) == ("silent", "ok", "ok")
+    log(deps).seen(["messenger", "messenger:2001"])
+    assert channel_watch.check(deps) == {"messenger:2001": "recovered"}
+    assert admin_sms(deps)[1].startswith("CHANNEL OK messenger:2001 (Scruffy UK): working")
+
+
+def test_an_accounts_channel_may_have_its_own_configured_silence() -> None:
+    text = (Path(__file__).resolve().parents[2] / "fixtures" / "policies" /
+            "accounts.yaml").read_text()
+    policies = parse_policies(text + 'channel_silence: {"whatsapp:3002": 4h, messenger: 1h}\n')
+    assert policies.channel_silence["whatsapp:3002"] == timedelta(hours=4)
+    with pytest.raises(PolicyError, match="whatsapp:3999: unknown key"):
+        parse_policies(text + 'channel_silence: {"whatsapp:3999": 4h}\n')

@@ -4,6 +4,7 @@ nobody. `deliver` runs both halves, as the webhook and the queue's worker do."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -306,6 +307,16 @@ def test_the_channel_log_hears_which_platforms_called_and_what_they_said_of_a_ch
     # The revoke is recorded, but proves nothing works: only X counts as calling.
     assert channel_log(deps).traces == [("problem", "messenger", "revoked"), ("seen", "x")]
     assert len(queue(deps).sent) == 2
+
+
+def test_a_declared_accounts_delivery_marks_its_own_channel_seen_too(
+        deps: IngestDeps) -> None:
+    declared = replace(deps, accepts=lambda platform, account: account == BRAND.id,
+                       health_channel=lambda platform, account: f"{platform}:{account}")
+    other = dm("2").model_copy(update={"brand_id": "777"})  # an undeclared account
+    ingest([dm("1"), other], declared)
+    assert channel_log(deps).traces == [("unknown_account", "messenger", "777"),
+                                        ("seen", "messenger"), ("seen", "messenger:999")]
 
 
 def test_a_delivery_of_only_a_status_is_no_sign_of_life(deps: IngestDeps) -> None:
