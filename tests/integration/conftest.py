@@ -83,6 +83,16 @@ def run_inbound_worker() -> int:
     return handed
 
 
+def store_secrets(secrets: dict[str, Any]) -> None:
+    """The platform secret replaced by `secrets`, and every cached client and secret dropped."""
+    from chalicelib import bootstrap
+
+    bootstrap.reset()
+    bootstrap._client("secretsmanager").put_secret_value(
+        SecretId=bootstrap.settings().secrets_name, SecretString=json.dumps(secrets))
+    bootstrap.reset()
+
+
 def post_webhook(client: Any, platform: str, payload: dict[str, Any]) -> dict[str, Any]:
     """`payload` to /webhooks/<platform> ("x" or "meta"), signed with the secret the fixtures
     store, then the inbound worker run; returns the webhook's answer (it must be a 200)."""

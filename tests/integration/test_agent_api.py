@@ -14,7 +14,7 @@ from chalice.test import Client
 
 from chalicelib import bootstrap
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS, post_webhook, run_inbound_worker
+from tests.integration.conftest import SECRETS, post_webhook, run_inbound_worker, store_secrets
 from tests.platform_fake import PAGE_TOKEN, WHATSAPP_TOKEN, X_KEYS, FakePlatforms, fake_platforms
 from tests.unit.webhooks.conftest import fixture
 
@@ -31,10 +31,7 @@ def platforms(aws: Built, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatf
                    "x_access_token": X_KEYS["token"],
                    "x_access_token_secret": X_KEYS["token_secret"],
                    "meta_page_token": PAGE_TOKEN, "whatsapp_token": WHATSAPP_TOKEN}
-        bootstrap.reset()
-        bootstrap._client("secretsmanager").put_secret_value(
-            SecretId=bootstrap.settings().secrets_name, SecretString=json.dumps(secrets))
-        bootstrap.reset()
+        store_secrets(secrets)
         yield fake
 
 

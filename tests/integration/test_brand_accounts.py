@@ -16,11 +16,10 @@ import pytest
 from chalice.test import Client
 
 from chalicelib import bootstrap, handlers
-from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local import outbox
 from infrastructure.local.aws import Built
-from tests.integration.conftest import SECRETS, run_inbound_worker
-from tests.platform_fake import X_KEYS, FakePlatforms, fake_platforms
+from tests.integration.conftest import SECRETS, post_webhook, store_secrets
+from tests.platform_fake import FakePlatforms, fake_platforms
 from tests.unit.test_account_senders import SECRET as ACCOUNT_SECRET
 from tests.unit.webhooks.conftest import fixture
 
@@ -35,11 +34,7 @@ def platforms(aws: Built, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakePlatf
         monkeypatch.setenv("REPLYWINDOW_X_API_URL", fake.url)
         monkeypatch.setenv("REPLYWINDOW_GRAPH_API_URL", fake.url)
         monkeypatch.setenv("REPLYWINDOW_POLICIES", str(ACCOUNTS))
-        bootstrap.reset()
-        bootstrap._client("secretsmanager").put_secret_value(
-            SecretId=bootstrap.settings().secrets_name,
-            SecretString=json.dumps({**SECRETS, **ACCOUNT_SECRET}))
-        bootstrap.reset()
+        store_secrets({**SECRETS, **ACCOUNT_SECRET})
         yield fake
 
 
@@ -52,23 +47,11 @@ def client(platforms: FakePlatforms) -> Iterator[Client]:
 
 
 def post_x(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
-    body = json.dumps(payload).encode()
-    response = client.http.post("/webhooks/x", body=body, headers={
-        "x-twitter-webhooks-signature": x_signature(X_KEYS["client_secret"], body),
-        "Content-Type": "application/json"})
-    assert response.status_code == 200, response.body
-    run_inbound_worker()
-    return dict(json.loads(response.body))
+    return post_webhook(client, "x", payload)
 
 
 def post_meta(client: Client, payload: dict[str, Any]) -> dict[str, Any]:
-    body = json.dumps(payload).encode()
-    response = client.http.post("/webhooks/meta", body=body, headers={
-        "X-Hub-Signature-256": meta_signature(SECRETS["meta_app_secret"], body),
-        "Content-Type": "application/json"})
-    assert response.status_code == 200, response.body
-    run_inbound_worker()
-    return dict(json.loads(response.body))
+    return post_webhook(client, "meta", payload)
 
 
 def x_dm(account: str, customer: str, message_id: str) -> dict[str, Any]:
@@ -176,20 +159,13 @@ def test_an_undeclared_accounts_delivery_is_answered_counted_and_stored_nowhere(
     assert channels["x"]["unknown_accounts"] == {"1003": 1}
     assert channels["messenger"]["unknown_accounts"] == {"2999": 1}
     assert channels["whatsapp"]["unknown_accounts"] == {"3999": 1}
-    answer = client.http.post("/console/sign-in", headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"},
-        body=f"token={SECRETS['admin_token']}")
-    cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
-    page = client.http.get("/console/channels", headers={"Cookie": cookie}).body.decode()
+    page = admins_channels_page(client)
     assert "1003: 1 delivery not stored" in page and "Deliveries not stored" in page
 
 
 def test_a_rejected_token_is_that_accounts_problem_only(
         client: Client, platforms: FakePlatforms) -> None:
-    created = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
-        {"id": "ben", "name": "Ben", "phone": "+15550100008", "teams": TEAMS}))
-    agent = {"Authorization": f"Bearer {json.loads(created.body)['token']}",
-             "Content-Type": "application/json"}
+    agent = agent_of_every_team(client, "ben", "Ben", "+15550100008")
     post_meta(client, page_dm("2001", "611", "m-uk-2"))
     post_meta(client, page_dm("2002", "612", "m-us-2"))
     platforms.fail_next(400, body={"error": {"message": "Error validating access token",
@@ -207,12 +183,26 @@ def test_a_rejected_token_is_that_accounts_problem_only(
     # Each account's declared name next to its id, on /health and the console's Channels page.
     assert channels["messenger:2001"]["account_name"] == "Scruffy UK"
     assert channels["messenger:2002"]["account_name"] == "Scruffy US"
+    page = admins_channels_page(client)
+    assert "messenger:2001 (Scruffy UK):" in page and "messenger:2002 (Scruffy US):" in page
+
+
+def agent_of_every_team(client: Client, agent_id: str, name: str, phone: str
+                        ) -> dict[str, str]:
+    """An agent of every team, created by the admin: the headers of its API calls."""
+    created = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
+        {"id": agent_id, "name": name, "phone": phone, "teams": TEAMS}))
+    return {"Authorization": f"Bearer {json.loads(created.body)['token']}",
+            "Content-Type": "application/json"}
+
+
+def admins_channels_page(client: Client) -> str:
+    """The console's Channels page as an admin signed in with the admin token sees it."""
     answer = client.http.post("/console/sign-in", headers={
         "Content-Type": "application/x-www-form-urlencoded", "Sec-Fetch-Site": "same-origin"},
         body=f"token={SECRETS['admin_token']}")
     cookie = answer.headers["Set-Cookie"].split(";", 1)[0]
-    page = client.http.get("/console/channels", headers={"Cookie": cookie}).body.decode()
-    assert "messenger:2001 (Scruffy UK):" in page and "messenger:2002 (Scruffy US):" in page
+    return str(client.http.get("/console/channels", headers={"Cookie": cookie}).body.decode())
 
 
 def instagram_dm(account: str, igsid: str, mid: str) -> dict[str, Any]:
@@ -229,10 +219,7 @@ def instagram_mention(account: str, media: str, comment: str) -> dict[str, Any]:
 
 def test_each_instagram_accounts_dms_and_mentions_go_to_its_team_answered_with_its_pages_token(
         client: Client, platforms: FakePlatforms) -> None:
-    created = client.http.post("/api/agents", headers=ADMIN, body=json.dumps(
-        {"id": "cy", "name": "Cy", "phone": "+15550100007", "teams": TEAMS}))
-    agent = {"Authorization": f"Bearer {json.loads(created.body)['token']}",
-             "Content-Type": "application/json"}
+    agent = agent_of_every_team(client, "cy", "Cy", "+15550100007")
     # (conversation, delivery, team, the Graph call, the token the linked Page lends it)
     deliveries = [
         ("instagram.dm-4001-701", instagram_dm("4001", "701", "ig-m-uk"), "uk",

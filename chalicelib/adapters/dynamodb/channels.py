@@ -116,30 +116,27 @@ class DynamoChannels:
     def unsigned(self, channel: str, at: datetime) -> None:
         """Junk (no signature of the platform's shape): counted in memory, written at most
         once a minute per container, never part of a run of failed signatures."""
-        self._unsigned[channel] += 1
-        mark = f"unsigned:{channel}"
-        last = self._touched.get(mark)
-        if last is not None and at - last < TOUCH_EVERY:
-            return
-        self._touched[mark] = at
-        self._update(channel, "SET unsigned_last_at = :at ADD unsigned_count :n",
-                     {":at": at.isoformat(), ":n": self._unsigned.pop(channel)},
-                     "record unsigned posts")
+        self._count(self._unsigned, channel, f"unsigned:{channel}", at,
+                    "SET unsigned_last_at = :at ADD unsigned_count :n", "record unsigned posts")
 
     def unknown_account(self, channel: str, account_id: str, at: datetime) -> None:
         """A delivery for an undeclared account: its own item in the partition
         (`<channel>#unknown#<id>`), counted in memory and written at most once a minute per
         container and account, like junk."""
         sk = f"{channel}{_UNKNOWN}{account_id[:64]}"
-        self._unknown[sk] += 1
-        mark = f"unknown:{sk}"
+        self._count(self._unknown, sk, f"unknown:{sk}", at,
+                    "SET last_at = :at ADD unknown_count :n", "count unknown account")
+
+    def _count(self, pending: Counter[str], sk: str, mark: str, at: datetime, expression: str,
+               what: str) -> None:
+        # Counted in memory; the item is written at most once a minute per container, with
+        # everything counted since (a burst of junk costs one write, not one each).
+        pending[sk] += 1
         last = self._touched.get(mark)
         if last is not None and at - last < TOUCH_EVERY:
             return
         self._touched[mark] = at
-        self._update(sk, "SET last_at = :at ADD unknown_count :n",
-                     {":at": at.isoformat(), ":n": self._unknown.pop(sk)},
-                     "count unknown account")
+        self._update(sk, expression, {":at": at.isoformat(), ":n": pending.pop(sk)}, what)
 
     def claim_page(self, channel: str, at: datetime, every: timedelta) -> bool:
         """One "down" page per channel per period, whichever container sends it."""

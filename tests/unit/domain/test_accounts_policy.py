@@ -7,15 +7,11 @@ from pathlib import Path
 import pytest
 
 from chalicelib.domain.policies import PolicyError, load_policies, parse_policies
+from tests.unit.domain.test_policies import MINIMAL
 
 ROOT = Path(__file__).resolve().parents[3]
 ACCOUNTS = ROOT / "tests" / "fixtures" / "policies" / "accounts.yaml"
-BASE = """
-priorities:
-  urgent: {first_response: 15m, next_response: 15m, escalate_after: 10m}
-  high:   {first_response: 1h,  next_response: 1h,  escalate_after: 30m}
-  normal: {first_response: 2h,  next_response: 2h,  escalate_after: 1h}
-  low:    {first_response: 8h,  next_response: 8h,  escalate_after: 4h}
+BASE = MINIMAL + """
 teams:
   care: {}
 """
