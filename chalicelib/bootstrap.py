@@ -91,8 +91,13 @@ for _chatty in ("botocore", "boto3", "urllib3", "s3transfer"):
 
 def _client(service: str) -> Any:
     import boto3  # the endpoint comes from AWS_ENDPOINT_URL: local and cloud run the same code
+    from botocore.config import Config
 
-    return boto3.session.Session().client(service)  # type: ignore[call-overload]
+    # One Lambda instance runs one request at a time, but the local runtime runs every
+    # function's handlers as threads of one process sharing these clients: a pool smaller
+    # than those threads opens and drops a connection on every request.
+    return boto3.session.Session().client(  # type: ignore[call-overload]
+        service, config=Config(max_pool_connections=64))
 
 
 @_once

@@ -17,8 +17,9 @@
    that holds a few thousand items, one alert ring's query stalls every write behind it. The
    query is handed only the candidates (the partition; for an index, the items whose index
    hash key matches by value); moto filters and sorts them exactly as before.
-5. moto's server lists its package directory from disk on every request to route it: the
-   list is read once.
+5. moto's server lists its package directory from disk on every request to route it, and
+   lists each response class's methods (`inspect.getmembers`) on every request to dispatch
+   it: both are read once.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import threading
 from typing import Any
 
 from moto import backends
+from moto.core import responses
 from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.models.table import Table
 from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
@@ -62,6 +64,8 @@ def apply() -> None:
     Table.query = _query_candidates_only(Table.query)  # type: ignore[method-assign]
     modules = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: modules
+    responses.method_names_from_class = functools.cache(  # type: ignore[attr-defined]
+        responses.method_names_from_class)  # type: ignore[attr-defined]
     _applied = True
 
 
