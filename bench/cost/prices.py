@@ -135,20 +135,11 @@ def assumptions() -> Assumptions:
 
 def memory_mb(function: str, stage: str = "dev") -> int:
     """A function's memory size as .chalice/config.json gives it (what `make package` puts in
-    the template): its own under the stage's `lambda_functions`, else the stage's, else the
-    config's, else Chalice's default. The webhooks' function is packaged from the API
-    handler's settings (infrastructure/package.py): pass "api_handler" for it."""
-    import json
-    from pathlib import Path
+    the template), Chalice's default of 128 MB if unset."""
+    from infrastructure.package import chalice_setting
 
-    config = json.loads((Path(__file__).resolve().parents[2] / ".chalice" / "config.json")
-                        .read_text())
-    stage_config = config["stages"][stage]
-    for scope in (stage_config.get("lambda_functions", {}).get(function, {}), stage_config,
-                  config.get("lambda_functions", {}).get(function, {}), config):
-        if "lambda_memory_size" in scope:
-            return int(scope["lambda_memory_size"])
-    return 128
+    size = chalice_setting(stage, function, "lambda_memory_size")
+    return 128 if size is None else int(size)
 
 
 def provisioned_per_day(units_per_inbound: dict[str, float], daily: int,
