@@ -14,6 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = [("coldstart", "Cold start: import of app.py vs import boto3"),
+           ("memory", "Peak memory of a Lambda's process (what sizes lambda_memory_size)"),
            ("ingest", "Webhook cost against the floor"),
            ("load", "Throughput with zero loss"),
            ("lateness", "Alert lateness"),

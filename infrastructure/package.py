@@ -80,15 +80,31 @@ def _apply_function_overrides(sam: dict[str, Any], overrides: dict[str, Any]) ->
             generated.update(event["Properties"])
 
 
-def _add_webhook_front(sam: dict[str, Any]) -> None:
+def chalice_setting(stage: str, function: str, key: str) -> Any:
+    """A function's setting as Chalice resolves it from .chalice/config.json: its own under the
+    stage's `lambda_functions`, the stage's, its own at the top, the top's; None if unset."""
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    stage_config = config["stages"][stage]
+    for scope in (stage_config.get("lambda_functions", {}).get(function, {}), stage_config,
+                  config.get("lambda_functions", {}).get(function, {}), config):
+        if key in scope:
+            return scope[key]
+    return None
+
+
+def _add_webhook_front(sam: dict[str, Any], memory_mb: int | None = None) -> None:
     """A function of its own (the API handler's code and settings, app.webhook_url as its
     handler) with a public function URL: the platforms sign every delivery, the code checks.
     Being public, it runs with a role of its own (WebhookRole in resources.yaml: only what the
     webhook path calls) and a reserved concurrency, so a flood cannot starve the other
-    functions."""
+    functions. Its memory is resolved for `webhook_url` as Chalice resolves a function's, so
+    it can have its own under `lambda_functions` (Chalice does not package this function
+    itself, so it would not apply it)."""
     resources = sam["Resources"]
     handler = json.loads(json.dumps(resources["APIHandler"]["Properties"]))
     handler["Handler"] = "app.webhook_url"
+    if memory_mb is not None:
+        handler["MemorySize"] = memory_mb
     handler["Role"] = {"Fn::GetAtt": ["WebhookRole", "Arn"]}
     handler["ReservedConcurrentExecutions"] = {"Ref": "WebhookConcurrency"}
     resources["WebhookHandler"] = {"Type": "AWS::Serverless::Function", "Properties": handler}
@@ -162,6 +178,13 @@ def rest_api_paths(sam: dict[str, Any]) -> list[str]:
     return list(sam["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]["paths"])
 
 
+def _webhook_memory(stage: str) -> int | None:
+    """The webhooks' function's memory size, as Chalice would resolve it for a function named
+    `webhook_url` (its own under `lambda_functions`, else the stage's, else the config's)."""
+    size = chalice_setting(stage, "webhook_url", "lambda_memory_size")
+    return None if size is None else int(size)
+
+
 def _api_stage(stage: str) -> str:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text())
     return str(config["stages"][stage].get("api_gateway_stage",
@@ -229,7 +252,7 @@ def package(out_dir: Path, stage: str = "dev") -> Path:
     sam_path = out_dir / "sam.json"
     sam = json.loads(sam_path.read_text())
     _apply_function_overrides(sam, overrides)
-    _add_webhook_front(sam)
+    _add_webhook_front(sam, _webhook_memory(stage))
     _keep_webhooks_off_the_rest_api(sam)
     _attach_log_groups(sam)
     _resource_names_from_resources(sam)

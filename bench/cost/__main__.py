@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 
-from bench.cost.prices import assumptions, price
+from bench.cost.prices import assumptions, by_memory, price
 from bench.cost.replay import replay_day
 
 
 def main() -> None:
     day = replay_day(int(os.environ.get("BENCH_COST_CONVERSATIONS", "100")))
-    for name, value in price(day, assumptions()).items():
+    assumed = assumptions()
+    for name, value in {**price(day, assumed), **by_memory(day, assumed)}.items():
         print(f"{name}: {value}")
     from bench.cost import sweep  # after the day's stack is gone: moto in-process
 

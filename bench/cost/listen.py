@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.cost.prices import LAMBDA_GB, PRICE
+from bench.cost.prices import PRICE, memory_mb
 from bench.cost.recorder import Recorder
 
 PERIOD_MINUTES = 15  # a query's period in the example policies file
@@ -94,11 +94,12 @@ def measure(directory: Path) -> dict[str, Any]:
     figures[f"X requests per query per day (period {PERIOD_MINUTES} min, quiet)"] = x_per_day
     runs = 30 * DAY_MINUTES // LISTEN_MINUTES
     searched = 30 * x_per_day
+    gb = memory_mb("listen") / 1024
     # A run with nothing due reads its cursor and stops; a due quiet run is measured above.
-    month = (runs * (PRICE["lambda_request"] + LAMBDA_GB * 0.05 * PRICE["lambda_gb_second"])
+    month = (runs * (PRICE["lambda_request"] + gb * 0.05 * PRICE["lambda_gb_second"])
              + searched * (quiet_usage.usage.units["rru"] * PRICE["ddb_read_unit"]
                            + quiet_usage.usage.units["wru"] * PRICE["ddb_write_unit"]
-                           + LAMBDA_GB * quiet_s * PRICE["lambda_gb_second"]))
+                           + gb * quiet_s * PRICE["lambda_gb_second"]))
     figures[f"listening per query per month, quiet (ListenMinutes={LISTEN_MINUTES}, "
             "AWS USD; the X tier is billed by X)"] = f"{month:.4f}"
     return figures

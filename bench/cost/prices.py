@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 PRICES_DATE = "2026-11 (us-east-1, public on-demand prices)"
@@ -29,8 +29,26 @@ PRICE = {
     "sns_email": 2.0e-5,               # per email delivered; SMS excluded: priced per country
     "secrets_call": 0.05e-4,
 }
-LAMBDA_GB = 0.5  # .chalice/config.json lambda_memory_size
-LAMBDA_SECONDS = {"webhook": 0.05, "worker": 0.12, "ring": 0.1}  # per invocation, assumed
+# Lambda's duration, modelled from what the replay measures: the handler thread's CPU seconds
+# (locally, on this machine's core) scaled to the function's share of a vCPU, plus the time its
+# AWS requests wait on the network. Lambda gives a function one full vCPU at 1,769 MB and a
+# proportional share below; the Python handlers are single-threaded, so more gains nothing.
+FULL_VCPU_MB = 1769
+# Typical in-region latency of one request, by service, in seconds: ASSUMED (not measured; the
+# replay's emulator answers in-process), round and on the conservative side of what each
+# service's documentation and common experience give.
+LATENCY_S = {
+    "dynamodb": 0.005,        # single-item Get/Put/Update/Query: "single-digit milliseconds"
+    "sqs": 0.010,             # SendMessage (FIFO included)
+    "stepfunctions": 0.025,   # StartExecution (a Standard workflow)
+    "sns": 0.025,             # Publish
+    "secretsmanager": 0.020,  # GetSecretValue (once a container: cached after)
+}
+LATENCY_UNLISTED_S = 0.025  # any other service: the slowest listed
+BILLING_GRANULARITY_S = 0.0005  # billed in whole ms, rounded up: half a ms on average
+MEMORY_SIZES_MB = (256, 512, 1024)  # the sizes priced side by side
+# The functions the day's bill prices (the scheduled ones are priced by sweep.py and listen.py)
+WEBHOOK, WORKER, RING = "webhook_url", "inbound_worker", "alert_worker"
 NAIVE_TRANSITIONS_PER_TURN = 10  # 3 x (Wait, Choice "answered?", Task alert) + start/end
 DAILY_VOLUMES = (10_000, 1_000_000, 10_000_000)
 # Written once per ring of a bucket, whatever it carries (adapters/dynamodb/due_checks.py).
@@ -53,6 +71,36 @@ class DayCounts:
     turns: int
     deliveries: list[dict[str, Any]]    # the outbox: every SMS and email
     missed: int                         # alerts expected and never delivered
+    # What each function's handler used, measured by the local runtime, by function name
+    functions: Mapping[str, FunctionCounts] = field(default_factory=dict)
+    # Whether the queue each SQS-triggered function reads is FIFO (the template's declaration)
+    fifo: Mapping[str, bool] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FunctionCounts:
+    """One function's invocations in the replayed day, as the local runtime measured them."""
+
+    invocations: int
+    cpu_seconds: float           # its handler thread's CPU time, all invocations
+    requests: Mapping[str, int]  # its AWS requests by service, all invocations
+    memory_mb: int               # its memory size in the template
+
+    def seconds(self, memory_mb: int | None = None) -> float:
+        """Modelled billed seconds per invocation at a memory size (its own by default)."""
+        if not self.invocations:
+            return 0.0
+        mb = memory_mb or self.memory_mb
+        waiting = sum(n * LATENCY_S.get(service, LATENCY_UNLISTED_S)
+                      for service, n in self.requests.items())
+        return ((self.cpu_seconds * max(1.0, FULL_VCPU_MB / mb) + waiting) / self.invocations
+                + BILLING_GRANULARITY_S)
+
+    def dollars(self, invocations: int, memory_mb: int | None = None) -> float:
+        """Lambda's bill for that many invocations like these (requests and GB-seconds)."""
+        mb = memory_mb or self.memory_mb
+        return invocations * (PRICE["lambda_request"] + PRICE["lambda_gb_second"] * mb / 1024
+                              * self.seconds(mb))
 
 
 @dataclass(frozen=True)
@@ -83,6 +131,15 @@ def assumptions() -> Assumptions:
         scaling_target=float(policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"])
         / 100,
         min_capacity=int(template["Parameters"]["TableMinCapacity"]["Default"]))
+
+
+def memory_mb(function: str, stage: str = "dev") -> int:
+    """A function's memory size as .chalice/config.json gives it (what `make package` puts in
+    the template), Chalice's default of 128 MB if unset."""
+    from infrastructure.package import chalice_setting
+
+    size = chalice_setting(stage, function, "lambda_memory_size")
+    return 128 if size is None else int(size)
 
 
 def provisioned_per_day(units_per_inbound: dict[str, float], daily: int,
@@ -116,18 +173,25 @@ def price(day: DayCounts, assumed: Assumptions) -> dict[str, Any]:
     emails = sum(d["protocol"] == "email" for d in day.deliveries)
     sms = sum(d["protocol"] == "sms" for d in day.deliveries)
     webhooks = day.sent["webhooks"]
-    lambda_seconds = (webhooks * LAMBDA_SECONDS["webhook"]
-                      + worker * LAMBDA_SECONDS["worker"] + ring * LAMBDA_SECONDS["ring"])
+    fn = {name: day.functions.get(name, FunctionCounts(0, 0.0, {}, 512))
+          for name in (WEBHOOK, WORKER, RING)}
+
+    def sqs_price(function: str) -> float:
+        """What a request on the queue that `function` reads costs: FIFO queues cost more."""
+        return PRICE["sqs_fifo_request" if day.fifo.get(function) else "sqs_request"]
+
     cost = {
         "webhook front (function URL)": webhooks * PRICE["function_url_request"],
-        "Lambda": (webhooks + worker + ring) * PRICE["lambda_request"]
-        + PRICE["lambda_gb_second"] * LAMBDA_GB * lambda_seconds,
+        "Lambda": fn[WEBHOOK].dollars(webhooks) + fn[WORKER].dollars(worker)
+        + fn[RING].dollars(ring),
         "DynamoDB": units["wru"] * PRICE["ddb_write_unit"]
         + units["rru"] * PRICE["ddb_read_unit"],
-        # Sends we make, plus the pollers' receive and delete for each invocation; the alarm
-        # clock's own send to the alerts queue (one per execution).
+        # Sends we make (all to the inbound FIFO queue), plus the pollers' receive and delete
+        # for each invocation, each at its queue's price; the alarm clock's own send to the
+        # alerts queue (one per execution).
         "SQS": op.get("sqs:SendMessage", 0) * PRICE["sqs_fifo_request"]
-        + (2 * (worker + ring) + day.executions) * PRICE["sqs_request"],
+        + 2 * worker * sqs_price(WORKER) + 2 * ring * sqs_price(RING)
+        + day.executions * PRICE["sqs_request"],
         "Step Functions": day.transitions * PRICE["sfn_transition"],
         "SNS (publish + email)": n("sns:Publish") * PRICE["sns_publish"]
         + emails * PRICE["sns_email"],
@@ -152,9 +216,8 @@ def price(day: DayCounts, assumed: Assumptions) -> dict[str, Any]:
     # receive and delete and the execution's send, the bucket's two markers. At volume these
     # stop growing at one ring per bucket, as the executions do.
     markers = sum(day.writes_by_kind.get(k, 0) for k in BUCKET_MARKERS)
-    ring_dollars = (ring * (PRICE["lambda_request"]
-                            + PRICE["lambda_gb_second"] * LAMBDA_GB * LAMBDA_SECONDS["ring"])
-                    + (2 * ring + day.executions) * PRICE["sqs_request"])
+    ring_dollars = (fn[RING].dollars(ring) + 2 * ring * sqs_price(RING)
+                    + day.executions * PRICE["sqs_request"])
     markers_dollars = markers * PRICE["ddb_write_unit"]
     units_per_inbound = {k: units[k] / inbound for k in ("wru", "wru_index", "rru", "rru_index")}
     # Provisioned capacity is sized for the traffic's units; the markers' few are priced apart.
@@ -187,6 +250,7 @@ def price(day: DayCounts, assumed: Assumptions) -> dict[str, Any]:
             "webhooks replayed": webhooks, "inbound customer messages": inbound,
             "turns": day.turns, "alerts missed (must be 0)": day.missed,
             "worker invocations": worker, "ring invocations": ring,
+            **_lambda_figures(fn),
             "alarm-clock executions": day.executions, "state transitions": day.transitions,
             "AWS requests counted": sum(day.calls.values()),
             "DynamoDB WRU per inbound": round(units["wru"] / inbound, 2),
@@ -209,3 +273,32 @@ def price(day: DayCounts, assumed: Assumptions) -> dict[str, Any]:
 def _largest(counts: Mapping[str, float], n: int) -> list[tuple[str, float]]:
     """The n largest, ties in the order counted (as `Counter.most_common`)."""
     return sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[:n]
+
+
+def _lambda_figures(functions: Mapping[str, FunctionCounts]) -> dict[str, Any]:
+    """Per function: the measured CPU ms and the requests per invocation, and the modelled
+    billed ms at its memory size."""
+    figures: dict[str, Any] = {}
+    for name, f in functions.items():
+        per = max(f.invocations, 1)
+        figures[f"Lambda {name}: handler CPU ms per invocation (measured here)"] = round(
+            f.cpu_seconds / per * 1000, 1)
+        figures[f"Lambda {name}: AWS requests per invocation"] = ", ".join(
+            f"{s} {n / per:.1f}" for s, n in sorted(f.requests.items())) or "none"
+        figures[f"Lambda {name}: billed ms per invocation at {f.memory_mb} MB (modelled)"] = (
+            round(f.seconds() * 1000, 1))
+    return figures
+
+
+def by_memory(day: DayCounts, assumed: Assumptions) -> dict[str, Any]:
+    """The bill at 1M a day with every priced function at each memory size of
+    MEMORY_SIZES_MB: the model's trade of CPU share against GB-seconds."""
+    figures: dict[str, Any] = {}
+    for mb in MEMORY_SIZES_MB:
+        sized = replace(day, functions={name: replace(f, memory_mb=mb)
+                                        for name, f in day.functions.items()})
+        priced = price(sized, assumed)
+        figures[f"$/million at 1,000,000/day, Lambda at {mb} MB"] = priced[
+            "$/million at 1,000,000/day"]
+        figures[f"$/million inbound, Lambda at {mb} MB"] = priced["$/million inbound, Lambda"]
+    return figures

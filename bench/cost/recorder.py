@@ -2,7 +2,9 @@
 
 The one global patch of the bench: botocore's `BaseClient._make_api_call`, installed for the
 replayed day and put back after it. Each written item is read before and after the write,
-outside the count, so bench/cost/meter.py can bill it by its real sizes."""
+outside the count, so bench/cost/meter.py can bill it by its real sizes. A request made while a
+local function's handler runs is also counted for that function (by service), and the hook's
+own work is left out of the handler's CPU time (infrastructure/local/metering.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import botocore.client
 import botocore.exceptions
 
 from bench.cost.meter import item_kind, read_units, write_units, written_items
+from infrastructure.local.metering import current_function, uncounted
 
 
 @dataclass
@@ -25,11 +28,13 @@ class Usage:
     units: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     writes_by_kind: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
     reads_by_kind: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
+    # (function, service): the requests each local function's handler made
+    by_function: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def copy(self) -> Usage:
         return Usage(Counter(self.calls), defaultdict(float, self.units),
                      defaultdict(float, self.writes_by_kind),
-                     defaultdict(float, self.reads_by_kind))
+                     defaultdict(float, self.reads_by_kind), Counter(self.by_function))
 
 
 class Recorder:
@@ -43,9 +48,13 @@ class Recorder:
         usage, original = self.usage, self._original
 
         def counting(client: Any, operation: str, params: dict[str, Any]) -> Any:
-            service = client.meta.service_model.service_name
-            usage.calls[(service, operation)] += 1
-            writes = written_items(operation, params) if service == "dynamodb" else []
+            with uncounted():
+                service = client.meta.service_model.service_name
+                usage.calls[(service, operation)] += 1
+                function = current_function()
+                if function is not None:
+                    usage.by_function[(function, service)] += 1
+                writes = written_items(operation, params) if service == "dynamodb" else []
 
             def item(table: str, key: dict[str, Any]) -> dict[str, Any] | None:
                 # Read outside the count: what the write replaced and what it left.
@@ -53,7 +62,8 @@ class Recorder:
                     "TableName": table, "Key": key, "ConsistentRead": True}).get("Item")
                 return found
 
-            before = [item(table, key) for table, key, _ in writes]
+            with uncounted():
+                before = [item(table, key) for table, key, _ in writes]
             failed = False
             try:
                 result = original(client, operation, params)
@@ -61,20 +71,22 @@ class Recorder:
                 failed = True
                 raise
             finally:
-                for (table, key, body), old in zip(writes, before, strict=True):
-                    units = write_units(old, None if failed else item(table, key),
-                                        failed=failed)
-                    usage.units["wru"] += sum(units)
-                    usage.units["wru_index"] += units[1]
-                    usage.writes_by_kind[item_kind(body)] += sum(units)
-            if service == "dynamodb":
-                rru = read_units(operation, params, result)
-                usage.units["rru"] += rru
-                if "IndexName" in params:
-                    usage.units["rru_index"] += rru
-                if rru:
-                    what = params.get("Key") or {"PK": {"S": operation}}
-                    usage.reads_by_kind[item_kind({"Key": what})] += rru
+                with uncounted():
+                    for (table, key, body), old in zip(writes, before, strict=True):
+                        units = write_units(old, None if failed else item(table, key),
+                                            failed=failed)
+                        usage.units["wru"] += sum(units)
+                        usage.units["wru_index"] += units[1]
+                        usage.writes_by_kind[item_kind(body)] += sum(units)
+            with uncounted():
+                if service == "dynamodb":
+                    rru = read_units(operation, params, result)
+                    usage.units["rru"] += rru
+                    if "IndexName" in params:
+                        usage.units["rru_index"] += rru
+                    if rru:
+                        what = params.get("Key") or {"PK": {"S": operation}}
+                        usage.reads_by_kind[item_kind({"Key": what})] += rru
             return result
 
         botocore.client.BaseClient._make_api_call = counting  # type: ignore[attr-defined]

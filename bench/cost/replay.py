@@ -21,12 +21,14 @@ from typing import Any
 import boto3
 import requests
 
-from bench.cost.prices import DayCounts
+from bench.cost.prices import DayCounts, FunctionCounts
 from bench.cost.recorder import Recorder
 from bench.stack import SECRETS, local_stack
 from chalicelib.adapters.dynamodb.records import TURN
 from chalicelib.webhooks.signatures import meta_signature, x_signature
 from infrastructure.local.demo import BRAND_X, messenger_message, x_post
+from infrastructure.local.runtime import LocalRuntime
+from infrastructure.template import load_resources
 
 POLICIES = Path(__file__).resolve().parent.parent / "day_policies.yaml"
 PAGE = "1000000001"  # the demo page
@@ -119,6 +121,8 @@ def replay_day(conversations: int) -> DayCounts:
             usage = recorder.usage.copy()
             invocations = {p.function_name: getattr(p, "invocations", 0)
                            for p in runtime.pollers}
+            functions = _functions(runtime, usage.by_function)
+            fifo = _fifo(runtime)
             executions, transitions = _state_machine(runtime.aws.endpoint)
             turns = _turns(runtime.aws.endpoint)
             deliveries = _deliveries(runtime.outbox)
@@ -129,7 +133,27 @@ def replay_day(conversations: int) -> DayCounts:
                      units=usage.units, writes_by_kind=usage.writes_by_kind,
                      reads_by_kind=usage.reads_by_kind, invocations=invocations,
                      executions=executions, transitions=transitions, turns=turns,
-                     deliveries=deliveries, missed=len(expected - alerted))
+                     deliveries=deliveries, missed=len(expected - alerted),
+                     functions=functions, fifo=fifo)
+
+
+def _functions(runtime: LocalRuntime, requests: Counter[tuple[str, str]]
+               ) -> dict[str, FunctionCounts]:
+    """Each function's measured use (the runtime's meter, the recorder's requests by function)
+    and its memory size in the template."""
+    memory = {spec.entry_point: spec.memory for spec in runtime.functions.values()}
+    return {name: FunctionCounts(
+        invocations=use.invocations, cpu_seconds=use.cpu_seconds, memory_mb=memory[name],
+        requests={service: n for (function, service), n in requests.items()
+                  if function == name})
+        for name, use in runtime.meter.uses().items()}
+
+
+def _fifo(runtime: LocalRuntime) -> dict[str, bool]:
+    """Whether the queue each SQS-triggered function reads is FIFO, as resources.yaml says."""
+    resources = load_resources()["Resources"]
+    return {spec.entry_point: bool(resources[spec.queue]["Properties"].get("FifoQueue"))
+            for spec in runtime.functions.values() if spec.queue}
 
 
 def _deliveries(outbox: Path) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bench.cost.prices import PRICE
+from bench.cost.prices import PRICE, memory_mb
 from bench.cost.recorder import Recorder
 
 LEVELS = (100, 2000)
@@ -89,7 +89,7 @@ def measure() -> dict[str, Any]:
     figures["sweep requests, high/low traffic"] = f"{high / low:.2f}x for {LEVELS[1] // LEVELS[0]}x"
     month = SWEEPS_PER_MONTH * figures[f"sweep at {LEVELS[1]} open turns: read units"] * (
         PRICE["ddb_read_unit"]) + SWEEPS_PER_MONTH * (
-        PRICE["lambda_request"] + 0.5 * 0.3 * PRICE["lambda_gb_second"])
+        PRICE["lambda_request"] + memory_mb("sweeper") / 1024 * 0.3 * PRICE["lambda_gb_second"])
     figures["sweeper per month (SweepMinutes=5, USD)"] = f"{month:.3f}"
     return figures
 

@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from infrastructure.local.metering import Meter
+
 # Lambda hands the body as text when its content type is text; anything else, base64.
 _TEXT_TYPES = ("text/", "application/json", "application/x-www-form-urlencoded",
                "application/xml", "application/javascript")
@@ -56,8 +58,9 @@ def url_event(method: str, target: str, headers: list[tuple[str, str]], body: by
 
 
 class FunctionUrlServer:
-    def __init__(self, handler: Handler, host: str, port: int) -> None:
-        self.handler = handler
+    def __init__(self, handler: Handler, host: str, port: int, *, name: str = "webhook_url",
+                 meter: Meter | None = None) -> None:
+        self.handler, self.name, self.meter = handler, name, meter or Meter()
         server = self
 
         class Request(BaseHTTPRequestHandler):
@@ -66,7 +69,8 @@ class FunctionUrlServer:
                 body = self.rfile.read(length) if length else b""
                 event = url_event(self.command, self.path, list(self.headers.items()), body,
                                   self.client_address[0], self.headers.get("Host", host))
-                answer = server.handler(event, None)
+                with server.meter.invocation(server.name):
+                    answer = server.handler(event, None)
                 payload = answer.get("body") or ""
                 raw = base64.b64decode(payload) if answer.get("isBase64Encoded") else (
                     payload.encode())

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from infrastructure.local.metering import Meter
+
 log = logging.getLogger("replywindow.local")
 logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's per-request lines drown the output
 
@@ -80,8 +82,10 @@ class QueuePoller(threading.Thread):
 
     def __init__(self, *, name: str, sqs: Any, queue_url: str, queue_arn: str, region: str,
                  handler: Handler, batch_size: int, wait_seconds: int = 1,
-                 memory_mb: int = 512, timeout_seconds: int = 60, concurrency: int = 1) -> None:
+                 memory_mb: int = 512, timeout_seconds: int = 60, concurrency: int = 1,
+                 meter: Meter | None = None) -> None:
         super().__init__(name=f"poller-{name}", daemon=True)
+        self.meter = meter or Meter()
         if concurrency < 1:
             raise ValueError(f"{name}: concurrency must be at least 1, not {concurrency}")
         self.memory_mb, self.timeout_seconds = memory_mb, timeout_seconds
@@ -164,8 +168,9 @@ class QueuePoller(threading.Thread):
     def _invoke(self, messages: list[dict[str, Any]]) -> None:
         event = to_lambda_event(messages, self.queue_arn, self.region)
         try:
-            result = self.handler(event, LambdaContext(self.function_name, self.memory_mb,
-                                                       self.timeout_seconds))
+            with self.meter.invocation(self.function_name):
+                result = self.handler(event, LambdaContext(self.function_name, self.memory_mb,
+                                                           self.timeout_seconds))
         except Exception:
             # The whole batch failed: nothing is deleted, the visibility timeout brings it back.
             log.exception("handler %s raised: batch of %d left for retry",
@@ -187,8 +192,9 @@ class ScheduleRunner(threading.Thread):
     """What EventBridge does for an `@app.schedule` handler: call it every `every` seconds."""
 
     def __init__(self, *, name: str, handler: Handler, every: float, memory_mb: int = 512,
-                 timeout_seconds: int = 60) -> None:
+                 timeout_seconds: int = 60, meter: Meter | None = None) -> None:
         super().__init__(name=f"schedule-{name}", daemon=True)
+        self.meter = meter or Meter()
         self.memory_mb, self.timeout_seconds = memory_mb, timeout_seconds
         self.handler, self.every, self.function_name = handler, every, name
         self._stop_event = threading.Event()
@@ -201,8 +207,9 @@ class ScheduleRunner(threading.Thread):
         while not self._stop_event.wait(self.every):
             self.invocations += 1
             try:
-                self.handler(_scheduled_event(), LambdaContext(
-                    self.function_name, self.memory_mb, self.timeout_seconds))
+                with self.meter.invocation(self.function_name):
+                    self.handler(_scheduled_event(), LambdaContext(
+                        self.function_name, self.memory_mb, self.timeout_seconds))
             except Exception:  # like EventBridge: the next tick tries again
                 log.exception("scheduled %s failed", self.function_name)
 
@@ -242,8 +249,10 @@ class LogSubscriptionPoller(threading.Thread):
 
     def __init__(self, *, name: str, logs: Any, log_group: str, filter_name: str,
                  pattern: str, handler: Handler, every: float = 0.5, memory_mb: int = 512,
-                 timeout_seconds: int = 60, owner: str = "123456789012") -> None:
+                 timeout_seconds: int = 60, owner: str = "123456789012",
+                 meter: Meter | None = None) -> None:
         super().__init__(name=f"logs-{name}", daemon=True)
+        self.meter = meter or Meter()
         self.logs, self.log_group, self.filter_name = logs, log_group, filter_name
         self.matches = log_pattern(pattern)
         self.handler, self.every, self.function_name = handler, every, name
@@ -275,8 +284,10 @@ class LogSubscriptionPoller(threading.Thread):
         delivered = 0
         for stream, events in by_stream.items():
             self.invocations += 1
-            self.handler(self.awslogs_event(stream, events), LambdaContext(
-                self.function_name, self.memory_mb, self.timeout_seconds))
+            event = self.awslogs_event(stream, events)
+            with self.meter.invocation(self.function_name):
+                self.handler(event, LambdaContext(self.function_name, self.memory_mb,
+                                                  self.timeout_seconds))
             self._seen.update(e["eventId"] for e in events)
             delivered += len(events)
         return delivered

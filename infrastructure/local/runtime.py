@@ -27,6 +27,7 @@ from infrastructure.local.aws import (
     build_resources,
     packaged_functions,
 )
+from infrastructure.local.metering import Meter
 from infrastructure.local.pollers import (
     Handler,
     LambdaContext,
@@ -120,6 +121,7 @@ class LocalRuntime:
         self._webhook_server: Any = None
         self.functions: dict[str, FunctionSpec] = {}
         self.rest_paths: list[str] = []  # what the packaged RestAPI routes to the app
+        self.meter = Meter()  # each function's invocations and handler CPU seconds
 
     @property
     def api_url(self) -> str:
@@ -192,7 +194,7 @@ class LocalRuntime:
         webhooks = self.functions["WebhookHandler"]
         self._webhook_server = FunctionUrlServer(
             reserved(webhooks, getattr(application, webhooks.entry_point)), self.settings.host,
-            self.settings.webhook_port)
+            self.settings.webhook_port, name=webhooks.entry_point, meter=self.meter)
         self._webhook_server.start()
         return application
 
@@ -206,7 +208,8 @@ class LocalRuntime:
             if spec.schedule is not None:
                 runner = ScheduleRunner(name=spec.entry_point, handler=handler,
                                         every=schedule_seconds(spec.schedule),
-                                        memory_mb=spec.memory, timeout_seconds=spec.timeout)
+                                        memory_mb=spec.memory, timeout_seconds=spec.timeout,
+                                        meter=self.meter)
             elif spec.queue is not None:
                 if concurrency(spec) == 0:
                     self.say(f"  {spec.logical}: reserved concurrency 0, its queue waits")
@@ -217,7 +220,8 @@ class LocalRuntime:
                     name=spec.entry_point, sqs=sqs, queue_url=self.built.refs[spec.queue],
                     queue_arn=self.built.attrs[spec.queue]["Arn"], region=self.settings.region,
                     handler=handler, batch_size=spec.batch_size, memory_mb=spec.memory,
-                    timeout_seconds=spec.timeout, concurrency=concurrency(spec))
+                    timeout_seconds=spec.timeout, concurrency=concurrency(spec),
+                    meter=self.meter)
             else:
                 continue  # invoked over HTTP: the API and the function URL
             runner.start()
@@ -238,7 +242,7 @@ class LocalRuntime:
                 name=spec.entry_point, logs=self.aws.client("logs"),
                 log_group=found["LogGroupName"], filter_name=logical,
                 pattern=found["FilterPattern"], handler=getattr(application, spec.entry_point),
-                memory_mb=spec.memory, timeout_seconds=spec.timeout)
+                memory_mb=spec.memory, timeout_seconds=spec.timeout, meter=self.meter)
             runner.start()
             self.pollers.append(runner)
 

@@ -40,3 +40,22 @@ def test_writes_reads_and_failed_conditions_are_counted_by_item(aws: Built) -> N
     assert usage.units["rru"] == 0.5
     assert usage.writes_by_kind == {"CONV/META": 5, "webhook claim": 2}
     assert usage.reads_by_kind == {"CONV/META": 0.5}
+
+
+def test_requests_made_inside_a_functions_invocation_are_counted_for_it(aws: Built) -> None:
+    from infrastructure.local.metering import Meter
+
+    ddb, table = bootstrap.dynamodb(), config.settings().table
+    item = {"PK": {"S": "CONV#x#t-2"}, "SK": {"S": "META"}}
+    meter, recorder = Meter(), Recorder()
+    recorder.install()
+    try:
+        with meter.invocation("inbound_worker"):
+            ddb.put_item(TableName=table, Item=item)  # its before/after reads: not its own
+            ddb.get_item(TableName=table, Key=item)
+        ddb.get_item(TableName=table, Key=item)  # outside any invocation: no function's
+    finally:
+        recorder.uninstall()
+    assert recorder.usage.by_function == {("inbound_worker", "dynamodb"): 2}
+    assert recorder.usage.calls[("dynamodb", "GetItem")] == 2
+    assert meter.uses()["inbound_worker"].invocations == 1

@@ -180,8 +180,10 @@ def test_webhooks_are_fronted_by_a_function_url_on_a_function_of_their_own(
     webhooks, api = (resources[name]["Properties"] for name in ("WebhookHandler", "APIHandler"))
     assert webhooks["Handler"] == "app.webhook_url" and api["Handler"] == "app.app"
     # The same code and settings as the API handler; its own entry point, role (public, so
-    # least privilege) and reserved concurrency (tests/reliability/test_least_privilege.py).
-    own = {"Handler", "Role", "ReservedConcurrentExecutions", "Environment", "LoggingConfig"}
+    # least privilege) and reserved concurrency (tests/reliability/test_least_privilege.py),
+    # and its own memory size (.chalice/config.json's `webhook_url`; checked with the others').
+    own = {"Handler", "Role", "ReservedConcurrentExecutions", "Environment", "LoggingConfig",
+           "MemorySize"}
     assert {k: v for k, v in webhooks.items() if k not in own} == {
         k: v for k, v in api.items() if k not in own}
     assert webhooks["Role"] == {"Fn::GetAtt": ["WebhookRole", "Arn"]}
@@ -315,9 +317,9 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
     assert {name: (f.handler, f.timeout, f.memory, f.queue, f.batch_size, f.schedule,
                    f.reserved_concurrency) for name, f in functions.items()} == {
         "APIHandler": ("app.app", 30, 512, None, 10, None, None),
-        "WebhookHandler": ("app.webhook_url", 30, 512, None, 10, None, 50),
-        "InboundWorker": ("app.inbound_worker", 60, 512, "InboundQueue", 10, None, None),
-        "AlertWorker": ("app.alert_worker", 60, 512, "AlertsQueue", 10, None, None),
+        "WebhookHandler": ("app.webhook_url", 30, 256, None, 10, None, 50),
+        "InboundWorker": ("app.inbound_worker", 60, 256, "InboundQueue", 10, None, None),
+        "AlertWorker": ("app.alert_worker", 60, 256, "AlertsQueue", 10, None, None),
         "ChannelWatch": ("app.channel_watch", 30, 512, None, 10, "rate(5 minutes)", None),
         "Sweeper": ("app.sweeper", 30, 512, None, 10, "rate(5 minutes)", None),
         "OpsAlarmRelay": ("app.ops_alarm_relay", 30, 512, None, 10, None, None),
@@ -330,6 +332,22 @@ def test_the_local_runtime_runs_each_function_as_the_packaged_template_declares_
         assert function.environment["REPLYWINDOW_RETENTION_DAYS"] == "400"
         assert function.environment["REPLYWINDOW_PUBLIC_URL"] == "http://127.0.0.1:9"
         assert "AWS_ENDPOINT_URL" not in function.environment
+
+
+def test_the_cost_bench_prices_each_function_at_the_memory_the_template_gives_it(
+        packaged: dict[str, Any]) -> None:
+    """bench/cost/ reads memory sizes from .chalice/config.json the way Chalice does; the
+    packaged template (and so the local runtime) must say the same, the webhooks' function
+    included, which the packager derives from the API handler's."""
+    from bench.cost.prices import memory_mb
+
+    chalice_names = {"APIHandler": "api_handler", "WebhookHandler": "webhook_url"}
+    functions = {name: r["Properties"] for name, r in packaged["Resources"].items()
+                 if r["Type"] == "AWS::Serverless::Function"}
+    assert functions
+    for name, props in functions.items():
+        function = chalice_names.get(name) or props["Handler"].rsplit(".", 1)[-1]
+        assert props["MemorySize"] == memory_mb(function, "prod"), name
 
 
 def test_every_functions_resource_names_follow_the_stage_it_is_deployed_as() -> None:

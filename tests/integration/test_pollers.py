@@ -261,3 +261,30 @@ def test_a_failed_record_hidden_by_its_handler_comes_back_after_that_wait(
     assert waits == [1, 2, 2]  # growing, capped
     gaps = [later - earlier for earlier, later in pairwise(seen)]
     assert 0.9 <= gaps[0] < 3 and 1.9 <= gaps[1] < 4  # not the queue's 60 s, not at once
+
+
+def test_each_invocation_is_metered_with_its_handlers_cpu(
+        embedded_aws: tuple[EmbeddedAws, Built]) -> None:
+    from infrastructure.local.metering import Meter, current_function
+
+    aws, _ = embedded_aws
+    url, _ = _queue(aws, "poller-metered")
+    for i in range(3):
+        aws.client("sqs").send_message(QueueUrl=url, MessageBody=str(i))
+    running: list[str | None] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        running.append(current_function())
+        end = time.thread_time() + 0.02
+        while time.thread_time() < end:  # the handler's own CPU
+            pass
+        return {"batchItemFailures": []}
+
+    poller = _poller(aws, url, handler, batch_size=1)
+    poller.meter = Meter()
+    while poller.poll_once():
+        pass
+    use = poller.meter.uses()["fn"]
+    assert use.invocations == poller.invocations == 3
+    assert 0.06 <= use.cpu_seconds < 0.3  # the three spins, on a shared machine
+    assert running == ["fn"] * 3

@@ -6,13 +6,29 @@ from collections import Counter
 
 import pytest
 
-from bench.cost.prices import Assumptions, DayCounts, assumptions, price, provisioned_per_day
+from bench.cost.prices import (
+    Assumptions,
+    DayCounts,
+    FunctionCounts,
+    assumptions,
+    by_memory,
+    price,
+    provisioned_per_day,
+)
 
 ASSUMED = Assumptions(resolution_s=10.0, digest_after=5, scaling_target=0.7, min_capacity=5)
 
 
+FUNCTIONS = {  # measured: invocations, handler CPU seconds, requests by service, memory
+    "webhook_url": FunctionCounts(20, 0.1, {"dynamodb": 40, "sqs": 20}, 512),
+    "inbound_worker": FunctionCounts(10, 0.2, {"dynamodb": 100, "stepfunctions": 2}, 512),
+    "alert_worker": FunctionCounts(2, 0.08, {"dynamodb": 10, "sns": 3}, 512),
+}
+
+
 def day(**changes: object) -> DayCounts:
-    """A tiny counted day: 10 inbound messages (20 webhooks), one agent emailed twice."""
+    """A tiny counted day: 10 inbound messages (20 webhooks), one agent emailed twice; the
+    triage reads a FIFO queue, the rings a standard one."""
     counts: dict[str, object] = dict(
         conversations=5, sent=Counter(webhooks=20, inbound=10, **{"brand replies": 10}),
         calls=Counter({("sqs", "SendMessage"): 10, ("sns", "Publish"): 3,
@@ -24,7 +40,7 @@ def day(**changes: object) -> DayCounts:
         deliveries=[{"protocol": "email", "agent": "alice", "level": "warning"},
                     {"protocol": "email", "agent": "alice", "level": "breach"},
                     {"protocol": "sms", "agent": "alice", "level": "warning"}],
-        missed=0)
+        missed=0, functions=FUNCTIONS, fifo={"inbound_worker": True, "alert_worker": False})
     counts |= changes
     return DayCounts(**counts)  # type: ignore[arg-type]
 
@@ -34,8 +50,9 @@ def test_each_service_is_its_counts_times_its_price_per_million_inbound() -> Non
     per = "$/million inbound, "
     # 100 write units at $0.625 and 40 read units at $0.125 a million, over 10 inbound.
     assert figures[per + "DynamoDB"] == pytest.approx((100 * 0.625 + 40 * 0.125) / 10)
-    # 10 FIFO sends, a receive and a delete per invocation (12), one send per execution (2).
-    assert figures[per + "SQS"] == pytest.approx((10 * 0.5 + 26 * 0.4) / 10, abs=0.01)
+    # 10 sends and the worker's receive and delete per invocation (20) on the FIFO queue; the
+    # rings' receive and delete (4) and one send per execution (2) on the standard one.
+    assert figures[per + "SQS"] == pytest.approx((30 * 0.5 + 6 * 0.4) / 10, abs=0.01)
     assert figures[per + "Step Functions"] == pytest.approx(6 * 25 / 10)
     assert figures[per + "SNS (publish + email)"] == pytest.approx((3 * 0.5 + 2 * 20) / 10)
     assert figures[per + "webhook front (function URL)"] == 0
@@ -112,3 +129,53 @@ def test_provisioned_capacity_is_billed_by_the_hour_at_the_scaling_target_above_
 def test_the_assumptions_come_from_the_projects_own_declarations() -> None:
     assert assumptions() == Assumptions(resolution_s=10.0, digest_after=5, scaling_target=0.7,
                                         min_capacity=5)
+
+
+def test_a_queues_requests_are_priced_by_its_type() -> None:
+    fifo = price(day(), ASSUMED)["$/million inbound, SQS"]
+    standard = price(day(fifo={}), ASSUMED)["$/million inbound, SQS"]
+    # Only the worker's 20 receives and deletes change price: $0.50 against $0.40 a million.
+    assert fifo - standard == pytest.approx(20 * 0.1 / 10, abs=0.01)
+    alerts_fifo = price(day(fifo={"inbound_worker": True, "alert_worker": True}), ASSUMED)
+    assert alerts_fifo["$/million inbound, SQS"] - fifo == pytest.approx(4 * 0.1 / 10, abs=0.01)
+
+
+def test_lambda_duration_is_cpu_scaled_to_the_memorys_vcpu_share_plus_request_latency() -> None:
+    webhook = FUNCTIONS["webhook_url"]
+    # 0.1 s of CPU over 20 invocations at 512/1769 of a vCPU; 40 DynamoDB requests at 5 ms and
+    # 20 SQS at 10 ms (the assumed latencies); half a ms of rounding to whole ms.
+    at_512 = (0.1 * 1769 / 512 + 40 * 0.005 + 20 * 0.010) / 20 + 0.0005
+    assert webhook.seconds() == pytest.approx(at_512)
+    # Doubling the memory halves the CPU part only; past a full vCPU, nothing is faster.
+    assert webhook.seconds(1024) == pytest.approx((0.1 * 1769 / 1024 + 0.4) / 20 + 0.0005)
+    assert webhook.seconds(3538) == pytest.approx((0.1 + 0.4) / 20 + 0.0005)
+    # A service without a listed latency pays the slowest listed one.
+    odd = FunctionCounts(1, 0.0, {"kinesis": 1}, 1769)
+    assert odd.seconds() == pytest.approx(0.025 + 0.0005)
+    # Billed: the requests, and GB-seconds at the memory size (1024 MB a GB).
+    assert webhook.dollars(1000) == pytest.approx(1000 * (0.2e-6 + 0.0000166667 * 0.5 * at_512))
+    figures = price(day(), ASSUMED)
+    lam = sum(f.dollars(n) for f, n in ((FUNCTIONS["webhook_url"], 20),
+                                         (FUNCTIONS["inbound_worker"], 10),
+                                         (FUNCTIONS["alert_worker"], 2)))
+    assert figures["$/million inbound, Lambda"] == pytest.approx(lam / 10 * 1e6, abs=0.01)
+    assert figures["Lambda webhook_url: handler CPU ms per invocation (measured here)"] == 5.0
+    assert figures["Lambda webhook_url: AWS requests per invocation"] == "dynamodb 2.0, sqs 1.0"
+    assert figures["Lambda webhook_url: billed ms per invocation at 512 MB (modelled)"] == round(
+        at_512 * 1000, 1)
+
+
+def test_memory_sizes_are_priced_side_by_side_with_the_cpu_part_constant() -> None:
+    figures = by_memory(day(), ASSUMED)
+    lam = {mb: figures[f"$/million inbound, Lambda at {mb} MB"] for mb in (256, 512, 1024)}
+    assert lam[512] == price(day(), ASSUMED)["$/million inbound, Lambda"]
+    # Half the memory: the same CPU GB-seconds, half the waiting's; so cheaper, by half the
+    # waiting's GB-seconds at 512 MB.
+    waiting_gb_s = 0.5 * sum(sum(n * {"dynamodb": 0.005, "sqs": 0.01, "stepfunctions": 0.025,
+                                      "sns": 0.025}[s] for s, n in f.requests.items()) + (
+        f.invocations * 0.0005) for f in FUNCTIONS.values())
+    assert lam[512] - lam[256] == pytest.approx(
+        waiting_gb_s / 2 * 0.0000166667 / 10 * 1e6, abs=0.02)
+    assert lam[256] < lam[512] < lam[1024]
+    assert (figures["$/million at 1,000,000/day, Lambda at 256 MB"]
+            < figures["$/million at 1,000,000/day, Lambda at 512 MB"])
