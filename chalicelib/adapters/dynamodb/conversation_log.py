@@ -89,7 +89,10 @@ class DynamoConversationLog(OnMessages):
                     tweet_read, index = look((tweet_pk(event.message_id), TWEET_SK))
                     tweet_thread = str(index["thread"]) if index else None
                 if claim is None or not tweet_read:
-                    if not x_reply:  # a guess read with the rest: what most claims say
+                    # While a brand message's claim is read, where the webhook's claims say
+                    # (its own time, its thread) is read with it: an X post's own thread is
+                    # only what its tweet index says, and a post is new more often than not.
+                    if not is_x_post(event):
                         look((conversation_pk(event.platform, event.thread), event_sk(event)))
                 else:
                     unread = False  # the first place found wins: each before it is read
@@ -103,8 +106,9 @@ class DynamoConversationLog(OnMessages):
         if x_reply:  # an X reply joins the conversation of the tweet it answers
             read, index = look((tweet_pk(str(event.reply_to)), TWEET_SK))
             thread = (str(index["thread"]) if index else event.thread) if read else None
-        conversation_key = (conversation_pk(event.platform, thread), META) if thread else None
-        if conversation_key:
+        conversation_key = None if thread is None else (conversation_pk(event.platform, thread),
+                                                        META)
+        if conversation_key is not None:
             look(conversation_key)
         author = event.author.id
         erasure_key = (erased_pk(event.platform, author), ERASED_SK)
@@ -113,7 +117,7 @@ class DynamoConversationLog(OnMessages):
             look(erasure_key)
         if customer:
             look(customer_key)
-        if wanted or thread is None or conversation_key is None:
+        if wanted or thread is None or conversation_key is None:  # (the last two: for mypy)
             return list(wanted), None
         meta, tombstone = got[conversation_key], got.get(erasure_key)
         profile = got.get(customer_key)
