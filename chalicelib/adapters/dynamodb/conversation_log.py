@@ -129,11 +129,9 @@ class DynamoConversationLog(OnMessages):
             customer=_profile(event.platform, author, profile) if profile else None,
             customer_read=customer)
 
+    # One item at a time, as the tests look at what the worker stored; the worker `read`s.
     def seen(self, event: MessageEvent) -> SeenMessage | None:
         return self.messages.seen(event)
-
-    def thread_of_tweet(self, tweet_id: str) -> str | None:
-        return self.messages.thread_of_tweet(tweet_id)
 
     def load(self, platform: Platform, thread: str) -> Conversation | None:
         item = self.messages.get(key(conversation_pk(platform, thread), META),
