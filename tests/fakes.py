@@ -18,7 +18,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.domain.events import Channel, MessageEvent, Platform
 from chalicelib.domain.facts import Facts
-from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage
+from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage, Snapshot
 
 
 class FakeMessageTable:
@@ -114,20 +114,29 @@ class FakeConversationLog:
 
     def __init__(self, table: FakeMessageTable | None = None) -> None:
         self.table = table or FakeMessageTable()
+        self.reads: list[tuple[bool, bool, bool]] = []  # each `read`: seen, erasure, customer
+        self.single_reads: list[str] = []  # `customer`, `erased_at`: what `read` did not bring
 
-    def seen(self, event: MessageEvent) -> SeenMessage | None:
-        return self.table.seen(event)
-
-    def thread_of_tweet(self, tweet_id: str) -> str | None:
-        return self.table.tweets.get(tweet_id)
-
-    def load(self, platform: Platform, thread: str) -> Conversation | None:
-        return self.table.load(platform, thread)
+    def read(self, event: MessageEvent, *, seen: bool, erasure: bool,
+             customer: bool) -> Snapshot:
+        self.reads.append((seen, erasure, customer))
+        t = self.table
+        thread = event.thread
+        if event.platform is Platform.X and event.channel is Channel.PUBLIC and event.reply_to:
+            thread = t.tweets.get(event.reply_to) or event.thread
+        author = (event.platform, event.author.id)
+        return Snapshot(
+            seen=t.seen(event) if seen else None, thread=thread,
+            conversation=t.load(event.platform, thread),
+            erased_at=t.erased.get(author) if erasure else None, erasure_read=erasure,
+            customer=t.customers.get(author) if customer else None, customer_read=customer)
 
     def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None:
+        self.single_reads.append("customer")
         return self.table.customers.get((platform, user_id))
 
     def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
+        self.single_reads.append("erased_at")
         return self.table.erased.get((platform, user_id))
 
     def record(self, message: NewMessage) -> None:

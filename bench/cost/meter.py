@@ -101,11 +101,32 @@ def read_units(operation: str, params: dict[str, Any], result: dict[str, Any]) -
     if operation in ("Query", "Scan"):
         size = sum(item_size(i) for i in result.get("Items", []))
         return rate * max(1, math.ceil(size / 4096))
-    if operation == "BatchGetItem":  # each item read on its own
-        return sum((1.0 if params["RequestItems"][table].get("ConsistentRead") else 0.5)
-                   * max(1, math.ceil(item_size(item) / 4096))
-                   for table, items in result.get("Responses", {}).items() for item in items)
+    if operation == "BatchGetItem":
+        return sum(units for _, units in batch_read_units(params, result))
     return 0
+
+
+def batch_read_units(params: dict[str, Any], result: dict[str, Any]
+                     ) -> list[tuple[dict[str, Any], float]]:
+    """A BatchGetItem's units, key by key: each key is read as a GetItem, so a key with no
+    item costs the minimum, as there; a key left unprocessed costs nothing (it is asked
+    again)."""
+    out: list[tuple[dict[str, Any], float]] = []
+    for table, request in params["RequestItems"].items():
+        rate = 1.0 if request.get("ConsistentRead") else 0.5
+        found = {_ident(i): i for i in result.get("Responses", {}).get(table, [])}
+        unprocessed = {_ident(k) for k in
+                       result.get("UnprocessedKeys", {}).get(table, {}).get("Keys", [])}
+        for k in request["Keys"]:
+            if _ident(k) in unprocessed:
+                continue
+            item = found.get(_ident(k))
+            out.append((k, rate * max(1, math.ceil(item_size(item) / 4096)) if item else rate))
+    return out
+
+
+def _ident(item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(str(item.get(k, {}).get("S", "")) for k in TABLE_KEYS)
 
 
 def written_items(operation: str, params: dict[str, Any]

@@ -15,7 +15,13 @@ from typing import Any
 import botocore.client
 import botocore.exceptions
 
-from bench.cost.meter import item_kind, read_units, write_units, written_items
+from bench.cost.meter import (
+    batch_read_units,
+    item_kind,
+    read_units,
+    write_units,
+    written_items,
+)
 from infrastructure.local.metering import current_function, uncounted
 
 
@@ -84,7 +90,10 @@ class Recorder:
                     usage.units["rru"] += rru
                     if "IndexName" in params:
                         usage.units["rru_index"] += rru
-                    if rru:
+                    if operation == "BatchGetItem":  # each key is its own read
+                        for read_key, read in batch_read_units(params, result):
+                            usage.reads_by_kind[item_kind({"Key": read_key})] += read
+                    elif rru:
                         what = params.get("Key") or {"PK": {"S": operation}}
                         usage.reads_by_kind[item_kind({"Key": what})] += rru
             return result

@@ -1,14 +1,14 @@
 """The ports several services share, and the values adapters build for them.
 
 Here: the messages the inbound worker and the agent API's reply write (`NewMessage`,
-`SeenMessage`, with the customer's `CustomerProfile`), `ChannelLog` (the webhook, ingest,
-listening and the agent API write it), `ConversationStore` (turns, acknowledge, alerting, the
-agent API), `AckLinks` (alerting issues the links, acknowledge redeems them) and `AlertLog`
-(alerting and the sweeper). A port one service uses sits next to that service, where its
-reader looks: services/ingest.py `Claims` and `InboundQueue`, services/inbound.py
-`ConversationLog`, services/agent_api.py `ReplyLog`, services/alerting.py `Notifier`,
-services/sms_failures.py `SentTexts`, and so on. The values stay here even for one service,
-because the adapters that build them never import a service.
+`SeenMessage`, with the customer's `CustomerProfile`; `Snapshot`, what the worker reads),
+`ChannelLog` (the webhook, ingest, listening and the agent API write it), `ConversationStore`
+(turns, acknowledge, alerting, the agent API), `AckLinks` (alerting issues the links,
+acknowledge redeems them) and `AlertLog` (alerting and the sweeper). A port one service uses
+sits next to that service, where its reader looks: services/ingest.py `Claims` and
+`InboundQueue`, services/inbound.py `ConversationLog`, services/agent_api.py `ReplyLog`,
+services/alerting.py `Notifier`, services/sms_failures.py `SentTexts`, and so on. The values
+stay here even for one service, because the adapters that build them never import a service.
 
 Adapters in chalicelib/adapters implement the protocols structurally; tests use the in-memory
 fakes in tests/fakes.py, which satisfy the same protocols. The domain's errors they raise are in
@@ -43,6 +43,21 @@ class CustomerProfile:
     followers: int | None
     complaints: int  # turns this customer opened, across conversations
     first_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a message needs read to join its conversation, read together (one or two
+    requests, not one a thing). `erased_at` and `customer` are read only when asked for:
+    `erasure_read`, `customer_read` say whether they were."""
+
+    seen: SeenMessage | None  # None also when the seen check was not asked for
+    thread: str  # the conversation the message joins
+    conversation: Conversation | None
+    erased_at: datetime | None = None  # the author's erasure, while its tombstone lasts
+    erasure_read: bool = False
+    customer: CustomerProfile | None = None  # the author's profile
+    customer_read: bool = False
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ from chalicelib import observability
 from chalicelib.domain import conversations
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.errors import VersionConflict
-from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
+from chalicelib.domain.events import Direction, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.policies import Policies
-from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage
+from chalicelib.domain.ports import CustomerProfile, NewMessage, Snapshot
 from chalicelib.domain.redaction import hide_phones
 from chalicelib.services import turns
 
@@ -32,18 +32,20 @@ _MAX_ATTEMPTS = 8  # optimistic-lock retries: only a burst on one conversation n
 class ConversationLog(Protocol):
     """The worker's view of storage (adapters/dynamodb/conversation_log.py)."""
 
-    def seen(self, event: MessageEvent) -> SeenMessage | None:
-        """The message is applied and its bookkeeping done: where it is, what it did."""
+    def read(self, event: MessageEvent, *, seen: bool, erasure: bool,
+             customer: bool) -> Snapshot:
+        """What `event` needs read, in one or two requests, consistently: whether it is
+        applied (`seen`), its thread and conversation, its author's erasure and profile
+        when asked. Each call reads again: a retry must see the write that beat it."""
         ...
 
-    def thread_of_tweet(self, tweet_id: str) -> str | None: ...
-
-    def load(self, platform: Platform, thread: str) -> Conversation | None: ...
-
-    def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None: ...
+    def customer(self, platform: Platform, user_id: str) -> CustomerProfile | None:
+        """A profile `read` did not bring (a turn opened for someone not the author)."""
+        ...
 
     def erased_at(self, platform: Platform, user_id: str) -> datetime | None:
-        """When the customer's data was erased on request, while its tombstone lasts."""
+        """When the customer's data was erased on request, while its tombstone lasts (when
+        `read` did not bring it: a retry that finds the conversation gone)."""
         ...
 
     def record(self, message: NewMessage) -> None:
@@ -96,12 +98,16 @@ def _apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
            policies: Policies) -> tuple[str, Facts | None, Conversation | None]:
     """As `apply`, plus the conversation this call committed (None when it committed nothing:
     a duplicate's alarm reads what is stored now)."""
-    seen = log.seen(event)
-    if seen is not None:
-        return "duplicate", seen.facts, None
-    for _ in range(_MAX_ATTEMPTS):
-        thread = _thread(event, log)
-        current = log.load(event.platform, thread)
+    # A customer's message may open a conversation or a turn: its author's tombstone and
+    # profile come in the same read (a brand message needs neither).
+    customer_wrote = event.direction is Direction.IN
+    snapshot = log.read(event, seen=True, erasure=customer_wrote, customer=customer_wrote)
+    if snapshot.seen is not None:
+        return "duplicate", snapshot.seen.facts, None
+    for attempt in range(_MAX_ATTEMPTS):
+        if attempt:  # a write beat ours: read the conversation again, never a cached one
+            snapshot = log.read(event, seen=False, erasure=False, customer=customer_wrote)
+        thread, current = snapshot.thread, snapshot.conversation
         if current is not None and current.last_message_id == event.message_id:
             # Applied, then the worker stopped (or lost the answer) before the bookkeeping.
             return "duplicate", log.finish_applied(event, current), None
@@ -110,7 +116,7 @@ def _apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
             # answers nobody, so it starts no conversation.
             log.pass_over(event.platform, event.message_id)
             return "brand_elsewhere", None, None
-        if current is None and _erased_since(event, log):
+        if current is None and _erased_since(event, snapshot, log):
             # Written before its author's erasure (queued then, or redelivered late by the
             # platform): it must not bring erased words back. A message written after the
             # erasure is a new contact and starts a conversation as any other.
@@ -119,7 +125,8 @@ def _apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
         base = current or conversations.start(event, thread)
         transition = conversations.apply(base, event, received_at)
         after = transition.conversation
-        complaints_before = _complaints_before(event, after, transition.outcome, log)
+        complaints_before = _complaints_before(event, after, transition.outcome,
+                                               snapshot, log)
         after, planned, plan = turns.plan(after, transition.outcome, event.text,
                                           complaints_before=complaints_before,
                                           policies=policies, received_at=received_at)
@@ -148,23 +155,21 @@ def _apply(event: MessageEvent, received_at: datetime, log: ConversationLog,
                                       "changing"))
 
 
-def _erased_since(event: MessageEvent, log: ConversationLog) -> bool:
-    """Read only where a conversation would be created: an erasure deletes them all."""
-    erased_at = log.erased_at(event.platform, event.author.id)
+def _erased_since(event: MessageEvent, snapshot: Snapshot, log: ConversationLog) -> bool:
+    """Asked only where a conversation would be created: an erasure deletes them all."""
+    erased_at = snapshot.erased_at if snapshot.erasure_read else log.erased_at(
+        event.platform, event.author.id)
     return erased_at is not None and event.created_at <= erased_at
 
 
-def _thread(event: MessageEvent, log: ConversationLog) -> str:
-    """X public replies join the conversation of the tweet they answer (the tweet index)."""
-    if event.platform is Platform.X and event.channel is Channel.PUBLIC and event.reply_to:
-        return log.thread_of_tweet(event.reply_to) or event.thread
-    return event.thread
-
-
 def _complaints_before(event: MessageEvent, after: Conversation, outcome: Outcome,
-                       log: ConversationLog) -> int:
-    """Turns the customer opened before this one: read only when a turn opens."""
+                       snapshot: Snapshot, log: ConversationLog) -> int:
+    """Turns the customer opened before this one: asked only when a turn opens."""
     if outcome is not Outcome.TURN_OPENED:
         return 0
-    profile = log.customer(event.platform, after.customer.id)
+    customer = after.customer.id
+    if snapshot.customer_read and customer == event.author.id:
+        profile = snapshot.customer
+    else:
+        profile = log.customer(event.platform, customer)
     return profile.complaints if profile else 0

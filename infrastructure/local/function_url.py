@@ -57,6 +57,12 @@ def url_event(method: str, target: str, headers: list[tuple[str, str]], body: by
     return event
 
 
+class _Server(ThreadingHTTPServer):
+    # A burst of deliveries (bench/clockstop.py sends 48 at once) waits to be accepted, as at
+    # a Function URL; the default backlog of 5 overflowed on a loaded machine and reset them.
+    request_queue_size = 128
+
+
 class FunctionUrlServer:
     def __init__(self, handler: Handler, host: str, port: int, *, name: str = "webhook_url",
                  meter: Meter | None = None) -> None:
@@ -88,7 +94,7 @@ class FunctionUrlServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the app logs what matters
 
-        self.httpd = ThreadingHTTPServer((host, port), Request)
+        self.httpd = _Server((host, port), Request)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="webhook-url",
                                         daemon=True)

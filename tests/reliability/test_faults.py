@@ -38,7 +38,7 @@ EARLY = {("stepfunctions", "StartExecution"): (2, 5)}
 # answers all along its PutItem and UpdateItem calls.
 AFTER = {("sqs", "SendMessage"): (4,), ("stepfunctions", "StartExecution"): (3,),
          ("dynamodb", "PutItem"): (5, 9, 14, 20, 27), ("dynamodb", "UpdateItem"): (4, 8)}
-SITES = [("dynamodb", "GetItem"), ("dynamodb", "PutItem"),
+SITES = [("dynamodb", "GetItem"), ("dynamodb", "BatchGetItem"), ("dynamodb", "PutItem"),
          ("dynamodb", "UpdateItem"), ("dynamodb", "Query"), ("sqs", "SendMessage"),
          ("stepfunctions", "StartExecution"), ("sns", "Publish")]
 

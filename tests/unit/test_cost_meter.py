@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.cost.meter import item_kind, read_units, write_units
+from bench.cost.meter import batch_read_units, item_kind, read_units, write_units
 from chalicelib.adapters.dynamodb.records import CLAIM_SK, claim_pk, turn_sk
 
 
@@ -51,11 +51,25 @@ def test_deleting_an_indexed_item_deletes_its_index_entry() -> None:
 
 
 def test_a_batch_get_bills_each_item_by_its_own_size_and_consistency() -> None:
-    big = item(pad=5000)  # over 4 KB: two read units when consistent
+    big = item("MSG#1", pad=5000)  # over 4 KB: two read units when consistent
     result = {"Responses": {"t": [item(), big], "u": [item()]}}
-    params = {"RequestItems": {"t": {"Keys": [], "ConsistentRead": True}, "u": {"Keys": []}}}
+    params = {"RequestItems": {"t": {"Keys": [key_of(item()), key_of(big)],
+                                     "ConsistentRead": True},
+                               "u": {"Keys": [key_of(item())]}}}
     assert read_units("BatchGetItem", params, result) == 1 + 2 + 0.5
 
+
+def test_a_batch_get_bills_a_key_with_no_item_as_a_get_would_and_an_unprocessed_one_not() -> None:
+    there, gone, later = item(), item("MSG#2"), item("MSG#3")
+    params = {"RequestItems": {"t": {"Keys": [key_of(there), key_of(gone), key_of(later)],
+                                     "ConsistentRead": True}}}
+    result = {"Responses": {"t": [there]}, "UnprocessedKeys": {"t": {"Keys": [key_of(later)]}}}
+    assert read_units("BatchGetItem", params, result) == 1 + 1
+    assert [units for _, units in batch_read_units(params, result)] == [1, 1]
+
+
+def key_of(it: dict[str, Any]) -> dict[str, Any]:
+    return {"PK": it["PK"], "SK": it["SK"]}
 
 
 def test_writes_are_split_by_the_kind_the_adapters_key_builders_give() -> None:

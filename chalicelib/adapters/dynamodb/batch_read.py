@@ -21,16 +21,16 @@ def _ident(item: dict[str, Any]) -> tuple[str, str]:
     return item["PK"]["S"], item["SK"]["S"]
 
 
-def get_many(client: DynamoDBClient, table: str, keys: Sequence[dict[str, Any]]
-             ) -> list[dict[str, Any]]:
+def get_many(client: DynamoDBClient, table: str, keys: Sequence[dict[str, Any]],
+             operation: str = "read items") -> list[dict[str, Any]]:
     """The items (attribute values) at `keys`, in the keys' order; keys with no item are left
-    out (the item went between the index read and this one)."""
+    out (the item went between the index read and this one, or never was)."""
     found: dict[tuple[str, str], dict[str, Any]] = {}
     wanted = [{"PK": k["PK"], "SK": k["SK"]} for k in keys]
     for start in range(0, len(wanted), _BATCH):
         pending: list[dict[str, Any]] = wanted[start:start + _BATCH]
         for attempt in range(_ATTEMPTS):
-            with aws_errors("read items"):
+            with aws_errors(operation):
                 page = client.batch_get_item(RequestItems={
                     table: {"Keys": pending, "ConsistentRead": True}})
             for item in page.get("Responses", {}).get(table, []):
@@ -41,5 +41,5 @@ def get_many(client: DynamoDBClient, table: str, keys: Sequence[dict[str, Any]]
                 break
             time.sleep(0.05 * 2 ** attempt)
         if pending:
-            raise StoreUnavailable(f"read items: {len(pending)} keys unprocessed")
+            raise StoreUnavailable(f"{operation}: {len(pending)} keys unprocessed")
     return [found[i] for i in (_ident(k) for k in wanted) if i in found]

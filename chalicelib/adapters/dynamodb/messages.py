@@ -77,14 +77,10 @@ class Messages:
         """The message's item if the worker finished it (it is written last), else None. It
         is looked for where its claim says, and where its own time puts it (they differ for
         an agent's reply and its echo, which carries the platform's time)."""
-        pk = self.conversation_pk(event.platform, event.message_id, claim)
-        if pk is None and not is_x_post(event):
-            pk = conversation_pk(event.platform, event.thread)  # no claim: where it would go
-        if pk is None:
-            return None
-        for sk in dict.fromkeys([str(claim.get("message_sk") or event_sk(event)),
-                                 event_sk(event)]):
-            item = self.get(key(pk, sk), "read message")
+        tweet_thread = (self.thread_of_tweet(event.message_id) if event.platform is Platform.X
+                        and "conversation_pk" not in claim else None)
+        for item_key in message_keys(event, claim, tweet_thread):
+            item = self.get(item_key, "read message")
             if item is not None:
                 return item
         return None
@@ -99,10 +95,7 @@ class Messages:
             if not claim:
                 return None
         stored = self.stored(event, claim)
-        if stored is None:
-            return None
-        facts = facts_from(stored.get("facts"))
-        return SeenMessage(conversation=facts.conversation if facts else "", facts=facts)
+        return None if stored is None else seen_from(stored)
 
     def index_tweet(self, m: NewMessage, expires_at: int) -> None:
         """Before the commit, an X post's thread: harmless without it (a retry writes it
@@ -179,6 +172,30 @@ class OnMessages:
     def __init__(self, messages: Messages) -> None:
         self.messages = messages
         self.client, self.table = messages.client, messages.table
+
+
+def seen_from(stored: Mapping[str, Any]) -> SeenMessage:
+    """An applied message, from its item."""
+    facts = facts_from(stored.get("facts"))
+    return SeenMessage(conversation=facts.conversation if facts else "", facts=facts)
+
+
+def message_keys(event: MessageEvent, claim: Mapping[str, Any],
+                 tweet_thread: str | None) -> list[dict[str, Any]]:
+    """Where an applied message's item is, in the order to look (`Messages.stored`): in the
+    conversation its claim says, or else the one its X post's tweet index says
+    (`tweet_thread`), or else its own thread's; at the claim's sort key, then at its own
+    time's."""
+    if "conversation_pk" in claim:
+        pk = str(claim["conversation_pk"])
+    elif tweet_thread:
+        pk = conversation_pk(event.platform, tweet_thread)
+    elif not is_x_post(event):
+        pk = conversation_pk(event.platform, event.thread)  # no claim: where it would go
+    else:
+        return []  # an X post with no tweet index: not applied
+    return [key(pk, sk) for sk in dict.fromkeys([str(claim.get("message_sk") or event_sk(event)),
+                                                 event_sk(event)])]
 
 
 def is_x_post(event: MessageEvent) -> bool:

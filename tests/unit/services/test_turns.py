@@ -31,7 +31,7 @@ def dm(mid: str, text: str = "my order never came", *, author: Person = ANN) -> 
 
 def applied(store: FakeConversationLog, event: MessageEvent) -> tuple[Conversation, Facts]:
     _, facts = inbound.apply(event, NOW, store, POLICIES)
-    c = store.load(Platform.MESSENGER, "dm-999-42")
+    c = store.table.load(Platform.MESSENGER, "dm-999-42")
     assert c is not None and facts is not None
     return c, facts
 
