@@ -61,11 +61,12 @@ class SweepReport:
     missed: int = 0  # alerts found not sent
     sent: int = 0  # messages the sweeper published
     failed: list[str] = field(default_factory=list)  # tried again at the next sweep
+    held: list[str] = field(default_factory=list)  # waiting for the inbound backlog: the same
 
     def as_dict(self) -> dict[str, int]:
         return {"buckets": self.buckets, "unfinished": self.unfinished,
                 "candidates": self.candidates, "missed": self.missed, "sent": self.sent,
-                "failed": len(self.failed)}
+                "failed": len(self.failed), "held": len(self.held)}
 
 
 def grace(policies: Policies) -> timedelta:
@@ -128,9 +129,9 @@ def sweep(deps: SweepDeps) -> SweepReport:
     report.missed = len(missed)
     if missed:
         ring = alerting.alert_checks(list(missed.values()), deps.alerting())
-        report.sent, report.failed = ring.sent, ring.failed
+        report.sent, report.failed, report.held = ring.sent, ring.failed, ring.held
     for bucket, keys in unfinished.items():
-        if not set(keys) & set(report.failed):
+        if not set(keys) & {*report.failed, *report.held}:
             deps.due_checks.done(bucket)  # finished by the sweeper: the next one passes over
     logger.info("swept", extra=report.as_dict())
     return report
