@@ -55,6 +55,13 @@ def url_event(method: str, target: str, headers: list[tuple[str, str]], body: by
     return event
 
 
+class _Front(ThreadingHTTPServer):
+    # A function URL does not refuse connections. socketserver's listen backlog of 5 did,
+    # under a burst of 48 senders while the process was busy elsewhere (the accept loop waits
+    # for the GIL): the kernel's overflowed queue reset them (ListenOverflows, syncookies).
+    request_queue_size = 128
+
+
 class FunctionUrlServer:
     def __init__(self, handler: Handler, host: str, port: int) -> None:
         self.handler = handler
@@ -84,7 +91,7 @@ class FunctionUrlServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the app logs what matters
 
-        self.httpd = ThreadingHTTPServer((host, port), Request)
+        self.httpd = _Front((host, port), Request)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="webhook-url",
                                         daemon=True)
