@@ -12,11 +12,11 @@ too) and the unanswered turns warned (must be all); how often the ring's last lo
 still open?) saved an alert, from the AnsweredBeforeAlert metric the ring emits, and how often
 a check was held while the inbound queue had a backlog (its answer may be queued), from
 AlertHeld; and the triage worker's time per message against its floor: the very AWS
-requests it made during the burst, replayed directly with boto3 on the same emulator, as many at once as the worker ran on
-average, with none of our code between them (run after the alerts are counted, as the replayed
-writes overwrite the stack's items). The stack is one process (moto included): the machine's
-load average is printed with the figures, as other work on the machine slows every one of
-them."""
+requests it made during the burst, replayed directly with boto3 on the same emulator, as many
+at once as the worker ran on average, with none of our code between them (run after the
+alerts are counted, as the replayed writes overwrite the stack's items). The stack is one
+process (moto included): the machine's load average is printed with the figures, as other
+work on the machine slows every one of them."""
 
 from __future__ import annotations
 
