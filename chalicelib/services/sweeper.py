@@ -10,7 +10,9 @@ It reads only what is due, never the whole table, in two ways:
   never reached the alarm clock), from their team's inbox index (GSI1, earliest deadline
   first): the highest level each has passed.
 Ringing goes through the alerting service with the same claims as the normal path, so the
-sweeper and a late normal ring never both page; a second sweep finds the alert sent.
+sweeper and a late normal ring never both page; a second sweep finds the alert sent. A check
+held for the inbound backlog (a policy's alert_hold longer than the grace) leaves its bucket
+unfinished: the next sweep rings it again.
 """
 
 from __future__ import annotations
