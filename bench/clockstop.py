@@ -9,13 +9,14 @@ its own requests, 0 if that came before the client had its 200; DynamoDB is also
 250 ms as a fallback); the alerts sent for turns answered before their warning time (must be
 0; answered: when the brand posted, i.e. its webhook was sent, as a slow webhook front is ours
 too) and the unanswered turns warned (must be all); how often the ring's last look (is the turn
-still open?) saved an alert, from the AnsweredBeforeAlert metric the ring emits; and the
-triage worker's time per message against its floor: the very AWS requests it made during the
-burst, replayed directly with boto3 on the same emulator, as many at once as the worker ran on
-average, with none of our code between them (run after the alerts are counted, as the replayed
-writes overwrite the stack's items). The stack is one process (moto included): the machine's
-load average is printed with the figures, as other work on the machine slows every one of
-them."""
+still open?) saved an alert, from the AnsweredBeforeAlert metric the ring emits, and how often
+a check was held while the inbound queue had a backlog (its answer may be queued), from
+AlertHeld; and the triage worker's time per message against its floor: the very AWS
+requests it made during the burst, replayed directly with boto3 on the same emulator, as many
+at once as the worker ran on average, with none of our code between them (run after the
+alerts are counted, as the replayed writes overwrite the stack's items). The stack is one
+process (moto included): the machine's load average is printed with the figures, as other
+work on the machine slows every one of them."""
 
 from __future__ import annotations
 
@@ -258,11 +259,13 @@ def _read_outbox(runtime: LocalRuntime, burst: Burst) -> None:
 
 
 class MetricTap:
-    """Sums one EMF metric from what the functions print (powertools writes each flush as one
-    JSON line on stdout, as Lambda's log does) and keeps those lines off the bench's output."""
+    """Sums EMF metrics by name from what the functions print (powertools writes each flush as
+    one JSON line on stdout, as Lambda's log does) and keeps those lines off the bench's
+    output."""
 
-    def __init__(self, name: str, out: TextIO) -> None:
-        self.name, self.out, self.total = name, out, 0.0
+    def __init__(self, names: tuple[str, ...], out: TextIO) -> None:
+        self.names, self.out = names, out
+        self.totals = dict.fromkeys(names, 0.0)
         self._pending = ""
         self._lock = threading.Lock()
 
@@ -272,8 +275,10 @@ class MetricTap:
             *lines, self._pending = self._pending.split("\n")
             for line in lines:
                 if line.startswith('{"_aws"'):
-                    value = json.loads(line).get(self.name, 0)
-                    self.total += sum(value) if isinstance(value, list) else value
+                    emf = json.loads(line)
+                    for name in self.names:
+                        value = emf.get(name, 0)
+                        self.totals[name] += sum(value) if isinstance(value, list) else value
                 else:
                     self.out.write(line + "\n")
         return len(text)
@@ -283,8 +288,8 @@ class MetricTap:
 
 
 @contextmanager
-def metric_tap(name: str) -> Iterator[MetricTap]:
-    tap, saved = MetricTap(name, sys.stdout), sys.stdout
+def metric_tap(*names: str) -> Iterator[MetricTap]:
+    tap, saved = MetricTap(names, sys.stdout), sys.stdout
     sys.stdout = tap
     try:
         yield tap
@@ -390,7 +395,8 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(n: int = N) -> dict[str, Any]:
-    with metric_tap("AnsweredBeforeAlert") as tap, local_stack(POLICIES) as runtime:
+    with metric_tap("AnsweredBeforeAlert", "AlertHeld") as tap, \
+            local_stack(POLICIES) as runtime:
         triage = next(p for p in runtime.pollers
                       if isinstance(p, QueuePoller) and p.function_name == "inbound_worker")
         burst = Burst()
@@ -400,7 +406,7 @@ def measure(n: int = N) -> dict[str, Any]:
             run_burst(runtime, n, burst=burst)
         finally:
             recorder.uninstall()
-        saved = tap.total
+        saved, held = tap.totals["AnsweredBeforeAlert"], tap.totals["AlertHeld"]
         floor_s, floor_wall = recorder.floor_seconds(runtime.aws.endpoint)
     stops = burst.clock_stop
     messages = sum(m for _, m, _ in recorder.invocations)
@@ -422,6 +428,9 @@ def measure(n: int = N) -> dict[str, Any]:
             burst.alerts_for_answered,
         "unanswered turns warned": f"{warned}/{len(burst.unanswered)}",
         "alerts the last look saved (AnsweredBeforeAlert, warm-up included)": int(saved),
+        # Each ring of a bucket that found a check to page while the inbound queue had a
+        # backlog: one check held over three rings counts 3.
+        "alert checks held for the inbound backlog (AlertHeld, one per ring)": int(held),
         "triage concurrency (peak/allowed)": f"{triage.peak_concurrency}/{triage.concurrency}",
         "triage invocations": len(recorder.invocations),
         "triage invocations in flight on average (the floor's threads)":

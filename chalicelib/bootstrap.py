@@ -270,7 +270,8 @@ def alerting_deps() -> AlertingDeps:
                         ack_links=ack_links(), public_url=settings().public_url, now=now,
                         default_team=policies().default_team, on_turn=conversations().update_turn,
                         digest_after=settings().digest_after, clock=alarm_clock(),
-                        resolution=policies().timer_resolution)
+                        resolution=policies().timer_resolution,
+                        inbound_backlog=inbound_queue(), alert_hold=policies().alert_hold)
 
 
 def sweep_deps() -> SweepDeps:

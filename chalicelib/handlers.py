@@ -5,11 +5,17 @@ A failed record comes back after a growing delay (2, 4, 8 s ... capped at 5 minu
 chalicelib/domain/retries.py) rather than the queue's visibility timeout: a throttled alert
 retried in seconds is still on time, and an outage of an hour is outlasted before the record is
 dead-lettered (resources.yaml sizes maxReceiveCount for it). Even a batch where every record
-failed is answered this way, not raised, for the same reason."""
+failed is answered this way, not raised, for the same reason.
+
+A bucket whose alerts are held for the inbound backlog (services/alerting.py `ChecksHeld`) is
+reported the same way, not as a failure: it climbs the same ladder, but never waits past its
+hold's end (domain/retries.py `held_wait`), so a one-minute hold takes a few receives."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -24,7 +30,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from chalicelib import bootstrap, observability
 from chalicelib.config import settings
 from chalicelib.domain.errors import StoreUnavailable
-from chalicelib.domain.retries import backoff
+from chalicelib.domain.retries import backoff, held_wait
 from chalicelib.services import (
     alerting,
     inbound,
@@ -52,31 +58,46 @@ def _inbound_processor() -> SqsFifoPartialProcessor:
     return processor
 
 
-def _ring_record(record: SQSRecord) -> None:
-    bucket = int(json.loads(record.body)["bucket"])
-    alerting.ring_bucket(bucket, bootstrap.alerting_deps())
+def _ring_records(holds: dict[str, datetime]) -> Callable[[SQSRecord], None]:
+    """Rings one record's bucket; a held one is noted (message id -> its hold's end) for
+    `_retry_soon`, then reported like a failure so the queue brings it back."""
+
+    def ring(record: SQSRecord) -> None:
+        bucket = int(json.loads(record.body)["bucket"])
+        try:
+            alerting.ring_bucket(bucket, bootstrap.alerting_deps())
+        except alerting.ChecksHeld as held:
+            holds[record.message_id] = held.until
+            raise
+
+    return ring
 
 
 def _inbound_record(record: SQSRecord) -> None:
     inbound.handle(json.loads(record.body), bootstrap.inbound_deps())
 
 
-def _retry_soon(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+def _retry_soon(event: dict[str, Any], response: dict[str, Any],
+                holds: dict[str, datetime] | None = None) -> dict[str, Any]:
     failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
     base, cap = settings().retry_base_seconds, settings().retry_cap_seconds
     for record in event.get("Records", []):
         if record.get("messageId") in failed:
             receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+            until = (holds or {}).get(record["messageId"])
+            wait = backoff(receives, base, cap) if until is None else held_wait(
+                receives, base, cap, (until - bootstrap.now()).total_seconds())
             bootstrap.redelivery().retry_in(record["eventSourceARN"], record["receiptHandle"],
-                                            backoff(receives, base, cap))
+                                            wait)
     return response
 
 
 @observability.flushes_metrics
 def ring_batch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    holds: dict[str, datetime] = {}  # this invocation's own: batches run side by side
     return _retry_soon(event, dict(process_partial_response(
-        event=event, record_handler=_ring_record, processor=_alerts_processor(),
-        context=context)))
+        event=event, record_handler=_ring_records(holds), processor=_alerts_processor(),
+        context=context)), holds)
 
 
 @observability.flushes_metrics

@@ -44,6 +44,14 @@ def answered_before_alert(platform: str, level: str) -> None:
     metrics.add_metadata(key="level", value=level)
 
 
+def alert_held(platform: str, level: str) -> None:
+    """An alert that would page waited for the inbound backlog (its answer may be queued):
+    how often agents were paged later, by at most the policy's alert_hold."""
+    metrics.add_metric(name="AlertHeld", unit=MetricUnit.Count, value=1)
+    metrics.add_metadata(key="platform", value=platform)
+    metrics.add_metadata(key="level", value=level)
+
+
 def listening(report: dict[str, int]) -> None:
     """What a listening run did: new posts found, and why a query could not search (a
     budget spent every day or a standing 429 means the query or its budget needs a look)."""

@@ -34,6 +34,17 @@ class SqsInboundQueue:
         except (ClientError, BotoCoreError) as error:
             raise QueueUnavailable(f"send to {self.queue_name}: {type(error).__name__}") from error
 
+    def waiting(self) -> int:
+        """Messages no worker has picked up yet (SQS's approximate count of visible ones; those
+        in flight are being applied now). The alerts hold while there are any."""
+        try:
+            attributes = self.client.get_queue_attributes(
+                QueueUrl=self.url, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+        except (ClientError, BotoCoreError) as error:
+            raise QueueUnavailable(
+                f"count {self.queue_name}: {type(error).__name__}") from error
+        return int(attributes.get("ApproximateNumberOfMessages", "0"))
+
 
 def _dedupe(value: str) -> str:
     """SQS allows 128 characters of [A-Za-z0-9!-/:-@[-`{-~]: hash anything longer or odd."""

@@ -8,6 +8,7 @@ ladder is still known, so the template can size maxReceiveCount for "at least an
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 
@@ -35,3 +36,11 @@ def shortest_ladder(max_receives: int, base: float, cap: float) -> float:
 
 def longest_ladder(max_receives: int, base: float, cap: float) -> float:
     return sum(step(n, base, cap) for n in range(1, max_receives + 1))
+
+
+def held_wait(receives: int, base: float, cap: float, seconds_left: float,
+              draw: Callable[[], float] = random.random) -> int:
+    """Seconds to hide a record held for `seconds_left` more (an alert waiting out the inbound
+    backlog, domain/backlog.py): the same growing ladder, so a hold takes a few receives of the
+    queue's maxReceiveCount, but never past the hold's end, when it alerts whatever happens."""
+    return max(1, min(backoff(receives, base, cap, draw), math.ceil(seconds_left)))

@@ -13,6 +13,10 @@ digest refused releases them, and the retry digests them again.
 
 Each check of a bucket succeeds or fails on its own: the others are sent, and the bucket is
 reported failed at the end so the queue retries it (the sent ones are skipped by their claims).
+
+While the inbound queue holds messages no worker has picked up, a check that would page is held
+(domain/backlog.py): its answer may be among them. The bucket is retried soon (ChecksHeld, not
+a failure), and once the check's hold has run out it pages whatever the backlog.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 
 from chalicelib import observability
-from chalicelib.domain import alerts
+from chalicelib.domain import alerts, backlog
 from chalicelib.domain.conversations import Conversation, Status
 from chalicelib.domain.oncall import Agent, Rota, on_call, recipients
 from chalicelib.domain.ports import AckGrant, AckLinks, AlertLog, ConversationStore
@@ -47,6 +51,22 @@ class ChecksFailed(RuntimeError):
     def __init__(self, bucket: int, keys: list[str]) -> None:
         super().__init__(f"bucket {bucket}: {len(keys)} check(s) failed")
         self.keys = keys
+
+
+class ChecksHeld(RuntimeError):
+    """Some checks of a bucket wait for the inbound backlog: the bucket is retried soon, by
+    `until` at the latest (the earliest end of their holds). Not a failure."""
+
+    def __init__(self, bucket: int, keys: list[str], until: datetime) -> None:
+        super().__init__(f"bucket {bucket}: {len(keys)} check(s) held until {until:%H:%M:%S}")
+        self.keys, self.until = keys, until
+
+
+class InboundBacklog(Protocol):
+    """Messages waiting in the inbound queue that no worker has picked up yet (port,
+    adapters/sqs_queue.py). Raises if it cannot tell."""
+
+    def waiting(self) -> int: ...
 
 
 class Notifier(Protocol):
@@ -82,6 +102,9 @@ class AlertingDeps:
     # The sweeper alerts even when the alarm clock is down: filing the next level is then
     # best effort (the sweeper finds that level too when it passes).
     next_level_best_effort: bool = False
+    # Read once per ring, only if a check would page; None: never hold.
+    inbound_backlog: InboundBacklog | None = None
+    alert_hold: timedelta = backlog.DEFAULT_ALERT_HOLD  # the policy file's alert_hold
 
 
 @dataclass
@@ -91,6 +114,8 @@ class RingReport:
     skipped: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     digested: int = 0
     failed: list[str] = field(default_factory=list)
+    held: list[str] = field(default_factory=list)  # waiting for the inbound backlog
+    held_until: datetime | None = None  # the earliest end of their holds
 
 
 def ring_bucket(bucket: int, deps: AlertingDeps) -> RingReport:
@@ -98,9 +123,11 @@ def ring_bucket(bucket: int, deps: AlertingDeps) -> RingReport:
     logger.info("bucket rang", extra={"bucket": bucket, "checks": report.checks,
                                       "sent": report.sent, "digested": report.digested,
                                       "skipped": dict(report.skipped),
-                                      "failed": len(report.failed)})
-    if report.failed:
+                                      "failed": len(report.failed), "held": len(report.held)})
+    if report.failed:  # its retry rings the held checks too
         raise ChecksFailed(bucket, report.failed)
+    if report.held and report.held_until is not None:
+        raise ChecksHeld(bucket, report.held, report.held_until)  # not done: rung again
     # The sweeper passes over a finished bucket with one small read.
     deps.due_checks.done(bucket)
     return report
@@ -127,9 +154,10 @@ def alert_checks(checks: list[DueCheck], deps: AlertingDeps) -> RingReport:
     report = RingReport()
     report.checks = len(checks)
     digests: Digests = defaultdict(list)
+    inbound = _Backlog(deps.inbound_backlog)
     for check in sorted(checks, key=lambda c: c.due_at):
         try:
-            _handle(check, deps, report, digests)
+            _handle(check, deps, report, digests, inbound)
         except Exception as error:  # one check must not sink its bucket
             logger.warning("check failed", extra={"check": check.key,
                                                   "error": type(error).__name__})
@@ -137,6 +165,39 @@ def alert_checks(checks: list[DueCheck], deps: AlertingDeps) -> RingReport:
     for (agent, team), covered in digests.items():
         _send_digest(agent, team, covered, deps, report)
     return report
+
+
+class _Backlog:
+    """The inbound backlog as one ring sees it: read at most once, and only when a check would
+    page (a bucket of answered turns costs no request)."""
+
+    def __init__(self, source: InboundBacklog | None) -> None:
+        self.source = source
+        self._waiting: int | None = None
+
+    def waiting(self) -> int:
+        if self._waiting is None:
+            self._waiting = 0
+            if self.source is not None:
+                try:
+                    self._waiting = self.source.waiting()
+                except Exception as error:  # cannot tell: alert as if there were none
+                    logger.warning("inbound backlog not read: alerts are not held",
+                                   extra={"error": type(error).__name__})
+        return self._waiting
+
+
+def _held(check: DueCheck, c: Conversation, deps: AlertingDeps, report: RingReport,
+          inbound: _Backlog) -> bool:
+    now, until = deps.now(), backlog.hold_until(check.due_at, deps.alert_hold)
+    if now >= until:
+        return False  # its hold ran out (or there is none): no need to read the backlog
+    if not backlog.holds(check.due_at, now, inbound.waiting(), deps.alert_hold):
+        return False
+    report.held.append(check.key)
+    report.held_until = min(until, report.held_until or until)
+    observability.alert_held(c.platform.value, check.level)
+    return True
 
 
 def _send_digest(agent: str, team: str, covered: list[_Pending], deps: AlertingDeps,
@@ -216,7 +277,7 @@ def _file_next(check: DueCheck, c: Conversation, deps: AlertingDeps) -> None:
 
 
 def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
-            digests: Digests) -> None:
+            digests: Digests, inbound: _Backlog) -> None:
     c = deps.conversations.get(check.conversation)
     reason = _skip_reason(check, c)
     if reason == "acknowledged" and c is not None and check.level == "breach" \
@@ -227,6 +288,8 @@ def _handle(check: DueCheck, deps: AlertingDeps, report: RingReport,
         if reason == "answered" and c is not None:
             observability.answered_before_alert(c.platform.value, check.level)
         return
+    if _held(check, c, deps, report, inbound):
+        return  # before anything is filed or claimed: the retry starts this check afresh
     _file_next(check, c, deps)
     now = deps.now()
     if check.level == "breach" and deps.on_turn is not None:

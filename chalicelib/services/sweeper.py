@@ -10,7 +10,9 @@ It reads only what is due, never the whole table, in two ways:
   never reached the alarm clock), from their team's inbox index (GSI1, earliest deadline
   first): the highest level each has passed.
 Ringing goes through the alerting service with the same claims as the normal path, so the
-sweeper and a late normal ring never both page; a second sweep finds the alert sent.
+sweeper and a late normal ring never both page; a second sweep finds the alert sent. A check
+held for the inbound backlog (a policy's alert_hold longer than the grace) leaves its bucket
+unfinished: the next sweep rings it again.
 """
 
 from __future__ import annotations
@@ -61,11 +63,12 @@ class SweepReport:
     missed: int = 0  # alerts found not sent
     sent: int = 0  # messages the sweeper published
     failed: list[str] = field(default_factory=list)  # tried again at the next sweep
+    held: list[str] = field(default_factory=list)  # waiting for the inbound backlog: the same
 
     def as_dict(self) -> dict[str, int]:
         return {"buckets": self.buckets, "unfinished": self.unfinished,
                 "candidates": self.candidates, "missed": self.missed, "sent": self.sent,
-                "failed": len(self.failed)}
+                "failed": len(self.failed), "held": len(self.held)}
 
 
 def grace(policies: Policies) -> timedelta:
@@ -128,9 +131,9 @@ def sweep(deps: SweepDeps) -> SweepReport:
     report.missed = len(missed)
     if missed:
         ring = alerting.alert_checks(list(missed.values()), deps.alerting())
-        report.sent, report.failed = ring.sent, ring.failed
+        report.sent, report.failed, report.held = ring.sent, ring.failed, ring.held
     for bucket, keys in unfinished.items():
-        if not set(keys) & set(report.failed):
+        if not set(keys) & {*report.failed, *report.held}:
             deps.due_checks.done(bucket)  # finished by the sweeper: the next one passes over
     logger.info("swept", extra=report.as_dict())
     return report

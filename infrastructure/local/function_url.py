@@ -57,9 +57,10 @@ def url_event(method: str, target: str, headers: list[tuple[str, str]], body: by
     return event
 
 
-class _Server(ThreadingHTTPServer):
-    # A burst of deliveries (bench/clockstop.py sends 48 at once) waits to be accepted, as at
-    # a Function URL; the default backlog of 5 overflowed on a loaded machine and reset them.
+class _Front(ThreadingHTTPServer):
+    # A function URL does not refuse connections. socketserver's listen backlog of 5 did,
+    # under a burst of 48 senders while the process was busy elsewhere (the accept loop waits
+    # for the GIL): the kernel's overflowed queue reset them (ListenOverflows, syncookies).
     request_queue_size = 128
 
 
@@ -94,7 +95,7 @@ class FunctionUrlServer:
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # the app logs what matters
 
-        self.httpd = _Server((host, port), Request)
+        self.httpd = _Front((host, port), Request)
         self.httpd.daemon_threads = True
         self._thread = threading.Thread(target=self.httpd.serve_forever, name="webhook-url",
                                         daemon=True)

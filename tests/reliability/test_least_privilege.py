@@ -312,3 +312,19 @@ def test_the_webhook_path_calls_nothing_its_role_does_not_allow_and_uses_all_of_
     granted = {(action, _logical(r)) for actions, resources in allowed for action in actions
                for r in resources if not action.startswith("logs:")}
     assert granted == made
+
+
+def test_the_functions_that_ring_may_count_the_inbound_backlog(template) -> None:
+    """An alert is held while the inbound queue has a backlog (services/alerting.py): the alert
+    worker and the sweeper find the queue by name and may read its count. Without it every
+    ring would log that the backlog was not read, and never hold."""
+    inbound = {"Fn::GetAtt": ["InboundQueue", "Arn"]}
+    for function in ("AlertWorker", "Sweeper"):
+        props = template["Resources"][function]["Properties"]
+        assert props["Environment"]["Variables"]["REPLYWINDOW_INBOUND_QUEUE"] == {
+            "Fn::GetAtt": ["InboundQueue", "QueueName"]}
+        role = props["Role"]["Fn::GetAtt"][0]
+        allowed = set().union(*[{str(a) for a in _as_list(s["Action"])}
+                                for r, s in _statements(template) if r == role
+                                and s["Effect"] == "Allow" and inbound in _as_list(s["Resource"])])
+        assert {"sqs:GetQueueUrl", "sqs:GetQueueAttributes"} <= allowed, function
