@@ -1,12 +1,14 @@
-"""The ingest path's items as its three adapters share them (claims.py for the webhook,
-conversation_log.py for the inbound worker, reply_log.py for the agent's reply).
+"""The ingest path's items as its two adapters share them (conversation_log.py for the inbound
+worker, reply_log.py for the agent's reply).
 
 Applying a message is single writes, not a transaction (a transaction bills every item twice):
 the conversation's versioned put is the commit (it names its last message and what that did),
 then idempotent bookkeeping (the turn, the customer, and last the message itself, which marks
-it done). A message's claim says where it will be (its conversation, or for an X post the tweet
-index the worker writes), so finishing needs no write to the claim. The worker runs each
-conversation's messages in FIFO order, so a stop anywhere is finished by the redelivery.
+it done). A customer's message is kept where its own time puts it (`event_sk`), so nothing but
+the message says it was applied: the webhook writes no claim. An agent's reply writes a claim
+saying where it is kept (its echo carries another time); an X post's thread is in the tweet
+index the worker writes. The worker runs each conversation's messages in FIFO order, so a stop
+anywhere is finished by the redelivery.
 """
 
 from __future__ import annotations
@@ -60,8 +62,12 @@ class Messages:
         """The message id's claim, or {} when it has none."""
         return self.get(claim_key(platform, message_id), "read claim") or {}
 
+    def tweet_index(self, tweet_id: str) -> dict[str, Any]:
+        """An applied X post's thread and (since written with it) `message_sk`, or {}."""
+        return self.get(key(tweet_pk(tweet_id), TWEET_SK), "read tweet index") or {}
+
     def thread_of_tweet(self, tweet_id: str) -> str | None:
-        item = self.get(key(tweet_pk(tweet_id), TWEET_SK), "read tweet index")
+        item = self.tweet_index(tweet_id)
         return str(item["thread"]) if item else None
 
     def conversation_pk(self, platform: Platform, message_id: str,
@@ -91,13 +97,14 @@ class Messages:
 
     def seen(self, event: MessageEvent) -> SeenMessage | None:
         # A customer's message is kept where its own time puts it: no claim read. A brand
-        # message may be an agent's reply, kept where the agent API's claim says.
+        # message may be an agent's reply, kept where the agent API's claim says, or a post
+        # done with elsewhere; else it too is where its own time puts it.
         if event.direction is Direction.IN:
             claim: dict[str, Any] = {}
         else:
             claim = self.claim(event.platform, event.message_id)
-            if not claim:
-                return None
+            if claim.get("elsewhere") or claim.get("erased"):
+                return SeenMessage(conversation="", facts=None)
         stored = self.stored(event, claim)
         if stored is None:
             return None
@@ -112,7 +119,9 @@ class Messages:
             with aws_errors("store tweet index"):
                 self.client.put_item(TableName=self.table, Item=to_item({
                     "PK": tweet_pk(event.message_id), "SK": TWEET_SK, "thread": c.thread,
-                    "conversation": c.id, "expires_at": expires_at}))
+                    "conversation": c.id, "expires_at": expires_at,
+                    # Where the post will be kept: its deletion knows nothing else of it.
+                    "message_sk": message_sk(m.facts.message_id, m.facts.message_at)}))
 
     def commit(self, m: NewMessage, expires_at: int) -> None:
         """The conversation's versioned put: the message is applied once this succeeds."""
