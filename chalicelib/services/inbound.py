@@ -107,7 +107,8 @@ def erase(deleted: MessageDeleted, log: ConversationLog, receives: int) -> str:
     the message was never stored (never delivered, a brand post, an erased customer's). An X
     post's deletion travels in a group of its own: finding nothing, it is retried up to
     ERASE_RECEIVES receives in case the post is still queued, then done ("erase_unknown"),
-    never dead-lettered."""
+    never dead-lettered. Not covered: a message whose send failed at the webhook (answered
+    503) and whose platform retry comes only after its deletion is kept with its text."""
     if log.erase(deleted):
         return "erased"
     if deleted.thread is None and receives < ERASE_RECEIVES:
