@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.codec import from_item
 from chalicelib.domain.conversations import Outcome
-from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
+from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable, VersionConflict
 from chalicelib.domain.events import (
     Channel,
     Direction,
@@ -361,3 +361,61 @@ def test_a_message_is_kept_under_the_key_items_always_had(aws: Built) -> None:
     seen = bootstrap.conversation_log().seen(event)
     assert seen is not None and seen.facts is not None
     assert seen.facts.message_at == event.created_at
+
+
+def comment(thread: str, *, at: datetime, listening: bool) -> MessageEvent:
+    return MessageEvent(platform=Platform.FACEBOOK, thread=thread, message_id="c_7",
+                        direction=Direction.IN, channel=Channel.PUBLIC, brand_id="999",
+                        customer=ANN, author=ANN, text="@Acme my parcel?", created_at=at,
+                        reply_to=None if listening else "c_1", summoned=listening,
+                        found_by_listening=listening)
+
+
+@pytest.mark.parametrize("feed_first", [True, False])
+def test_a_comment_by_the_feed_and_as_a_mention_is_stored_once(aws: Built,
+                                                               feed_first: bool) -> None:
+    """A reply under a comment comes by the Page's feed (its parent's thread) and as a
+    mention (its own), and an Instagram mention carries only our receipt time: the worker's
+    claim on a Meta comment's id finds the copy applied first, in either order and later."""
+    feed = comment("c-c_1", at=NOW - timedelta(seconds=30), listening=False)
+    mention = comment("c-c_7", at=NOW - timedelta(seconds=20), listening=True)
+    first, second = (feed, mention) if feed_first else (mention, feed)
+    ingest([first], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
+    ingest([second], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
+    later = {"event": second.model_copy(update={"created_at": NOW}).model_dump(mode="json"),
+             "received_at": NOW.isoformat()}
+    assert inbound.handle(later, bootstrap.inbound_deps()) == "duplicate"
+    messages = [i for i in table_items("CONV#") if i["SK"]["S"].startswith("MSG#")]
+    assert len(messages) == 1 and messages[0]["PK"]["S"] == f"CONV#facebook#{first.thread}"
+    assert len([i for i in table_items("CONV#") if i["SK"]["S"] == "META"]) == 1
+
+
+def test_two_copies_of_a_comment_applied_at_once_are_stored_once(aws: Built) -> None:
+    """Their groups differ, so they may race: the claim's condition lets one through."""
+    store = bootstrap.conversation_log()
+    copies = [comment("c-c_1", at=NOW, listening=False),
+              comment("c-c_7", at=NOW, listening=True)]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def apply(event: MessageEvent) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(inbound.apply(event, NOW, store, bootstrap.policies())[0])
+        except BaseException as error:  # the loser's queue retry, below
+            errors.append(error)
+
+    threads = [threading.Thread(target=apply, args=(c,)) for c in copies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert "turn_opened" in outcomes
+    assert all(isinstance(e, VersionConflict) for e in errors)  # the loser: the queue retries
+    assert [inbound.apply(e, NOW, store, bootstrap.policies())[0] for e in copies] == [
+        "duplicate", "duplicate"]
+    messages = [i for i in table_items("CONV#") if i["SK"]["S"].startswith("MSG#")]
+    assert len(messages) == 1

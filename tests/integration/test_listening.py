@@ -204,7 +204,7 @@ def test_instagram_and_page_mentions_open_their_own_conversations_and_are_answer
         mentions = fixture("instagram/restfb_ig_mentions.json")
         assert post_webhook(client, "meta", mentions)["events"] == {"accepted": 1}
         assert post_webhook(client, "meta", page_comment)["events"] == {"accepted": 1}
-        assert post_webhook(client, "meta", feed)["events"] == {"duplicate": 1}
+        assert post_webhook(client, "meta", feed)["events"] == {"accepted": 1}
         inbox = json.loads(client.http.get("/api/conversations", headers=ADMIN).body)
         mention = "/api/conversations/instagram.mention-17887498072083520_17887498072083520"
         private = client.http.post(f"{mention}/replies", headers=ADMIN,

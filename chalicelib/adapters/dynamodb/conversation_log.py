@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, value
-from chalicelib.adapters.dynamodb.messages import OnMessages
+from chalicelib.adapters.dynamodb.messages import OnMessages, has_claim
 from chalicelib.adapters.dynamodb.records import (
     ERASED_SK,
     MESSAGE,
@@ -25,7 +25,7 @@ from chalicelib.adapters.dynamodb.records import (
     message_at,
 )
 from chalicelib.domain.conversations import Conversation, Outcome
-from chalicelib.domain.events import Direction, MessageDeleted, MessageEvent, Platform
+from chalicelib.domain.events import MessageDeleted, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, committed
 from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage
 
@@ -59,15 +59,16 @@ class DynamoConversationLog(OnMessages):
     def record(self, message: NewMessage) -> None:
         expires_at = self.messages.expires_at()
         self.messages.index_tweet(message, expires_at)
+        self.messages.claim_where(message, expires_at)
         self.messages.commit(message, expires_at)
         self.messages.finish(message.event, message.conversation, message.facts, expires_at)
 
     def finish_applied(self, event: MessageEvent, conversation: Conversation,
                        received_at: datetime) -> Facts | None:
-        # Only an agent's reply has a claim (where the agent API put it, not where its echo
-        # says); a customer's message is where its own time puts it.
-        claim = ({} if event.direction is Direction.IN
-                 else self.messages.claim(event.platform, event.message_id))
+        # An agent's reply's claim says where the agent API put it (not where its echo says),
+        # a Meta comment's where the worker did; others are where their own time puts them.
+        claim = (self.messages.claim(event.platform, event.message_id) if has_claim(event)
+                 else {})
         stored = self.messages.stored(event, claim)
         if stored is not None:
             return facts_from(stored.get("facts"))  # finished after all

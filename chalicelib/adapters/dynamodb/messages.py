@@ -22,6 +22,7 @@ from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_it
 from chalicelib.adapters.dynamodb.records import (
     PROFILE,
     TWEET_SK,
+    claim_item,
     claim_key,
     conversation_pk,
     customer_pk,
@@ -36,6 +37,7 @@ from chalicelib.adapters.dynamodb.records import (
 )
 from chalicelib.adapters.dynamodb.writes import put_conversation, update_turn
 from chalicelib.domain.conversations import Conversation, Outcome
+from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.ports import NewMessage, SeenMessage
@@ -70,41 +72,65 @@ class Messages:
         item = self.tweet_index(tweet_id)
         return str(item["thread"]) if item else None
 
-    def conversation_pk(self, platform: Platform, message_id: str,
-                        claim: Mapping[str, Any]) -> str | None:
-        """Where the claim says; an X post's claim cannot say (only the worker knows its
-        thread): the tweet index it writes before its commit does."""
-        if "conversation_pk" in claim:
-            return str(claim["conversation_pk"])
-        thread = self.thread_of_tweet(message_id) if platform is Platform.X else None
-        return conversation_pk(platform, thread) if thread else None
-
     def stored(self, event: MessageEvent, claim: Mapping[str, Any]) -> dict[str, Any] | None:
         """The message's item if the worker finished it (it is written last), else None. It
-        is looked for where its claim says, and where its own time puts it (they differ for
-        an agent's reply and its echo, which carries the platform's time)."""
-        pk = self.conversation_pk(event.platform, event.message_id, claim)
-        if pk is None and not is_x_post(event):
-            pk = conversation_pk(event.platform, event.thread)  # no claim: where it would go
+        is looked for where its claim says, or an X post's tweet index (a post read by
+        listening and delivered by webhook may carry its time to another precision), and
+        where its own time puts it (they differ for an agent's reply and its echo, which
+        carries the platform's time)."""
+        index = (self.tweet_index(event.message_id)
+                 if is_x_post(event) and "conversation_pk" not in claim else {})
+        pk = (str(claim["conversation_pk"]) if "conversation_pk" in claim
+              else conversation_pk(event.platform, str(index["thread"])) if index
+              else None if is_x_post(event)  # not indexed: not applied
+              else conversation_pk(event.platform, event.thread))  # where it would go
         if pk is None:
             return None
-        for sk in dict.fromkeys([str(claim.get("message_sk") or event_sk(event)),
-                                 event_sk(event)]):
+        for sk in dict.fromkeys(str(s) for s in (claim.get("message_sk"),
+                                                 index.get("message_sk"), event_sk(event))
+                                if s):
             item = self.get(key(pk, sk), "read message")
             if item is not None:
                 return item
         return None
 
+    def claim_where(self, m: NewMessage, expires_at: int) -> None:
+        """Before the commit, a Meta comment's claim says where it is kept: the same comment
+        comes by the Page's feed and as a mention, under two threads (and an Instagram
+        mention carries no time of its own), so only its id finds it. A claim already saying
+        elsewhere means the other copy is being applied: VersionConflict, and the queue's
+        retry finds that copy applied."""
+        event, c = m.event, m.conversation
+        if not has_claim(event) or event.direction is Direction.OUT:
+            return
+        where = {"conversation_pk": conversation_pk(c.platform, c.thread),
+                 "message_sk": message_sk(m.facts.message_id, m.facts.message_at)}
+        with aws_errors("store claim"):
+            try:
+                self.client.put_item(
+                    TableName=self.table, Item=to_item(claim_item(
+                        event.platform, event.message_id, expires_at,
+                        received_at=m.received_at.isoformat(), **where)),
+                    ConditionExpression="attribute_not_exists(PK) OR "
+                                        "(conversation_pk = :pk AND message_sk = :sk)",
+                    ExpressionAttributeValues={":pk": value(where["conversation_pk"]),
+                                               ":sk": value(where["message_sk"])})
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                raise VersionConflict(f"{event.platform}:{event.message_id} kept elsewhere"
+                                      ) from error
+
     def seen(self, event: MessageEvent) -> SeenMessage | None:
         # A customer's message is kept where its own time puts it: no claim read. A brand
         # message may be an agent's reply, kept where the agent API's claim says, or a post
         # done with elsewhere; else it too is where its own time puts it.
-        if event.direction is Direction.IN:
+        if not has_claim(event):
             claim: dict[str, Any] = {}
         else:
             claim = self.claim(event.platform, event.message_id)
             if claim.get("elsewhere") or claim.get("erased"):
                 return SeenMessage(conversation="", facts=None)
+            if event.direction is Direction.IN and not claim:
+                return None  # a Meta comment is claimed before its commit: not applied
         stored = self.stored(event, claim)
         if stored is None:
             return None
@@ -188,6 +214,16 @@ class OnMessages:
     def __init__(self, messages: Messages) -> None:
         self.messages = messages
         self.client, self.table = messages.client, messages.table
+
+
+def has_claim(event: MessageEvent) -> bool:
+    """Whether the message may have a claim saying where it is: a brand message (an agent's
+    reply, or a post done with elsewhere) and a comment on Facebook or Instagram (the worker
+    claims it: the feed and a mention deliver it under two threads). Others are found where
+    their own time puts them."""
+    return event.direction is Direction.OUT or (
+        event.channel is Channel.PUBLIC and event.platform in (Platform.FACEBOOK,
+                                                               Platform.INSTAGRAM))
 
 
 def is_x_post(event: MessageEvent) -> bool:
