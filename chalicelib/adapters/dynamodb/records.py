@@ -75,8 +75,8 @@ def claim_item(platform: Platform | str, message_id: str, expires_at: int,
     `conversation_pk`, `message_sk`), so its echo is a duplicate; the worker claims a Meta
     comment the same way (the feed and a mention deliver it under two threads); a brand
     message stored nowhere keeps only that it was done with (`elsewhere`), an erased
-    customer's message `erased`. The webhook writes none (its queue's deduplication id and the worker's applied
-    check drop redeliveries)."""
+    customer's message `erased`. The webhook writes none (its queue's deduplication id and
+    the worker's applied check drop redeliveries)."""
     return {"PK": claim_pk(platform, message_id), "SK": CLAIM_SK, **fields,
             "expires_at": expires_at}
 
