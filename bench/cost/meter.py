@@ -132,6 +132,8 @@ def item_kind(body: dict[str, Any]) -> str:
             return "claim"  # a read, or an update (a brand post elsewhere)
         if "erased" in item:  # a customer's erasure: its messages' tombstones
             return "claim (an erased message)"
+        if "ConditionExpression" in body:  # only the worker's claim of a Meta comment
+            return "claim (a Meta comment's location)"
         return "claim (an agent reply's location)"
     pk_kind, sk_kind = pk.split("#")[0], sk.split("#")[0]
     return pk_kind + (f"/{sk_kind}" if sk_kind.isupper() and sk_kind != pk_kind else "")

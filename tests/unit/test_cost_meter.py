@@ -64,5 +64,7 @@ def test_writes_are_split_by_the_kind_the_adapters_key_builders_give() -> None:
     assert item_kind({"Key": claim["Item"]}) == "claim"
     assert item_kind({"Item": claim["Item"] | {"erased": {"BOOL": True}}}) == (
         "claim (an erased message)")
+    assert item_kind(claim | {"ConditionExpression": "attribute_not_exists(PK)"}) == (
+        "claim (a Meta comment's location)")
     assert item_kind({"Item": item(turn_sk(3))}) == "CONV/TURN"
     assert item_kind({"Item": item()}) == "CONV/META"
