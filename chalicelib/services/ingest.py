@@ -129,7 +129,7 @@ def _body(event: MessageEvent | MessageDeleted, received_at: datetime) -> dict[s
 def _deletion_group(event: MessageDeleted) -> str:
     """The message's own group when the thread is known. An X post's is not (its group is the
     tweet it answers): its deletion goes alone, and the worker retries a few times if it finds
-    no post yet (services/inbound.py `_erase`)."""
+    no post yet (services/inbound.py `erase`)."""
     if event.thread is not None:
         return f"{event.platform.value}.{event.thread}"
     return f"{event.platform.value}.d-{event.message_id}"
