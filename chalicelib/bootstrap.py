@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from chalicelib.adapters.dynamodb.ack_links import DynamoAckLinks
     from chalicelib.adapters.dynamodb.alert_log import DynamoAlertLog
     from chalicelib.adapters.dynamodb.channels import DynamoChannels
-    from chalicelib.adapters.dynamodb.claims import DynamoClaims
     from chalicelib.adapters.dynamodb.conversation_log import DynamoConversationLog
     from chalicelib.adapters.dynamodb.conversations import DynamoConversations
     from chalicelib.adapters.dynamodb.customer_data import DynamoCustomerData
@@ -386,13 +385,6 @@ def messages() -> Messages:
 
 
 @_once
-def claims() -> DynamoClaims:
-    from chalicelib.adapters.dynamodb.claims import DynamoClaims
-
-    return DynamoClaims(messages())
-
-
-@_once
 def conversation_log() -> DynamoConversationLog:
     from chalicelib.adapters.dynamodb.conversation_log import DynamoConversationLog
 
@@ -422,7 +414,7 @@ def inbound_deps() -> InboundDeps:
 def ingest_deps() -> IngestDeps:
     from chalicelib.services.ingest import IngestDeps
 
-    return IngestDeps(claims=claims(), queue=inbound_queue(), now=now,
+    return IngestDeps(queue=inbound_queue(), now=now,
                       channels=channel_log(), accepts=policies().accepts,
                       health_channel=policies().health_channel)
 

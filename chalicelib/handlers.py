@@ -74,7 +74,8 @@ def _ring_records(holds: dict[str, datetime]) -> Callable[[SQSRecord], None]:
 
 
 def _inbound_record(record: SQSRecord) -> None:
-    inbound.handle(json.loads(record.body), bootstrap.inbound_deps())
+    receives = int(record.raw_event.get("attributes", {}).get("ApproximateReceiveCount", "1"))
+    inbound.handle(json.loads(record.body), bootstrap.inbound_deps(), receives)
 
 
 def _retry_soon(event: dict[str, Any], response: dict[str, Any],

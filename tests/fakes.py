@@ -11,12 +11,10 @@ from typing import Any
 from chalicelib.domain.conversations import Conversation, Outcome
 from chalicelib.domain.errors import (
     AlertInFlight,
-    AlreadyStored,
     QueueUnavailable,
-    StoreUnavailable,
     VersionConflict,
 )
-from chalicelib.domain.events import Channel, MessageEvent, Platform
+from chalicelib.domain.events import Channel, MessageDeleted, MessageEvent, Platform
 from chalicelib.domain.facts import Facts
 from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage, Snapshot
 
@@ -33,7 +31,7 @@ class FakeMessageTable:
         self.tweets: dict[str, str] = {}
         self.customers: dict[tuple[Platform, str], CustomerProfile] = {}
         self.turns: dict[tuple[str, int], dict[str, Any]] = {}
-        self.accepted: dict[tuple[Platform, str], datetime] = {}
+        self.accepted: dict[tuple[Platform, str], datetime] = {}  # agents' replies' claims
         self.elsewhere: set[tuple[Platform, str]] = set()
         self.erased: dict[tuple[Platform, str], datetime] = {}  # customers' tombstones
         self.lock = threading.Lock()
@@ -42,6 +40,8 @@ class FakeMessageTable:
         return self.conversations.get((platform, thread))
 
     def seen(self, event: MessageEvent) -> SeenMessage | None:
+        if (event.platform, event.message_id) in self.elsewhere:
+            return SeenMessage(conversation="", facts=None)
         return self.applied.get((event.platform, event.message_id))
 
     def commit(self, message: NewMessage) -> None:
@@ -69,44 +69,6 @@ class FakeMessageTable:
                 self.turns[(c.id, c.turn)] = {"opened_at": c.turn_opened_at}
             elif message.outcome is Outcome.TURN_ANSWERED:
                 self.turns[(c.id, c.turn)]["response_seconds"] = message.response_seconds
-
-
-class FakeClaims:
-    """services/ingest.py `Claims`."""
-
-    def __init__(self, table: FakeMessageTable | None = None) -> None:
-        self.table = table or FakeMessageTable()
-
-    def accept(self, event: MessageEvent, received_at: datetime) -> None:
-        t, claim = self.table, (event.platform, event.message_id)
-        with t.lock:
-            if claim in t.accepted:
-                raise AlreadyStored(event.message_id,
-                                    applied=claim in t.applied or claim in t.elsewhere)
-            t.accepted[claim] = received_at
-
-    def _applied(self, platform: Platform, message_id: str) -> dict[str, Any] | None:
-        t = self.table
-        message = t.messages.get((platform, message_id))
-        if message is None and (platform, message_id) in t.elsewhere:
-            return None
-        if message is None and (platform, message_id) in t.accepted:
-            raise StoreUnavailable("message accepted but not applied yet")
-        return message
-
-    def edit(self, platform: Platform, message_id: str, text: str) -> bool:
-        message = self._applied(platform, message_id)
-        if message is None:
-            return False
-        message.update(text=text, edited=True)
-        return True
-
-    def erase(self, platform: Platform, message_id: str, deleted_at: datetime) -> bool:
-        message = self._applied(platform, message_id)
-        if message is None:
-            return False
-        message.update(text="", deleted=True, deleted_at=deleted_at)
-        return True
 
 
 class FakeConversationLog:
@@ -142,7 +104,8 @@ class FakeConversationLog:
     def record(self, message: NewMessage) -> None:
         self.table.commit(message)
 
-    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
+    def finish_applied(self, event: MessageEvent, conversation: Conversation,
+                       received_at: datetime) -> Facts | None:
         # The table's commit is atomic: an applied message always has its facts.
         seen = self.table.seen(event)
         return seen.facts if seen else None
@@ -150,8 +113,20 @@ class FakeConversationLog:
     def pass_over(self, platform: Platform, message_id: str) -> None:
         self.table.elsewhere.add((platform, message_id))
 
-    def bury(self, platform: Platform, message_id: str) -> None:
-        self.table.elsewhere.add((platform, message_id))
+    def edit(self, event: MessageEvent) -> bool:
+        message = self.table.messages.get((event.platform, event.message_id))
+        if message is None:
+            return False
+        if not message.get("deleted"):
+            message.update(text=event.text, edited=True)
+        return True
+
+    def erase(self, deleted: MessageDeleted) -> bool:
+        message = self.table.messages.get((deleted.platform, deleted.message_id))
+        if message is None:
+            return False
+        message.update(text="", deleted=True, deleted_at=deleted.deleted_at)
+        return True
 
 
 class FakeReplyLog:
@@ -182,6 +157,10 @@ class FakeQueue:
             return
         self._dedupe.add(dedupe_id)
         self.sent.append((group, dedupe_id, dict(body)))
+
+    def window_passes(self) -> None:
+        """FIFO deduplication lasts 5 minutes: a later send of the same id goes through."""
+        self._dedupe.clear()
 
 
 class FakeConversations:

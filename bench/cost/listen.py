@@ -2,7 +2,7 @@
 over HTTP (tests/platform_fake.py) and in-process moto with every resource of resources.yaml.
 
 Two runs are measured: a quiet one (X answers `result_count: 0`) and a busy one (a full page
-of 100 hits, each claimed and queued like a webhook's message). Printed: X requests a day per
+of 100 hits, each queued like a webhook's message). Printed: X requests a day per
 query at its period, AWS requests and DynamoDB units per run, the run's time, and the month's
 AWS bill for the poller itself (the hits' own processing is the same as any message's, priced
 by the day's replay). The time is measured here, on a shared machine, with moto in-process:

@@ -151,8 +151,10 @@ def item_kind(body: dict[str, Any]) -> str:
     if pk.startswith(records.CLAIM):
         if "Item" not in body:
             return "claim"  # a read, or an update (a brand post elsewhere)
-        if "ConditionExpression" in body:  # only the webhook's put of a claim is conditional
-            return "webhook claim"
+        if "erased" in item:  # a customer's erasure: its messages' tombstones
+            return "claim (an erased message)"
+        if "ConditionExpression" in body:  # only the worker's claim of a Meta comment
+            return "claim (a Meta comment's location)"
         return "claim (an agent reply's location)"
     pk_kind, sk_kind = pk.split("#")[0], sk.split("#")[0]
     return pk_kind + (f"/{sk_kind}" if sk_kind.isupper() and sk_kind != pk_kind else "")

@@ -99,16 +99,6 @@ class MalformedPayload(ValueError):
     """The body is not of the platform's shape: answered 400 with this reason, nothing written."""
 
 
-class AlreadyStored(Exception):
-    """This platform message id was stored before: a redelivery, not a new message.
-
-    `applied`: it has reached its conversation already (not only been accepted)."""
-
-    def __init__(self, message_id: str, *, applied: bool = True) -> None:
-        super().__init__(message_id)
-        self.applied = applied
-
-
 class VersionConflict(Exception):
     """Another writer changed the conversation since it was read: reload and try again."""
 

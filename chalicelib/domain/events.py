@@ -101,6 +101,9 @@ class MessageDeleted(_Frozen):
     message_id: str
     deleted_at: datetime
     author_id: str | None = None
+    # The conversation's thread when the payload shows it (a DM, a comment): the deletion is
+    # then queued in its message's group, so it applies after it. An X post's is not known.
+    thread: str | None = None
 
     _check_deleted = field_validator("deleted_at")(_aware)
 

@@ -5,7 +5,7 @@ A search sweep reads from the newest post back to the cursor (`since_id`), page 
 finished sweep moves the cursor, to the newest post its first page saw; a sweep stopped midway
 (429, the daily budget, the page limit of one run) keeps its next page and resumes there, so
 nothing between the old cursor and the new one is skipped. A post read twice is harmless: the
-ingest claims each message id once.
+inbound worker applies each message id once.
 """
 
 from __future__ import annotations

@@ -1,14 +1,17 @@
-"""Ingest a webhook delivery: claim each message id once, then queue the message.
+"""Ingest a webhook delivery: queue each message, its edits and its deletions.
 
-The webhook answers the platform fast: one conditional put (the message id's claim) and one FIFO
-send per message, the floor for "nothing accepted is ever lost or duplicated". A retried
-delivery whose first send may have failed sends again; FIFO deduplication, or the worker's
-applied check after its 5 minutes, absorbs the second. The conversation itself is built by
-the worker (services/inbound.py).
+The webhook answers the platform fast: one FIFO send per event and no write, the floor for
+"nothing accepted is ever lost". Duplicates are the worker's to drop: the send's
+deduplication id (`<platform>:<message id>`) absorbs a redelivery within SQS's 5 minutes, and
+the worker's applied check (services/inbound.py, the message found where its own time puts it)
+any later one. An edit and a deletion are queued in their message's group (the conversation's,
+when the payload shows it), so the worker applies them after it. The conversation itself is
+built by the worker.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -17,7 +20,6 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from chalicelib.domain.errors import AlreadyStored
 from chalicelib.domain.events import (
     Channel,
     ChannelSignal,
@@ -39,23 +41,6 @@ class InboundQueue(Protocol):
     def send(self, body: Mapping[str, Any], *, group: str, dedupe_id: str) -> None: ...
 
 
-class Claims(Protocol):
-    """The webhook's claims on platform message ids (adapters/dynamodb/claims.py)."""
-
-    def accept(self, event: MessageEvent, received_at: datetime) -> None:
-        """Claim the message id; AlreadyStored (with `applied`) if it was claimed before."""
-        ...
-
-    def edit(self, platform: Platform, message_id: str, text: str) -> bool:
-        """The platform's edit of an applied message. False if unknown or stored nowhere;
-        StoreUnavailable while it is claimed but not applied yet (the platform retries)."""
-        ...
-
-    def erase(self, platform: Platform, message_id: str, deleted_at: datetime) -> bool:
-        """Remove the text of a withdrawn message, keep that it existed (as `edit`)."""
-        ...
-
-
 def every_account(platform: str, account_id: str | None) -> bool:
     """No brand account declared (the local default): every account is the brand's."""
     return True
@@ -63,7 +48,6 @@ def every_account(platform: str, account_id: str | None) -> bool:
 
 @dataclass(frozen=True)
 class IngestDeps:
-    claims: Claims
     queue: InboundQueue
     now: Callable[[], datetime]
     channels: ChannelLog  # the platform is calling; what it says about a channel
@@ -105,8 +89,10 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
             # account gone quiet shows behind a platform that keeps calling for the others.
             platforms.add(deps.health_channel(event.platform.value, event.brand_id))
         elif isinstance(event, MessageDeleted):
-            erased = deps.claims.erase(event.platform, event.message_id, event.deleted_at)
-            report.add("erased" if erased else "erase_unknown")
+            # Applied by the worker after its message: found there, it loses its text.
+            deps.queue.send(_body(event, received_at), group=_deletion_group(event),
+                            dedupe_id=f"{event.platform.value}:{event.message_id}:deleted")
+            report.add("deletion_queued")
         elif isinstance(event, ChannelSignal):
             logger.info("channel signal", extra={"platform": event.platform,
                                                  "signal": event.signal})
@@ -126,28 +112,27 @@ def ingest(events: Iterable[WebhookEvent], deps: IngestDeps) -> IngestReport:
 
 
 def _message(event: MessageEvent, received_at: datetime, deps: IngestDeps) -> str:
-    """Claim the id, then queue the event. One write and one send, nothing read: everything
-    the conversation needs happens in the worker, in the conversation's FIFO order."""
-    body = {"event": event.model_dump(mode="json"), "received_at": received_at.isoformat()}
-    try:
-        deps.claims.accept(event, received_at)
-    except AlreadyStored as seen:
-        if event.edited:
-            deps.claims.edit(event.platform, event.message_id, event.text)
-            return "edited"
-        if seen.applied:
-            return "duplicate"
-        # Accepted before but perhaps never queued (the send failed): send again. If the first
-        # send went through, FIFO deduplication or the worker's applied check absorbs this one.
-        _send(event, body, deps)
-        return "duplicate"
-    _send(event, body, deps)
-    return "accepted"
+    """Queue the event: one send, nothing read or written. Everything the conversation needs
+    happens in the worker, in the conversation's FIFO order; so does an edit (the same id with
+    new text: a deduplication id of its own, or FIFO would drop it as the message's)."""
+    dedupe_id = f"{event.platform.value}:{event.message_id}"
+    if event.edited:
+        dedupe_id += ":edited:" + hashlib.sha256(event.text.encode()).hexdigest()[:16]
+    deps.queue.send(_body(event, received_at), group=_group(event), dedupe_id=dedupe_id)
+    return "edit_queued" if event.edited else "accepted"
 
 
-def _send(event: MessageEvent, body: dict[str, Any], deps: IngestDeps) -> None:
-    deps.queue.send(body, group=_group(event),
-                    dedupe_id=f"{event.platform.value}:{event.message_id}")
+def _body(event: MessageEvent | MessageDeleted, received_at: datetime) -> dict[str, Any]:
+    return {"event": event.model_dump(mode="json"), "received_at": received_at.isoformat()}
+
+
+def _deletion_group(event: MessageDeleted) -> str:
+    """The message's own group when the thread is known. An X post's is not (its group is the
+    tweet it answers): its deletion goes alone, and the worker retries a few times if it finds
+    no post yet (services/inbound.py `erase`)."""
+    if event.thread is not None:
+        return f"{event.platform.value}.{event.thread}"
+    return f"{event.platform.value}.d-{event.message_id}"
 
 
 def _group(event: MessageEvent) -> str:

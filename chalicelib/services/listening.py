@@ -1,7 +1,7 @@
 """The listening poller: for each declared query that is due, search for the brand, follow the
 pages back to the query's cursor, and feed every hit through the same ingest as a webhook
-delivery (claim by message id, then the inbound queue). A post that also comes by webhook is
-therefore stored once, whichever comes first.
+delivery (the inbound queue, deduplicated by message id, then the worker's applied check). A
+post that also comes by webhook is therefore stored once, whichever comes first.
 
 A 429 stops the query until the platform's reset; the daily budget and the page limit of one
 run stop it until the next run, which resumes from the page it stopped at (domain/listening.py).

@@ -115,8 +115,9 @@ def _message(message: Mapping[str, Any], sender: str, recipient: str, brand: str
              platform: Platform, at: datetime) -> WebhookEvent:
     message_id = identifier(message.get("mid"), "message.mid")
     if message.get("is_deleted"):
+        customer_id = recipient if sender == brand else sender
         return MessageDeleted(platform=platform, message_id=message_id, deleted_at=at,
-                              author_id=sender)
+                              author_id=sender, thread=f"dm-{brand}-{customer_id}")
     echo = bool(message.get("is_echo"))
     if echo:
         customer_id = recipient if sender == brand or recipient != brand else sender
@@ -150,17 +151,18 @@ def _page_change(brand: str, change: Mapping[str, Any], received_at: datetime) -
                        reason="not a comment: no one is waiting for an answer")
     comment_id = identifier(value.get("comment_id"), "value.comment_id")
     at = when(value.get("created_time"), received_at)
+    parent = optional_id(value.get("parent_id"))
+    under_comment = parent is not None and parent != optional_id(value.get("post_id"))
     if verb == "remove":
         sender = sub(value, "from")
         return MessageDeleted(platform=Platform.FACEBOOK, message_id=comment_id,
                               deleted_at=at, author_id=optional_id(
-                                  sender.get("id") or value.get("sender_id")))
+                                  sender.get("id") or value.get("sender_id")),
+                              thread=f"c-{parent if under_comment else comment_id}")
     if verb not in ("add", "edited"):
         return Ignored(platform=Platform.FACEBOOK, event_type=f"feed.comment.{verb}",
                        reason="unsupported event type")
     author = _commenter(value)
-    parent = optional_id(value.get("parent_id"))
-    under_comment = parent is not None and parent != optional_id(value.get("post_id"))
     photo = text(value.get("photo"))
     return _comment(Platform.FACEBOOK, brand, comment_id, author, text(value.get("message")),
                     parent if under_comment else None, at,
@@ -176,8 +178,10 @@ def _page_mention(brand: str, value: Mapping[str, Any], received_at: datetime) -
     comment_id = optional_id(value.get("comment_id"))
     message_id = comment_id if item == "comment" and comment_id else post_id
     at = when(value.get("created_time"), received_at)
+    thread = f"c-{comment_id}" if message_id == comment_id else f"p-{post_id}"
     if verb == "remove":
-        return MessageDeleted(platform=Platform.FACEBOOK, message_id=message_id, deleted_at=at)
+        return MessageDeleted(platform=Platform.FACEBOOK, message_id=message_id, deleted_at=at,
+                              thread=thread)
     if verb not in ("add", "edited"):
         return Ignored(platform=Platform.FACEBOOK, event_type=f"mention.{item}.{verb}",
                        reason="unsupported event type")
@@ -188,7 +192,6 @@ def _page_mention(brand: str, value: Mapping[str, Any], received_at: datetime) -
     if author.id == brand:
         return Ignored(platform=Platform.FACEBOOK, event_type="mention",
                        reason="the Page's own post")
-    thread = f"c-{comment_id}" if message_id == comment_id else f"p-{post_id}"
     return MessageEvent(
         platform=Platform.FACEBOOK, thread=thread, message_id=message_id,
         direction=Direction.IN, channel=Channel.PUBLIC, brand_id=brand, customer=author,

@@ -5,7 +5,7 @@
 2. moto's DynamoDB backend checks a write's condition and then applies it with no lock, so on
    the threaded server two conditional writes to one item can both pass; DynamoDB applies
    each item's conditional write atomically, and ReplyWindow relies on that under concurrency
-   (the webhook's claim, the conversation's versioned commit). Serialising moto's DynamoDB
+   (a Meta comment's claim, the conversation's versioned commit). Serialising moto's DynamoDB
    writes behind one lock makes the emulator honour that contract.
 3. moto's Query and Scan walk a table's item dict while, on the threaded server, a write may
    add to it: the read fails with "dictionary changed size during iteration" (a 500 that

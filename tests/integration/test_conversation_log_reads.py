@@ -187,3 +187,45 @@ def test_a_fault_is_store_unavailable_as_a_get_items_is(aws: Built,
     monkeypatch.setattr(client, "batch_get_item", down)
     with pytest.raises(StoreUnavailable, match="InternalServerError"):
         bootstrap.conversation_log().read(dm("m1"), seen=True, erasure=True, customer=True)
+
+
+def comment(thread: str, at: datetime) -> MessageEvent:
+    """One Facebook comment: the feed delivers it under its parent's thread, a mention under
+    its own (the worker claims its id before its commit)."""
+    return MessageEvent(platform=Platform.FACEBOOK, thread=thread, message_id="c_7",
+                        direction=Direction.IN, channel=Channel.PUBLIC, brand_id="999",
+                        customer=ANN, author=ANN, text="@Acme my parcel?", created_at=at)
+
+
+def seen_both_ways(event: MessageEvent) -> tuple[bool, str | None, int]:
+    """(applied, its conversation, BatchGetItems): the snapshot's answer, checked against
+    `Messages.seen`'s own GetItems."""
+    log = bootstrap.conversation_log()
+    with requests() as made:
+        snapshot = log.read(event, seen=True, erasure=False, customer=False).seen
+    alone = log.seen(event)
+    assert snapshot == alone
+    return (snapshot is not None, snapshot.conversation if snapshot else None,
+            made["BatchGetItem"])
+
+
+def test_the_snapshot_sees_what_messages_seen_sees_without_webhook_claims(aws: Built) -> None:
+    applied(dm("m1"), dm("b1", BRAND), x_post("1"), x_post("p1", author=BRAND))
+    conversation = "messenger.dm-999-42"
+    # A brand message the platform sent natively has no claim: where its own time puts it,
+    # read with the claim in one request.
+    assert seen_both_ways(dm("b1", BRAND)) == (True, conversation, 1)
+    assert seen_both_ways(dm("b9", BRAND)) == (False, None, 1)
+    # A brand post in no conversation: done with (its `elsewhere` claim), no facts.
+    assert seen_both_ways(x_post("p1", author=BRAND)) == (True, "", 1)
+    # An X post read again by listening, its time to another precision: its tweet index says
+    # where it is kept.
+    relisted = x_post("1").model_copy(update={"created_at": NOW - timedelta(seconds=29.5)})
+    assert seen_both_ways(relisted) == (True, "x.t-1", 2)
+    # A Meta comment with no claim is new, without guessing where it would be: one request.
+    feed = comment("c-c_1", NOW - timedelta(seconds=30))
+    assert seen_both_ways(feed) == (False, None, 1)
+    applied(feed)
+    # Its copy by mention (another thread, another time) is found where its claim says.
+    mention = comment("c-c_7", NOW - timedelta(seconds=20))
+    assert seen_both_ways(mention) == (True, "facebook.c-c_1", 2)

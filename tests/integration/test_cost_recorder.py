@@ -38,7 +38,7 @@ def test_writes_reads_and_failed_conditions_are_counted_by_item(aws: Built) -> N
     assert usage.units["wru"] == 2 + 1 + 1 + 3
     assert usage.units["wru_index"] == 1 + 2
     assert usage.units["rru"] == 0.5
-    assert usage.writes_by_kind == {"CONV/META": 5, "webhook claim": 2}
+    assert usage.writes_by_kind == {"CONV/META": 5, "claim (a Meta comment's location)": 2}
     assert usage.reads_by_kind == {"CONV/META": 0.5}
 
 

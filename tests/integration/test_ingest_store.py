@@ -1,5 +1,5 @@
-"""The ingest path against DynamoDB and SQS (moto): the webhook's claim and send, the worker's
-atomic apply, races, faults."""
+"""The ingest path against DynamoDB and SQS (moto): the webhook's send (no write), the worker's
+atomic apply and duplicate check, edits and deletions after their message, races, faults."""
 
 from __future__ import annotations
 
@@ -16,8 +16,15 @@ from botocore.exceptions import ClientError
 from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.codec import from_item
 from chalicelib.domain.conversations import Outcome
-from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable
-from chalicelib.domain.events import Channel, Direction, MessageEvent, Person, Platform
+from chalicelib.domain.errors import QueueUnavailable, StoreUnavailable, VersionConflict
+from chalicelib.domain.events import (
+    Channel,
+    Direction,
+    MessageDeleted,
+    MessageEvent,
+    Person,
+    Platform,
+)
 from chalicelib.services import inbound
 from chalicelib.services.ingest import ingest
 from infrastructure.local.aws import Built
@@ -53,12 +60,12 @@ def queued() -> list[dict[str, Any]]:
         messages.extend(json.loads(m["Body"]) for m in batch)
 
 
-def test_the_webhook_writes_one_claim_and_sends_one_message(aws: Built) -> None:
+def test_the_webhook_writes_no_claim_and_sends_one_message(aws: Built) -> None:
     report = ingest([dm("m1")], bootstrap.ingest_deps())
     assert report.counts == {"accepted": 1}
     written = {(i["PK"]["S"], i["SK"]["S"]) for i in table_items("")}
-    # The claim, and the channel's last-event mark (written at most once a minute).
-    assert written == {("MSGID#messenger#m1", "MSGID"), ("CHANNELS", "messenger")}
+    # Only the channel's last-event mark (written at most once a minute).
+    assert written == {("CHANNELS", "messenger")}
     [body] = queued()
     assert body["event"]["message_id"] == "m1" and "received_at" in body
 
@@ -74,7 +81,7 @@ def test_the_worker_commits_the_message_with_its_conversation_customer_and_turn(
     assert ("CONV#messenger#dm-999-42", "META") in keys
     assert ("CONV#messenger#dm-999-42", "MSG") in keys
     assert ("CONV#messenger#dm-999-42", "TURN") in keys
-    assert ("MSGID#messenger#m1", "MSGID") in keys
+    assert ("MSGID#messenger#m1", "MSGID") not in keys  # found where its time puts it
     assert ("CUST#messenger#42", "PROFILE") in keys
     profile = bootstrap.conversation_log().customer(Platform.MESSENGER, "42")
     assert profile is not None and profile.complaints == 1 and profile.followers == 50
@@ -113,21 +120,31 @@ def test_a_redelivery_writes_nothing_and_queues_nothing_new(aws: Built) -> None:
     run_inbound_worker()
     before = table_items("")
     report = ingest([dm("m1")], bootstrap.ingest_deps())
-    assert report.counts == {"duplicate": 1}
+    assert report.counts == {"accepted": 1}  # sent: SQS's deduplication drops it
     assert table_items("") == before
-    assert queued() == []  # applied already: not even sent again
+    run_inbound_worker()  # the emulator's FIFO forgets a consumed id: the worker drops it
+    assert table_items("") == before and queued() == []
 
 
-def test_the_worker_applies_a_message_sent_twice_once(aws: Built) -> None:
-    """A retried delivery whose first send did go through is sent again (the webhook cannot
-    know); past FIFO's 5-minute deduplication the worker's applied check absorbs it."""
-    ingest([dm("m1")], bootstrap.ingest_deps())
-    [body] = queued()
-    first = inbound.handle(body, bootstrap.inbound_deps())
+def test_a_redelivery_after_the_fifo_window_is_stored_once_and_alarmed_once(
+        aws: Built) -> None:
+    """Past SQS's 5 minutes the same message id is queued again (a later receipt): the worker
+    finds the message where its own time puts it and writes nothing, a customer's message and
+    a brand's native reply alike; the turn's due check stays the one it had."""
+    reply = dm("r1", author=BRAND).model_copy(update={"created_at": NOW - timedelta(seconds=5)})
+    ingest([dm("m1"), reply], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 2
+    ingest([dm("m2").model_copy(update={"created_at": NOW})], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
+    conversation = bootstrap.conversation_log().load(Platform.MESSENGER, "dm-999-42")
+    assert conversation is not None and conversation.turn == 2  # answered, then reopened
     before = table_items("")
-    assert (first, inbound.handle(body, bootstrap.inbound_deps())) == ("turn_opened",
-                                                                         "duplicate")
-    assert table_items("") == before
+    assert any(i["PK"]["S"].startswith("DUE#") for i in before)
+    for late in (dm("m1"), reply):
+        again = {"event": late.model_dump(mode="json"),
+                 "received_at": (NOW + timedelta(minutes=10)).isoformat()}
+        assert inbound.handle(again, bootstrap.inbound_deps()) == "duplicate"
+    assert table_items("") == before  # no message, turn, answer or due check written again
 
 
 def test_an_sqs_fault_is_finished_by_the_retry(aws: Built, monkeypatch) -> None:
@@ -144,24 +161,23 @@ def test_an_sqs_fault_is_finished_by_the_retry(aws: Built, monkeypatch) -> None:
     with pytest.raises(QueueUnavailable):
         ingest([dm("m1")], bootstrap.ingest_deps())
     assert queued() == []
-    assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"duplicate": 1}
-    assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"duplicate": 1}
+    assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"accepted": 1}
+    assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"accepted": 1}
     assert run_inbound_worker() == 1  # FIFO deduplication absorbed the third send
     assert len(table_items("CONV#")) == 3  # META, MSG, TURN: exactly once
 
 
-def test_a_dynamodb_fault_at_the_webhook_writes_and_sends_nothing(aws: Built,
-                                                                   monkeypatch) -> None:
+def test_a_dynamodb_fault_at_the_webhook_still_queues_the_message(aws: Built,
+                                                                  monkeypatch) -> None:
     def throttled(**kwargs):
         raise ClientError({"Error": {"Code": "ProvisionedThroughputExceededException"}},
                           "PutItem")
 
     with monkeypatch.context() as patch:
         patch.setattr(bootstrap.dynamodb(), "put_item", throttled)
-        with pytest.raises(StoreUnavailable):
-            ingest([dm("m1")], bootstrap.ingest_deps())
-    assert table_items("") == []
-    assert queued() == []
+        patch.setattr(bootstrap.dynamodb(), "update_item", throttled)
+        assert ingest([dm("m1")], bootstrap.ingest_deps()).counts == {"accepted": 1}
+    assert [body["event"]["message_id"] for body in queued()] == ["m1"]
 
 
 WORKER_WRITES = ["conversation (the commit)", "customer", "turn", "message (done)"]
@@ -232,10 +248,56 @@ def test_a_brand_message_outside_any_conversation_is_done_with_not_left_queued(
     ingest([post], bootstrap.ingest_deps())
     assert run_inbound_worker() == 1
     assert table_items("CONV#") == []  # it answers nobody
-    assert ingest([post], bootstrap.ingest_deps()).counts == {"duplicate": 1}
-    assert queued() == []  # done with: not sent again
+    [claim] = [from_item(i) for i in table_items("MSGID#")]
+    assert claim["elsewhere"]  # the one claim left: a later conversation is not its own
+    ingest([dm("m1")], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
+    late = {"event": post.model_dump(mode="json"),
+            "received_at": (NOW + timedelta(minutes=10)).isoformat()}
+    assert inbound.handle(late, bootstrap.inbound_deps()) == "duplicate"
+    conversation = bootstrap.conversation_log().load(Platform.MESSENGER, "dm-999-42")
+    assert conversation is not None and conversation.answered_at is None  # still waiting
     edited = post.model_copy(update={"edited": True, "text": "typo fixed"})
-    assert ingest([edited], bootstrap.ingest_deps()).counts == {"edited": 1}  # not a 503
+    assert ingest([edited], bootstrap.ingest_deps()).counts == {"edit_queued": 1}
+    assert run_inbound_worker() == 1
+    assert len(table_items("CONV#")) == 3  # META, MSG m1, TURN: the edit touched nothing
+
+
+def test_an_edit_and_a_deletion_apply_after_their_message_and_never_bring_text_back(
+        aws: Built) -> None:
+    """Queued in the message's group, they reach the worker after it; the deletion carries no
+    time of the message, so the worker finds it in its conversation."""
+    message = dm("m1").model_copy(update={"text": "my card is 4242"})
+    edited = message.model_copy(update={"text": "my card is 4242 4242", "edited": True,
+                                        "created_at": NOW})
+    deleted = MessageDeleted(platform=Platform.MESSENGER, message_id="m1", deleted_at=NOW,
+                             thread="dm-999-42")
+    assert ingest([message, edited, deleted], bootstrap.ingest_deps()).counts == {
+        "accepted": 1, "edit_queued": 1, "deletion_queued": 1}
+    bodies = queued()
+    assert [inbound.handle(b, bootstrap.inbound_deps()) for b in bodies] == [
+        "turn_opened", "edited", "erased"]
+    [item] = [from_item(i) for i in table_items("CONV#") if i["SK"]["S"].startswith("MSG#")]
+    assert (item["text"], item["deleted"], item["edited"]) == ("", True, True)
+    for late in bodies[:2]:  # redelivered after the window: the words stay gone
+        inbound.handle(late, bootstrap.inbound_deps())
+    [item] = [from_item(i) for i in table_items("CONV#") if i["SK"]["S"].startswith("MSG#")]
+    assert item["text"] == ""
+    assert len(table_items("CONV#")) == 3
+
+
+def test_a_deletion_of_an_unknown_message_ends_without_a_dead_letter(aws: Built) -> None:
+    gone = MessageDeleted(platform=Platform.MESSENGER, message_id="m9", deleted_at=NOW,
+                          thread="dm-999-42")
+    tweet_gone = MessageDeleted(platform=Platform.X, message_id="77", deleted_at=NOW)
+    ingest([gone, tweet_gone], bootstrap.ingest_deps())
+    thread_known, x_post_body = queued()
+    assert inbound.handle(thread_known, bootstrap.inbound_deps()) == "erase_unknown"
+    with pytest.raises(StoreUnavailable):  # the post may still be queued in another group
+        inbound.handle(x_post_body, bootstrap.inbound_deps(), receives=1)
+    assert inbound.handle(x_post_body, bootstrap.inbound_deps(),
+                          receives=inbound.ERASE_RECEIVES) == "erase_unknown"
+    assert table_items("CONV#") == [] and table_items("MSGID#") == []
 
 
 def x_post(tweet: str, reply_to: str | None = None) -> MessageEvent:
@@ -249,8 +311,8 @@ def x_post(tweet: str, reply_to: str | None = None) -> MessageEvent:
 
 def test_an_x_reply_filed_under_another_thread_is_found_through_the_tweet_index(
         aws: Built, monkeypatch) -> None:
-    """The claim of an X post cannot know its conversation: a stop before its message is
-    written, a redelivered webhook and a deletion all find it through the tweet index."""
+    """An X post's conversation is the tweet index's: a stop before its message is written, a
+    redelivery and a deletion (which knows neither thread nor time) all find it there."""
     ingest([x_post("1")], bootstrap.ingest_deps())
     run_inbound_worker()
     ingest([x_post("2", reply_to="1")], bootstrap.ingest_deps())
@@ -274,26 +336,86 @@ def test_an_x_reply_filed_under_another_thread_is_found_through_the_tweet_index(
     assert len(messages) == 2 and table_items("CONV#x#t-2") == []
     seen = bootstrap.conversation_log().seen(x_post("2", reply_to="1"))
     assert seen is not None and seen.conversation == "x.t-1"
-    assert ingest([x_post("2", reply_to="1")], bootstrap.ingest_deps()).counts == {
-        "duplicate": 1}
-    assert queued() == []  # applied: not sent again
-    assert bootstrap.claims().erase(Platform.X, "2", NOW)
+    late = {"event": x_post("2", reply_to="1").model_dump(mode="json"),
+            "received_at": NOW.isoformat()}
+    assert inbound.handle(late, bootstrap.inbound_deps()) == "duplicate"
+    ingest([MessageDeleted(platform=Platform.X, message_id="2", deleted_at=NOW)],
+           bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
     [erased] = [from_item(i) for i in table_items("CONV#x#t-1")
                 if i["SK"]["S"].endswith("#2")]
     assert erased["deleted"] and erased["text"] == ""
 
 
 def test_a_message_is_kept_under_the_key_items_always_had(aws: Built) -> None:
-    """The claim, the message and its facts name one key, of the shape stored items have (the
-    adapter builds it from the message's time and id: old items stay readable)."""
+    """The message and its facts name one key, of the shape stored items have (the adapter
+    builds it from the message's time and id: old items stay readable)."""
     event = dm("mid.$c#1")
     ingest([event], bootstrap.ingest_deps())
     run_inbound_worker()
     expected = f"MSG#{event.created_at.isoformat()}#mid.$c#1"
-    [claim] = [from_item(i) for i in table_items("MSGID#messenger#mid.$c#1")]
     [message] = [from_item(i) for i in table_items("CONV#messenger#dm-999-42")
                  if i["SK"]["S"].startswith("MSG#")]
-    assert claim["message_sk"] == message["SK"] == message["facts"]["message_sk"] == expected
+    assert message["SK"] == message["facts"]["message_sk"] == expected
+    assert table_items("MSGID#") == []
     seen = bootstrap.conversation_log().seen(event)
     assert seen is not None and seen.facts is not None
     assert seen.facts.message_at == event.created_at
+
+
+def comment(thread: str, *, at: datetime, listening: bool) -> MessageEvent:
+    return MessageEvent(platform=Platform.FACEBOOK, thread=thread, message_id="c_7",
+                        direction=Direction.IN, channel=Channel.PUBLIC, brand_id="999",
+                        customer=ANN, author=ANN, text="@Acme my parcel?", created_at=at,
+                        reply_to=None if listening else "c_1", summoned=listening,
+                        found_by_listening=listening)
+
+
+@pytest.mark.parametrize("feed_first", [True, False])
+def test_a_comment_by_the_feed_and_as_a_mention_is_stored_once(aws: Built,
+                                                               feed_first: bool) -> None:
+    """A reply under a comment comes by the Page's feed (its parent's thread) and as a
+    mention (its own), and an Instagram mention carries only our receipt time: the worker's
+    claim on a Meta comment's id finds the copy applied first, in either order and later."""
+    feed = comment("c-c_1", at=NOW - timedelta(seconds=30), listening=False)
+    mention = comment("c-c_7", at=NOW - timedelta(seconds=20), listening=True)
+    first, second = (feed, mention) if feed_first else (mention, feed)
+    ingest([first], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
+    ingest([second], bootstrap.ingest_deps())
+    assert run_inbound_worker() == 1
+    later = {"event": second.model_copy(update={"created_at": NOW}).model_dump(mode="json"),
+             "received_at": NOW.isoformat()}
+    assert inbound.handle(later, bootstrap.inbound_deps()) == "duplicate"
+    messages = [i for i in table_items("CONV#") if i["SK"]["S"].startswith("MSG#")]
+    assert len(messages) == 1 and messages[0]["PK"]["S"] == f"CONV#facebook#{first.thread}"
+    assert len([i for i in table_items("CONV#") if i["SK"]["S"] == "META"]) == 1
+
+
+def test_two_copies_of_a_comment_applied_at_once_are_stored_once(aws: Built) -> None:
+    """Their groups differ, so they may race: the claim's condition lets one through."""
+    store = bootstrap.conversation_log()
+    copies = [comment("c-c_1", at=NOW, listening=False),
+              comment("c-c_7", at=NOW, listening=True)]
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+    errors: list[BaseException] = []
+
+    def apply(event: MessageEvent) -> None:
+        barrier.wait()
+        try:
+            outcomes.append(inbound.apply(event, NOW, store, bootstrap.policies())[0])
+        except BaseException as error:  # the loser's queue retry, below
+            errors.append(error)
+
+    threads = [threading.Thread(target=apply, args=(c,)) for c in copies]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert "turn_opened" in outcomes
+    assert all(isinstance(e, VersionConflict) for e in errors)  # the loser: the queue retries
+    assert [inbound.apply(e, NOW, store, bootstrap.policies())[0] for e in copies] == [
+        "duplicate", "duplicate"]
+    messages = [i for i in table_items("CONV#") if i["SK"]["S"].startswith("MSG#")]
+    assert len(messages) == 1

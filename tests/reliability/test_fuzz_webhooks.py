@@ -99,8 +99,7 @@ def test_fuzzed_webhooks_never_get_a_5xx_and_refusals_write_nothing(aws: Built) 
             if status >= 400:
                 assert _count_items() == before, (kind, status)
             else:
-                # The worker keeps up, as in production: an edit or withdrawal of a message
-                # still queued is answered 503 (the platform retries later), by design.
+                # The worker keeps up, as in production.
                 run_inbound_worker()
 
         check()

@@ -73,10 +73,12 @@ def key_of(it: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_writes_are_split_by_the_kind_the_adapters_key_builders_give() -> None:
-    claim = {"Item": {"PK": {"S": claim_pk("x", "1")}, "SK": {"S": CLAIM_SK}},
-             "ConditionExpression": "attribute_not_exists(PK)"}
-    assert item_kind(claim) == "webhook claim"
+    claim = {"Item": {"PK": {"S": claim_pk("x", "1")}, "SK": {"S": CLAIM_SK}}}
+    assert item_kind(claim) == "claim (an agent reply's location)"
     assert item_kind({"Key": claim["Item"]}) == "claim"
-    assert item_kind({"Item": claim["Item"]}) == "claim (an agent reply's location)"
+    assert item_kind({"Item": claim["Item"] | {"erased": {"BOOL": True}}}) == (
+        "claim (an erased message)")
+    assert item_kind(claim | {"ConditionExpression": "attribute_not_exists(PK)"}) == (
+        "claim (a Meta comment's location)")
     assert item_kind({"Item": item(turn_sk(3))}) == "CONV/TURN"
     assert item_kind({"Item": item()}) == "CONV/META"

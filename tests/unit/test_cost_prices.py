@@ -34,7 +34,7 @@ def day(**changes: object) -> DayCounts:
         calls=Counter({("sqs", "SendMessage"): 10, ("sns", "Publish"): 3,
                        ("secretsmanager", "GetSecretValue"): 2, ("dynamodb", "PutItem"): 40}),
         units=Counter(wru=100, wru_index=20, rru=40, rru_index=10),
-        writes_by_kind=Counter({"CONV/META": 60, "webhook claim": 40}),
+        writes_by_kind=Counter({"CONV/META": 60, "CONV/TURN": 40}),
         reads_by_kind=Counter({"CONV/META": 40}),
         invocations={"inbound_worker": 10, "alert_worker": 2}, executions=2, transitions=6, turns=8,
         deliveries=[{"protocol": "email", "agent": "alice", "level": "warning"},
@@ -63,7 +63,7 @@ def test_each_service_is_its_counts_times_its_price_per_million_inbound() -> Non
     assert figures[per + "total with Chalice's REST API as the webhook front"] == pytest.approx(
         figures[per + "total (excl. SMS)"] + 7.0)
     assert figures["DynamoDB WRU per inbound"] == 10
-    assert figures["WRU per inbound by item"] == "CONV/META 6.0, webhook claim 4.0"
+    assert figures["WRU per inbound by item"] == "CONV/META 6.0, CONV/TURN 4.0"
     assert figures["emails per 100 inbound"] == 20
     assert figures["SMS per 100 inbound (not priced)"] == 10
     assert figures["emails by level"] == "breach 1, warning 1"
@@ -91,7 +91,7 @@ def test_at_volume_executions_and_emails_stop_growing_with_traffic() -> None:
 def test_at_volume_what_each_ring_writes_stops_growing_at_one_ring_per_bucket() -> None:
     plain = day()
     marked = day(units=Counter(wru=1100, wru_index=20, rru=40, rru_index=10),
-                 writes_by_kind=Counter({"CONV/META": 60, "webhook claim": 40,
+                 writes_by_kind=Counter({"CONV/META": 60, "CONV/TURN": 40,
                                          "DUE/~RANG": 500, "DUE/~DONE": 500}))
     a, b = price(plain, ASSUMED), price(marked, ASSUMED)
     # The replayed day itself pays all 1000 units: $0.625 a million each, over 10 inbound.

@@ -1,28 +1,34 @@
 """The inbound worker's conversation log (services/inbound.py `ConversationLog`): what a
-message needs read to join its conversation, its commit, and the bookkeeping after it.
+message needs read to join its conversation, its commit, the bookkeeping after it, and the
+platform's edits and deletions of stored messages.
 
 `read` asks for every item whose key it knows in one BatchGetItem (each item is billed as a
 GetItem), then for those whose key the answer gives: an X reply's conversation is the thread
 of the tweet index it answers, an X post's own item is where its own tweet index says, and a
-brand message's where its claim says (usually where its own time puts it, which the first
-request already looked at)."""
+message with a claim (a brand message, a Meta comment) where its claim says."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
 from chalicelib.adapters.dynamodb.batch_read import get_many
-from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_item, value
-from chalicelib.adapters.dynamodb.messages import OnMessages, is_x_post, message_keys, seen_from
+from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, value
+from chalicelib.adapters.dynamodb.messages import (
+    OnMessages,
+    has_claim,
+    is_x_post,
+    message_keys,
+    seen_from,
+)
 from chalicelib.adapters.dynamodb.records import (
     ERASED_SK,
+    MESSAGE,
     META,
     PROFILE,
-    TOMBSTONE,
     TWEET_SK,
-    claim_item,
     claim_key,
     conversation_from,
     conversation_pk,
@@ -34,7 +40,7 @@ from chalicelib.adapters.dynamodb.records import (
     tweet_pk,
 )
 from chalicelib.domain.conversations import Conversation, Outcome
-from chalicelib.domain.events import Direction, MessageEvent, Platform
+from chalicelib.domain.events import Direction, MessageDeleted, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, committed
 from chalicelib.domain.ports import CustomerProfile, NewMessage, SeenMessage, Snapshot
 
@@ -78,30 +84,7 @@ class DynamoConversationLog(OnMessages):
         x_reply = is_x_post(event) and event.reply_to is not None
         applied: SeenMessage | None = None
         if seen:  # Messages.seen's reads, together
-            claim: dict[str, Any] | None = {}  # a customer's message has no claim to read
-            claim_read = True
-            if event.direction is Direction.OUT:
-                claim_read, claim = look(_key(claim_key(event.platform, event.message_id)))
-            if claim is not None or not claim_read:  # (a brand message with no claim: new)
-                tweet_thread, tweet_read = None, True
-                # A tweet index is an X post's (Messages.index_tweet): an X DM has none.
-                if is_x_post(event) and (claim is None or "conversation_pk" not in claim):
-                    tweet_read, index = look((tweet_pk(event.message_id), TWEET_SK))
-                    tweet_thread = str(index["thread"]) if index else None
-                if claim is None or not tweet_read:
-                    # While a brand message's claim is read, where the webhook's claims say
-                    # (its own time, its thread) is read with it: an X post's own thread is
-                    # only what its tweet index says, and a post is new more often than not.
-                    if not is_x_post(event):
-                        look((conversation_pk(event.platform, event.thread), event_sk(event)))
-                else:
-                    unread = False  # the first place found wins: each before it is read
-                    for item_key in message_keys(event, claim, tweet_thread):
-                        read, item = look(_key(item_key))
-                        unread = unread or not read
-                        if item is not None and not unread:
-                            applied = seen_from(item)
-                            break
+            applied = self._seen(event, look)
         thread: str | None = event.thread
         if x_reply:  # an X reply joins the conversation of the tweet it answers
             read, index = look((tweet_pk(str(event.reply_to)), TWEET_SK))
@@ -129,6 +112,38 @@ class DynamoConversationLog(OnMessages):
             customer=_profile(event.platform, author, profile) if profile else None,
             customer_read=customer)
 
+    @staticmethod
+    def _seen(event: MessageEvent,
+              look: Callable[[Key], tuple[bool, dict[str, Any] | None]]) -> SeenMessage | None:
+        """`Messages.seen` from what is read: None while a key it needs is unread (`look`
+        wants it) or when the message is not applied."""
+        claim: dict[str, Any] | None = {}  # None: unread; {} also for a message with none
+        if has_claim(event):
+            claim_read, item = look(_key(claim_key(event.platform, event.message_id)))
+            claim = (item or {}) if claim_read else None
+            if claim is None and event.direction is Direction.OUT and not is_x_post(event):
+                # A brand message with no claim is where its own time puts it: read it with
+                # the claim (a Meta comment without one is new: no guess for it, it costs).
+                look((conversation_pk(event.platform, event.thread), event_sk(event)))
+        if claim is not None and (claim.get("elsewhere") or claim.get("erased")):
+            return SeenMessage(conversation="", facts=None)  # done with, stored nowhere
+        if claim == {} and has_claim(event) and event.direction is Direction.IN:
+            return None  # a Meta comment is claimed before its commit: not applied
+        index: dict[str, Any] | None = {}  # None: unread
+        # A tweet index is an X post's (Messages.index_tweet): an X DM has none.
+        if is_x_post(event) and (claim is None or "conversation_pk" not in claim):
+            index_read, item = look((tweet_pk(event.message_id), TWEET_SK))
+            index = (item or {}) if index_read else None
+        if claim is None or index is None:
+            return None
+        unread = False  # the first place found wins: each before it must be read
+        for item_key in message_keys(event, claim, index):
+            read, item = look(_key(item_key))
+            unread = unread or not read
+            if item is not None and not unread:
+                return seen_from(item)
+        return None
+
     # One item at a time, as the tests look at what the worker stored; the worker `read`s.
     def seen(self, event: MessageEvent) -> SeenMessage | None:
         return self.messages.seen(event)
@@ -147,32 +162,36 @@ class DynamoConversationLog(OnMessages):
         return datetime.fromisoformat(item["erased_at"]) if item else None
 
     def record(self, message: NewMessage) -> None:
-        """The webhook's claim already says where the message goes: no write to it."""
         expires_at = self.messages.expires_at()
         self.messages.index_tweet(message, expires_at)
+        self.messages.claim_where(message, expires_at)
         self.messages.commit(message, expires_at)
         self.messages.finish(message.event, message.conversation, message.facts, expires_at)
 
-    def finish_applied(self, event: MessageEvent, conversation: Conversation) -> Facts | None:
-        claim = self.messages.claim(event.platform, event.message_id)
+    def finish_applied(self, event: MessageEvent, conversation: Conversation,
+                       received_at: datetime) -> Facts | None:
+        # An agent's reply's claim says where the agent API put it (not where its echo says),
+        # a Meta comment's where the worker did; others are where their own time puts them.
+        claim = (self.messages.claim(event.platform, event.message_id) if has_claim(event)
+                 else {})
         stored = self.messages.stored(event, claim)
         if stored is not None:
             return facts_from(stored.get("facts"))  # finished after all
         c = conversation
         if c.last_outcome is None:
             return None
-        # The committed conversation holds what its last message did; the claim, when and
-        # where (an agent's reply is where the agent API put it, not where its echo says).
+        # The committed conversation holds what its last message did; the claim or the queued
+        # body, when and where.
         received = claim.get("received_at")
         facts = committed(Outcome(c.last_outcome), event.message_id,
                           message_at(str(claim["message_sk"])) if claim.get("message_sk")
                           else event.created_at, c,
-                          datetime.fromisoformat(str(received)) if received
-                          else c.last_customer_at or c.created_at)
+                          datetime.fromisoformat(str(received)) if received else received_at)
         self.messages.finish(event, c, facts, self.messages.expires_at())
         return facts
 
     def pass_over(self, platform: Platform, message_id: str) -> None:
+        # The one claim the worker writes, for brand messages only (rare against inbound).
         with aws_errors("store claim"):
             self.client.update_item(
                 TableName=self.table, Key=claim_key(platform, message_id),
@@ -180,11 +199,89 @@ class DynamoConversationLog(OnMessages):
                 ExpressionAttributeValues={":t": value(True),
                                            ":exp": value(self.messages.expires_at())})
 
-    def bury(self, platform: Platform, message_id: str) -> None:
-        expires_at = int((self.messages.now() + TOMBSTONE).timestamp())
-        with aws_errors("store claim"):
-            self.client.put_item(TableName=self.table, Item=to_item(claim_item(
-                platform, message_id, expires_at, erased=True)))
+    def edit(self, event: MessageEvent) -> bool:
+        message = self._find(event.platform, event.message_id, event.thread,
+                             event_sk(event))
+        if message is None:
+            return False
+        with aws_errors("edit message"), contextlib.suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
+            # A withdrawn message keeps no text: a late edit must not bring it back.
+            self.client.update_item(TableName=self.table, Key=message,
+                                    UpdateExpression="SET #t = :t, edited = :e",
+                                    ConditionExpression="attribute_exists(PK) AND "
+                                                        "attribute_not_exists(deleted)",
+                                    ExpressionAttributeNames={"#t": "text"},
+                                    ExpressionAttributeValues={":t": value(event.text),
+                                                               ":e": value(True)})
+        return True
+
+    def erase(self, deleted: MessageDeleted) -> bool:
+        message = self._find(deleted.platform, deleted.message_id, deleted.thread, None)
+        if message is None:
+            return False
+        with aws_errors("erase message"), contextlib.suppress(
+                self.client.exceptions.ConditionalCheckFailedException):
+            # The customer withdrew it: keep that it existed (the turn's clock), not its words.
+            self.client.update_item(
+                TableName=self.table, Key=message,
+                UpdateExpression="SET #t = :empty, deleted = :d, deleted_at = :at "
+                                 "REMOVE attachments",
+                ConditionExpression="attribute_exists(PK)",
+                ExpressionAttributeNames={"#t": "text"},
+                ExpressionAttributeValues={":empty": value(""), ":d": value(True),
+                                           ":at": value(deleted.deleted_at.isoformat())})
+        return True
+
+    def _find(self, platform: Platform, message_id: str, thread: str | None,
+              sk: str | None) -> dict[str, Any] | None:
+        """A stored message's key. Its conversation: an agent reply's claim, an X post's tweet
+        index, else the thread the event names. Its sort key: the claim's, the index's, the
+        event's own time, else the conversation's messages are searched (an edit or a deletion
+        is rare; it carries no time of the message it changes). What is known upfront (the
+        claim, the tweet index, the message at the event's thread and time) is one request."""
+        claim_at = _key(claim_key(platform, message_id))
+        index_at = (tweet_pk(message_id), TWEET_SK)
+        wanted = [claim_at]
+        if platform is Platform.X:
+            wanted.append(index_at)
+        if thread and sk:
+            wanted.append((conversation_pk(platform, thread), sk))
+        found = {_key(i): from_item(i) for i in get_many(
+            self.client, self.table, [key(*at) for at in wanted], "find message")}
+        claim = found.get(claim_at) or {}
+        if claim.get("elsewhere") or claim.get("erased"):
+            return None  # a brand message outside any conversation, or an erased customer's
+        index = found.get(index_at) or {}
+        pk = (str(claim["conversation_pk"]) if "conversation_pk" in claim
+              else conversation_pk(platform, str(index["thread"])) if index
+              else conversation_pk(platform, thread) if thread else None)
+        if pk is None:
+            return None
+        for known in dict.fromkeys(str(s) for s in (claim.get("message_sk"),
+                                                    index.get("message_sk"), sk) if s):
+            item = (found.get((pk, known)) if (pk, known) in wanted
+                    else self.messages.get(key(pk, known), "read message"))
+            if item is not None:
+                return key(pk, known)
+        return self._search(pk, message_id)
+
+    def _search(self, pk: str, message_id: str) -> dict[str, Any] | None:
+        request: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "KeyConditionExpression": "PK = :pk AND begins_with(SK, :msg)",
+            "FilterExpression": "message_id = :id", "ProjectionExpression": "PK, SK",
+            "ExpressionAttributeValues": {":pk": value(pk), ":msg": value(MESSAGE),
+                                          ":id": value(message_id)}}
+        with aws_errors("find message"):
+            while True:
+                page = self.client.query(**request)
+                if page.get("Items"):
+                    item = from_item(page["Items"][0])
+                    return key(str(item["PK"]), str(item["SK"]))
+                if "LastEvaluatedKey" not in page:
+                    return None
+                request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
 def _profile(platform: Platform, user_id: str, item: Mapping[str, Any]) -> CustomerProfile:

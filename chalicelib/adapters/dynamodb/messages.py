@@ -1,12 +1,14 @@
-"""The ingest path's items as its three adapters share them (claims.py for the webhook,
-conversation_log.py for the inbound worker, reply_log.py for the agent's reply).
+"""The ingest path's items as its two adapters share them (conversation_log.py for the inbound
+worker, reply_log.py for the agent's reply).
 
 Applying a message is single writes, not a transaction (a transaction bills every item twice):
 the conversation's versioned put is the commit (it names its last message and what that did),
 then idempotent bookkeeping (the turn, the customer, and last the message itself, which marks
-it done). A message's claim says where it will be (its conversation, or for an X post the tweet
-index the worker writes), so finishing needs no write to the claim. The worker runs each
-conversation's messages in FIFO order, so a stop anywhere is finished by the redelivery.
+it done). A customer's message is kept where its own time puts it (`event_sk`), so nothing but
+the message says it was applied: the webhook writes no claim. An agent's reply writes a claim
+saying where it is kept (its echo carries another time); an X post's thread is in the tweet
+index the worker writes. The worker runs each conversation's messages in FIFO order, so a stop
+anywhere is finished by the redelivery.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from chalicelib.adapters.dynamodb.codec import aws_errors, from_item, key, to_it
 from chalicelib.adapters.dynamodb.records import (
     PROFILE,
     TWEET_SK,
+    claim_item,
     claim_key,
     conversation_pk,
     customer_pk,
@@ -34,6 +37,7 @@ from chalicelib.adapters.dynamodb.records import (
 )
 from chalicelib.adapters.dynamodb.writes import put_conversation, update_turn
 from chalicelib.domain.conversations import Conversation, Outcome
+from chalicelib.domain.errors import VersionConflict
 from chalicelib.domain.events import Channel, Direction, MessageEvent, Platform
 from chalicelib.domain.facts import Facts, Planned
 from chalicelib.domain.ports import NewMessage, SeenMessage
@@ -60,40 +64,61 @@ class Messages:
         """The message id's claim, or {} when it has none."""
         return self.get(claim_key(platform, message_id), "read claim") or {}
 
-    def thread_of_tweet(self, tweet_id: str) -> str | None:
-        item = self.get(key(tweet_pk(tweet_id), TWEET_SK), "read tweet index")
-        return str(item["thread"]) if item else None
-
-    def conversation_pk(self, platform: Platform, message_id: str,
-                        claim: Mapping[str, Any]) -> str | None:
-        """Where the claim says; an X post's claim cannot say (only the worker knows its
-        thread): the tweet index it writes before its commit does."""
-        if "conversation_pk" in claim:
-            return str(claim["conversation_pk"])
-        thread = self.thread_of_tweet(message_id) if platform is Platform.X else None
-        return conversation_pk(platform, thread) if thread else None
+    def tweet_index(self, tweet_id: str) -> dict[str, Any]:
+        """An applied X post's thread and (since written with it) `message_sk`, or {}."""
+        return self.get(key(tweet_pk(tweet_id), TWEET_SK), "read tweet index") or {}
 
     def stored(self, event: MessageEvent, claim: Mapping[str, Any]) -> dict[str, Any] | None:
         """The message's item if the worker finished it (it is written last), else None. It
-        is looked for where its claim says, and where its own time puts it (they differ for
-        an agent's reply and its echo, which carries the platform's time)."""
-        tweet_thread = (self.thread_of_tweet(event.message_id) if event.platform is Platform.X
-                        and "conversation_pk" not in claim else None)
-        for item_key in message_keys(event, claim, tweet_thread):
+        is looked for where its claim says, or an X post's tweet index (a post read by
+        listening and delivered by webhook may carry its time to another precision), and
+        where its own time puts it (they differ for an agent's reply and its echo, which
+        carries the platform's time)."""
+        index = (self.tweet_index(event.message_id)
+                 if is_x_post(event) and "conversation_pk" not in claim else {})
+        for item_key in message_keys(event, claim, index):
             item = self.get(item_key, "read message")
             if item is not None:
                 return item
         return None
 
+    def claim_where(self, m: NewMessage, expires_at: int) -> None:
+        """Before the commit, a Meta comment's claim says where it is kept: the same comment
+        comes by the Page's feed and as a mention, under two threads (and an Instagram
+        mention carries no time of its own), so only its id finds it. A claim already saying
+        elsewhere means the other copy is being applied: VersionConflict, and the queue's
+        retry finds that copy applied."""
+        event, c = m.event, m.conversation
+        if not has_claim(event) or event.direction is Direction.OUT:
+            return
+        where = {"conversation_pk": conversation_pk(c.platform, c.thread),
+                 "message_sk": message_sk(m.facts.message_id, m.facts.message_at)}
+        with aws_errors("store claim"):
+            try:
+                self.client.put_item(
+                    TableName=self.table, Item=to_item(claim_item(
+                        event.platform, event.message_id, expires_at,
+                        received_at=m.received_at.isoformat(), **where)),
+                    ConditionExpression="attribute_not_exists(PK) OR "
+                                        "(conversation_pk = :pk AND message_sk = :sk)",
+                    ExpressionAttributeValues={":pk": value(where["conversation_pk"]),
+                                               ":sk": value(where["message_sk"])})
+            except self.client.exceptions.ConditionalCheckFailedException as error:
+                raise VersionConflict(f"{event.platform}:{event.message_id} kept elsewhere"
+                                      ) from error
+
     def seen(self, event: MessageEvent) -> SeenMessage | None:
         # A customer's message is kept where its own time puts it: no claim read. A brand
-        # message may be an agent's reply, kept where the agent API's claim says.
-        if event.direction is Direction.IN:
+        # message may be an agent's reply, kept where the agent API's claim says, or a post
+        # done with elsewhere; else it too is where its own time puts it.
+        if not has_claim(event):
             claim: dict[str, Any] = {}
         else:
             claim = self.claim(event.platform, event.message_id)
-            if not claim:
-                return None
+            if claim.get("elsewhere") or claim.get("erased"):
+                return SeenMessage(conversation="", facts=None)
+            if event.direction is Direction.IN and not claim:
+                return None  # a Meta comment is claimed before its commit: not applied
         stored = self.stored(event, claim)
         return None if stored is None else seen_from(stored)
 
@@ -105,7 +130,9 @@ class Messages:
             with aws_errors("store tweet index"):
                 self.client.put_item(TableName=self.table, Item=to_item({
                     "PK": tweet_pk(event.message_id), "SK": TWEET_SK, "thread": c.thread,
-                    "conversation": c.id, "expires_at": expires_at}))
+                    "conversation": c.id, "expires_at": expires_at,
+                    # Where the post will be kept: its deletion knows nothing else of it.
+                    "message_sk": message_sk(m.facts.message_id, m.facts.message_at)}))
 
     def commit(self, m: NewMessage, expires_at: int) -> None:
         """The conversation's versioned put: the message is applied once this succeeds."""
@@ -181,21 +208,31 @@ def seen_from(stored: Mapping[str, Any]) -> SeenMessage:
 
 
 def message_keys(event: MessageEvent, claim: Mapping[str, Any],
-                 tweet_thread: str | None) -> list[dict[str, Any]]:
+                 tweet_index: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Where an applied message's item is, in the order to look (`Messages.stored`): in the
-    conversation its claim says, or else the one its X post's tweet index says
-    (`tweet_thread`), or else its own thread's; at the claim's sort key, then at its own
-    time's."""
+    conversation its claim says, or else the one its X post's tweet index says, or else its
+    own thread's; at the claim's sort key, then the index's, then its own time's."""
     if "conversation_pk" in claim:
         pk = str(claim["conversation_pk"])
-    elif tweet_thread:
-        pk = conversation_pk(event.platform, tweet_thread)
+    elif tweet_index:
+        pk = conversation_pk(event.platform, str(tweet_index["thread"]))
     elif not is_x_post(event):
         pk = conversation_pk(event.platform, event.thread)  # no claim: where it would go
     else:
         return []  # an X post with no tweet index: not applied
-    return [key(pk, sk) for sk in dict.fromkeys([str(claim.get("message_sk") or event_sk(event)),
-                                                 event_sk(event)])]
+    return [key(pk, sk) for sk in dict.fromkeys(
+        str(s) for s in (claim.get("message_sk"), tweet_index.get("message_sk"),
+                         event_sk(event)) if s)]
+
+
+def has_claim(event: MessageEvent) -> bool:
+    """Whether the message may have a claim saying where it is: a brand message (an agent's
+    reply, or a post done with elsewhere) and a comment on Facebook or Instagram (the worker
+    claims it: the feed and a mention deliver it under two threads). Others are found where
+    their own time puts them."""
+    return event.direction is Direction.OUT or (
+        event.channel is Channel.PUBLIC and event.platform in (Platform.FACEBOOK,
+                                                               Platform.INSTAGRAM))
 
 
 def is_x_post(event: MessageEvent) -> bool:

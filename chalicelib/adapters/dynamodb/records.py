@@ -17,7 +17,7 @@ from chalicelib.domain.facts import Facts, Planned, TurnPlan
 
 # Partition key prefixes.
 CONVERSATION = "CONV#"  # a conversation: META, its MSG#, TURN# and UNSURE# items
-CLAIM = "MSGID#"  # a platform message id's claim
+CLAIM = "MSGID#"  # a platform message id's claim (an agent's reply, a brand post elsewhere)
 TWEET = "TWEET#"  # an X post's thread
 CUSTOMER = "CUST#"  # a customer's profile
 ERASED = "ERASED#"  # an erased customer's tombstone
@@ -70,10 +70,13 @@ def claim_key(platform: Platform | str, message_id: str) -> dict[str, Any]:
 
 def claim_item(platform: Platform | str, message_id: str, expires_at: int,
                **fields: Any) -> dict[str, Any]:
-    """A message id's claim: one per platform message, its dedupe record. The webhook writes
-    it (`received_at`, and where the message will be kept: `conversation_pk` unless an X post,
-    `message_sk`); an agent's reply writes it before its commit; a message stored nowhere keeps
-    only that it was done with (`elsewhere`, or `erased` for an erased customer's)."""
+    """A message id's claim, for the few messages not found where their own time puts them:
+    an agent's reply writes one before its commit (`received_at`, and where it is kept:
+    `conversation_pk`, `message_sk`), so its echo is a duplicate; the worker claims a Meta
+    comment the same way (the feed and a mention deliver it under two threads); a brand
+    message stored nowhere keeps only that it was done with (`elsewhere`), an erased
+    customer's message `erased`. The webhook writes none (its queue's deduplication id and
+    the worker's applied check drop redeliveries)."""
     return {"PK": claim_pk(platform, message_id), "SK": CLAIM_SK, **fields,
             "expires_at": expires_at}
 

@@ -110,3 +110,25 @@ def test_a_turn_opened_for_a_customer_not_the_author_reads_that_customers_profil
                                    log, POLICIES)
     assert outcome == "turn_opened" and facts is not None and facts.complaints_before == 1
     assert log.single_reads == ["customer"]
+
+
+def test_a_late_message_older_than_its_conversation_meets_the_tombstone_its_snapshot_read(
+) -> None:
+    log = FakeConversationLog()
+    log.table.erased[(Platform.X, ANN.id)] = NOW - timedelta(minutes=7)
+    # Written after the erasure: a new contact, a new conversation.
+    assert inbound.apply(tweet("1", minutes_ago=5), NOW, log, POLICIES)[0] == "turn_opened"
+    # Written before it, redelivered late into that conversation: its words stay erased.
+    late = tweet("0", reply_to="1", minutes_ago=9)
+    assert inbound.apply(late, NOW, log, POLICIES) == ("erased_customer", None)
+    assert log.reads[1:] == [(True, True, True)] and log.single_reads == []
+    assert (Platform.X, "0") not in log.table.applied
+
+
+def test_an_edit_of_a_stored_message_reads_no_snapshot() -> None:
+    log = FakeConversationLog()
+    inbound.apply(tweet("1"), NOW, log, POLICIES)
+    edit = tweet("1").model_copy(update={"text": "found it, thanks", "edited": True})
+    assert inbound.apply(edit, NOW, log, POLICIES) == ("edited", None)
+    assert log.reads == [(True, True, True)]
+    assert log.table.messages[(Platform.X, "1")]["text"] == "found it, thanks"

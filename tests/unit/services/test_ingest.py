@@ -1,6 +1,7 @@
-"""Ingest: the webhook claims each message id once and queues it; the worker applies it to its
-conversation. Echoes in the same conversation answer the turn, brand messages elsewhere answer
-nobody. `deliver` runs both halves, as the webhook and the queue's worker do."""
+"""Ingest: the webhook queues each message (nothing written); the worker drops duplicates and
+applies it to its conversation, and applies edits and deletions after their message. Echoes in
+the same conversation answer the turn, brand messages elsewhere answer nobody. `deliver` runs
+both halves, as the webhook and the queue's worker do."""
 
 from __future__ import annotations
 
@@ -32,7 +33,6 @@ from chalicelib.services.agent_api import ReplyLog
 from chalicelib.services.ingest import IngestDeps, IngestReport, ingest
 from tests.fakes import (
     FakeChannelLog,
-    FakeClaims,
     FakeConversationLog,
     FakeMessageTable,
     FakeQueue,
@@ -63,16 +63,17 @@ def dm(mid: str, *, author: Person = ANN, at: datetime = NOW - timedelta(minutes
                         customer=ANN, author=author, text="hello", created_at=at)
 
 
+TABLES: dict[int, FakeMessageTable] = {}
+
+
 @pytest.fixture
 def deps() -> IngestDeps:
-    return IngestDeps(claims=FakeClaims(), queue=FakeQueue(), now=lambda: NOW,
-                      channels=FakeChannelLog())
+    return IngestDeps(queue=FakeQueue(), now=lambda: NOW, channels=FakeChannelLog())
 
 
 def store(deps: IngestDeps) -> FakeMessageTable:
-    """The items the webhook's claims and the worker's log share."""
-    assert isinstance(deps.claims, FakeClaims)
-    return deps.claims.table
+    """The items the worker's log and the agent's reply share (one table per test's queue)."""
+    return TABLES.setdefault(id(deps.queue), FakeMessageTable())
 
 
 def queue(deps: IngestDeps) -> FakeQueue:
@@ -85,11 +86,16 @@ WORKED: list[tuple[str, Facts | None]] = []
 
 def work(deps: IngestDeps, since: int = 0) -> list[tuple[str, Facts | None]]:
     """The worker's half: apply each queued message (from `since`) to its conversation."""
-    done = []
+    done: list[tuple[str, Facts | None]] = []
+    log = FakeConversationLog(store(deps))
     for _, _, body in queue(deps).sent[since:]:
+        if body["event"]["kind"] == "deleted":
+            done.append((inbound.erase(MessageDeleted.model_validate(body["event"]), log,
+                                       receives=inbound.ERASE_RECEIVES), None))
+            continue
         event = MessageEvent.model_validate(body["event"])
         outcome, facts = inbound.apply(event, datetime.fromisoformat(body["received_at"]),
-                                       FakeConversationLog(store(deps)), POLICIES)
+                                       log, POLICIES)
         done.append((outcome, facts))
     WORKED.extend(done)
     return done
@@ -110,6 +116,7 @@ def outcomes() -> list[str]:
 @pytest.fixture(autouse=True)
 def _fresh_worker_log() -> None:
     WORKED.clear()
+    TABLES.clear()
 
 
 def test_given_a_first_mention_then_a_conversation_opens_turn_1_and_is_queued(deps) -> None:
@@ -169,14 +176,15 @@ def test_a_brand_post_elsewhere_answers_nobody(deps) -> None:
     conv = store(deps).load(Platform.X, "t-100")
     assert conv is not None and conv.status is Status.AWAITING_AGENT
     assert store(deps).load(Platform.X, "t-300") is None
-    # Done with, though kept nowhere: a redelivery is a duplicate and is not queued again, an
-    # edit touches nothing (and is not refused as "still queued").
-    sent = len(queue(deps).sent)
-    assert deliver([tweet("300", author=BRAND, reply_to=None)], deps).counts == {
-        "duplicate": 1}
-    assert len(queue(deps).sent) == sent
-    edited = tweet("300", author=BRAND, reply_to=None).model_copy(update={"edited": True})
-    assert ingest([edited], deps).counts == {"edited": 1}
+    # Done with, though kept nowhere: a redelivery after the queue's deduplication window is
+    # a duplicate at the worker, an edit touches nothing.
+    queue(deps).window_passes()
+    deliver([tweet("300", author=BRAND, reply_to=None)], deps)
+    edited = tweet("300", author=BRAND, reply_to=None, text="new").model_copy(
+        update={"edited": True})
+    assert deliver([edited], deps).counts == {"edit_queued": 1}
+    assert outcomes()[2:] == ["duplicate", "duplicate"]
+    assert store(deps).load(Platform.X, "t-300") is None
 
 
 def test_a_customer_writing_after_an_answer_opens_the_next_turn(deps) -> None:
@@ -191,27 +199,42 @@ def test_a_customer_writing_after_an_answer_opens_the_next_turn(deps) -> None:
 def test_a_redelivered_message_is_stored_and_queued_once(deps) -> None:
     deliver([dm("m1")], deps)
     report = deliver([dm("m1")], deps)
-    assert report.counts == {"duplicate": 1}
+    assert report.counts == {"accepted": 1}  # the webhook cannot tell: FIFO deduplication can
     assert len(queue(deps).sent) == 1
     conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None and conv.turn == 1
+
+
+@pytest.mark.parametrize("late", [dm("m1"), dm("m2", author=BRAND),
+                                  tweet("7", reply_to="100", summoned=False),
+                                  tweet("8", author=BRAND, reply_to="100")])
+def test_a_redelivery_after_the_queues_window_is_applied_once(deps, late) -> None:
+    """Past SQS's 5 minutes the send goes through: the worker finds the message where its
+    own time puts it (a customer's or a native brand reply, in a DM or an X thread) and
+    applies nothing, not even a brand reply that would answer a later turn."""
+    first = tweet("100") if late.platform is Platform.X else dm("m0")
+    deliver([first, late], deps)
+    deliver([tweet("9", reply_to="100", summoned=False, text="hello?") if late.platform
+             is Platform.X else dm("m3")], deps)
+    conv = store(deps).load(late.platform, "t-100" if late.platform is Platform.X
+                            else "dm-999-42")
+    assert conv is not None
+    queue(deps).window_passes()
+    assert deliver([late], deps).counts == {"accepted": 1}
+    assert outcomes()[-1] == "duplicate"
+    assert store(deps).load(late.platform, conv.thread) == conv  # nothing written
 
 
 def test_a_failed_send_is_finished_by_the_platforms_retry(deps) -> None:
     queue(deps).fail_next = 1
     with pytest.raises(QueueUnavailable):
         deliver([dm("m1")], deps)
-    assert (Platform.MESSENGER, "m1") in store(deps).accepted  # claimed, not yet queued
-    assert queue(deps).sent == []
-    report = deliver([dm("m1")], deps)
-    assert report.counts == {"duplicate": 1}
-    assert len(queue(deps).sent) == 1  # the retry sent what the first delivery could not
+    assert queue(deps).sent == [] and store(deps).messages == {}  # nothing written
+    assert deliver([dm("m1")], deps).counts == {"accepted": 1}
     assert outcomes() == ["turn_opened"]
-    assert deliver([dm("m1")], deps).counts == {"duplicate": 1}
-    assert len(queue(deps).sent) == 1  # applied: nothing is sent again
 
 
-def test_the_webhook_only_claims_and_queues_the_worker_builds_the_conversation(deps) -> None:
+def test_the_webhook_only_queues_the_worker_builds_the_conversation(deps) -> None:
     ingest([dm("m1")], deps)
     assert store(deps).conversations == {} and store(deps).messages == {}
     assert len(queue(deps).sent) == 1
@@ -233,24 +256,60 @@ def test_a_queued_message_delivered_twice_to_the_worker_applies_once(deps) -> No
 
 def test_a_retry_before_the_worker_applied_it_is_queued_again_not_applied_twice(deps) -> None:
     ingest([dm("m1")], deps)
-    assert ingest([dm("m1")], deps).counts == {"duplicate": 1}  # not applied yet: sent again
+    assert ingest([dm("m1")], deps).counts == {"accepted": 1}  # sent again, deduplicated
     work(deps)
-    assert outcomes() == ["turn_opened"]  # FIFO deduplication absorbed the second send
+    assert outcomes() == ["turn_opened"]
 
 
-def test_an_edit_or_withdrawal_of_a_message_still_queued_is_retried_later(deps) -> None:
-    ingest([tweet("100", text="my card number is 4242")], deps)
-    with pytest.raises(StoreUnavailable):  # 503: the platform retries once it is applied
-        ingest([MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)], deps)
+def test_an_edit_and_a_deletion_queued_after_their_message_apply_in_order(deps) -> None:
+    """Nothing is looked up at the webhook: the edit and the deletion queue in the message's
+    group (the thread the payload shows) and the worker applies them after it."""
+    comment = dm("m1").model_copy(update={"text": "my card is 4242"})
+    edited = comment.model_copy(update={"text": "my card is 4242 4242", "edited": True})
+    deleted = MessageDeleted(platform=Platform.MESSENGER, message_id="m1", deleted_at=NOW,
+                             thread="dm-999-42")
+    assert ingest([comment, edited, deleted], deps).counts == {
+        "accepted": 1, "edit_queued": 1, "deletion_queued": 1}
+    assert [g for g, _, _ in queue(deps).sent] == ["messenger.dm-999-42"] * 3
     work(deps)
-    assert deliver([MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)],
-                   deps).counts == {"erased": 1}
+    assert outcomes() == ["turn_opened", "edited", "erased"]
+    message = store(deps).messages[(Platform.MESSENGER, "m1")]
+    assert message["text"] == "" and message["deleted"]
+    # A late redelivery of the edit or the message never brings the words back.
+    queue(deps).window_passes()
+    deliver([edited, comment], deps)
+    assert outcomes()[-2:] == ["edited", "duplicate"]
+    assert store(deps).messages[(Platform.MESSENGER, "m1")]["text"] == ""
 
 
-def test_a_withdrawn_message_loses_its_text_but_not_its_place(deps) -> None:
+def test_an_edit_of_a_message_never_stored_is_that_message(deps) -> None:
+    edited = dm("m1").model_copy(update={"edited": True})
+    deliver([edited], deps)
+    assert outcomes() == ["turn_opened"]
+
+
+def test_a_deletion_of_an_unknown_message_ends_without_a_dead_letter(deps) -> None:
+    """Behind its thread's messages, finding nothing is final. An X post's deletion (its
+    group unknown) is retried a few receives in case the post is still queued, then ends."""
+    dm_gone = MessageDeleted(platform=Platform.MESSENGER, message_id="m9", deleted_at=NOW,
+                             thread="dm-999-42")
+    assert inbound.erase(dm_gone, FakeConversationLog(store(deps)), receives=1) == (
+        "erase_unknown")
+    tweet_gone = MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)
+    ingest([tweet_gone], deps)
+    assert [g for g, _, _ in queue(deps).sent] == ["x.d-100"]
+    log = FakeConversationLog(store(deps))
+    for receives in range(1, inbound.ERASE_RECEIVES):
+        with pytest.raises(StoreUnavailable):
+            inbound.erase(tweet_gone, log, receives=receives)
+    assert inbound.erase(tweet_gone, log, receives=inbound.ERASE_RECEIVES) == "erase_unknown"
+
+
+def test_a_withdrawn_post_loses_its_text_but_not_its_place(deps) -> None:
     deliver([tweet("100", text="my card number is 4242")], deps)
     report = deliver([MessageDeleted(platform=Platform.X, message_id="100", deleted_at=NOW)], deps)
-    assert report.counts == {"erased": 1}
+    assert report.counts == {"deletion_queued": 1}
+    assert outcomes() == ["turn_opened", "erased"]
     message = store(deps).messages[(Platform.X, "100")]
     assert message["text"] == "" and message["deleted"]
     conv = store(deps).load(Platform.X, "t-100")
@@ -327,7 +386,7 @@ def test_a_delivery_of_only_a_status_is_no_sign_of_life(deps: IngestDeps) -> Non
 
 def test_an_agents_reply_kept_before_its_echo_makes_the_echo_a_duplicate(deps) -> None:
     """The three callers share the table: the agent's reply claims its id, so the platform's
-    echo of it is a redelivery at the webhook and is not applied twice."""
+    echo of it is found through that claim by the worker and is not applied twice."""
     deliver([dm("m1")], deps)
     c = store(deps).load(Platform.MESSENGER, "dm-999-42")
     assert c is not None
@@ -343,7 +402,8 @@ def test_an_agents_reply_kept_before_its_echo_makes_the_echo_a_duplicate(deps) -
         response_seconds=transition.response_seconds))
     assert replies.seen(sent) is not None
     echo = sent.model_copy(update={"created_at": NOW + timedelta(seconds=2)})
-    assert deliver([echo], deps).counts == {"duplicate": 1}
+    assert deliver([echo], deps).counts == {"accepted": 1}
+    assert outcomes()[-1] == "duplicate"
     conv = store(deps).load(Platform.MESSENGER, "dm-999-42")
     assert conv is not None and conv.status is Status.AWAITING_CUSTOMER
     assert conv.version == c.version + 1  # the echo wrote nothing
@@ -353,7 +413,7 @@ def test_an_undeclared_accounts_delivery_is_counted_and_stored_nowhere() -> None
     policies = load_policies(Path(__file__).resolve().parents[3] / "tests" / "fixtures" /
                              "policies" / "accounts.yaml")
     log = FakeChannelLog()
-    deps = IngestDeps(claims=FakeClaims(), queue=FakeQueue(), now=lambda: NOW, channels=log,
+    deps = IngestDeps(queue=FakeQueue(), now=lambda: NOW, channels=log,
                       accepts=policies.accepts)
     declared = dm("m-1").model_copy(update={"brand_id": "2001"})  # Scruffy UK's Page
     undeclared = dm("m-2").model_copy(update={"brand_id": "2999"})
@@ -361,7 +421,6 @@ def test_an_undeclared_accounts_delivery_is_counted_and_stored_nowhere() -> None
     report = ingest([declared, undeclared, revoked], deps)
     assert report.counts == {"accepted": 1, "unknown_account": 2}
     assert [body["event"]["message_id"] for _, _, body in queue(deps).sent] == ["m-1"]
-    assert list(store(deps).accepted) == [(Platform.MESSENGER, "m-1")]  # m-2 claimed nowhere
     assert ("unknown_account", "messenger", "2999") in log.traces
     assert not any(t[0] == "problem" for t in log.traces)  # another app's revoke is not ours
 

@@ -13,7 +13,7 @@ from chalicelib.domain.errors import Unauthorized
 from chalicelib.services.ingest import IngestDeps
 from chalicelib.services.webhooks import WebhookDeps, receive_meta
 from chalicelib.webhooks.signatures import meta_signature
-from tests.fakes import FakeChannelLog, FakeClaims, FakeQueue
+from tests.fakes import FakeChannelLog, FakeQueue
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
 SECRETS = PlatformSecrets(meta_app_secret="meta-app-secret")
@@ -22,7 +22,7 @@ ECHO = (Path(__file__).resolve().parents[2] / "fixtures" / "messenger" /
 
 
 def deps(log: FakeChannelLog) -> WebhookDeps:
-    ingest = IngestDeps(claims=FakeClaims(), queue=FakeQueue(), now=lambda: NOW,
+    ingest = IngestDeps(queue=FakeQueue(), now=lambda: NOW,
                         channels=log)
     return WebhookDeps(ingest=lambda: ingest, secrets=lambda: SECRETS, max_body_bytes=1 << 20,
                        now=lambda: NOW, channels=log)

@@ -205,10 +205,17 @@ def test_an_edited_comment_keeps_its_id_with_the_new_text() -> None:
                      at=s(1448555737), edited=True)]
 
 
-def test_a_removed_comment_is_withdrawn() -> None:
+def test_a_removed_comment_is_withdrawn_in_its_comments_thread() -> None:
+    # A top-level comment (its parent is the post): the thread it was stored in, so the
+    # deletion is queued behind it.
+    comment = "905578656204626_905579239537901"
     assert parse_page(fixture("facebook/restfb_feed_comment_remove.json"), RECEIVED) == [
-        MessageDeleted(platform=FB, message_id="905578656204626_905579239537901",
-                       deleted_at=RECEIVED, author_id=FB_PAGE)]
+        MessageDeleted(platform=FB, message_id=comment, deleted_at=RECEIVED,
+                       author_id=FB_PAGE, thread=f"c-{comment}")]
+    payload = copy.deepcopy(fixture("facebook/restfb_feed_comment_remove.json"))
+    payload["entry"][0]["changes"][0]["value"]["parent_id"] = "905578656204626_1"
+    [reply] = parse_page(payload, RECEIVED)
+    assert isinstance(reply, MessageDeleted) and reply.thread == "c-905578656204626_1"
 
 
 def test_non_comment_feed_changes_are_ignored_each_on_its_own() -> None:
@@ -269,7 +276,7 @@ def test_instagram_dm_echo_unsend_and_story_mention() -> None:
     assert isinstance(reply, MessageEvent)
     assert reply.direction is Direction.OUT
     assert unsent == MessageDeleted(platform=IG, message_id="m1", deleted_at=ms(1668022333735),
-                                    author_id="5614879045272581")
+                                    author_id="5614879045272581", thread=first.thread)
 
 
 # --- Shape errors ------------------------------------------------------------------------------
@@ -319,11 +326,13 @@ def test_a_page_mention_with_its_author_and_its_removal() -> None:
     value.update(sender_id="555", sender_name="Ann")
     [event] = parse_page(payload, RECEIVED)
     assert isinstance(event, MessageEvent) and event.customer == Person(id="555", name="Ann")
+    added = event
     value["sender_id"] = "1234567890321"  # the Page mentioning itself
     assert isinstance(parse_page(payload, RECEIVED)[0], Ignored)
     value["verb"] = "remove"
     assert parse_page(payload, RECEIVED) == [MessageDeleted(
-        platform=FB, message_id="7363534231324_3754798971271444", deleted_at=s(1614340862))]
+        platform=FB, message_id="7363534231324_3754798971271444", deleted_at=s(1614340862),
+        thread=added.thread)]
 
 
 def test_an_instagram_mention_is_a_customer_message_with_only_ids() -> None:
