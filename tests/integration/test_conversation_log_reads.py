@@ -17,7 +17,14 @@ from chalicelib import bootstrap
 from chalicelib.adapters.dynamodb.records import ERASED_SK, erased_pk
 from chalicelib.domain import conversations
 from chalicelib.domain.errors import StoreUnavailable
-from chalicelib.domain.events import Channel, Direction, MessageEvent, Person, Platform
+from chalicelib.domain.events import (
+    Channel,
+    Direction,
+    MessageDeleted,
+    MessageEvent,
+    Person,
+    Platform,
+)
 from chalicelib.domain.facts import committed
 from chalicelib.domain.ports import NewMessage
 from chalicelib.services.ingest import ingest
@@ -229,3 +236,21 @@ def test_the_snapshot_sees_what_messages_seen_sees_without_webhook_claims(aws: B
     # Its copy by mention (another thread, another time) is found where its claim says.
     mention = comment("c-c_7", NOW - timedelta(seconds=20))
     assert seen_both_ways(mention) == (True, "facebook.c-c_1", 2)
+
+
+def test_an_edit_or_a_deletion_reads_what_it_knows_upfront_in_one_request(aws: Built) -> None:
+    applied(dm("m1"), x_post("1"))
+    log = bootstrap.conversation_log()
+    edit = dm("m1").model_copy(update={"text": "found it, thanks", "edited": True})
+    with requests() as made:
+        assert log.edit(edit)
+    # The claim and the message at the event's own place, together; then the edit.
+    assert made == {"BatchGetItem": 1, "UpdateItem": 1}
+    # A deletion carries no time: the tweet index says where the post is kept.
+    gone = MessageDeleted(platform=Platform.X, message_id="1", deleted_at=NOW)
+    with requests() as made:
+        assert log.erase(gone)
+    assert made == {"BatchGetItem": 1, "GetItem": 1, "UpdateItem": 1}
+    with requests() as made:
+        assert not log.erase(gone.model_copy(update={"message_id": "404"}))
+    assert made == {"BatchGetItem": 1}
