@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -179,3 +180,18 @@ def test_memory_sizes_are_priced_side_by_side_with_the_cpu_part_constant() -> No
     assert lam[256] < lam[512] < lam[1024]
     assert (figures["$/million at 1,000,000/day, Lambda at 256 MB"]
             < figures["$/million at 1,000,000/day, Lambda at 512 MB"])
+
+
+def test_the_worker_is_priced_per_queued_message_whatever_the_replays_batches() -> None:
+    # The same 10 queued messages and the same measured work, taken 1 a batch or 5 a batch:
+    # production rarely finds more than one to receive, so both bill 10 invocations and
+    # 20 receives and deletes.
+    one_each = price(day(), ASSUMED)
+    batched = price(day(invocations={"inbound_worker": 2, "alert_worker": 2},
+                        functions=FUNCTIONS | {"inbound_worker": replace(
+                            FUNCTIONS["inbound_worker"], invocations=2)}), ASSUMED)
+    for service in ("Lambda", "SQS"):
+        assert batched[f"$/million inbound, {service}"] == one_each[
+            f"$/million inbound, {service}"]
+    assert batched["worker invocations"] == 2
+    assert batched["worker invocations priced (one per queued message)"] == 10
