@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -47,12 +48,22 @@ def main() -> int:
     return 0
 
 
+# What a stack prints and is never a figure: a log record ("replywindow.x - WARNING - ..."),
+# a metric (EMF JSON), its banners. A benchmark that runs a second stack prints them between
+# its two sets of figures.
+_LOG_LINE = re.compile(r"^([\w.]+ - (DEBUG|INFO|WARNING|ERROR|CRITICAL) - |\{|Serving on |"
+                       r"Creating deployment package)")
+
+
 def _figures(stdout: str) -> list[str]:
     """The `name: value` lines each benchmark prints last, once its stack has stopped (the
-    stack's own log lines, printed before, are not figures)."""
+    stack's own log lines, printed before, are not figures; log records between two sets of
+    figures are skipped)."""
     figures: list[str] = []
     for line in reversed(stdout.splitlines()):
-        if ": " not in line or line.startswith(("{", " ", "Traceback")):
+        if _LOG_LINE.match(line) or not line.strip():
+            continue
+        if ": " not in line or line.startswith((" ", "Traceback")):
             break
         figures.append(line)
     return figures[::-1]
