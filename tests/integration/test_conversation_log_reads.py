@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,17 +30,7 @@ from chalicelib.domain.ports import NewMessage
 from chalicelib.services.ingest import ingest
 from infrastructure.local.aws import Built
 from tests.integration.conftest import run_inbound_worker
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-ANN = Person(id="42", handle="ann", followers=50)
-BRAND = Person(id="999", handle="AcmeHelp")
-
-
-def dm(mid: str, author: Person = ANN) -> MessageEvent:
-    return MessageEvent(platform=Platform.MESSENGER, thread="dm-999-42", message_id=mid,
-                        direction=Direction.OUT if author is BRAND else Direction.IN,
-                        channel=Channel.PRIVATE, brand_id="999", customer=ANN, author=author,
-                        text="where is my parcel", created_at=NOW - timedelta(seconds=30))
+from tests.integration.inbound_events import ANN, BRAND, NOW, dm
 
 
 def x_post(tweet: str, reply_to: str | None = None, author: Person = ANN) -> MessageEvent:

@@ -14,7 +14,7 @@ from chalicelib.domain.events import Platform
 from chalicelib.services.ingest import ingest
 from infrastructure.local.aws import Built
 from tests.integration.conftest import run_inbound_worker
-from tests.integration.test_ingest_store import dm
+from tests.integration.inbound_events import dm
 
 
 def test_items_come_back_in_the_keys_order_and_missing_ones_are_left_out(aws: Built) -> None:

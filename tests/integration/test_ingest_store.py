@@ -7,7 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,25 +22,13 @@ from chalicelib.domain.events import (
     Direction,
     MessageDeleted,
     MessageEvent,
-    Person,
     Platform,
 )
 from chalicelib.services import inbound
 from chalicelib.services.ingest import ingest
 from infrastructure.local.aws import Built
 from tests.integration.conftest import run_inbound_worker
-
-NOW = datetime.now(UTC).replace(microsecond=0)
-ANN = Person(id="42", handle="ann", followers=50)
-BRAND = Person(id="999", handle="AcmeHelp")
-
-
-def dm(mid: str, author: Person = ANN) -> MessageEvent:
-    direction = Direction.OUT if author is BRAND else Direction.IN
-    return MessageEvent(platform=Platform.MESSENGER, thread="dm-999-42", message_id=mid,
-                        direction=direction, channel=Channel.PRIVATE, brand_id="999",
-                        customer=ANN, author=author, text="where is my parcel",
-                        created_at=NOW - timedelta(seconds=30))
+from tests.integration.inbound_events import ANN, BRAND, NOW, dm
 
 
 def table_items(pk_prefix: str) -> list[dict[str, Any]]:
