@@ -72,13 +72,15 @@ def measure(n: int = N, c: int = C) -> dict[str, Any]:
         while True:  # wait for the triage worker to drain the queue, while it makes progress
             items = [i for i in scan() if f"dm-{PAGE}-{run}" in i["PK"]["S"]]
             triaged = [i for i in items if i["SK"]["S"] == META and "priority" in i]
-            if len(triaged) >= accepted or time.monotonic() > deadline:
+            # The message item is the worker's last write, after the conversation's commit.
+            messages = [i for i in items if i["SK"]["S"].startswith(MESSAGE)]
+            stored_ids = [i["message_id"]["S"] for i in messages]
+            done = len(triaged) + len(set(stored_ids))
+            if done >= 2 * accepted or time.monotonic() > deadline:
                 break
-            if len(triaged) > progress:
-                progress, deadline = len(triaged), time.monotonic() + 60
+            if done > progress:
+                progress, deadline = done, time.monotonic() + 60
             time.sleep(3)
-        messages = [i for i in items if i["SK"]["S"].startswith(MESSAGE)]
-        stored_ids = [i["message_id"]["S"] for i in messages]
 
         floor_queue = sqs.create_queue(QueueName="bench-load-floor.fifo",
                                        Attributes={"FifoQueue": "true"})["QueueUrl"]
