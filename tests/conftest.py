@@ -12,6 +12,9 @@ os.environ.update(
     POWERTOOLS_SERVICE_NAME="replywindow",
     POWERTOOLS_METRICS_NAMESPACE="ReplyWindow",
     POWERTOOLS_TRACE_DISABLED="true",
+    # The functions skip the SDK's parameter check (chalicelib/config.py): the tests keep it,
+    # so a malformed request fails here rather than reaching the emulator.
+    REPLYWINDOW_VALIDATE_REQUESTS="1",
 )
 
 # The emulator must apply conditional writes atomically, as DynamoDB does (see moto_fixes).

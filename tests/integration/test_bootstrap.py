@@ -4,9 +4,11 @@ it: a stale client would call a dead endpoint (tests change the environment betw
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from botocore.exceptions import ParamValidationError
 
 from chalicelib import bootstrap
 from infrastructure.local.aws import Built
@@ -46,3 +48,55 @@ def test_policies_with_no_brand_account_warn_at_start(
     assert len(bootstrap.policies().accounts) == len(
         yaml.safe_load(declared.read_text())["accounts"]) > 0
     assert not [r for r in caplog.records if "no brand accounts" in r.getMessage()]
+
+
+class _Sent(Exception):
+    """Stops a captured request before it goes out."""
+
+
+def _client(monkeypatch: pytest.MonkeyPatch, validate: str) -> tuple[Any, list[bytes]]:
+    """A bootstrap-built DynamoDB client whose requests are captured as they would go out,
+    then stopped."""
+    monkeypatch.setenv("REPLYWINDOW_VALIDATE_REQUESTS", validate)
+    bootstrap.reset()
+    ddb = bootstrap.dynamodb()
+    sent: list[bytes] = []
+
+    def capture(request: Any, **_: Any) -> None:
+        sent.append(bytes(request.body))
+        raise _Sent
+
+    ddb.meta.events.register_first("before-send.dynamodb", capture)
+    return ddb, sent
+
+
+def _put(ddb: Any) -> None:
+    with pytest.raises(_Sent):
+        ddb.put_item(TableName="t", Item={
+            "PK": {"S": "CONV#x"}, "SK": {"S": "META"}, "v": {"N": "3"},
+            "tags": {"SS": ["a", "b"]}, "m": {"M": {"at": {"S": "2026-12-02T10:00:00Z"}}}},
+            ConditionExpression="attribute_not_exists(PK) OR v < :v",
+            ExpressionAttributeValues={":v": {"N": "3"}})
+
+
+MALFORMED: dict[str, Any] = {"TableName": "t", "Key": {"PK": {"S": 3}}}  # a number as a string
+
+
+def test_the_functions_skip_the_sdk_parameter_check_and_send_the_same_request(
+        aws: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check only raises: a valid request is sent byte for byte the same without it (a
+    botocore upgrade that made it transform requests would show here)."""
+    checked, checked_sent = _client(monkeypatch, "1")
+    _put(checked)
+    unchecked, unchecked_sent = _client(monkeypatch, "")
+    _put(unchecked)
+    assert unchecked_sent == checked_sent and len(checked_sent) == 1
+    with pytest.raises(_Sent):  # not checked: it went out
+        unchecked.get_item(**MALFORMED)
+
+
+def test_the_tests_keep_the_sdk_parameter_check(aws: Built) -> None:
+    """tests/conftest.py turns it on, so a malformed request fails in the tests."""
+    bootstrap.reset()
+    with pytest.raises(ParamValidationError):
+        bootstrap.dynamodb().get_item(**MALFORMED)
