@@ -242,6 +242,8 @@ SAFE_DEFAULTS = {
     "REPLYWINDOW_DIGEST_AFTER": "5 alerts a minute per agent before a digest",
     "REPLYWINDOW_PLATFORM_READ_TIMEOUT": "10 s for a platform to answer a reply's post, inside "
                                          "the 20 s budget that keeps a reply under 29 s",
+    "REPLYWINDOW_VALIDATE_REQUESTS": "off: the AWS SDK's parameter check only raises, it "
+                                     "never changes a request; the tests turn it on",
 }
 # (function, variable) pairs left unset on purpose.
 FUNCTION_EXCEPTIONS = {
