@@ -10,6 +10,7 @@ health report a service (chalicelib/services/health.py).
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
@@ -89,17 +90,33 @@ for _chatty in ("botocore", "boto3", "urllib3", "s3transfer"):
     logging.getLogger(_chatty).setLevel(logging.WARNING)
 
 
+@_once
+def _session() -> Any:
+    """One SDK session for every client: a session loads the SDK's endpoint and service data
+    once (a new one per client read it all again: most of each later client's build), and
+    `reset()` drops it with the clients (tests change the environment)."""
+    import boto3
+
+    return boto3.session.Session()
+
+
+# A session is not safe to build clients from on several threads at once (the local runtime
+# runs handlers as threads); the clients it builds are.
+_client_lock = threading.Lock()
+
+
 def _client(service: str) -> Any:
-    import boto3  # the endpoint comes from AWS_ENDPOINT_URL: local and cloud run the same code
     from botocore.config import Config
 
+    # The endpoint comes from AWS_ENDPOINT_URL: local and cloud run the same code.
     # One Lambda instance runs one request at a time, but the local runtime runs every
     # function's handlers as threads of one process sharing these clients: a pool smaller
     # than those threads opens and drops a connection on every request.
     # Parameter validation costs CPU on every request and changes nothing sent (config.py).
-    return boto3.session.Session().client(  # type: ignore[call-overload]
-        service, config=Config(max_pool_connections=64,
-                               parameter_validation=validate_requests()))
+    session = _session()
+    with _client_lock:
+        return session.client(service, config=Config(
+            max_pool_connections=64, parameter_validation=validate_requests()))
 
 
 @_once

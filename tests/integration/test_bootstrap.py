@@ -100,3 +100,18 @@ def test_the_tests_keep_the_sdk_parameter_check(aws: Built) -> None:
     bootstrap.reset()
     with pytest.raises(ParamValidationError):
         bootstrap.dynamodb().get_item(**MALFORMED)
+
+
+def test_clients_share_one_sdk_session_and_reset_takes_a_changed_environment(
+        aws: Built, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The session is built once per container like the clients, so it must be dropped with
+    them: a client built after `reset()` follows the environment as it is now."""
+    bootstrap.reset()
+    first = bootstrap._session()
+    assert bootstrap.dynamodb().meta.region_name == "us-east-1"
+    bootstrap.sqs()
+    assert bootstrap._session() is first
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    bootstrap.reset()
+    assert bootstrap._session() is not first
+    assert bootstrap.dynamodb().meta.region_name == "eu-west-1"
