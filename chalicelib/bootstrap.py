@@ -391,10 +391,20 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+@_once
+def _secrets_provider() -> Any:
+    """powertools' Secrets Manager reader on a client of the shared session: its default one
+    builds a session of its own (the SDK's data loaded again at a cold start)."""
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+    return SecretsProvider(boto3_client=_client("secretsmanager"))
+
+
 def secrets() -> PlatformSecrets:
     from chalicelib.adapters.secrets import load_secrets
 
-    return load_secrets(settings().secrets_name)  # cached by powertools for CACHE_SECONDS
+    # Cached by the provider for CACHE_SECONDS; `reset()` drops it and its cache.
+    return load_secrets(settings().secrets_name, _secrets_provider())
 
 
 @_once

@@ -59,10 +59,12 @@ def parse_secrets(raw: Any) -> PlatformSecrets:
                            accounts={k: v for k, v in values.items() if k not in known})
 
 
-def load_secrets(name: str, *, force_fetch: bool = False) -> PlatformSecrets:
+def load_secrets(name: str, provider: parameters.SecretsProvider, *,
+                 force_fetch: bool = False) -> PlatformSecrets:
+    """The secret `name` through `provider` (powertools' reader, which caches it)."""
     try:
-        raw: Any = parameters.get_secret(name, transform="json", max_age=CACHE_SECONDS,
-                                         force_fetch=force_fetch)
+        raw: Any = provider.get(name, transform="json", max_age=CACHE_SECONDS,
+                                force_fetch=force_fetch)
     except parameters.exceptions.GetParameterError as error:
         raise StoreUnavailable(f"read secret {name}: {type(error.__cause__).__name__}") from error
     return parse_secrets(raw)
